@@ -1,0 +1,42 @@
+# The project's interface. Every target sets up what it needs on a fresh machine:
+# a virtual environment in .venv with the packages pinned in requirements.lock.
+#   make serve   build the site and serve it with the submission server
+#   make test    run every test
+#   make build   strict build into site/
+#   make dev     live-reload preview for writers (drafts shown)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: setup build serve dev test bench bench-receiver audit clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+build: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+serve: build
+	$(BIN)/kennisbank serve
+
+dev: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 KENNISBANK_DRAFTS=1 $(BIN)/mkdocs serve --dev-addr $(HOST):$(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+bench-receiver: build
+	$(BIN)/python bench/receiver.py
+
+clean:
+	rm -rf site var .pytest_cache
