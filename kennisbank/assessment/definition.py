@@ -1,0 +1,356 @@
+"""Load an assessment definition (YAML) and check it, reporting file, place, problem, fix.
+
+Two passes: a JSON Schema (built for the site's languages) checks shape, types and
+keys; then the checks a schema cannot express: duplicate ids, references between
+parts, bands that must cover 0 to 100 without gap or overlap. Sections in the
+article are checked by the build, which knows the article's headings
+(:func:`check_sections`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import jsonschema
+import yaml
+
+from .model import Assessment, Band, Question, ScaleOption, Theme
+
+ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+LOCALE_PATTERN = r"^[a-z]{2}(-[A-Za-z]{2,4})?$"
+
+#: The strings every definition must hold, in every language, with their placeholders.
+REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
+    "progress": ("answered", "total"),
+    "score_label": (),
+    "score_value": ("score",),
+    "theme_scores": (),
+    "theme_score": ("theme", "score"),
+    "result_heading": (),
+    "incomplete": (),
+    "advice_heading": (),
+    "question_advice_heading": (),
+    "read_more": (),
+    "your_answer": (),
+    "not_answered": (),
+    "clear": (),
+    "cleared": (),
+    "restored": ("answered",),
+    "print": (),
+    "submit": (),
+    "submit_hint": (),
+    "sending": (),
+    "sent": ("id",),
+    "send_failed": (),
+    "contact_legend": (),
+    "contact_intro": (),
+    "name": (),
+    "email": (),
+    "organisation": (),
+    "message": (),
+    "discuss": (),
+    "consent": (),
+    "privacy_link": (),
+    "honeypot": (),
+    "back": (),
+    "result_page_title": (),
+    "error_heading": (),
+    "error_missing": ("question",),
+    "error_unknown": ("field",),
+    "error_scale": ("question",),
+    "error_email": (),
+    "error_too_long": ("field", "max"),
+    "error_consent": (),
+    "error_rate": ("seconds",),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    place: str
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.place}: {self.problem}. Fix: {self.fix}"
+
+
+class DefinitionError(Exception):
+    """A definition file that cannot be used. ``str()`` names the file, the place, the problem and the fix."""
+
+    def __init__(self, source: Path | str, problems: Sequence[Problem]):
+        self.source = Path(source)
+        self.problems = tuple(problems)
+        lines = [f"{self.source}: {len(self.problems)} problem(s) in the assessment definition:"]
+        lines += [f"  {self.source}: {problem}" for problem in self.problems]
+        super().__init__("\n".join(lines))
+
+
+# Schema
+
+
+def schema(locales: Sequence[str]) -> dict[str, Any]:
+    """The JSON Schema of a definition whose texts must exist in every one of ``locales``."""
+    text = {
+        "type": "object",
+        "properties": {locale: {"type": "string", "minLength": 1} for locale in locales},
+        "patternProperties": {LOCALE_PATTERN: {"type": "string", "minLength": 1}},
+        "required": list(locales),
+        "additionalProperties": False,
+    }
+    ident = {"type": "string", "pattern": ID_PATTERN}
+
+    def obj(required: list[str], **properties: Any) -> dict[str, Any]:
+        return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": {"text": text},
+        **obj(
+            ["id", "version", "article", "title", "intro", "scale", "themes", "questions", "bands", "strings"],
+            id=ident,
+            version={"type": "integer", "minimum": 1},
+            article={"type": "string", "pattern": r"^[^/].*\.md$"},
+            title={"$ref": "#/$defs/text"},
+            intro={"$ref": "#/$defs/text"},
+            scale={
+                "type": "array",
+                "minItems": 2,
+                "items": obj(["value", "label"], value={"type": "integer", "minimum": 0}, label={"$ref": "#/$defs/text"}),
+            },
+            themes={
+                "type": "array",
+                "minItems": 3,
+                "maxItems": 5,
+                "items": obj(["id", "title"], id=ident, title={"$ref": "#/$defs/text"}),
+            },
+            questions={
+                "type": "array",
+                "minItems": 1,
+                "items": obj(
+                    ["id", "theme", "weight", "section", "text", "advice"],
+                    id=ident,
+                    theme=ident,
+                    weight={"type": "integer", "minimum": 1},
+                    section={"type": "string", "pattern": r"^[A-Za-z][\w-]*$"},
+                    text={"$ref": "#/$defs/text"},
+                    help={"$ref": "#/$defs/text"},
+                    advice={"$ref": "#/$defs/text"},
+                ),
+            },
+            bands={
+                "type": "array",
+                "minItems": 1,
+                "items": obj(
+                    ["id", "min", "max", "title", "advice"],
+                    id=ident,
+                    min={"type": "integer", "minimum": 0, "maximum": 100},
+                    max={"type": "integer", "minimum": 0, "maximum": 100},
+                    title={"$ref": "#/$defs/text"},
+                    advice={"$ref": "#/$defs/text"},
+                ),
+            },
+            strings=obj(
+                list(REQUIRED_STRINGS),
+                **{key: {"$ref": "#/$defs/text"} for key in REQUIRED_STRINGS},
+            ),
+        ),
+    }
+
+
+# Loading
+
+
+def load_definition(path: Path | str, locales: Sequence[str]) -> Assessment:
+    """Read, check and build the assessment in ``path``; raise :class:`DefinitionError` on any problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DefinitionError(path, [Problem("(file)", f"cannot be read ({exc.strerror})", "check the path in mkdocs.yml extra.assessment.definitions")]) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise DefinitionError(path, [Problem(place, f"not valid YAML: {reason}", "correct the YAML syntax there (quote texts that contain ': ' or start with a special character)")]) from exc
+    problems = check(raw, locales)
+    if problems:
+        raise DefinitionError(path, problems)
+    return _build(raw, path)
+
+
+def load_definitions(folder: Path | str, locales: Sequence[str]) -> dict[str, Assessment]:
+    """Every ``*.yml`` definition in ``folder``, by id; a file whose name is not its id is a problem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DefinitionError(folder, [Problem("(folder)", "does not exist", "create it or correct extra.assessment.definitions in mkdocs.yml")])
+    assessments: dict[str, Assessment] = {}
+    for path in sorted(folder.glob("*.yml")):
+        assessment = load_definition(path, locales)
+        if assessment.id != path.stem:
+            raise DefinitionError(path, [Problem("id", f"is '{assessment.id}' but the file is named '{path.name}'", f"rename the file to '{assessment.id}.yml' or set id: {path.stem}")])
+        assessments[assessment.id] = assessment
+    return assessments
+
+
+def check(raw: Any, locales: Sequence[str]) -> list[Problem]:
+    """Every problem in a parsed definition, in document order; empty when it is usable."""
+    validator = jsonschema.Draft202012Validator(schema(locales))
+    errors = sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.absolute_path])
+    problems = [problem for error in errors for problem in _explain(error, locales)]
+    if problems:
+        return problems
+    return list(_semantic_problems(raw, locales))
+
+
+def check_sections(assessment: Assessment, headings: Iterable[str], article: str) -> list[Problem]:
+    """Questions whose ``section`` is not a heading id of the article (``headings``)."""
+    known = set(headings)
+    return [
+        Problem(
+            f"questions[{index}].section",
+            f"'{question.section}' is not a section of {article}",
+            f"use one of the article's heading ids: {', '.join(sorted(known)) or '(none found)'}",
+        )
+        for index, question in enumerate(assessment.questions)
+        if question.section not in known
+    ]
+
+
+# Helper functions
+
+
+def _place(path: Iterable[Any]) -> str:
+    place = ""
+    for part in path:
+        place += f"[{part}]" if isinstance(part, int) else (f".{part}" if place else str(part))
+    return place or "(top level)"
+
+
+def _join(place: str, key: str) -> str:
+    return f"{place}.{key}" if place != "(top level)" else key
+
+
+def _explain(error: jsonschema.ValidationError, locales: Sequence[str]) -> list[Problem]:
+    place = _place(error.absolute_path)
+    kind = error.validator
+    if kind == "required":
+        missing = [key for key in error.validator_value if key not in error.instance]
+        return [
+            Problem(
+                _join(place, key),
+                f"the {'text' if key in locales else 'key'} '{key}' is missing",
+                f"add a {key} text (every text needs {', '.join(locales)})" if key in locales else f"add '{key}:' under {place}",
+            )
+            for key in missing
+        ]
+    if kind == "additionalProperties":
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        extra = [key for key in error.instance if key not in allowed]
+        return [
+            Problem(
+                _join(place, str(key)),
+                f"unknown key '{key}'",
+                f"remove it or correct its spelling; allowed here: {', '.join(allowed)}",
+            )
+            for key in extra
+        ]
+    if kind == "minimum" and place.endswith(".weight"):
+        return [Problem(place, f"weight {error.instance!r} is not positive", "give a whole number of 1 or more (3 for the most important questions)")]
+    if kind == "type":
+        return [Problem(place, f"{error.instance!r} is not of type {error.validator_value}", f"write a value of type {error.validator_value}")]
+    if kind == "pattern" and place.endswith(("id", ".theme")):
+        return [Problem(place, f"{error.instance!r} is not a valid id", "use lowercase letters, digits and single hyphens, e.g. 'result-agreements'")]
+    if kind == "minLength":
+        return [Problem(place, "the text is empty", "write the text, or remove the key if it is optional")]
+    if kind in ("minItems", "maxItems"):
+        return [Problem(place, f"has {len(error.instance)} item(s): {error.message.split(' is ', 1)[-1]}", f"give between {error.schema.get('minItems', 1)} and {error.schema.get('maxItems', 'any number of')} items")]
+    if kind in ("minimum", "maximum"):
+        return [Problem(place, f"{error.instance!r} is out of range ({kind} {error.validator_value})", f"use a value from {error.schema.get('minimum', 0)} to {error.schema.get('maximum', 'any')}")]
+    return [Problem(place, error.message, "correct the value as the message says")]
+
+
+def _duplicates(items: list[dict[str, Any]], key: str, where: str) -> Iterable[Problem]:
+    counts = Counter(item[key] for item in items)
+    seen: set[Any] = set()
+    for index, item in enumerate(items):
+        value = item[key]
+        if counts[value] > 1 and value in seen:
+            yield Problem(f"{where}[{index}].{key}", f"duplicate {key} {value!r}", f"give every entry of {where} its own {key}")
+        seen.add(value)
+
+
+def _semantic_problems(raw: dict[str, Any], locales: Sequence[str]) -> Iterable[Problem]:
+    yield from _duplicates(raw["scale"], "value", "scale")
+    yield from _duplicates(raw["themes"], "id", "themes")
+    yield from _duplicates(raw["questions"], "id", "questions")
+    yield from _duplicates(raw["bands"], "id", "bands")
+    values = [option["value"] for option in raw["scale"]]
+    if values != sorted(values) or values[0] != 0:
+        yield Problem("scale", f"values {values} do not rise from 0", "order the answers from weakest (value 0) to strongest")
+    themes = {theme["id"] for theme in raw["themes"]}
+    used = set()
+    for index, question in enumerate(raw["questions"]):
+        used.add(question["theme"])
+        if question["theme"] not in themes:
+            yield Problem(f"questions[{index}].theme", f"unknown theme '{question['theme']}'", f"use one of: {', '.join(sorted(themes))}")
+    for index, theme in enumerate(raw["themes"]):
+        if theme["id"] not in used:
+            yield Problem(f"themes[{index}]", f"theme '{theme['id']}' has no questions", "add questions to it or remove the theme")
+    yield from _band_problems(raw["bands"])
+    for key, placeholders in REQUIRED_STRINGS.items():
+        for locale in locales:
+            text = raw["strings"][key][locale]
+            for name in placeholders:
+                if "{" + name + "}" not in text:
+                    yield Problem(f"strings.{key}.{locale}", f"the placeholder {{{name}}} is missing", f"put {{{name}}} where the value belongs")
+
+
+def _band_problems(bands: list[dict[str, Any]]) -> Iterable[Problem]:
+    expected = 0
+    for position, band in sorted(enumerate(bands), key=lambda pair: pair[1]["min"]):
+        place = f"bands[{position}]"
+        if band["min"] > band["max"]:
+            yield Problem(place, f"min {band['min']} is above max {band['max']}", "swap them")
+            return
+        if band["min"] > expected:
+            yield Problem(f"{place}.min", f"scores {expected} to {band['min'] - 1} fall in no band (a gap)", f"start this band at {expected} or add a band for the gap")
+        elif band["min"] < expected:
+            yield Problem(f"{place}.min", f"scores {band['min']} to {expected - 1} fall in two bands (an overlap)", f"start this band at {expected}")
+        expected = band["max"] + 1
+    if expected != 101:
+        yield Problem("bands", f"scores {expected} to 100 fall in no band", "let the last band end at max: 100")
+
+
+def _text(raw: dict[str, str] | None) -> dict[str, str] | None:
+    return dict(raw) if raw is not None else None
+
+
+def _build(raw: dict[str, Any], path: Path) -> Assessment:
+    return Assessment(
+        id=raw["id"],
+        version=raw["version"],
+        source=path,
+        article=raw["article"],
+        title=_text(raw["title"]),
+        intro=_text(raw["intro"]),
+        scale=tuple(ScaleOption(o["value"], _text(o["label"])) for o in raw["scale"]),
+        themes=tuple(Theme(t["id"], _text(t["title"])) for t in raw["themes"]),
+        questions=tuple(
+            Question(
+                id=q["id"],
+                theme=q["theme"],
+                weight=q["weight"],
+                section=q["section"],
+                text=_text(q["text"]),
+                advice=_text(q["advice"]),
+                help=_text(q.get("help")),
+            )
+            for q in raw["questions"]
+        ),
+        bands=tuple(Band(b["id"], b["min"], b["max"], _text(b["title"]), _text(b["advice"])) for b in sorted(raw["bands"], key=lambda b: b["min"])),
+        strings={key: _text(value) for key, value in raw["strings"].items()},
+    )

@@ -1,0 +1,97 @@
+"""Render an assessment as HTML and as the data its script reads.
+
+Markup lives in Jinja templates beside the package (``templates/assessment``); the
+environment escapes every value. The build hook renders the form; the server
+renders the result for readers without JavaScript, from the same templates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from .contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
+from .model import Assessment
+from .scoring import Result
+
+#: Strings the script needs; the rest of the texts are in the markup.
+CLIENT_STRINGS = ("progress", "score_value", "theme_score", "restored", "cleared", "sending", "sent", "send_failed")
+
+_env = Environment(
+    loader=PackageLoader("kennisbank", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def storage_key(assessment: Assessment) -> str:
+    return f"kennisbank:assessment:{assessment.id}"
+
+
+def client_data(assessment: Assessment, locale: str, endpoint: str) -> dict[str, Any]:
+    """What ``assessment.js`` scores with: weights, scale, bands, and a few strings."""
+    return {
+        "id": assessment.id,
+        "version": assessment.version,
+        "lang": locale,
+        "endpoint": endpoint,
+        "storageKey": storage_key(assessment),
+        "prefix": ANSWER_PREFIX,
+        "values": sorted(assessment.values),
+        "labels": {str(o.value): o.label[locale] for o in assessment.scale},
+        "themes": [theme.id for theme in assessment.themes],
+        "questions": [{"id": q.id, "theme": q.theme, "weight": q.weight} for q in assessment.questions],
+        "bands": [{"id": b.id, "min": b.min, "max": b.max} for b in assessment.bands],
+        "strings": {key: assessment.strings[key][locale] for key in CLIENT_STRINGS},
+    }
+
+
+def _context(assessment: Assessment, locale: str, article_url: str) -> dict[str, Any]:
+    def t(text: Mapping[str, str] | None) -> str:
+        return text[locale] if text else ""
+
+    def s(key: str, **values: object) -> str:
+        return assessment.string(key, locale, **values)
+
+    advice_order = sorted(assessment.questions, key=lambda q: (-q.weight, assessment.questions.index(q)))
+    return {
+        "a": assessment,
+        "lang": locale,
+        "t": t,
+        "s": s,
+        "article_url": article_url,
+        "advice_order": advice_order,
+        "number": {q.id: n for n, q in enumerate(assessment.questions, start=1)},
+        "contact_fields": CONTACT_FIELDS,
+        "answer_prefix": ANSWER_PREFIX,
+        "discuss_field": DISCUSS_FIELD,
+        "consent_field": CONSENT_FIELD,
+        "honeypot_field": HONEYPOT_FIELD,
+    }
+
+
+def render_form(assessment: Assessment, locale: str, *, action: str, article_url: str = "", privacy_url: str = "") -> Markup:
+    """The complete form, usable without JavaScript, with the result skeleton and its data."""
+    template = _env.get_template("assessment/form.html")
+    return Markup(
+        template.render(
+            **_context(assessment, locale, article_url),
+            action=action,
+            privacy_url=privacy_url,
+            data=client_data(assessment, locale, action),
+            result=None,
+            answers={},
+        )
+    )
+
+
+def render_result(
+    assessment: Assessment, locale: str, result: Result, answers: Mapping[str, int], *, article_url: str = ""
+) -> Markup:
+    """The result of scored answers as static HTML (the server's reply to a plain form post)."""
+    template = _env.get_template("assessment/result.html")
+    return Markup(template.render(**_context(assessment, locale, article_url), result=result, answers=answers))
