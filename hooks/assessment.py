@@ -1,0 +1,149 @@
+"""MkDocs hook: embed a contract self-assessment where a page says so.
+
+A page asks for an assessment with a one-line marker in its Markdown, in the style
+of Material's own shortcodes::
+
+    <!-- md:assessment contract-check -->
+
+Python-Markdown keeps the comment as it is in the page's HTML, and escapes it inside
+code, so the hook replaces it in the rendered content: a marker in a code block or
+inline code is shown, not replaced. The definitions are loaded and checked once per
+language build; the form and its data come from ``kennisbank.assessment``, which
+knows nothing of MkDocs. Pages without a marker cost one substring test.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority, get_plugin_logger
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
+
+from kennisbank.assessment import DefinitionError, check_sections, load_definitions, render_form
+from kennisbank.siteconfig import load_site_config
+
+log = get_plugin_logger("assessment")
+
+MARKER = re.compile(r"<!--\s*md:assessment\s+(?P<id>\S+?)\s*-->")
+
+_state: dict = {}
+
+
+# Hooks
+
+
+@event_priority(-110)  # after mkdocs-static-i18n has set this build's language
+def on_config(config):
+    site = load_site_config(config.config_file_path)
+    try:
+        _state["assessments"] = load_definitions(site.assessment_dir, site.locales)
+    except DefinitionError as exc:
+        raise PluginError(str(exc)) from None
+    _state["site"] = site
+    _state["locale"] = _current_locale(config)
+    _state["embedded"] = set()
+    _state["articles_seen"] = set()
+
+
+@event_priority(-110)  # after mkdocs-static-i18n has chosen this language's files
+def on_files(files, config):
+    _state["pages"] = {}
+    for file in files.documentation_pages():
+        page_path = _strip_locale(file.src_uri)
+        # this language's own file wins over the default language's fallback
+        if page_path not in _state["pages"] or getattr(file, "locale", None) == _state["locale"]:
+            _state["pages"][page_path] = file
+    return files
+
+
+def on_page_content(html: str, page: Page, config, files):
+    if "md:assessment" in html:
+        html = MARKER.sub(lambda match: _render(match["id"], page, config), html)
+    _check_article_sections(page)
+    return html
+
+
+def on_post_build(config):
+    for assessment in _state["assessments"].values():
+        if assessment.id not in _state["embedded"]:
+            log.warning(
+                f"assessment '{assessment.id}' ({assessment.source.name}) is on no page: "
+                f"add <!-- md:assessment {assessment.id} --> to a page or remove the file"
+            )
+        elif assessment.article not in _state["articles_seen"]:
+            raise PluginError(
+                f"{assessment.source}: article: '{assessment.article}' is not a page of the site. "
+                "Fix: name the page (path under docs/, without language suffix) whose sections the questions cite"
+            )
+
+
+# Helper functions
+
+
+def _current_locale(config) -> str:
+    i18n = config.plugins.get("i18n")
+    return i18n.current_language if i18n else config.theme.get("language", "en")
+
+
+def _strip_locale(src_uri: str) -> str:
+    """A source path without its language suffix: ``artikelen/x.nl.md`` -> ``artikelen/x.md``."""
+    stem, _, ext = src_uri.rpartition(".")
+    base, _, suffix = stem.rpartition(".")
+    return f"{base}.{ext}" if base and suffix in _state["site"].locales else src_uri
+
+
+def _source_path(page: Page) -> str:
+    return _strip_locale(page.file.src_uri)
+
+
+def _render(assessment_id: str, page: Page, config) -> str:
+    assessment = _state["assessments"].get(assessment_id)
+    if assessment is None:
+        known = ", ".join(sorted(_state["assessments"])) or "(none)"
+        raise PluginError(
+            f"{page.file.src_uri}: unknown assessment '{assessment_id}' in <!-- md:assessment {assessment_id} -->. "
+            f"Fix: use one of {known}, or add {assessment_id}.yml to {_state['site'].assessment_dir}"
+        )
+    _state["embedded"].add(assessment.id)
+    page.meta["assessment"] = assessment.id
+    return render_form(
+        assessment,
+        _state["locale"],
+        action=_state["site"].endpoint.format(id=assessment.id),
+        article_url=_relative(page, assessment.article),
+        privacy_url=_relative(page, "privacy.md"),
+    )
+
+
+def _relative(page: Page, target_src: str) -> str:
+    """The URL of page ``target_src`` (a source path) relative to ``page``; ``""`` for itself."""
+    if _source_path(page) == target_src:
+        return ""
+    target = _state["pages"].get(target_src)
+    if target is None:
+        raise PluginError(
+            f"{page.file.src_uri}: the assessment links to '{target_src}', which is not a page of this build. "
+            f"Fix: add docs/{target_src} (with its language suffix) or correct the path"
+        )
+    return get_relative_url(target.url, page.url)
+
+
+def _headings(items) -> set[str]:
+    ids: set[str] = set()
+    for item in items:
+        ids.add(item.id)
+        ids |= _headings(item.children)
+    return ids
+
+
+def _check_article_sections(page: Page) -> None:
+    source = _source_path(page)
+    for assessment in _state["assessments"].values():
+        if assessment.article != source:
+            continue
+        _state["articles_seen"].add(source)
+        problems = check_sections(assessment, _headings(page.toc.items), f"{page.file.src_uri}")
+        if problems:
+            raise PluginError(str(DefinitionError(assessment.source, problems)))
