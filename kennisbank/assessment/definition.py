@@ -91,6 +91,15 @@ class DefinitionError(Exception):
 
 # Schema
 
+#: JSON Schema counts 3.0 as an integer; the scoring needs whole numbers, so YAML's
+#: ``weight: 3.0`` (a float) is refused rather than carried into the arithmetic.
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    ),
+)
+
 
 def schema(locales: Sequence[str]) -> dict[str, Any]:
     """The JSON Schema of a definition whose texts must exist in every one of ``locales``."""
@@ -198,7 +207,7 @@ def load_definitions(folder: Path | str, locales: Sequence[str]) -> dict[str, As
 
 def check(raw: Any, locales: Sequence[str]) -> list[Problem]:
     """Every problem in a parsed definition, in document order; empty when it is usable."""
-    validator = jsonschema.Draft202012Validator(schema(locales))
+    validator = _Validator(schema(locales))
     errors = sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.absolute_path])
     problems = [problem for error in errors for problem in _explain(error, locales)]
     if problems:
@@ -260,6 +269,8 @@ def _explain(error: jsonschema.ValidationError, locales: Sequence[str]) -> list[
         ]
     if kind == "minimum" and place.endswith(".weight"):
         return [Problem(place, f"weight {error.instance!r} is not positive", "give a whole number of 1 or more (3 for the most important questions)")]
+    if kind == "type" and error.validator_value == "integer" and isinstance(error.instance, float) and error.instance.is_integer():
+        return [Problem(place, f"{error.instance!r} is not a whole number", f"write {int(error.instance)}")]
     if kind == "type":
         return [Problem(place, f"{error.instance!r} is not of type {error.validator_value}", f"write a value of type {error.validator_value}")]
     if kind == "pattern" and place.endswith(("id", ".theme")):

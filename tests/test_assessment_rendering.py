@@ -1,0 +1,351 @@
+"""Rendering: the form works without JavaScript, is accessible, is in one language,
+embeds the data the script scores with, and escapes whatever the data file holds;
+the static result shows one band and the advice for the weak answers."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+from conftest import ROOT
+from kennisbank.assessment import Assessment, client_data, load_definition, render_form, render_result, score
+from kennisbank.assessment.contact import CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
+
+REAL = ROOT / "assessments" / "contract-check.yml"
+LOCALES = ["nl", "en"]
+ACTION = "https://api.example.org/api/assessments/contract-check/submissions"
+ARTICLE_URL = "../artikel/"
+PRIVACY_URL = "../privacy/"
+
+
+@pytest.fixture(scope="module")
+def real() -> Assessment:
+    return load_definition(REAL, LOCALES)
+
+
+def parse(markup) -> BeautifulSoup:
+    return BeautifulSoup(str(markup), "lxml")
+
+
+@pytest.fixture(scope="module")
+def forms(real) -> dict[str, BeautifulSoup]:
+    return {
+        locale: parse(render_form(real, locale, action=ACTION, article_url=ARTICLE_URL, privacy_url=PRIVACY_URL))
+        for locale in LOCALES
+    }
+
+
+def the_form(soup: BeautifulSoup):
+    forms = soup.find_all("form")
+    assert len(forms) == 1
+    return forms[0]
+
+
+def data_of(soup: BeautifulSoup) -> dict:
+    scripts = soup.select("script[type='application/json'][data-kb-data]")
+    assert len(scripts) == 1
+    return json.loads(scripts[0].string)
+
+
+# The form
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_form_posts_to_the_action_with_assessment_and_language(forms, real, locale):
+    form = the_form(forms[locale])
+    assert form["method"] == "post"
+    assert form["action"] == ACTION
+    assert form["lang"] == locale
+    assert form["data-kb-assessment"] == real.id
+    hidden = {i["name"]: i["value"] for i in form.find_all("input", attrs={"type": "hidden"})}
+    assert hidden["assessment"] == "contract-check"
+    assert hidden["lang"] == locale
+    assert hidden["version"] == str(real.version)
+    submit = form.find_all("button", attrs={"type": "submit"})
+    assert len(submit) == 1 and submit[0].get_text(strip=True) == real.strings["submit"][locale]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_one_fieldset_with_legend_per_question(forms, real, locale):
+    fieldsets = the_form(forms[locale]).select("fieldset.kb-question")
+    assert len(fieldsets) == len(real.questions) == 14
+    theme_order = [theme.id for theme in real.themes]
+    by_theme = sorted(real.questions, key=lambda q: theme_order.index(q.theme))
+    for fieldset, question in zip(fieldsets, by_theme):
+        legends = fieldset.find_all("legend", recursive=False)
+        assert len(legends) == 1
+        assert fieldset["data-kb-question"] == question.id
+        assert question.text[locale] in legends[0].get_text(" ", strip=True)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_questions_are_numbered_in_document_order_inside_their_themes(forms, real, locale):
+    form = the_form(forms[locale])
+    for number, question in enumerate(real.questions, start=1):
+        fieldset = form.find("fieldset", attrs={"data-kb-question": question.id})
+        assert fieldset.find_parent("section")["aria-labelledby"].endswith(f"-theme-{question.theme}")
+        assert fieldset.legend.select_one(".kb-number").get_text(strip=True) == f"{number}."
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_three_required_labelled_radios_per_question(forms, real, locale):
+    form = the_form(forms[locale])
+    labels = [option.label[locale] for option in real.scale]
+    for question in real.questions:
+        fieldset = form.find("fieldset", attrs={"data-kb-question": question.id})
+        radios = fieldset.find_all("input", attrs={"type": "radio"})
+        assert len(radios) == 3
+        assert [r["value"] for r in radios] == ["0", "1", "2"]
+        for radio, text in zip(radios, labels):
+            assert radio["name"] == f"answer-{question.id}"
+            assert radio.has_attr("required")
+            assert not radio.has_attr("checked")
+            label = radio.find_parent("label")
+            assert label is not None and label.get_text(strip=True) == text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_radios_are_described_by_their_help_text(forms, real, locale):
+    form = the_form(forms[locale])
+    for question in real.questions:
+        assert question.help is not None
+        for radio in form.find_all("input", attrs={"name": f"answer-{question.id}"}):
+            ids = radio["aria-describedby"].split()
+            assert ids
+            for help_id in ids:
+                helps = form.find_all(id=help_id)
+                assert len(helps) == 1, help_id
+                assert helps[0].get_text(" ", strip=True) == " ".join(question.help[locale].split())
+
+
+@pytest.mark.parametrize("locale,other", [("en", "nl"), ("nl", "en")])
+def test_texts_are_in_the_form_language_only(forms, real, locale, other):
+    text = " ".join(the_form(forms[locale]).get_text(" ").split())
+    for question in real.questions:
+        assert " ".join(question.text[locale].split()) in text
+        assert " ".join(question.text[other].split()) not in text
+        assert " ".join(question.advice[other].split()) not in text
+    for theme in real.themes:
+        assert theme.title[locale] in text
+        assert theme.title[other] not in text
+    assert real.strings["contact_legend"][locale] in text
+    assert real.strings["contact_legend"][other] not in text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_embedded_data_matches_the_definition(forms, real, locale):
+    data = data_of(forms[locale])
+    assert data == client_data(real, locale, ACTION)
+    assert data["id"] == "contract-check"
+    assert data["lang"] == locale
+    assert data["endpoint"] == ACTION
+    assert data["values"] == [0, 1, 2]
+    assert data["labels"] == {str(o.value): o.label[locale] for o in real.scale}
+    assert data["questions"] == [{"id": q.id, "theme": q.theme, "weight": q.weight} for q in real.questions]
+    assert data["bands"] == [{"id": "inspanning", "min": 0, "max": 39}, {"id": "gemengd", "min": 40, "max": 69}, {"id": "resultaatgericht", "min": 70, "max": 100}]
+    assert data["themes"] == [t.id for t in real.themes]
+    assert data["strings"]["progress"] == real.strings["progress"][locale]
+    raw = yaml.safe_load(REAL.read_text(encoding="utf-8"))
+    assert [q["weight"] for q in data["questions"]] == [q["weight"] for q in raw["questions"]]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_contact_fields_are_optional_limited_and_labelled(forms, real, locale):
+    form = the_form(forms[locale])
+    for field, maxlength in CONTACT_FIELDS.items():
+        controls = form.find_all(attrs={"name": field})
+        assert len(controls) == 1, field
+        control = controls[0]
+        assert control["maxlength"] == str(maxlength)
+        assert not control.has_attr("required")
+        label = form.find("label", attrs={"for": control["id"]})
+        assert label is not None and label.get_text(strip=True) == real.strings[field][locale]
+    assert form.find(attrs={"name": "email"})["type"] == "email"
+    assert form.find(attrs={"name": "message"}).name == "textarea"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_consent_and_discuss_are_unticked_checkboxes(forms, real, locale):
+    form = the_form(forms[locale])
+    for name in (CONSENT_FIELD, DISCUSS_FIELD):
+        (box,) = form.find_all("input", attrs={"name": name})
+        assert box["type"] == "checkbox"
+        assert not box.has_attr("checked")
+        assert box.find_parent("label") is not None
+    consent_label = form.find("input", attrs={"name": CONSENT_FIELD}).find_parent("label")
+    assert consent_label.get_text(strip=True) == real.strings["consent"][locale]
+    privacy = consent_label.find_parent("p").find("a")
+    assert privacy["href"] == PRIVACY_URL
+
+
+def test_honeypot_is_out_of_the_tab_order(forms):
+    trap = the_form(forms["nl"]).find("input", attrs={"name": HONEYPOT_FIELD})
+    assert trap["tabindex"] == "-1"
+    assert trap["autocomplete"] == "off"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_ids_are_unique_and_references_resolve(forms, locale):
+    form = the_form(forms[locale])
+    ids = [tag["id"] for tag in form.find_all(id=True)] + [form["id"]]
+    duplicates = [i for i, n in Counter(ids).items() if n > 1]
+    assert duplicates == []
+    known = set(ids)
+    for label in form.find_all("label", attrs={"for": True}):
+        assert label["for"] in known
+    for tag in form.find_all(attrs={"aria-labelledby": True}):
+        assert set(tag["aria-labelledby"].split()) <= known
+
+
+def test_result_skeleton_in_the_form_is_hidden(forms, real):
+    form = the_form(forms["nl"])
+    result = form.select_one("[data-kb-result]")
+    assert result.has_attr("hidden")
+    bands = form.select("[data-kb-band]")
+    assert [b["data-kb-band"] for b in bands] == [b.id for b in real.bands]
+    assert all(b.has_attr("hidden") for b in bands)
+    advice = form.select("[data-kb-advice]")
+    assert len(advice) == 14 and all(a.has_attr("hidden") for a in advice)
+
+
+# Hostile text from the data file
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> Assessment:
+    raw = yaml.safe_load(REAL.read_text(encoding="utf-8"))
+    raw = copy.deepcopy(raw)
+    for locale in LOCALES:
+        raw["questions"][0]["text"][locale] = "<script>alert(1)</script>"
+        raw["questions"][0]["help"][locale] = '"><img src=x onerror=alert(1)>'
+        raw["bands"][0]["title"][locale] = "</script><script>alert(2)</script>"
+        raw["scale"][1]["label"][locale] = "</script><script>alert(3)</script>"
+        raw["strings"]["sent"][locale] = "</SCRIPT><script>alert(4)</script> {id}"
+        raw["themes"][0]["title"][locale] = "<!-- <script>alert(5)</script>"
+    path = tmp_path_factory.mktemp("hostile") / "contract-check.yml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return load_definition(path, LOCALES)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_hostile_text_is_escaped(hostile, locale):
+    markup = str(render_form(hostile, locale, action=ACTION, article_url=ARTICLE_URL, privacy_url=PRIVACY_URL))
+    soup = parse(markup)
+    scripts = soup.find_all("script")
+    assert len(scripts) == 1
+    assert scripts[0].get("type") == "application/json" and scripts[0].has_attr("data-kb-data")
+    assert "</script" not in scripts[0].string.lower()
+    assert soup.find_all("img") == []
+    assert [tag.name for tag in soup.find_all(attrs={"onerror": True})] == []
+    # the texts are shown as text, whole
+    form = the_form(soup)
+    fieldset = form.find("fieldset", attrs={"data-kb-question": hostile.questions[0].id})
+    assert "<script>alert(1)</script>" in fieldset.legend.get_text()
+    assert form.find(id=f"contract-check-help-{hostile.questions[0].id}").get_text(strip=True) == '"><img src=x onerror=alert(1)>'
+    assert form.select_one("[data-kb-band='inspanning'] h4").get_text() == "</script><script>alert(2)</script>"
+    assert form.select_one("section.kb-theme h3").get_text() == "<!-- <script>alert(5)</script>"
+    # and the data still holds them exactly
+    data = data_of(soup)
+    assert data["labels"]["1"] == "</script><script>alert(3)</script>"
+    assert data["strings"]["sent"] == "</SCRIPT><script>alert(4)</script> {id}"
+
+
+def test_hostile_text_is_escaped_in_the_result(hostile):
+    answers = {q.id: 0 for q in hostile.questions}
+    soup = parse(render_result(hostile, "en", score(hostile, answers), answers, article_url=ARTICLE_URL))
+    assert soup.find_all("script") == []
+    assert soup.find_all("img") == []
+    assert soup.select_one("[data-kb-band='inspanning'] h4").get_text() == "</script><script>alert(2)</script>"
+
+
+# The static result
+
+
+@pytest.fixture(scope="module")
+def mixed(real):
+    # weight-3 questions at the top, the rest Partly, exitafspraken No
+    answers = {q.id: (2 if q.weight == 3 else 1) for q in real.questions}
+    answers["exitafspraken"] = 0
+    return answers, score(real, answers)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_result_shows_exactly_one_band_and_the_score(real, mixed, locale):
+    answers, result = mixed
+    soup = parse(render_result(real, locale, result, answers, article_url=ARTICLE_URL))
+    section = soup.select_one("section.kb-result")
+    assert not section.has_attr("hidden")
+    visible = [b for b in soup.select("[data-kb-band]") if not b.has_attr("hidden")]
+    assert len(visible) == 1
+    assert visible[0]["data-kb-band"] == result.band.id
+    assert visible[0].h4.get_text(strip=True) == result.band.title[locale]
+    assert len(soup.select("[data-kb-band]")) == len(real.bands)
+    assert soup.select_one("[data-kb-score]").get_text(strip=True) == real.strings["score_value"][locale].format(score=result.score)
+    assert str(result.score) in soup.select_one("[data-kb-score]").get_text()
+
+
+def test_result_score_text_for_known_answers(real):
+    answers = {q.id: 1 for q in real.questions}
+    soup = parse(render_result(real, "nl", score(real, answers), answers))
+    assert soup.select_one("[data-kb-score]").get_text(strip=True) == "50 van 100"
+    visible = [b["data-kb-band"] for b in soup.select("[data-kb-band]") if not b.has_attr("hidden")]
+    assert visible == ["gemengd"]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_result_shows_advice_for_weak_answers_only(real, mixed, locale):
+    answers, result = mixed
+    soup = parse(render_result(real, locale, result, answers, article_url=ARTICLE_URL))
+    items = soup.select("[data-kb-advice]")
+    assert len(items) == len(real.questions)
+    shown = [li["data-kb-advice"] for li in items if not li.has_attr("hidden")]
+    hidden = {li["data-kb-advice"] for li in items if li.has_attr("hidden")}
+    assert shown == [q.id for q in result.weak]
+    assert hidden == {q.id for q in real.questions if answers[q.id] == 2}
+    assert hidden == {q.id for q in real.questions if q.weight == 3}
+    assert shown[-3:] == ["dvo-gevolgen", "kennis-en-capaciteit", "exitafspraken"]
+    for li in items:
+        question = real.question(li["data-kb-advice"])
+        assert question.text[locale] in li.get_text(" ")
+        assert " ".join(question.advice[locale].split()) in " ".join(li.get_text(" ").split())
+        assert li.select_one("[data-kb-answer-label]").get_text(strip=True) == real.label(answers[question.id], locale)
+        links = li.find_all("a")
+        assert len(links) == 1
+        assert links[0]["href"] == f"{ARTICLE_URL}#{question.section}"
+        assert links[0].get_text(strip=True) == real.strings["read_more"][locale]
+
+
+def test_result_links_to_sections_of_the_same_page_without_article_url(real, mixed):
+    answers, result = mixed
+    soup = parse(render_result(real, "nl", result, answers))
+    hrefs = {a["href"] for a in soup.select("[data-kb-advice] a")}
+    assert hrefs == {f"#{q.section}" for q in real.questions}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_result_theme_scores_and_answers_table(real, mixed, locale):
+    answers, result = mixed
+    soup = parse(render_result(real, locale, result, answers, article_url=ARTICLE_URL))
+    for theme_score in result.themes:
+        li = soup.select_one(f"li[data-kb-theme='{theme_score.theme}']")
+        title = real.theme(theme_score.theme).title[locale]
+        expected = real.strings["theme_score"][locale].format(theme=title, score=theme_score.score)
+        assert li.select_one("[data-kb-theme-text]").get_text(strip=True) == expected
+        assert li.select_one("rect.kb-bar-fill")["width"] == str(theme_score.score)
+    for question in real.questions:
+        cell = soup.select_one(f"td[data-kb-answer='{question.id}']")
+        assert cell.get_text(strip=True) == real.label(answers[question.id], locale)
+
+
+def test_result_with_every_answer_at_the_top_shows_no_advice(real):
+    answers = {q.id: 2 for q in real.questions}
+    soup = parse(render_result(real, "en", score(real, answers), answers, article_url=ARTICLE_URL))
+    assert all(li.has_attr("hidden") for li in soup.select("[data-kb-advice]"))
+    visible = [b["data-kb-band"] for b in soup.select("[data-kb-band]") if not b.has_attr("hidden")]
+    assert visible == ["resultaatgericht"]
+    assert soup.select_one("[data-kb-score]").get_text(strip=True) == "100 out of 100"

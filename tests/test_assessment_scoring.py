@@ -1,0 +1,307 @@
+"""Scoring: weighted 0-100 with halves rounded up, bands, theme scores, the weak answers
+in advice order, and the answer checks the server relies on."""
+
+from __future__ import annotations
+
+import copy
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from math import floor
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT
+from kennisbank.assessment import AnswerError, Assessment, check_answers, load_definition, percentage, score
+from kennisbank.assessment.definition import REQUIRED_STRINGS
+
+REAL = ROOT / "assessments" / "contract-check.yml"
+LOCALES = ["nl", "en"]
+
+
+def half_up(earned: int, possible: int) -> int:
+    """round(100 * earned / possible), halves up, the way a person would round."""
+    return int((Decimal(100 * earned) / Decimal(possible)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@pytest.fixture(scope="module")
+def real() -> Assessment:
+    return load_definition(REAL, LOCALES)
+
+
+#: The small definition: three themes, weights summing to 50, so 2 * 50 = 100 points
+#: possible and the score is exactly the points earned.
+SMALL_QUESTIONS = [
+    # id, theme, weight
+    ("a-een", "a", 20),
+    ("b-een", "b", 10),
+    ("a-twee", "a", 10),
+    ("b-twee", "b", 5),
+    ("c-een", "c", 4),
+    ("c-twee", "c", 1),
+]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> Assessment:
+    raw = yaml.safe_load(REAL.read_text(encoding="utf-8"))
+    small = {key: copy.deepcopy(raw[key]) for key in ("id", "version", "article", "title", "intro", "scale")}
+    small["id"] = "klein"
+    small["themes"] = [{"id": t, "title": {"nl": f"Thema {t}", "en": f"Theme {t}"}} for t in "abc"]
+    small["questions"] = [
+        {
+            "id": qid,
+            "theme": theme,
+            "weight": weight,
+            "section": "de-remedie",
+            "text": {"nl": f"Vraag {qid}?", "en": f"Question {qid}?"},
+            "advice": {"nl": f"Advies {qid}.", "en": f"Advice {qid}."},
+        }
+        for qid, theme, weight in SMALL_QUESTIONS
+    ]
+    small["bands"] = copy.deepcopy(raw["bands"])
+    small["strings"] = copy.deepcopy(raw["strings"])
+    path = tmp_path_factory.mktemp("small") / "klein.yml"
+    path.write_text(yaml.safe_dump(small, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return load_definition(path, LOCALES)
+
+
+def answers_for(assessment: Assessment, default: int = 0, **values: int) -> dict[str, int]:
+    answers = {q.id: default for q in assessment.questions}
+    answers.update({key.replace("_", "-"): value for key, value in values.items()})
+    return answers
+
+
+# Edges on the real definition
+
+
+def test_all_weakest_answers_score_0_in_the_lowest_band(real):
+    result = score(real, answers_for(real, 0))
+    assert result.score == 0
+    assert result.band.id == "inspanning"
+    assert result.band == min(real.bands, key=lambda band: band.min)
+    assert all(theme.score == 0 for theme in result.themes)
+    assert len(result.weak) == 14
+
+
+def test_all_strongest_answers_score_100_in_the_top_band_without_weak_questions(real):
+    result = score(real, answers_for(real, 2))
+    assert result.score == 100
+    assert result.band.id == "resultaatgericht"
+    assert result.band == max(real.bands, key=lambda band: band.max)
+    assert [theme.score for theme in result.themes] == [100] * len(real.themes)
+    assert result.weak == ()
+
+
+def test_all_middle_answers_score_50(real):
+    result = score(real, answers_for(real, 1))
+    assert result.score == 50
+    assert result.band.id == "gemengd"
+    assert len(result.weak) == 14
+
+
+def test_theme_scores_follow_the_definition_order(real):
+    result = score(real, answers_for(real, 0))
+    assert [theme.theme for theme in result.themes] == ["resultaten", "beloning", "sturing", "heronderhandeling"]
+
+
+def test_weak_questions_are_heaviest_first_then_in_document_order(real):
+    result = score(real, answers_for(real, 0))
+    weak = [q.id for q in result.weak]
+    assert weak[:4] == ["diensten-als-resultaat", "eindsituatie-gebruiker", "bonus-malus", "variabele-vergoeding"]
+    assert weak[-3:] == ["dvo-gevolgen", "kennis-en-capaciteit", "exitafspraken"]
+    weights = [q.weight for q in result.weak]
+    assert weights == sorted(weights, reverse=True)
+    for heavier, lighter in zip(result.weak, result.weak[1:]):
+        if heavier.weight == lighter.weight:
+            assert real.questions.index(heavier) < real.questions.index(lighter)
+
+
+def test_only_answers_below_the_top_are_weak(real):
+    answers = answers_for(real, 2, bonus_malus=1, exitafspraken=0, heronderhandelen=1)
+    result = score(real, answers)
+    assert [q.id for q in result.weak] == ["bonus-malus", "heronderhandelen", "exitafspraken"]
+
+
+# Band boundaries and theme scores on a small definition
+
+
+def test_small_definition_has_100_points_possible(small):
+    assert sum(q.weight for q in small.questions) * small.max_value == 100
+
+
+@pytest.mark.parametrize(
+    "answers,expected,band",
+    [
+        ({"a-een": 1, "a-twee": 1, "b-twee": 1, "c-een": 1}, 39, "inspanning"),
+        ({"a-een": 2}, 40, "gemengd"),
+        ({"a-een": 2, "b-een": 2, "b-twee": 1, "c-een": 1}, 69, "gemengd"),
+        ({"a-een": 2, "b-een": 2, "a-twee": 1}, 70, "resultaatgericht"),
+        ({"c-twee": 1}, 1, "inspanning"),
+        ({"a-een": 2, "b-een": 2, "a-twee": 2, "b-twee": 2, "c-een": 2, "c-twee": 1}, 99, "resultaatgericht"),
+    ],
+    ids=["39", "40", "69", "70", "1", "99"],
+)
+def test_band_boundaries(small, answers, expected, band):
+    result = score(small, {**answers_for(small, 0), **answers})
+    assert result.score == expected
+    assert result.band.id == band
+    assert result.band.contains(result.score)
+
+
+def test_theme_scores(small):
+    answers = {"a-een": 2, "a-twee": 1, "b-een": 0, "b-twee": 2, "c-een": 1, "c-twee": 1}
+    result = score(small, answers)
+    # a: (40 + 10) / 60 = 83.3; b: 10 / 30 = 33.3; c: (4 + 1) / 10 = 50
+    assert {t.theme: t.score for t in result.themes} == {"a": 83, "b": 33, "c": 50}
+    assert result.score == 40 + 10 + 0 + 10 + 4 + 1
+    assert [q.id for q in result.weak] == ["b-een", "a-twee", "c-een", "c-twee"]
+
+
+def test_weak_ties_keep_document_order_not_theme_order(small):
+    # b-een and a-twee both weigh 10; b-een comes first in the file
+    result = score(small, answers_for(small, 1))
+    assert [q.id for q in result.weak] == ["a-een", "b-een", "a-twee", "b-twee", "c-een", "c-twee"]
+
+
+def test_theme_scores_are_rounded_to_whole_numbers(small):
+    # theme c: c-een 0 of 8, c-twee 1 of 2 -> 1/10 = 10; theme b: b-twee 1 of 10 -> 5/30 = 16.67 -> 17
+    result = score(small, {**answers_for(small, 0), "c-twee": 1, "b-twee": 1})
+    assert {t.theme: t.score for t in result.themes} == {"a": 0, "b": 17, "c": 10}
+
+
+# percentage()
+
+
+@pytest.mark.parametrize(
+    "earned,possible,expected",
+    [(1, 8, 13), (0, 8, 0), (8, 8, 100), (1, 200, 1), (79, 200, 40), (78, 200, 39), (139, 200, 70), (1, 3, 33), (2, 3, 67), (1, 2, 50), (1, 400, 0), (3, 400, 1)],
+)
+def test_percentage_rounds_half_up(earned, possible, expected):
+    assert percentage(earned, possible) == expected
+    assert isinstance(percentage(earned, possible), int)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=1, max_value=10**6).flatmap(lambda p: st.tuples(st.integers(min_value=0, max_value=p), st.just(p))))
+def test_percentage_equals_round_half_up(pair):
+    earned, possible = pair
+    expected = floor(Fraction(100 * earned, possible) + Fraction(1, 2))
+    assert percentage(earned, possible) == expected == half_up(earned, possible)
+    assert 0 <= percentage(earned, possible) <= 100
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0, 1, 2]), min_size=14, max_size=14))
+def test_score_of_any_answers_is_the_rounded_weighted_share(real, values):
+    answers = {q.id: v for q, v in zip(real.questions, values)}
+    result = score(real, answers)
+    earned = sum(q.weight * answers[q.id] for q in real.questions)
+    possible = sum(q.weight * 2 for q in real.questions)
+    assert result.score == half_up(earned, possible)
+    assert result.band.contains(result.score)
+    assert {q.id for q in result.weak} == {qid for qid, v in answers.items() if v < 2}
+
+
+# check_answers()
+
+
+def test_check_answers_accepts_digit_strings(real):
+    answers = {q.id: str(i % 3) for i, q in enumerate(real.questions)}
+    clean = check_answers(real, answers)
+    assert clean == {q.id: i % 3 for i, q in enumerate(real.questions)}
+    assert all(type(v) is int for v in clean.values())
+
+
+def test_check_answers_rejects_unknown_ids(real):
+    answers = {**answers_for(real, 1), "bestaat-niet": 2}
+    with pytest.raises(AnswerError) as caught:
+        check_answers(real, answers)
+    assert caught.value.problems == {"bestaat-niet": ("error_unknown", {"field": "bestaat-niet"})}
+
+
+def test_check_answers_shortens_a_long_unknown_field_name(real):
+    with pytest.raises(AnswerError) as caught:
+        check_answers(real, {**answers_for(real, 1), "x" * 500: 1})
+    key, values = caught.value.problems["x" * 500]
+    assert key == "error_unknown" and values["field"] == "x" * 80
+
+
+def test_check_answers_reports_missing_answers_by_question_number(real):
+    answers = answers_for(real, 1)
+    del answers["eindsituatie-gebruiker"]  # question 2
+    del answers["exitafspraken"]  # question 14
+    with pytest.raises(AnswerError) as caught:
+        check_answers(real, answers)
+    assert caught.value.problems == {
+        "eindsituatie-gebruiker": ("error_missing", {"question": "2"}),
+        "exitafspraken": ("error_missing", {"question": "14"}),
+    }
+
+
+@pytest.mark.parametrize(
+    "value,key",
+    [
+        (3, "error_scale"),
+        (-1, "error_scale"),
+        ("2.0", "error_scale"),
+        ("3", "error_scale"),
+        ("-1", "error_scale"),
+        (" 2", "error_scale"),
+        ("٢", "error_scale"),  # an Arabic-Indic two: a digit, but not ASCII
+        ("twee", "error_scale"),
+        (2.0, "error_scale"),
+        (True, "error_scale"),
+        (False, "error_scale"),
+        ([2], "error_scale"),
+        (None, "error_missing"),
+        ("", "error_missing"),
+    ],
+    ids=repr,
+)
+def test_check_answers_rejects_off_scale_values(real, value, key):
+    answers = {**answers_for(real, 1), "bonus-malus": value}  # question 4
+    with pytest.raises(AnswerError) as caught:
+        check_answers(real, answers)
+    assert caught.value.problems == {"bonus-malus": (key, {"question": "4"})}
+
+
+def test_check_answers_lists_every_problem_at_once(real):
+    answers = answers_for(real, 1)
+    answers["diensten-als-resultaat"] = 7
+    del answers["bonus-malus"]
+    answers["extra"] = 1
+    with pytest.raises(AnswerError) as caught:
+        check_answers(real, answers)
+    problems = caught.value.problems
+    assert {field: key for field, (key, _) in problems.items()} == {
+        "diensten-als-resultaat": "error_scale",
+        "bonus-malus": "error_missing",
+        "extra": "error_unknown",
+    }
+    assert "bonus-malus: error_missing" in str(caught.value)
+
+
+def test_problem_keys_are_strings_of_the_definition_with_their_placeholders(real):
+    answers = {**answers_for(real, 1), "bonus-malus": 9, "extra": 1}
+    del answers["exitafspraken"]
+    with pytest.raises(AnswerError) as caught:
+        check_answers(real, answers)
+    for key, values in caught.value.problems.values():
+        assert set(values) == set(REQUIRED_STRINGS[key])
+        for locale in LOCALES:
+            text = real.string(key, locale, **values)
+            assert all(value in text for value in values.values())
+
+
+def test_score_refuses_incomplete_answers(real):
+    answers = answers_for(real, 2)
+    del answers["heronderhandelen"]
+    with pytest.raises(AnswerError):
+        score(real, answers)
+
+
+def test_score_accepts_the_strings_a_form_posts(real):
+    assert score(real, {q.id: "2" for q in real.questions}).score == 100
