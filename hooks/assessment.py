@@ -23,6 +23,7 @@ from mkdocs.utils import get_relative_url
 
 from kennisbank.assessment import DefinitionError, check_sections, load_definitions, render_form
 from kennisbank.siteconfig import load_site_config
+from kennisbank.translations import split_locale
 
 log = get_plugin_logger("assessment")
 
@@ -51,7 +52,7 @@ def on_config(config):
 def on_files(files, config):
     _state["pages"] = {}
     for file in files.documentation_pages():
-        page_path = _strip_locale(file.src_uri)
+        page_path = split_locale(file.src_uri, _state["site"].locales)[0]
         # this language's own file wins over the default language's fallback
         if page_path not in _state["pages"] or getattr(file, "locale", None) == _state["locale"]:
             _state["pages"][page_path] = file
@@ -87,15 +88,8 @@ def _current_locale(config) -> str:
     return i18n.current_language if i18n else config.theme.get("language", "en")
 
 
-def _strip_locale(src_uri: str) -> str:
-    """A source path without its language suffix: ``artikelen/x.nl.md`` -> ``artikelen/x.md``."""
-    stem, _, ext = src_uri.rpartition(".")
-    base, _, suffix = stem.rpartition(".")
-    return f"{base}.{ext}" if base and suffix in _state["site"].locales else src_uri
-
-
 def _source_path(page: Page) -> str:
-    return _strip_locale(page.file.src_uri)
+    return split_locale(page.file.src_uri, _state["site"].locales)[0]
 
 
 def _render(assessment_id: str, page: Page, config) -> str:

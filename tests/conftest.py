@@ -76,3 +76,104 @@ def site(tmp_path_factory) -> Build:
 def project(tmp_path) -> Path:
     """A fresh copy of the project's sources, to break on purpose."""
     return copy_project(tmp_path / "project")
+
+
+# Browser and server fixtures
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(site_dir: Path, database: Path, **env: str):
+    """`kennisbank serve` on a free loopback port, as `make serve` runs it; returns (process, base URL)."""
+    import time
+    import urllib.request
+
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "SITE_DIR": str(site_dir),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "MKDOCS_CONFIG": str(ROOT / "mkdocs.yml"),
+        "RATE_LIMIT": "off",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kennisbank.cli", "serve"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"kennisbank serve exited: {process.stdout.read()}")
+        try:
+            urllib.request.urlopen(base_url + "/", timeout=1).close()
+            return process, base_url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("kennisbank serve did not answer within 20 s")
+
+
+@pytest.fixture(scope="session")
+def live_server(site, tmp_path_factory):
+    """The submission server serving the real built site, with its own database."""
+    database = tmp_path_factory.mktemp("db") / "kennisbank.sqlite3"
+    process, base_url = start_server(site.site, database)
+    yield base_url, database
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server) -> str:
+    return live_server[0]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def console_errors() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def page(browser, console_errors):
+    """A fresh page (own storage) that records console errors and failed requests."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    yield page
+    context.close()
