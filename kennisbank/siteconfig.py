@@ -36,6 +36,8 @@ class Language:
     default: bool
     site_name: str
     site_description: str
+    region: str = ""
+    """The regional locale for dates and og:locale (``en_GB``), from ``extra.locales``."""
 
     @property
     def prefix(self) -> str:
@@ -52,6 +54,7 @@ class SiteConfig:
     assessment_dir: Path
     endpoint: str
     strings: dict[str, dict[str, str]] = field(default_factory=dict)
+    categories: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def locales(self) -> tuple[str, ...]:
@@ -112,6 +115,7 @@ def _site_config(path: Path, raw: dict[str, Any]) -> SiteConfig:
                     default=bool(lang.get("default", False)),
                     site_name=lang.get("site_name") or raw.get("site_name", ""),
                     site_description=lang.get("site_description") or raw.get("site_description", ""),
+                    region=(raw.get("extra") or {}).get("locales", {}).get(lang.get("locale"), lang.get("locale")),
                 )
             )
         except KeyError as exc:
@@ -123,6 +127,17 @@ def _site_config(path: Path, raw: dict[str, Any]) -> SiteConfig:
     extra = raw.get("extra") or {}
     assessment = extra.get("assessment") or {}
     site_url = raw.get("site_url") or "http://127.0.0.1:8000/"
+    locales = [lang.locale for lang in languages]
+    strings = extra.get("strings") or {}
+    categories = extra.get("categories") or {}
+    for where, texts in (("strings", strings), ("categories", categories)):
+        for key, text in texts.items():
+            missing = [locale for locale in locales if not isinstance(text, dict) or not text.get(locale)]
+            if missing:
+                raise SiteConfigError(
+                    f"{path}: extra.{where}.{key}: no text for {', '.join(missing)}; "
+                    f"add {', '.join(f'{locale}: ...' for locale in missing)} (every text needs every built language)"
+                )
     return SiteConfig(
         path=path,
         site_url=site_url if site_url.endswith("/") else site_url + "/",
@@ -130,7 +145,8 @@ def _site_config(path: Path, raw: dict[str, Any]) -> SiteConfig:
         languages=tuple(sorted(languages, key=lambda lang: not lang.default)),
         assessment_dir=(path.parent / assessment.get("definitions", "assessments")).resolve(),
         endpoint=assessment.get("endpoint", "/api/assessments/{id}/submissions"),
-        strings=extra.get("strings") or {},
+        strings=strings,
+        categories=categories,
     )
 
 
