@@ -1,15 +1,39 @@
-"""Which pages exist in which language, and what a missing translation means.
+"""Which pages exist in which language, and whether each translation is current.
 
 A page is a Markdown file per language with the language as suffix
-(``privacy.nl.md``, ``privacy.en.md``). The default language is the source; every
-other language should have its own file. A page may accept a missing translation
-with ``translation: optional`` in the source's front matter.
+(``privacy.nl.md``, ``privacy.en.md``); the default language's file is the source.
+A translation records the version of the source it translates as ``source_hash``
+in its front matter: a hash of the source's title, description and text. When the
+source changes the hash no longer matches and the translation is *outdated*.
+After review, ``kennisbank i18n-mark <file>`` records the current hash.
+
+Front matter can accept a gap: ``translation: optional`` in the source accepts a
+missing translation, ``translation: outdated-ok`` in a translation accepts that it
+is behind.
 """
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-from typing import Iterable, Sequence
+import difflib
+import hashlib
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Sequence
+
+import yaml
+
+HASH_KEY = "source_hash"
+ACCEPT_KEY = "translation"
+ACCEPT_MISSING = "optional"
+ACCEPT_OUTDATED = "outdated-ok"
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?\n)?---[ \t]*\n", re.S)
+
+
+# Paths
 
 
 def split_locale(src_uri: str, locales: Sequence[str]) -> tuple[str, str | None]:
@@ -27,15 +51,106 @@ def translation_file(page_path: str, locale: str) -> str:
     return str(path.with_name(f"{path.stem}.{locale}{path.suffix}"))
 
 
-def missing_translations(src_uris: Iterable[str], locales: Sequence[str], default: str) -> dict[str, list[str]]:
-    """Page path -> the languages it has no file for, for pages that exist in ``default``."""
-    present: dict[str, set[str]] = {}
-    for src in src_uris:
-        page, locale = split_locale(src, locales)
-        if src.endswith(".md"):
-            present.setdefault(page, set()).add(locale or default)
-    return {
-        page: [locale for locale in locales if locale not in have]
-        for page, have in sorted(present.items())
-        if default in have and any(locale not in have for locale in locales)
-    }
+# Front matter and hashes
+
+
+def front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """``(meta, body)`` of a Markdown file; ``({}, text)`` without front matter."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    meta = yaml.safe_load(match["yaml"] or "") or {}
+    return (meta if isinstance(meta, dict) else {}), text[match.end():]
+
+
+def source_hash(text: str) -> str:
+    """The version of a source text that a translation translates (12 hex digits).
+
+    Covers what a translator translates (title, description, body), not dates or
+    categories, so fixing a date does not make every translation outdated."""
+    meta, body = front_matter(text.replace("\r\n", "\n"))
+    material = json.dumps([meta.get("title"), meta.get("description"), body.strip()], ensure_ascii=False)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:12]
+
+
+def set_source_hash(translation_text: str, value: str) -> str:
+    """The translation's text with ``source_hash: value`` in its front matter, all else kept."""
+    match = _FRONT_MATTER.match(translation_text)
+    line = f"{HASH_KEY}: {value}\n"
+    if not match:
+        return f"---\n{line}---\n\n{translation_text}"
+    block = match["yaml"] or ""
+    if re.search(rf"^{HASH_KEY}:.*$", block, flags=re.M):
+        block = re.sub(rf"^{HASH_KEY}:.*\n?", line, block, count=1, flags=re.M)
+    else:
+        block += line
+    return f"---\n{block}---\n" + translation_text[match.end():]
+
+
+# Status
+
+
+@dataclass(frozen=True)
+class Status:
+    page: str
+    """Source path without language suffix: ``artikelen/x.md``."""
+    locale: str
+    state: str
+    """``current``, ``outdated`` or ``missing``."""
+    accepted: bool = False
+    detail: str = ""
+
+    @property
+    def needs_work(self) -> bool:
+        return self.state != "current" and not self.accepted
+
+
+def page_status(docs: Path, page: str, locale: str, default: str) -> Status:
+    """The state of one page's translation into ``locale``."""
+    source = docs / translation_file(page, default)
+    target = docs / translation_file(page, locale)
+    source_text = source.read_text(encoding="utf-8")
+    if not target.exists():
+        accepted = front_matter(source_text)[0].get(ACCEPT_KEY) == ACCEPT_MISSING
+        return Status(page, locale, "missing", accepted, f"create {target.relative_to(docs.parent)}")
+    meta, _ = front_matter(target.read_text(encoding="utf-8"))
+    recorded = meta.get(HASH_KEY)
+    if recorded is not None and str(recorded) == source_hash(source_text):
+        return Status(page, locale, "current")
+    accepted = meta.get(ACCEPT_KEY) == ACCEPT_OUTDATED
+    detail = "no source_hash recorded" if recorded is None else f"source changed since {recorded}"
+    return Status(page, locale, "outdated", accepted, detail)
+
+
+def report(docs: Path, locales: Sequence[str], default: str) -> list[Status]:
+    """Every page of the default language, in every other language."""
+    pages = sorted(
+        split_locale(str(path.relative_to(docs).as_posix()), locales)[0]
+        for path in docs.rglob(f"*.{default}.md")
+    )
+    return [page_status(docs, page, locale, default) for page in pages for locale in locales if locale != default]
+
+
+def source_changes(docs: Path, page: str, default: str, recorded: str) -> str | None:
+    """A unified diff of the source since the version whose hash is ``recorded``, from git.
+
+    ``None`` when git is not available or no committed version has that hash."""
+    source = docs / translation_file(page, default)
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=docs, capture_output=True, text=True, check=True).stdout.strip()
+        relative = source.resolve().relative_to(Path(top).resolve()).as_posix()
+        commits = subprocess.run(
+            ["git", "log", "--format=%H", "--", relative], cwd=top, capture_output=True, text=True, check=True
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return None
+    current = source.read_text(encoding="utf-8")
+    for commit in commits:
+        shown = subprocess.run(["git", "show", f"{commit}:{relative}"], cwd=top, capture_output=True, text=True)
+        if shown.returncode == 0 and source_hash(shown.stdout) == recorded:
+            diff = difflib.unified_diff(
+                shown.stdout.splitlines(), current.splitlines(), f"{relative} (translated, {commit[:8]})", f"{relative} (now)", lineterm=""
+            )
+            return "\n".join(diff)
+    return None
+

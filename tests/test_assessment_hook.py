@@ -137,14 +137,15 @@ def test_unknown_assessment_id_fails_the_build_naming_the_page(project):
 
 
 def test_marker_in_code_is_shown_not_replaced(project):
+    # in the English translation, so the Dutch source (and the translation's status) stays as it is
     append(
-        project / "docs" / "over.nl.md",
-        "\n\nZet `<!-- md:assessment contract-check -->` in een pagina:\n\n"
+        project / "docs" / "over.en.md",
+        "\n\nPut `<!-- md:assessment contract-check -->` in a page:\n\n"
         "```markdown\n<!-- md:assessment contract-check -->\n```\n",
     )
     result = build(project)
     assert result.returncode == 0, result.output
-    soup = result.html("over/")
+    soup = result.html("en/over/")
     assert soup.select("form.kb-assessment") == []
     codes = [c.get_text() for c in soup.select("article code")]
     assert sum("<!-- md:assessment contract-check -->" in c for c in codes) == 2, codes
