@@ -49,15 +49,15 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
-def build(project: Path, site: Path | None = None, *extra_args: str) -> Build:
-    """Build ``project`` strictly in a subprocess (hooks keep module state) into ``site``."""
+def build(project: Path, site: Path | None = None, *extra_args: str, strict: bool = True, env: dict[str, str] | None = None) -> Build:
+    """Build ``project`` in a subprocess (hooks keep module state) into ``site``."""
     site = site or project / "site"
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    environment = {**os.environ, "NO_MKDOCS_2_WARNING": "1", **(env or {})}
     done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(project / "mkdocs.yml"), "-d", str(site), *extra_args],
+        [sys.executable, "-m", "mkdocs", "build", *(["--strict"] if strict else []), "-f", str(project / "mkdocs.yml"), "-d", str(site), *extra_args],
         capture_output=True,
         text=True,
-        env=env,
+        env=environment,
         cwd=project,
     )
     return Build(project, site, done.returncode, done.stdout + done.stderr)

@@ -1,0 +1,101 @@
+"""Each translation records the version of its source; outdated and missing
+translations are reported, shown to readers with a notice, and fail the strict
+build unless accepted."""
+
+from __future__ import annotations
+
+import subprocess
+
+from conftest import build
+from kennisbank.translations import report, set_source_hash, source_changes, source_hash
+
+
+def _status(project):
+    return {(s.page, s.locale): s for s in report(project / "docs", ["nl", "en"], "nl")}
+
+
+def test_every_translation_of_the_real_site_is_current(site):
+    from conftest import ROOT
+
+    statuses = report(ROOT / "docs", ["nl", "en"], "nl")
+    assert len(statuses) >= 5
+    assert [s for s in statuses if s.state != "current"] == []
+
+
+def test_the_hash_covers_what_a_translator_translates():
+    text = "---\ntitle: T\ndescription: D\ndate: 2026-01-01\n---\n\n# T\n\nTekst.\n"
+    assert source_hash(text) == source_hash(text.replace("2026-01-01", "2026-02-02"))
+    assert source_hash(text) != source_hash(text.replace("Tekst.", "Andere tekst."))
+    assert source_hash(text) != source_hash(text.replace("title: T", "title: U"))
+    assert source_hash(text) == source_hash(text.replace("\n", "\r\n"))
+
+
+def test_set_source_hash_keeps_everything_else():
+    text = "---\ntitle: T\nsource_hash: 000000000000\n---\n\n# T\n"
+    assert set_source_hash(text, "abc") == "---\ntitle: T\nsource_hash: abc\n---\n\n# T\n"
+    assert set_source_hash("---\ntitle: T\n---\n# T\n", "abc") == "---\ntitle: T\nsource_hash: abc\n---\n# T\n"
+    assert set_source_hash("# T\n", "abc") == "---\nsource_hash: abc\n---\n\n# T\n"
+
+
+def test_report_is_right_for_current_outdated_and_missing(project):
+    docs = project / "docs"
+    assert _status(project)[("over.md", "en")].state == "current"
+    source = docs / "over.nl.md"
+    source.write_text(source.read_text(encoding="utf-8") + "\nEen nieuwe alinea.\n", encoding="utf-8")
+    (docs / "nieuw.nl.md").write_text("# Nieuw\n\nTekst.\n", encoding="utf-8")
+    (docs / "optioneel.nl.md").write_text("---\ntranslation: optional\n---\n# Optioneel\n", encoding="utf-8")
+    status = _status(project)
+    assert status[("over.md", "en")].state == "outdated"
+    assert not status[("over.md", "en")].accepted
+    assert status[("nieuw.md", "en")].state == "missing"
+    assert status[("nieuw.md", "en")].detail == "create docs/nieuw.en.md"
+    assert status[("optioneel.md", "en")].state == "missing" and status[("optioneel.md", "en")].accepted
+    assert status[("privacy.md", "en")].state == "current"
+
+
+def test_what_changed_in_the_source_comes_from_git(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    source = docs / "a.nl.md"
+    source.write_text("---\ntitle: A\n---\n\nEerste versie.\n", encoding="utf-8")
+    translated = source_hash(source.read_text(encoding="utf-8"))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run([*git, "-C", str(tmp_path), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(tmp_path), "commit", "-qm", "v1"], check=True)
+    source.write_text("---\ntitle: A\n---\n\nTweede versie.\n", encoding="utf-8")
+    diff = source_changes(docs, "a.md", "nl", translated)
+    assert diff is not None
+    assert "-Eerste versie." in diff and "+Tweede versie." in diff
+    assert source_changes(docs, "a.md", "nl", "ffffffffffff") is None
+
+
+def test_an_outdated_translation_shows_a_notice_and_fails_the_strict_build(project):
+    source = project / "docs" / "over.nl.md"
+    source.write_text(source.read_text(encoding="utf-8") + "\nEen nieuwe alinea.\n", encoding="utf-8")
+    strict = build(project)
+    assert strict.returncode != 0
+    assert "docs/over.en.md is outdated" in strict.output
+    assert "kennisbank i18n-mark docs/over.en.md" in strict.output
+    lenient = build(project, project / "lenient", strict=False)
+    notice = lenient.html("en/over/").select_one("[data-kb-translation=outdated]")
+    assert notice is not None
+    assert "may be behind" in notice.get_text()
+    assert notice.a["hreflang"] == "nl"
+    assert lenient.html("over/").select_one("[data-kb-translation]") is None
+
+
+def test_accepted_gaps_build_strictly_with_notices(project):
+    docs = project / "docs"
+    source = docs / "over.nl.md"
+    source.write_text(source.read_text(encoding="utf-8") + "\nEen nieuwe alinea.\n", encoding="utf-8")
+    translation = docs / "over.en.md"
+    translation.write_text(translation.read_text(encoding="utf-8").replace("---\n", "---\ntranslation: outdated-ok\n", 1), encoding="utf-8")
+    (docs / "nieuw.nl.md").write_text("---\ntitle: Nieuw\ndescription: Een nieuwe pagina zonder vertaling.\ntranslation: optional\n---\n# Nieuw\n\nTekst.\n", encoding="utf-8")
+    result = build(project)
+    assert result.returncode == 0, result.output
+    assert result.html("en/over/").select_one("[data-kb-translation=outdated]") is not None
+    missing = result.html("en/nieuw/")
+    notice = missing.select_one("[data-kb-translation=not_translated]")
+    assert "not been translated into English yet" in notice.get_text()
+    assert "in Dutch" in notice.get_text()
