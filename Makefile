@@ -4,6 +4,7 @@
 #   make test    run every test
 #   make build   strict build into site/
 #   make dev     live-reload preview for writers (drafts shown)
+#   make bench   build-time benchmark at 10, 100 and 1000 articles
 
 PYTHON ?= python3
 VENV := .venv
@@ -34,6 +35,9 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/build.py $(BENCH_SIZES)
 
 bench-receiver: build
 	$(BIN)/python bench/receiver.py

@@ -21,12 +21,11 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
-from mkdocs.utils.meta import get_data
 
 from kennisbank.articles import Labels, article_from, front_matter_problems, is_article, newest_first, render_byline, render_list
 from kennisbank.feeds import atom_feed
 from kennisbank.siteconfig import load_site_config
-from kennisbank.translations import split_locale
+from kennisbank.translations import FrontMatterError, front_matter, split_locale
 
 MARKER = re.compile(r"<!--\s*md:articles(?P<options>(?:\s+\w+=[\w-]+)*)\s*-->")
 CATEGORY_FOLDER = "artikelen/categorie"
@@ -59,7 +58,10 @@ def on_files(files, config):
         path, file_locale = split_locale(file.src_uri, site.locales)
         if not is_article(path):
             continue
-        markdown, meta = get_data(file.content_string)
+        try:
+            meta, markdown = front_matter(file.content_string)
+        except FrontMatterError as exc:
+            raise PluginError(f"docs/{file.src_uri}: {exc}") from None
         problems = front_matter_problems(meta, site.categories)
         if problems:
             raise PluginError(f"docs/{file.src_uri}: " + "; ".join(problems))

@@ -38,10 +38,14 @@ _state: dict = {}
 @event_priority(-110)  # after mkdocs-static-i18n has set this build's language
 def on_config(config):
     site = load_site_config(config.config_file_path)
-    try:
-        _state["assessments"] = load_definitions(site.assessment_dir, site.locales)
-    except DefinitionError as exc:
-        raise PluginError(str(exc)) from None
+    # the definitions are the same for every language build: read them once per version
+    version = (site.locales, tuple((p.name, p.stat().st_mtime_ns) for p in sorted(site.assessment_dir.glob("*.yml"))))
+    if _state.get("version") != version:
+        try:
+            _state["assessments"] = load_definitions(site.assessment_dir, site.locales)
+        except DefinitionError as exc:
+            raise PluginError(str(exc)) from None
+        _state["version"] = version
     _state["site"] = site
     _state["locale"] = _current_locale(config)
     _state["embedded"] = set()

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority, get_plugin_logger
 from mkdocs.utils import get_relative_url
 
 from kennisbank.articles import Labels, render_notice
 from kennisbank.siteconfig import load_site_config
-from kennisbank.translations import ACCEPT_KEY, ACCEPT_MISSING, ACCEPT_OUTDATED, HASH_KEY, source_hash, split_locale, translation_file
+from kennisbank.translations import FrontMatterError, ACCEPT_KEY, ACCEPT_MISSING, ACCEPT_OUTDATED, HASH_KEY, source_hash, split_locale, translation_file
 
 log = get_plugin_logger("translations")
 
@@ -64,7 +65,10 @@ def _outdated(page, page_path: str) -> str:
     source = _state["docs"] / translation_file(page_path, _state["default"])
     if not source.is_file():
         return ""
-    current = source_hash(source.read_text(encoding="utf-8"))
+    try:
+        current = source_hash(source.read_text(encoding="utf-8"))
+    except FrontMatterError as exc:
+        raise PluginError(f"docs/{translation_file(page_path, _state['default'])}: {exc}") from None
     recorded = page.meta.get(HASH_KEY)
     if recorded is not None and str(recorded) == current:
         return ""

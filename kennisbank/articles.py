@@ -8,6 +8,7 @@ feeds. Nothing here imports MkDocs.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from markupsafe import Markup
 
 ARTICLE_FOLDER = "artikelen/"
 WORDS_PER_MINUTE = 200
+_NOT_READ = re.compile(r"<!--.*?-->|<[^>]+>|\{[^}]*\}", re.S)
 
 #: field -> what it must hold, for the error message
 REQUIRED_FIELDS: dict[str, str] = {
@@ -97,8 +99,8 @@ def front_matter_problems(meta: Mapping[str, Any], categories: Iterable[str] | N
 
 def count_words(markdown: str) -> int:
     """Words a reader reads: Markdown without HTML comments, tags and attribute lists."""
-    text = re.sub(r"<!--.*?-->|<[^>]+>|\{[^}]*\}", " ", markdown, flags=re.S)
-    return len(re.findall(r"\w+", text))
+    text = _NOT_READ.sub(" ", markdown)
+    return sum(1 for word in text.split() if any(c.isalnum() for c in word))
 
 
 def article_from(path: str, locale: str, url: str, meta: Mapping[str, Any], markdown: str) -> Article:
@@ -122,6 +124,7 @@ def newest_first(articles: Iterable[Article]) -> list[Article]:
     return sorted(articles, key=lambda a: (a.date, a.title), reverse=True)
 
 
+@functools.lru_cache(maxsize=4096)
 def long_date(date: dt.date, region: str) -> str:
     """``26 november 2026`` / ``26 November 2026``, by Babel, in the regional locale."""
     return format_date(date, format="long", locale=region)

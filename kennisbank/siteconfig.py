@@ -20,7 +20,7 @@ class SiteConfigError(Exception):
     """``mkdocs.yml`` lacks something the package needs; the message says what and where."""
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """A safe loader that resolves ``!ENV`` like MkDocs and ignores other custom tags."""
 
 
@@ -90,8 +90,23 @@ def find_config(start: Path | None = None) -> Path:
     )
 
 
+_cache: dict[tuple, SiteConfig] = {}
+
+
 def load_site_config(path: Path | str | None = None) -> SiteConfig:
+    """The site configuration; read once per file version and environment (``!ENV``)."""
     path = Path(path).resolve() if path else find_config()
+    try:
+        key = (path, path.stat().st_mtime_ns, tuple(sorted(os.environ.items())))
+    except OSError as exc:
+        raise SiteConfigError(f"{path}: cannot read the site configuration: {exc}") from exc
+    if key not in _cache:
+        _cache.clear()
+        _cache[key] = _read(path)
+    return _cache[key]
+
+
+def _read(path: Path) -> SiteConfig:
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
     except (OSError, yaml.YAMLError) as exc:

@@ -30,6 +30,7 @@ ACCEPT_KEY = "translation"
 ACCEPT_MISSING = "optional"
 ACCEPT_OUTDATED = "outdated-ok"
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it: ~10x faster
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?\n)?---[ \t]*\n", re.S)
 
 
@@ -38,10 +39,10 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?\n)?---[ \t]*\n", re.S)
 
 def split_locale(src_uri: str, locales: Sequence[str]) -> tuple[str, str | None]:
     """``"a/b.en.md"`` -> ``("a/b.md", "en")``; a file without a known suffix -> ``(src_uri, None)``."""
-    path = PurePosixPath(src_uri)
-    stem = PurePosixPath(path.stem)
-    if stem.suffix[1:] in locales:
-        return str(path.with_name(stem.stem + path.suffix)), stem.suffix[1:]
+    stem, dot, extension = src_uri.rpartition(".")
+    base, _, suffix = stem.rpartition(".")
+    if dot and base and "/" not in suffix and suffix in locales:
+        return f"{base}.{extension}", suffix
     return src_uri, None
 
 
@@ -54,13 +55,27 @@ def translation_file(page_path: str, locale: str) -> str:
 # Front matter and hashes
 
 
+class FrontMatterError(ValueError):
+    """Front matter that is not a YAML mapping; the message says where and how to fix it."""
+
+
 def front_matter(text: str) -> tuple[dict[str, Any], str]:
     """``(meta, body)`` of a Markdown file; ``({}, text)`` without front matter."""
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text
-    meta = yaml.safe_load(match["yaml"] or "") or {}
-    return (meta if isinstance(meta, dict) else {}), text[match.end():]
+    try:
+        meta = yaml.load(match["yaml"] or "", Loader=_YAML_LOADER) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 2}" if mark else "the front matter"
+        raise FrontMatterError(
+            f"{where}: front matter is not valid YAML ({getattr(exc, 'problem', exc)}); "
+            "quote values that contain ': ' or start with a special character"
+        ) from None
+    if not isinstance(meta, dict):
+        raise FrontMatterError("front matter is not a mapping of keys to values; write it as 'key: value' lines")
+    return meta, text[match.end():]
 
 
 def source_hash(text: str) -> str:
