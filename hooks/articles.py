@@ -22,13 +22,12 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
 
-from kennisbank.articles import Labels, article_from, front_matter_problems, is_article, newest_first, render_byline, render_list
+from kennisbank.articles import CATEGORY_FOLDER, Labels, article_from, front_matter_problems, is_article, newest_first, render_byline, render_list
 from kennisbank.feeds import atom_feed
 from kennisbank.siteconfig import load_site_config
 from kennisbank.translations import FrontMatterError, front_matter, split_locale
 
 MARKER = re.compile(r"<!--\s*md:articles(?P<options>(?:\s+\w+=[\w-]+)*)\s*-->")
-CATEGORY_FOLDER = "artikelen/categorie"
 
 _state: dict = {}
 

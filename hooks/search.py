@@ -9,6 +9,7 @@ to the language's root.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from pathlib import Path
 
@@ -16,6 +17,15 @@ from mkdocs.plugins import event_priority
 
 from kennisbank.search import index_json, split_by_language
 from kennisbank.siteconfig import load_site_config
+
+
+def on_page_context(context, page, config, nav):
+    """``search_base``: the page's way to its language's root, where its index lies."""
+    locale = config.plugins["i18n"].current_language
+    prefix = load_site_config(config.config_file_path).language(locale).prefix
+    if prefix:
+        context["search_base"] = posixpath.join(context["base_url"], prefix)  # ends in "/": URLs resolve under it
+    return context
 
 
 @event_priority(-200)  # after the search plugin (0) and mkdocs-static-i18n (-100) have written theirs

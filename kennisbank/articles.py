@@ -20,6 +20,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 ARTICLE_FOLDER = "artikelen/"
+#: Where the build generates a page per category (not articles themselves).
+CATEGORY_FOLDER = "artikelen/categorie"
 WORDS_PER_MINUTE = 200
 _NOT_READ = re.compile(r"<!--.*?-->|<[^>]+>|\{[^}]*\}", re.S)
 
@@ -68,7 +70,11 @@ class Article:
 
 def is_article(source_path: str) -> bool:
     """``source_path`` is a page path under docs/ without language suffix."""
-    return source_path.startswith(ARTICLE_FOLDER) and not source_path.endswith("index.md")
+    return (
+        source_path.startswith(ARTICLE_FOLDER)
+        and not source_path.startswith(CATEGORY_FOLDER + "/")
+        and not source_path.endswith("index.md")
+    )
 
 
 def front_matter_problems(meta: Mapping[str, Any], categories: Iterable[str] | None = None) -> list[str]:
