@@ -16,8 +16,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from babel import Locale
 from babel.dates import format_date
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+
+from .templating import templates
 
 ARTICLE_FOLDER = "artikelen/"
 #: Where the build generates a page per category (not articles themselves).
@@ -33,13 +34,6 @@ REQUIRED_FIELDS: dict[str, str] = {
     "author": "the author's name",
 }
 
-_env = Environment(
-    loader=PackageLoader("kennisbank", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 @dataclass(frozen=True)
@@ -176,16 +170,16 @@ class Labels:
 def render_list(articles: Sequence[Article], labels: Labels, level: int, link: Any, category_link: Any) -> Markup:
     """The article list with titles as ``<h{level}>``; ``link(article)`` and
     ``category_link(id)`` give relative URLs."""
-    template = _env.get_template("articles/list.html")
+    template = templates.get_template("articles/list.html")
     return Markup(template.render(articles=articles, l=labels, level=level, link=link, category_link=category_link))
 
 
 def render_byline(article: Article, labels: Labels, category_link: Any) -> Markup:
-    template = _env.get_template("articles/byline.html")
+    template = templates.get_template("articles/byline.html")
     return Markup(template.render(article=article, l=labels, category_link=category_link))
 
 
 def render_notice(kind: str, labels: Labels, original_locale: str, original_url: str) -> Markup:
     """A notice above a page: ``not_translated`` or ``outdated``."""
-    template = _env.get_template("articles/notice.html")
+    template = templates.get_template("articles/notice.html")
     return Markup(template.render(kind=kind, l=labels, original=original_locale, original_url=original_url))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from ..templating import templates
 from .contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
 from .model import Assessment
 from .scoring import Result
@@ -19,13 +19,6 @@ from .scoring import Result
 #: Strings the script needs; the rest of the texts are in the markup.
 CLIENT_STRINGS = ("progress", "score_value", "theme_score", "restored", "cleared", "sending", "sent", "send_failed")
 
-_env = Environment(
-    loader=PackageLoader("kennisbank", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def storage_key(assessment: Assessment) -> str:
@@ -76,7 +69,7 @@ def _context(assessment: Assessment, locale: str, article_url: str) -> dict[str,
 
 def render_form(assessment: Assessment, locale: str, *, action: str, article_url: str = "", privacy_url: str = "") -> Markup:
     """The complete form, usable without JavaScript, with the result skeleton and its data."""
-    template = _env.get_template("assessment/form.html")
+    template = templates.get_template("assessment/form.html")
     return Markup(
         template.render(
             **_context(assessment, locale, article_url),
@@ -93,5 +86,5 @@ def render_result(
     assessment: Assessment, locale: str, result: Result, answers: Mapping[str, int], *, article_url: str = ""
 ) -> Markup:
     """The result of scored answers as static HTML (the server's reply to a plain form post)."""
-    template = _env.get_template("assessment/result.html")
+    template = templates.get_template("assessment/result.html")
     return Markup(template.render(**_context(assessment, locale, article_url), result=result, answers=answers))
