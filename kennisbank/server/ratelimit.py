@@ -1,0 +1,64 @@
+"""A sliding-window limit per client address, in memory only.
+
+An address is kept only while it has a submission inside the window: after that
+it is forgotten (the privacy statement promises "a few minutes in memory"). IPv6
+addresses count per /64 network, the block one household or server usually has.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections import deque
+from typing import Callable
+
+
+def client_key(host: str | None) -> str:
+    """The unit the limit counts: the IPv4 address, or the /64 network of an IPv6 address."""
+    if not host:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+class RateLimiter:
+    def __init__(self, count: int, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.count = count
+        self.seconds = seconds
+        self.clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._next_sweep = clock() + seconds
+
+    def hit(self, key: str) -> int | None:
+        """Record one submission from ``key``; ``None`` if allowed, else the seconds to wait."""
+        now = self.clock()
+        if now >= self._next_sweep:
+            self.sweep(now)
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = self._hits[key] = deque()
+        while hits and hits[0] <= now - self.seconds:
+            hits.popleft()
+        if len(hits) >= self.count:
+            return max(1, math.ceil(hits[0] + self.seconds - now))
+        hits.append(now)
+        return None
+
+    def sweep(self, now: float | None = None) -> None:
+        """Forget every address without a submission inside the window."""
+        now = self.clock() if now is None else now
+        for key in [key for key, hits in self._hits.items() if not hits or hits[-1] <= now - self.seconds]:
+            del self._hits[key]
+        self._next_sweep = now + self.seconds
+
+    def __len__(self) -> int:
+        """How many addresses are remembered now."""
+        return len(self._hits)

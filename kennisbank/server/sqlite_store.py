@@ -1,0 +1,265 @@
+"""The SQLite backend of :class:`~kennisbank.server.store.SubmissionStore` (stdlib sqlite3).
+
+- WAL journal with ``synchronous=FULL``: a submission is on disk when ``add`` returns,
+  so every acknowledged submission survives a crash or a ``kill -9``.
+- ``secure_delete`` and a WAL checkpoint after deleting: erased and purged rows are
+  overwritten, not left in free pages or the log.
+- The schema is created and changed only by the numbered ``.sql`` files in
+  ``migrations/sqlite/``, each applied once, in order, in its own transaction; the
+  table ``schema_migrations`` records which ones ran.
+- One connection per store, used under a lock: callers may use it from any thread.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+from .store import AssessmentStats, Stats, StoreError, StoreURLError, Submission, format_time, normalise_email, parse_time, utc_now
+
+MEMORY = ":memory:"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_COLUMNS = (
+    "public_id, created_at, assessment, version, lang, answers, score, band, "
+    "consent, name, email, organisation, message, discuss"
+)
+
+
+def parse_url(rest: str, base: Path) -> str | Path:
+    """The file of ``sqlite:///<rest>``; ``sqlite:///relative`` is relative to ``base``."""
+    if "?" in rest or "#" in rest:
+        raise StoreURLError("options in the SQLite URL are not supported", "give only the file: sqlite:///var/kennisbank.sqlite3")
+    if not rest.startswith("/") or rest == "/":
+        raise StoreURLError(
+            f"'sqlite://{rest}' names no file",
+            "write sqlite:///var/kennisbank.sqlite3 (relative to the project folder) or sqlite:////absolute/path.sqlite3",
+        )
+    path = rest[1:]
+    if path == MEMORY:
+        return MEMORY
+    file = Path(path).expanduser()
+    file = file if file.is_absolute() else base / file
+    if file.exists() and not file.is_file():
+        raise StoreURLError(f"{file} exists and is not a file", "point DATABASE_URL at a file, e.g. sqlite:///var/kennisbank.sqlite3")
+    return file
+
+
+def open_target(target: str | Path) -> "SQLiteStore":
+    return SQLiteStore(target)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """``(version, name, sql)`` of every migration, in order; versions run 1, 2, 3 ... without gaps."""
+    folder = resources.files("kennisbank.server").joinpath("migrations", "sqlite")
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match[1]), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    for expected, (version, name, _) in enumerate(found, start=1):
+        if version != expected:
+            raise StoreError(f"migrations/sqlite/{name}: expected version {expected:04d}; number the files 0001, 0002, ... without gaps")
+    return found
+
+
+def _statements(sql: str) -> Iterator[str]:
+    """The statements of a script, split where SQLite says a statement is complete."""
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer
+            buffer = ""
+    if buffer.strip() and not all(part.strip().startswith("--") or not part.strip() for part in buffer.splitlines()):
+        raise StoreError(f"incomplete SQL statement at the end of a migration: {buffer.strip()[:60]!r}")
+
+
+class SQLiteStore:
+    def __init__(self, target: str | Path):
+        self.target = target
+        if target != MEMORY:
+            path = Path(target)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{path.parent}: cannot create the database folder ({exc.strerror}). Fix: create it or point DATABASE_URL elsewhere") from None
+        try:
+            self._db = sqlite3.connect(str(target), isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            if target != MEMORY:
+                mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise StoreError(f"{target}: SQLite refused the WAL journal (got {mode!r}). Fix: put the database on a local file system")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA secure_delete = ON")
+            self._db.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{target}: cannot open the SQLite database ({exc}). Fix: check the path in DATABASE_URL and its permissions") from None
+        self._lock = threading.Lock()
+        self.migrate()
+
+    # Schema
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return self._version()
+
+    def _version(self) -> int:
+        row = self._db.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        return row[0]
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations this database lacks; the names of those applied."""
+        applied = []
+        with self._lock:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            known = migrations()
+            current = self._version()
+            if current > len(known):
+                raise StoreError(
+                    f"{self.target}: the database is at schema version {current}, newer than this code knows ({len(known)}). "
+                    "Fix: run the newer version of kennisbank, or point DATABASE_URL at another file"
+                )
+            for version, name, sql in known:
+                if version <= current:
+                    continue
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    if self._version() < version:  # another process may have just applied it
+                        for statement in _statements(sql):
+                            self._db.execute(statement)
+                        self._db.execute(
+                            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                            (version, name, format_time(utc_now())),
+                        )
+                        applied.append(name)
+                    self._db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise StoreError(f"migrations/sqlite/{name}: failed and was rolled back: {exc}") from None
+        return applied
+
+    # The interface
+
+    def add(self, submission: Submission) -> None:
+        row = (
+            submission.public_id,
+            format_time(submission.created_at),
+            submission.assessment,
+            submission.version,
+            submission.lang,
+            json.dumps(dict(submission.answers), ensure_ascii=False, separators=(",", ":")),
+            submission.score,
+            submission.band,
+            int(submission.consent),
+            submission.name,
+            normalise_email(submission.email) if submission.email else None,
+            submission.organisation,
+            submission.message,
+            None if submission.discuss is None else int(submission.discuss),
+        )
+        with self._lock:
+            self._write(f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", row)
+
+    def all(self) -> list[Submission]:
+        return self._select("ORDER BY created_at, id")
+
+    def by_email(self, email: str) -> list[Submission]:
+        return self._select("WHERE email = ? ORDER BY created_at, id", (normalise_email(email),))
+
+    def erase_email(self, email: str) -> int:
+        return self._delete("WHERE email = ?", (normalise_email(email),))
+
+    def purge_older_than(self, cutoff: datetime) -> int:
+        return self._delete("WHERE created_at < ?", (format_time(cutoff),))
+
+    def stats(self) -> Stats:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT assessment, band, count(*), sum(score), "
+                "sum(consent = 1 AND coalesce(name, email, organisation, message) IS NOT NULL), sum(coalesce(discuss, 0)) "
+                "FROM submissions GROUP BY assessment, band ORDER BY assessment, band"
+            ).fetchall()
+        totals: dict[str, dict] = {}
+        for assessment, band, count, score_sum, contact, discuss in rows:
+            entry = totals.setdefault(assessment, {"count": 0, "sum": 0, "bands": {}, "contact": 0, "discuss": 0})
+            entry["count"] += count
+            entry["sum"] += score_sum
+            entry["bands"][band] = count
+            entry["contact"] += contact
+            entry["discuss"] += discuss
+        return Stats(
+            count=sum(entry["count"] for entry in totals.values()),
+            assessments={
+                key: AssessmentStats(
+                    count=entry["count"],
+                    mean_score=entry["sum"] / entry["count"] if entry["count"] else None,
+                    bands=entry["bands"],
+                    with_contact=entry["contact"],
+                    discuss=entry["discuss"],
+                )
+                for key, entry in totals.items()
+            },
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # Helper functions
+
+    def _write(self, sql: str, parameters: tuple) -> int:
+        """Run one change in its own transaction, committed (and synced) before returning."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            cursor = self._db.execute(sql, parameters)
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        return cursor.rowcount
+
+    def _delete(self, where: str, parameters: tuple) -> int:
+        with self._lock:
+            count = self._write(f"DELETE FROM submissions {where}", parameters)
+            if count and self.target != MEMORY:
+                # move the overwritten pages into the database file and empty the log
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return count
+
+    def _select(self, tail: str, parameters: tuple = ()) -> list[Submission]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM submissions {tail}", parameters).fetchall()
+        return [
+            Submission(
+                public_id=row[0],
+                created_at=parse_time(row[1]),
+                assessment=row[2],
+                version=row[3],
+                lang=row[4],
+                answers=json.loads(row[5]),
+                score=row[6],
+                band=row[7],
+                consent=bool(row[8]),
+                name=row[9],
+                email=row[10],
+                organisation=row[11],
+                message=row[12],
+                discuss=None if row[13] is None else bool(row[13]),
+            )
+            for row in rows
+        ]

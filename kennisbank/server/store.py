@@ -1,0 +1,187 @@
+"""Where submissions are kept: one small interface, a backend per database.
+
+The app and the command line use :class:`SubmissionStore` only. ``open_store``
+picks the backend by the scheme of ``DATABASE_URL`` (``sqlite:///...``); a
+PostgreSQL backend is a new module registered in ``_BACKENDS``, with its own
+migrations under ``migrations/postgresql/``.
+
+Contact details exist in a :class:`Submission` only with consent: the store refuses
+one that has them without (and the SQLite schema does too).
+"""
+
+from __future__ import annotations
+
+import calendar
+import importlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Mapping, Protocol, runtime_checkable
+
+
+class StoreURLError(ValueError):
+    """A ``DATABASE_URL`` that names no usable database."""
+
+    def __init__(self, problem: str, fix: str):
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem}. Fix: {fix}")
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or migrated; the message says why and what to do."""
+
+
+CONTACT_KEYS = ("name", "email", "organisation", "message")
+
+
+@dataclass(frozen=True)
+class Submission:
+    public_id: str
+    created_at: datetime
+    """When it was received, timezone-aware UTC."""
+    assessment: str
+    version: int
+    lang: str
+    answers: Mapping[str, int]
+    score: int
+    band: str
+    consent: bool = False
+    name: str | None = None
+    email: str | None = None
+    organisation: str | None = None
+    message: str | None = None
+    discuss: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.created_at.tzinfo is None:
+            raise ValueError("created_at must be timezone-aware (UTC)")
+        if not self.consent and (any(getattr(self, key) is not None for key in CONTACT_KEYS) or self.discuss is not None):
+            raise ValueError("contact details without consent must not be stored")
+
+    @property
+    def has_contact(self) -> bool:
+        return any(getattr(self, key) for key in CONTACT_KEYS) or bool(self.discuss)
+
+    def as_dict(self) -> dict:
+        """A plain, JSON-ready mapping (dates as ISO 8601 UTC)."""
+        return {
+            "id": self.public_id,
+            "created_at": format_time(self.created_at),
+            "assessment": self.assessment,
+            "version": self.version,
+            "lang": self.lang,
+            "score": self.score,
+            "band": self.band,
+            "answers": dict(self.answers),
+            "consent": self.consent,
+            **{key: getattr(self, key) for key in CONTACT_KEYS},
+            "discuss": self.discuss,
+        }
+
+
+@dataclass(frozen=True)
+class AssessmentStats:
+    count: int
+    mean_score: float | None
+    bands: dict[str, int] = field(default_factory=dict)
+    with_contact: int = 0
+    discuss: int = 0
+
+
+@dataclass(frozen=True)
+class Stats:
+    count: int
+    assessments: dict[str, AssessmentStats] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SubmissionStore(Protocol):
+    """Every submission the receiver acknowledged; ``add`` returns only once it is durable."""
+
+    def add(self, submission: Submission) -> None: ...
+
+    def all(self) -> list[Submission]:
+        """Every submission, oldest first."""
+        ...
+
+    def by_email(self, email: str) -> list[Submission]:
+        """The submissions stored under ``email`` (compared normalised: lowercase)."""
+        ...
+
+    def erase_email(self, email: str) -> int:
+        """Delete every submission stored under ``email``; the number deleted."""
+        ...
+
+    def purge_older_than(self, cutoff: datetime) -> int:
+        """Delete every submission received before ``cutoff``; the number deleted."""
+        ...
+
+    def stats(self) -> Stats: ...
+
+    def close(self) -> None: ...
+
+
+# Helpers shared by the backends
+
+
+def new_public_id() -> str:
+    """A random reference for the reader: 16 URL-safe characters, 96 bits."""
+    return secrets.token_urlsafe(12)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def format_time(moment: datetime) -> str:
+    """``2026-11-26T23:41:05Z``: fixed width, so text order is time order."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same day and time ``months`` calendar months earlier (the last day if shorter)."""
+    index = moment.year * 12 + (moment.month - 1) - months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def answer_ids(submissions: Iterable[Submission], order: Iterable[str] = ()) -> list[str]:
+    """Every question id answered in ``submissions``: those in ``order`` first, then the rest sorted."""
+    seen = {key for submission in submissions for key in submission.answers}
+    ordered = [key for key in order if key in seen]
+    return ordered + sorted(seen - set(ordered))
+
+
+# Backends
+
+_BACKENDS = {"sqlite": "kennisbank.server.sqlite_store"}
+
+
+def parse_database_url(url: str, base: Path) -> tuple[str, object]:
+    """``(scheme, target)`` of ``url``; relative file paths are relative to ``base``."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise StoreURLError(f"{url!r} is not a database URL", "write it as sqlite:///relative/path.sqlite3 or sqlite:////absolute/path.sqlite3")
+    if scheme in ("postgres", "postgresql"):
+        raise StoreURLError("PostgreSQL is not supported yet", "use SQLite: DATABASE_URL=sqlite:///var/kennisbank.sqlite3")
+    if scheme not in _BACKENDS:
+        raise StoreURLError(f"unknown database scheme {scheme!r}", f"use one of: {', '.join(sorted(_BACKENDS))} (e.g. sqlite:///var/kennisbank.sqlite3)")
+    return scheme, importlib.import_module(_BACKENDS[scheme]).parse_url(rest, base)
+
+
+def open_store(url: str, base: Path) -> SubmissionStore:
+    """The store ``url`` names, created and migrated to the current schema if needed."""
+    scheme, target = parse_database_url(url, base)
+    return importlib.import_module(_BACKENDS[scheme]).open_target(target)

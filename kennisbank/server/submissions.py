@@ -1,0 +1,277 @@
+"""A submission as the two clients send it, read, checked and scored.
+
+Both the plain HTML form (``application/x-www-form-urlencoded`` or
+``multipart/form-data``) and ``fetch`` (``application/json``) are read into one shape,
+:class:`Input`, and checked by one function, :func:`validate`. Problems are
+collected per field as ``(string key, placeholders)`` and put into words in the
+reader's language by :func:`message`, with the strings of the definition.
+
+Nothing a client sends about the outcome is used: the score and band come from
+:func:`kennisbank.assessment.score` on the checked answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+from urllib.parse import parse_qsl
+
+from email_validator import EmailNotValidError, validate_email
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from kennisbank.assessment import AnswerError, Assessment, Result, check_answers, score
+from kennisbank.assessment.contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
+
+#: Problems the definition has no string for. They only reach clients that are not
+#: the site's own form (which cannot produce them), so a short text per language,
+#: English for any other, is enough. A definition may override them with strings of
+#: the same key.
+TOP_LEVEL = ("assessment", "lang", "version", "answers", "contact", DISCUSS_FIELD, CONSENT_FIELD, HONEYPOT_FIELD)
+FORM_FIELDS = ("assessment", "lang", "version", *CONTACT_FIELDS, DISCUSS_FIELD, CONSENT_FIELD, HONEYPOT_FIELD)
+MAX_FIELDS = 200
+MAX_ERRORS = 50
+YES = {"yes", "on", "true", "1"}
+NO = {"", "no", "off", "false", "0"}
+
+# C0 controls (but tab and line feed), DEL, and lone surrogates (not encodable as UTF-8)
+_BAD_MULTILINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+_BAD_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+
+Problem = tuple[str, dict[str, str]]
+
+
+class BodyError(ValueError):
+    """The body cannot be read at all (not JSON, not a form, bad encoding)."""
+
+
+@dataclass
+class Input:
+    """A submission as sent, before checking; ``problems`` found while reading it."""
+
+    assessment: Any = None
+    lang: Any = None
+    version: Any = None
+    answers: Any = field(default_factory=dict)
+    contact: Any = field(default_factory=dict)
+    discuss: Any = False
+    consent: Any = False
+    website: Any = ""
+    problems: dict[str, Problem] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A checked and scored submission."""
+
+    lang: str
+    answers: dict[str, int]
+    result: Result
+    contact: dict[str, str | None]
+    """Every contact field, ``None`` when empty; stored only with consent."""
+    discuss: bool
+    consent: bool
+    honeypot: bool
+
+    @property
+    def contact_given(self) -> bool:
+        return any(self.contact.values()) or self.discuss
+
+    @property
+    def contact_stored(self) -> bool:
+        return self.consent and self.contact_given
+
+
+# Reading
+
+
+def printable(key: object, limit: int = 80) -> str:
+    """A client's field name, safe to echo: valid UTF-8, at most ``limit`` characters."""
+    text = str(key)
+    return text.encode("utf-8", "replace").decode("utf-8")[:limit]
+
+
+def read_json(body: bytes) -> Input:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BodyError("not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BodyError("not a JSON object")
+    found = Input()
+    for key, value in data.items():
+        if key not in TOP_LEVEL:
+            found.problems[printable(key)] = ("error_unknown", {"field": printable(key)})
+            continue
+        if key == "contact":
+            if value is None:
+                value = {}
+            elif not isinstance(value, dict):
+                found.problems["contact"] = ("error_invalid", {})
+                continue
+            contact = {}
+            for name, text in value.items():
+                if name not in CONTACT_FIELDS:
+                    found.problems[f"contact.{printable(name)}"] = ("error_unknown", {"field": printable(name)})
+                elif text is not None and not isinstance(text, str):
+                    found.problems[f"contact.{name}"] = ("error_invalid", {})
+                else:
+                    contact[name] = text or ""
+            value = contact
+        setattr(found, key, value)
+    return found
+
+
+def read_urlencoded(body: bytes) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS)
+    except ValueError:  # UnicodeDecodeError is one, and so is "too many fields"
+        raise BodyError("not a valid form body") from None
+
+
+async def read_multipart(headers: Headers, body: bytes) -> list[tuple[str, str]]:
+    async def stream():
+        yield body
+
+    parser = MultiPartParser(headers, stream(), max_files=0, max_fields=MAX_FIELDS, max_part_size=len(body) + 1)
+    try:
+        form = await parser.parse()
+    except (MultiPartException, ValueError, KeyError, IndexError, TypeError):
+        raise BodyError("not a valid multipart form body") from None
+    items = []
+    for name, value in form.multi_items():
+        if not isinstance(value, str):  # a file: refused by max_files, kept here for safety
+            raise BodyError("files are not accepted")
+        items.append((name, value))
+    return items
+
+
+def read_form(items: Sequence[tuple[str, str]]) -> Input:
+    found = Input(contact={})
+    counts: dict[str, int] = {}
+    for name, _ in items:
+        counts[name] = counts.get(name, 0) + 1
+    answers = {}
+    for name, value in items:
+        if counts[name] > 1:
+            found.problems[printable(name)] = ("error_invalid", {})
+            continue
+        if name.startswith(ANSWER_PREFIX):
+            answers[name[len(ANSWER_PREFIX):]] = value
+        elif name in CONTACT_FIELDS:
+            found.contact[name] = value
+        elif name in (DISCUSS_FIELD, CONSENT_FIELD):
+            lowered = value.strip().lower()
+            if lowered in YES or lowered in NO:
+                setattr(found, name, lowered in YES)
+            else:
+                found.problems[name] = ("error_invalid", {})
+        elif name in FORM_FIELDS:
+            setattr(found, name, value)
+        else:
+            found.problems[printable(name)] = ("error_unknown", {"field": printable(name)})
+    found.answers = answers
+    return found
+
+
+def language(found: Input, locales: Sequence[str]) -> str | None:
+    """The reader's language if the submission names one of the site's, else ``None``."""
+    return found.lang if isinstance(found.lang, str) and found.lang in locales else None
+
+
+# Checking
+
+
+def _text(value: str, multiline: bool) -> str | None:
+    """``value`` with line breaks as ``\\n`` and no surrounding space; ``None`` if it holds control characters."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    if (_BAD_MULTILINE if multiline else _BAD_LINE).search(value):
+        return None
+    return value.strip()
+
+
+def validate(assessment: Assessment, found: Input, locales: Sequence[str]) -> tuple[Accepted | None, dict[str, Problem]]:
+    """The accepted submission, or ``None`` and every problem by field."""
+    problems = dict(found.problems)
+    lang = language(found, locales)
+    if found.lang is not None and lang is None:
+        problems["lang"] = ("error_invalid", {})
+    if found.assessment is not None and found.assessment != assessment.id:
+        problems["assessment"] = ("error_invalid", {})
+    version = found.version
+    if version is not None and not (
+        (isinstance(version, int) and not isinstance(version, bool) and version >= 1)
+        or (isinstance(version, str) and version.isascii() and version.isdigit() and len(version) < 10)
+    ):
+        problems["version"] = ("error_invalid", {})
+    for flag in (DISCUSS_FIELD, CONSENT_FIELD):
+        if not isinstance(getattr(found, flag), bool):
+            problems[flag] = ("error_invalid", {})
+    answers: dict[str, int] = {}
+    if isinstance(found.answers, dict):
+        # a value that cannot be a scale value never reaches int(): "9" * 5000 would raise there
+        sent = {key: (-1 if isinstance(value, str) and len(value) > 9 else value) for key, value in found.answers.items()}
+        try:
+            answers = check_answers(assessment, sent)
+        except AnswerError as exc:
+            for key, (string, values) in exc.problems.items():
+                problems[f"answers.{printable(key)}"] = (string, {name: printable(value) for name, value in values.items()})
+    else:
+        problems["answers"] = ("error_invalid", {})
+    contact: dict[str, str | None] = {}
+    given = found.contact if isinstance(found.contact, dict) else {}
+    for name, limit in CONTACT_FIELDS.items():
+        raw = given.get(name) or ""
+        if not isinstance(raw, str):
+            continue  # reported while reading
+        text = _text(raw, multiline=name == "message")
+        if text is None:
+            problems[f"contact.{name}"] = ("error_invalid", {})
+            continue
+        if len(text) > limit:
+            problems[f"contact.{name}"] = ("error_too_long", {"field": name, "max": str(limit)})
+            continue
+        if name == "email" and text:
+            try:
+                text = validate_email(text, check_deliverability=False).normalized.lower()
+            except (EmailNotValidError, ValueError, UnicodeError):
+                problems["contact.email"] = ("error_email", {})
+                continue
+        contact[name] = text or None
+    honeypot = found.website not in (None, "")
+    if problems:
+        return None, dict(list(problems.items())[:MAX_ERRORS])
+    return (
+        Accepted(
+            lang=lang or locales[0],
+            answers=answers,
+            result=score(assessment, answers),
+            contact=contact,
+            discuss=found.discuss,
+            consent=found.consent,
+            honeypot=honeypot,
+        ),
+        {},
+    )
+
+
+# Words
+
+
+def message(assessment: Assessment | None, key: str, lang: str, site_strings: Mapping[str, Mapping[str, str]], **values: str) -> str:
+    """The string ``key`` in ``lang``, filled in: the definition's form strings, else the
+    site's (``extra.strings`` in mkdocs.yml) for what no definition answers.
+
+    ``error_too_long``'s ``{field}`` is given as a contact field name and put into
+    words with the definition's label of that field."""
+    if assessment is not None and key == "error_too_long" and values.get("field") in assessment.strings:
+        values = {**values, "field": assessment.string(values["field"], lang)}
+    if assessment is not None and key in assessment.strings:
+        return assessment.string(key, lang, **values)
+    return site_strings[key][lang].format(**values)
+
+
+def messages(assessment: Assessment, problems: Mapping[str, Problem], lang: str, site_strings: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    return {field: message(assessment, key, lang, site_strings, **values) for field, (key, values) in problems.items()}
