@@ -1,0 +1,258 @@
+"""Load and durability benchmark of the submission receiver (`make bench-receiver`).
+
+1. Starts `kennisbank serve` in a subprocess on a free loopback port, with
+   RATE_LIMIT=off and a database in a temporary folder, and sends JSON submissions
+   with httpx at concurrency 1, 8 and 32 (and HTML form posts at 8): submissions per
+   second, p50/p99 latency, and the server's peak RSS.
+2. Durability: sends submissions at concurrency 16, kills the server with SIGKILL
+   in the middle, starts it again on the same database and checks that every
+   submission acknowledged with 201 is in the store: "acknowledged N / found N".
+
+Loopback only; bounded in time (about a minute). Exit status 1 if an acknowledged
+submission is missing or the server fails. Uses the built site in SITE_DIR or site/
+(`make bench-receiver` builds it first), else builds one into the temporary folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kennisbank.assessment import load_definitions  # noqa: E402
+from kennisbank.server.store import open_store  # noqa: E402
+from kennisbank.siteconfig import load_site_config  # noqa: E402
+
+PHASES = [  # (label, concurrency, requests, kind)
+    ("json  c=1 ", 1, 400, "json"),
+    ("json  c=8 ", 8, 2000, "json"),
+    ("json  c=32", 32, 3000, "json"),
+    ("form  c=8 ", 8, 800, "form"),
+]
+PHASE_SECONDS = 20  # a phase stops after this long, whatever its count
+KILL_AFTER = 1.5  # seconds of load before the SIGKILL
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+class Server:
+    def __init__(self, site: Path, database: Path):
+        self.site = site
+        self.database = database
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self) -> None:
+        port = free_port()
+        env = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "SITE_DIR": str(self.site),
+            "DATABASE_URL": f"sqlite:///{self.database}",
+            "MKDOCS_CONFIG": str(ROOT / "mkdocs.yml"),
+            "RATE_LIMIT": "off",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kennisbank.cli", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"the server exited at start:\n{self.process.stderr.read()}")
+            try:
+                httpx.get(self.url + "/", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise SystemExit("the server did not answer within 20 s")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def site_dir(work: Path) -> Path:
+    configured = Path(os.environ.get("SITE_DIR") or ROOT / "site")
+    if (configured / "index.html").is_file() and (configured / "uitslag" / "index.html").is_file():
+        return configured
+    target = work / "site"
+    print(f"building the site into {target} (no built site in {configured})")
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(target)],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    return target
+
+
+def bodies(questions: list[str], kind: str, rng: random.Random):
+    while True:
+        answers = {q: rng.choice([0, 1, 2]) for q in questions}
+        if kind == "json":
+            yield {"json": {"assessment": "contract-check", "lang": rng.choice(["nl", "en"]), "version": 1, "answers": answers, "consent": False, "website": ""}}
+        else:
+            yield {"data": {"lang": "nl", **{f"answer-{q}": str(v) for q, v in answers.items()}}}
+
+
+async def load(
+    url: str, endpoint: str, questions: list[str], concurrency: int, total: int, kind: str, seconds: float, ids: list[str] | None = None
+):
+    """Send up to ``total`` submissions from ``concurrency`` workers; latencies of the successes and the failure count."""
+    rng = random.Random(concurrency)
+    source = bodies(questions, kind, rng)
+    latencies: list[float] = []
+    failures = 0
+    remaining = total
+    stop_at = time.perf_counter() + seconds
+    expected = 201 if kind == "json" else 200
+    # httpx's connection pool slows down past a few connections per client: the
+    # workers share clients of at most 8 connections each, so the client is not what is measured
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+    clients = [httpx.AsyncClient(base_url=url, limits=limits, timeout=10) for _ in range((concurrency + 7) // 8)]
+
+    async def worker(client: httpx.AsyncClient):
+        nonlocal remaining, failures
+        while remaining > 0 and time.perf_counter() < stop_at:
+            remaining -= 1
+            started = time.perf_counter()
+            try:
+                response = await client.post(endpoint, **next(source))
+            except httpx.HTTPError:
+                failures += 1
+                if ids is not None:  # the durability run: the server is gone
+                    return
+                continue
+            if response.status_code == expected:
+                latencies.append(time.perf_counter() - started)
+                if ids is not None:
+                    ids.append(response.json()["id"])
+            else:
+                failures += 1
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(clients[index % len(clients)]) for index in range(concurrency)))
+    finally:
+        elapsed = time.perf_counter() - started
+        for client in clients:
+            await client.aclose()
+    return latencies, failures, elapsed
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> int:
+    config = load_site_config(ROOT / "mkdocs.yml")
+    assessment = load_definitions(config.assessment_dir, config.locales)["contract-check"]
+    questions = [q.id for q in assessment.questions]
+    endpoint = config.endpoint.format(id=assessment.id)
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="kb-bench-") as folder:
+        work = Path(folder)
+        site = site_dir(work)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s), database in {work} (SQLite, WAL, synchronous=FULL)\n")
+
+        # 1. Load
+        server = Server(site, work / "load.sqlite3")
+        server.start()
+        print(f"{'phase':<12}{'requests':>9}{'failed':>8}{'subm/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'server CPU ms/req':>19}{'peak RSS MB':>13}")
+        try:
+            for label, concurrency, total, kind in PHASES:
+                cpu = cpu_seconds(server.process.pid)
+                latencies, failures, elapsed = asyncio.run(load(server.url, endpoint, questions, concurrency, total, kind, PHASE_SECONDS))
+                cpu = (cpu_seconds(server.process.pid) - cpu) / max(1, len(latencies)) * 1000
+                ok &= failures == 0
+                print(
+                    f"{label:<12}{len(latencies):>9}{failures:>8}{len(latencies) / elapsed:>9.0f}"
+                    f"{percentile(latencies, 0.5) * 1000:>9.1f}{percentile(latencies, 0.99) * 1000:>9.1f}"
+                    f"{cpu:>19.2f}{peak_rss_mb(server.process.pid):>13.1f}"
+                )
+        finally:
+            server.stop()
+        store = open_store(f"sqlite:///{work / 'load.sqlite3'}", work)
+        print(f"stored after the load: {store.stats().count}")
+        store.close()
+
+        # 2. Durability
+        print("\ndurability: SIGKILL during load at concurrency 16, then restart")
+        database = work / "durability.sqlite3"
+        server = Server(site, database)
+        server.start()
+        acknowledged: list[str] = []
+
+        async def load_and_kill():
+            task = asyncio.create_task(load(server.url, endpoint, questions, 16, 10**9, "json", 30, ids=acknowledged))
+            await asyncio.sleep(KILL_AFTER)
+            server.kill()
+            return await task
+
+        _, failures, _ = asyncio.run(load_and_kill())
+        print(f"killed after {KILL_AFTER} s: {len(acknowledged)} acknowledged, {failures} request(s) in flight cut off")
+        server.start()
+        after = httpx.post(server.url + endpoint, json={"answers": {q: 1 for q in questions}}, timeout=10)
+        store = open_store(f"sqlite:///{database}", work)
+        found_ids = {s.public_id for s in store.all()}
+        store.close()
+        server.stop()
+        found = sum(1 for public_id in acknowledged if public_id in found_ids)
+        unacknowledged = len(found_ids) - len(set(acknowledged) & found_ids) - 1
+        print(f"restarted: accepts submissions again ({after.status_code}); stored but cut off before the reply: {unacknowledged}")
+        print(f"acknowledged {len(acknowledged)} / found {found}")
+        ok &= found == len(acknowledged) and after.status_code == 201 and len(acknowledged) > 0
+    print("\nOK" if ok else "\nFAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""Storage: the SQLite backend behind SubmissionStore, its migrations, durability
+across restarts, and purge and erase removing exactly what they should."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from kennisbank.server import sqlite_store
+from kennisbank.server.store import (
+    StoreError,
+    Submission,
+    SubmissionStore,
+    months_before,
+    new_public_id,
+    open_store,
+    utc_now,
+)
+from test_submission_api import ENDPOINT, QUESTIONS, make_client, payload, stored  # noqa: F401 (fixture)
+
+
+def submission(days_ago: float = 0, email: str | None = None, **changes) -> Submission:
+    fields = dict(
+        public_id=new_public_id(),
+        created_at=utc_now() - timedelta(days=days_ago),
+        assessment="contract-check",
+        version=1,
+        lang="nl",
+        answers={q: 1 for q in QUESTIONS},
+        score=50,
+        band="gemengd",
+    )
+    if email:
+        fields.update(consent=True, email=email, name="N", discuss=False)
+    fields.update(changes)
+    return Submission(**fields)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'db' / 'store.sqlite3'}", tmp_path)
+    yield store
+    store.close()
+
+
+def test_the_sqlite_store_implements_the_interface(store):
+    assert isinstance(store, SubmissionStore)
+
+
+def test_add_and_read_back_everything(store):
+    one = submission(email="Ann@Example.org", organisation="Org", message="Hi\nthere", discuss=True)
+    two = submission()
+    store.add(one)
+    store.add(two)
+    got = store.all()
+    assert [s.public_id for s in got] == [one.public_id, two.public_id]
+    assert got[0].email == "ann@example.org"
+    assert (got[0].organisation, got[0].message, got[0].discuss, got[0].consent) == ("Org", "Hi\nthere", True, True)
+    assert got[1].email is None and got[1].consent is False and got[1].discuss is None
+    assert got[0].created_at == one.created_at and got[0].created_at.tzinfo is not None
+    assert dict(got[1].answers) == dict(two.answers)
+
+
+def test_the_database_file_and_folder_are_created_relative_to_the_project(tmp_path):
+    store = open_store("sqlite:///var/sub/kb.sqlite3", tmp_path)
+    store.close()
+    assert (tmp_path / "var" / "sub" / "kb.sqlite3").is_file()
+
+
+def test_wal_and_full_sync(store):
+    db = store._db
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+
+
+def test_contact_without_consent_is_refused_by_the_model_and_the_schema(store):
+    with pytest.raises(ValueError):
+        submission(name="Jan")
+    with pytest.raises(ValueError):
+        submission(discuss=True)
+    with pytest.raises(sqlite3.IntegrityError):
+        store._db.execute(
+            "INSERT INTO submissions (public_id, created_at, assessment, version, lang, answers, score, band, consent, email) "
+            "VALUES ('x', '2026-01-01T00:00:00Z', 'a', 1, 'nl', '{}', 1, 'b', 0, 'a@b.nl')"
+        )
+    assert store.all() == []
+
+
+def test_duplicate_public_ids_are_refused(store):
+    one = submission()
+    store.add(one)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add(submission(public_id=one.public_id))
+    assert len(store.all()) == 1
+
+
+# Migrations
+
+
+def test_migrations_run_once_in_order(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    store = open_store(url, tmp_path)
+    versions = store._db.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+    assert [v for v, _ in versions] == list(range(1, len(sqlite_store.migrations()) + 1))
+    assert store.migrate() == []
+    store.close()
+    again = open_store(url, tmp_path)
+    assert again.schema_version == len(sqlite_store.migrations())
+    again.close()
+
+
+def test_a_failing_migration_is_rolled_back(tmp_path, monkeypatch):
+    real = sqlite_store.migrations()
+    broken = real + [(len(real) + 1, f"{len(real) + 1:04d}_broken.sql", "CREATE TABLE half (x INTEGER);\nTHIS IS NOT SQL;\n")]
+    monkeypatch.setattr(sqlite_store, "migrations", lambda: broken)
+    with pytest.raises(StoreError, match="broken.sql"):
+        open_store(f"sqlite:///{tmp_path / 'b.sqlite3'}", tmp_path)
+    db = sqlite3.connect(tmp_path / "b.sqlite3")
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "half" not in tables and "submissions" in tables
+    assert db.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == len(real)
+    db.close()
+
+
+def test_a_database_newer_than_the_code_is_refused(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'n.sqlite3'}", tmp_path)
+    store._db.execute("INSERT INTO schema_migrations VALUES (99, '0099_future.sql', '2030-01-01T00:00:00Z')")
+    store.close()
+    with pytest.raises(StoreError, match="newer"):
+        open_store(f"sqlite:///{tmp_path / 'n.sqlite3'}", tmp_path)
+
+
+def test_migration_files_are_numbered_without_gaps():
+    found = sqlite_store.migrations()
+    assert [version for version, _, _ in found] == list(range(1, len(found) + 1))
+    assert all(name.endswith(".sql") for _, name, _ in found)
+
+
+@pytest.mark.parametrize(
+    "url, fragment",
+    [("postgresql://db/x", "PostgreSQL"), ("mysql://x", "unknown database scheme"), ("sqlite://", "names no file"), ("sqlite:///x.db?mode=ro", "options"), ("kennisbank.db", "not a database URL")],
+)
+def test_bad_database_urls(tmp_path, url, fragment):
+    from kennisbank.server.store import StoreURLError
+
+    with pytest.raises(StoreURLError, match=fragment):
+        open_store(url, tmp_path)
+
+
+# Durability
+
+
+def test_every_acknowledged_submission_survives_a_restart(make_client):
+    first = make_client()
+    ids = [first.post(ENDPOINT, json=payload(i % 3)).json()["id"] for i in range(25)]
+    ids += [first.post(ENDPOINT, json=payload(1, contact={"email": "x@example.org"}, consent=True)).json()["id"]]
+    # no clean shutdown: the second app opens the file while the first still has it open
+    second = make_client()
+    assert [s.public_id for s in stored(second)] == ids
+    assert stored(second)[-1].email == "x@example.org"
+
+
+def test_a_reply_comes_only_after_the_commit(make_client, tmp_path):
+    """A second connection sees the submission as soon as the 201 arrived."""
+    client = make_client()
+    reply = client.post(ENDPOINT, json=payload()).json()
+    db = sqlite3.connect(tmp_path / "var" / "db.sqlite3")
+    assert db.execute("SELECT count(*) FROM submissions WHERE public_id = ?", (reply["id"],)).fetchone()[0] == 1
+    db.close()
+
+
+# Purge and erase
+
+
+def test_purge_removes_exactly_the_submissions_older_than_the_cutoff(store):
+    now = utc_now()
+    cutoff = months_before(now, 12)
+    old = [submission(created_at=cutoff - timedelta(seconds=1)), submission(created_at=cutoff - timedelta(days=400), email="a@b.nl")]
+    kept = [submission(created_at=cutoff), submission(created_at=cutoff + timedelta(seconds=1)), submission()]
+    for item in old + kept:
+        store.add(item)
+    assert store.purge_older_than(cutoff) == 2
+    assert {s.public_id for s in store.all()} == {s.public_id for s in kept}
+    assert store.purge_older_than(cutoff) == 0
+
+
+def test_erase_removes_exactly_one_persons_submissions(store):
+    mine = [submission(email="ann@example.org"), submission(email="ANN@example.org")]
+    others = [submission(email="bob@example.org"), submission(), submission(email="ann@example.org.evil")]
+    for item in mine + others:
+        store.add(item)
+    assert {s.public_id for s in store.by_email("Ann@Example.org")} == {s.public_id for s in mine}
+    assert store.erase_email(" Ann@Example.ORG ") == 2
+    assert {s.public_id for s in store.all()} == {s.public_id for s in others}
+    assert store.by_email("ann@example.org") == []
+    assert store.erase_email("ann@example.org") == 0
+
+
+def test_erased_data_does_not_linger_in_the_files(tmp_path):
+    path = tmp_path / "e.sqlite3"
+    store = open_store(f"sqlite:///{path}", tmp_path)
+    secret = "very-unique-erase-me@example.org"
+    store.add(submission(email=secret, message="MARKER-" * 50))
+    assert store.erase_email(secret) == 1
+    store.close()
+    for file in path.parent.glob("e.sqlite3*"):
+        data = file.read_bytes()
+        assert secret.encode() not in data and b"MARKER-" not in data, file.name
+
+
+def test_months_before():
+    utc = timezone.utc
+    assert months_before(datetime(2026, 3, 31, 12, tzinfo=utc), 1) == datetime(2026, 2, 28, 12, tzinfo=utc)
+    assert months_before(datetime(2026, 1, 15, tzinfo=utc), 12) == datetime(2025, 1, 15, tzinfo=utc)
+    assert months_before(datetime(2024, 2, 29, tzinfo=utc), 12) == datetime(2023, 2, 28, tzinfo=utc)
+    assert months_before(datetime(2026, 5, 1, tzinfo=utc), 17) == datetime(2024, 12, 1, tzinfo=utc)
+
+
+def test_stats(store):
+    for score, band in ((10, "inspanning"), (50, "gemengd"), (60, "gemengd")):
+        store.add(submission(score=score, band=band))
+    store.add(submission(score=100, band="resultaatgericht", email="a@b.nl", discuss=True))
+    stats = store.stats()
+    assert stats.count == 4
+    check = stats.assessments["contract-check"]
+    assert check.count == 4 and check.mean_score == 55
+    assert check.bands == {"inspanning": 1, "gemengd": 2, "resultaatgericht": 1}
+    assert (check.with_contact, check.discuss) == (1, 1)
