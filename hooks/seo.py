@@ -159,6 +159,9 @@ def _page_meta(page, config) -> seo.PageMeta:
                 original=next((alt for alt in others if alt.hreflang == default), None) if written_in != default else None,
             )
         )
-    if canonical == own:
+    # a page that is only a frame for something else (the server's result page) says
+    # `robots: noindex` in its front matter: no search engine, no sitemap
+    noindex = meta.get("robots") == "noindex"
+    if canonical == own and not noindex:
         _state["entries"][locale].append(seo.SitemapEntry(own, alternates, modified))
-    return seo.PageMeta(description=description, canonical=canonical, alternates=alternates, og=og, json_ld=json_ld)
+    return seo.PageMeta(description=description, canonical=canonical, alternates=alternates, og=og, json_ld=json_ld, noindex=noindex)

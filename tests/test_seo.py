@@ -39,12 +39,22 @@ def _url(site, file: Path, site_url: str) -> str:
 
 
 def _pages(site, site_url: str) -> dict[str, BeautifulSoup]:
-    """URL -> parsed page, for every built HTML page but the 404 pages."""
-    return {
+    """URL -> parsed page, for every built HTML page meant for search engines: not the
+    404 pages, not pages marked noindex (the server's result page)."""
+    parsed = {
         _url(site, file, site_url): BeautifulSoup(file.read_text(encoding="utf-8"), "lxml")
         for file in site.pages()
         if file.name != "404.html"
     }
+    return {url: soup for url, soup in parsed.items() if not soup.select_one('meta[name=robots][content~=noindex]')}
+
+
+def test_the_result_page_is_kept_out_of_search_engines_and_sitemaps(site):
+    for prefix in ("", "en/"):
+        soup = site.html(prefix + "uitslag/")
+        assert soup.select_one('meta[name=robots]')["content"] == "noindex"
+    sitemap = (site.site / "sitemap.xml").read_text(encoding="utf-8")
+    assert "/uitslag/" not in sitemap
 
 
 def _hreflang(soup) -> dict[str, str]:

@@ -99,3 +99,36 @@ def test_accepted_gaps_build_strictly_with_notices(project):
     notice = missing.select_one("[data-kb-translation=not_translated]")
     assert "not been translated into English yet" in notice.get_text()
     assert "in Dutch" in notice.get_text()
+
+
+def _cli(project, *args):
+    import os
+    import sys
+
+    env = {**os.environ, "MKDOCS_CONFIG": str(project / "mkdocs.yml")}
+    return subprocess.run([sys.executable, "-m", "kennisbank.cli", *args], capture_output=True, text=True, env=env, cwd=project)
+
+
+def test_the_status_command_shows_what_changed_and_mark_records_the_review(project):
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", "-C", str(project)]
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "site"], check=True)
+    source = project / "docs" / "over.nl.md"
+    source.write_text(source.read_text(encoding="utf-8") + "\nEen nieuwe alinea.\n", encoding="utf-8")
+
+    status = _cli(project, "i18n-status", "--diff", "--check")
+    assert status.returncode == 1, status.stderr
+    line = next(line for line in status.stdout.splitlines() if line.startswith("over.md "))
+    assert line.split()[1:3] == ["en", "outdated:"]
+    assert "+Een nieuwe alinea." in status.stdout
+    assert "privacy.md" in status.stdout
+
+    marked = _cli(project, "i18n-mark", "docs/over.en.md")
+    assert marked.returncode == 0, marked.stderr
+    assert _cli(project, "i18n-status", "--check").returncode == 0
+    assert build(project).returncode == 0
+
+    wrong = _cli(project, "i18n-mark", "docs/over.nl.md")
+    assert wrong.returncode == 2
+    assert "is not a translation file" in wrong.stderr
