@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any, Iterable, Mapping, Sequence
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 from xml.etree import ElementTree as ET
 
 #: Longest meta description; longer ones are cut at a word boundary (search engines show about this much).
@@ -249,6 +249,11 @@ def json_script(data: Any) -> str:
     written as ``\\u003c`` etc., so no value can close the element or open a comment."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def svg_data_uri(svg: str) -> str:
+    """An SVG as a ``data:`` URI, percent-encoded only where it must be (smaller than base64)."""
+    return "data:image/svg+xml," + quote(" ".join(svg.split()), safe=" /:=,;'()-._")
 
 
 # Not-found page

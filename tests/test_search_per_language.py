@@ -35,3 +35,15 @@ def test_search_in_chromium_returns_only_the_readers_language(page, base_url, pr
     else:
         assert not any(path.startswith("/en/") for path in paths), paths
     assert console_errors == []
+
+
+def test_the_index_is_fetched_only_when_the_reader_starts_to_search(page, base_url):
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{base_url}/en/")
+    page.wait_for_load_state("networkidle")
+    assert not any(url.endswith("/search/search_index.json") for url in requested)
+    page.click("input.md-search__input")
+    page.keyboard.type("privacy")
+    page.wait_for_selector(".md-search-result__item")
+    assert f"{base_url}/en/search/search_index.json" in requested
