@@ -5,6 +5,7 @@
 #   make build   strict build into site/
 #   make dev     live-reload preview for writers (drafts shown)
 #   make bench   build-time benchmark at 10, 100 and 1000 articles
+#   make audit   Lighthouse, axe and page weight against audit/budgets.json
 
 PYTHON ?= python3
 VENV := .venv
@@ -36,6 +37,14 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+AUDIT_NODE := audit/node_modules/.package-lock.json
+
+$(AUDIT_NODE): audit/package.json audit/package-lock.json
+	cd audit && npm ci --ignore-scripts --no-audit --no-fund
+
+audit: $(STAMP) $(AUDIT_NODE) build
+	$(BIN)/python audit/run.py
+
 bench: $(STAMP)
 	$(BIN)/python bench/build.py $(BENCH_SIZES)
 
@@ -43,4 +52,4 @@ bench-receiver: build
 	$(BIN)/python bench/receiver.py
 
 clean:
-	rm -rf site var .pytest_cache
+	rm -rf site var reports .pytest_cache

@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kennisbank.assessment import load_definitions  # noqa: E402
+from kennisbank.server.local import LocalServer  # noqa: E402
 from kennisbank.server.store import open_store  # noqa: E402
 from kennisbank.siteconfig import load_site_config  # noqa: E402
 
@@ -43,12 +42,6 @@ PHASES = [  # (label, concurrency, requests, kind)
 ]
 PHASE_SECONDS = 20  # a phase stops after this long, whatever its count
 KILL_AFTER = 1.5  # seconds of load before the SIGKILL
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -70,52 +63,9 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-class Server:
-    def __init__(self, site: Path, database: Path):
-        self.site = site
-        self.database = database
-        self.process: subprocess.Popen | None = None
-        self.url = ""
-
-    def start(self) -> None:
-        port = free_port()
-        env = {
-            **os.environ,
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "SITE_DIR": str(self.site),
-            "DATABASE_URL": f"sqlite:///{self.database}",
-            "MKDOCS_CONFIG": str(ROOT / "mkdocs.yml"),
-            "RATE_LIMIT": "off",
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "kennisbank.cli", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"the server exited at start:\n{self.process.stderr.read()}")
-            try:
-                httpx.get(self.url + "/", timeout=1)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise SystemExit("the server did not answer within 20 s")
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def local_server(site: Path, database: Path) -> LocalServer:
+    """``kennisbank serve`` with rate limiting off, its output kept for a failed start."""
+    return LocalServer(site, database, mkdocs_config=ROOT / "mkdocs.yml")
 
 
 def site_dir(work: Path) -> Path:
@@ -204,7 +154,7 @@ def main() -> int:
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s), database in {work} (SQLite, WAL, synchronous=FULL)\n")
 
         # 1. Load
-        server = Server(site, work / "load.sqlite3")
+        server = local_server(site, work / "load.sqlite3")
         server.start()
         print(f"{'phase':<12}{'requests':>9}{'failed':>8}{'subm/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'server CPU ms/req':>19}{'peak RSS MB':>13}")
         try:
@@ -227,7 +177,7 @@ def main() -> int:
         # 2. Durability
         print("\ndurability: SIGKILL during load at concurrency 16, then restart")
         database = work / "durability.sqlite3"
-        server = Server(site, database)
+        server = local_server(site, database)
         server.start()
         acknowledged: list[str] = []
 

@@ -80,72 +80,26 @@ def project(tmp_path) -> Path:
 
 # Browser and server fixtures
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# Debian's Chromium and its flags: one definition, shared with the audit.
+sys.path.insert(0, str(ROOT / "audit"))
+from measure import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 def start_server(site_dir: Path, database: Path, **env: str):
-    """`kennisbank serve` on a free loopback port, as `make serve` runs it; returns (process, base URL)."""
-    import time
-    import urllib.request
+    """`kennisbank serve` on a free loopback port, as `make serve` runs it; returns (server, base URL)."""
+    from kennisbank.server.local import LocalServer
 
-    port = _free_port()
-    environment = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "SITE_DIR": str(site_dir),
-        "DATABASE_URL": f"sqlite:///{database}",
-        "MKDOCS_CONFIG": str(ROOT / "mkdocs.yml"),
-        "RATE_LIMIT": "off",
-        **env,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kennisbank.cli", "serve"],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"kennisbank serve exited: {process.stdout.read()}")
-        try:
-            urllib.request.urlopen(base_url + "/", timeout=1).close()
-            return process, base_url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("kennisbank serve did not answer within 20 s")
+    server = LocalServer(site_dir, database, mkdocs_config=ROOT / "mkdocs.yml", **env)
+    return server, server.start()
 
 
 @pytest.fixture(scope="session")
 def live_server(site, tmp_path_factory):
     """The submission server serving the real built site, with its own database."""
     database = tmp_path_factory.mktemp("db") / "kennisbank.sqlite3"
-    process, base_url = start_server(site.site, database)
+    server, base_url = start_server(site.site, database)
     yield base_url, database
-    process.terminate()
-    process.wait(timeout=10)
+    server.stop()
 
 
 @pytest.fixture(scope="session")

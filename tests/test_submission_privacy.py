@@ -77,7 +77,7 @@ def test_no_cookies_are_set(make_client):
 
 
 def test_the_server_keeps_no_access_log(site, tmp_path):
-    process, base_url = start_server(site.site, tmp_path / "db.sqlite3")
+    server, base_url = start_server(site.site, tmp_path / "db.sqlite3")
     try:
         urllib.request.urlopen(base_url + "/").close()
         request = urllib.request.Request(base_url + ENDPOINT, data=b'{"answers": {}}', headers={"Content-Type": "application/json"})
@@ -86,8 +86,8 @@ def test_the_server_keeps_no_access_log(site, tmp_path):
         except urllib.error.HTTPError as exc:
             assert exc.code == 422
     finally:
-        process.terminate()
-        output = process.communicate(timeout=10)[0]
+        server.process.terminate()
+        output = server.process.communicate(timeout=10)[0]
     assert "Uvicorn running" in output or "serving" in output
     assert "127.0.0.1:" not in re.sub(r"https?://127\.0\.0\.1:\d+", "", output)
     assert "GET /" not in output and "POST /" not in output

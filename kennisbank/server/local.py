@@ -1,0 +1,88 @@
+"""The server in a child process on a free loopback port, as ``make serve`` runs it.
+
+What the tests, the audit and the benchmark start: ``kennisbank serve`` with a site
+folder, a database of its own, rate limiting off (unless told otherwise) and
+nothing else from the environment changed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO
+
+
+class LocalServerError(RuntimeError):
+    """The server exited or did not answer; the message carries what it printed."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalServer:
+    def __init__(self, site_dir: Path, database: Path, *, mkdocs_config: Path, output: IO | int = subprocess.PIPE, **env: str):
+        self.environment = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "SITE_DIR": str(site_dir),
+            "DATABASE_URL": f"sqlite:///{database}",
+            "MKDOCS_CONFIG": str(mkdocs_config),
+            "RATE_LIMIT": "off",
+            **env,
+        }
+        self.output = output
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 20) -> str:
+        """Start it and wait until it answers; its base URL."""
+        port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kennisbank.cli", "serve"],
+            env={**self.environment, "PORT": str(port)},
+            stdout=self.output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                printed = self.process.stdout.read() if self.process.stdout else "(see its log)"
+                raise LocalServerError(f"kennisbank serve exited with {self.process.returncode}:\n{printed}")
+            try:
+                urllib.request.urlopen(self.url + "/", timeout=1).close()
+                return self.url
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise LocalServerError(f"kennisbank serve did not answer within {timeout:.0f} s")
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up (durability tests)."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
