@@ -86,6 +86,16 @@ def on_page_content(html, page, config, files):
     return html
 
 
+def on_page_context(context, page, config, nav):
+    """``feed``: this language's feed, for ``<link rel="alternate">`` in every page's head."""
+    language = _state["language"]
+    context["feed"] = {
+        "url": get_relative_url(f"{language.prefix}feed.xml", page.url),
+        "title": _state["site"].string("feed_title", language.locale, site=language.site_name),
+    }
+    return context
+
+
 def on_post_build(config):
     site, language = _state["site"], _state["language"]
     own = [a for a in _state["articles"] if a.locale == language.locale and not a.draft]
