@@ -51,8 +51,6 @@ def on_config(config):
 
 
 def on_env(env, config, files):
-    # the language homes, for the script that keeps Material's sitemap requests to them
-    env.globals["seo_language_roots"] = [seo.root_path(_state["site_url"], lang.prefix) for lang in _state["site"].languages]
     # the favicon inside every page: one request fewer per page view
     favicon = files.get_file_from_path(config.theme.get("favicon") or "")
     if favicon is not None and favicon.src_uri.endswith(".svg"):

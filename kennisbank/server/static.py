@@ -4,9 +4,7 @@
 - Fingerprinted assets (``bundle.a5f9d56c.min.js``) are cached for a year as
   immutable; HTML and everything else must be revalidated (``no-cache``, ETag).
 - Compressible files are sent as brotli or gzip, compressed once and kept in memory.
-- A missing page answers 404 with the language's ``404.html``; a missing
-  ``<path>/sitemap.xml`` (Material's language switch asks for one next to every
-  alternate page) answers with the sitemap of the path's language root.
+- A missing page answers 404 with the language's ``404.html``.
 """
 
 from __future__ import annotations
@@ -200,10 +198,6 @@ class StaticSite:
             return Response(status_code=301, headers={"Location": location, "Cache-Control": REVALIDATE})
         if kind == "file":
             return self.file(path, headers)
-        if url_path.endswith("/sitemap.xml"):
-            sitemap = self._fallback(url_path, "sitemap.xml")
-            if sitemap:
-                return self.file(sitemap, headers)
         page = self._fallback(url_path, "404.html")
         if page is None:
             return Response("Not Found", status_code=404, media_type="text/plain", headers={"Cache-Control": REVALIDATE})
