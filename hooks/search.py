@@ -19,10 +19,18 @@ from kennisbank.search import index_json, split_by_language
 from kennisbank.siteconfig import load_site_config
 
 
+_state: dict = {}
+
+
+@event_priority(-110)  # after mkdocs-static-i18n has set this build's language
+def on_config(config):
+    locale = config.plugins["i18n"].current_language
+    _state["prefix"] = load_site_config(config.config_file_path).language(locale).prefix
+
+
 def on_page_context(context, page, config, nav):
     """``search_base``: the page's way to its language's root, where its index lies."""
-    locale = config.plugins["i18n"].current_language
-    prefix = load_site_config(config.config_file_path).language(locale).prefix
+    prefix = _state["prefix"]
     if prefix:
         context["search_base"] = posixpath.join(context["base_url"], prefix)  # ends in "/": URLs resolve under it
     return context

@@ -25,6 +25,7 @@ ARTICLE_FOLDER = "artikelen/"
 CATEGORY_FOLDER = "artikelen/categorie"
 WORDS_PER_MINUTE = 200
 _NOT_READ = re.compile(r"<!--.*?-->|<[^>]+>|\{[^}]*\}", re.S)
+_WORD = re.compile(r"\w+")
 
 #: field -> what it must hold, for the error message
 REQUIRED_FIELDS: dict[str, str] = {
@@ -99,8 +100,7 @@ def front_matter_problems(meta: Mapping[str, Any], categories: Iterable[str] | N
 
 def count_words(markdown: str) -> int:
     """Words a reader reads: Markdown without HTML comments, tags and attribute lists."""
-    text = _NOT_READ.sub(" ", markdown)
-    return sum(1 for word in text.split() if any(c.isalnum() for c in word))
+    return len(_WORD.findall(_NOT_READ.sub(" ", markdown)))
 
 
 def article_from(path: str, locale: str, url: str, meta: Mapping[str, Any], markdown: str) -> Article:

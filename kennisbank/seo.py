@@ -185,9 +185,11 @@ def first_paragraph(html: str) -> str:
 def describe(description: Any, html: str, fallback: str, limit: int = DESCRIPTION_LENGTH) -> str:
     """The meta description: front matter ``description``, else the first paragraph,
     else ``fallback`` (the site's description), trimmed to ``limit`` characters."""
-    for text in (str(description or ""), first_paragraph(html), fallback or ""):
-        if text.strip():
-            return trim(text, limit)
+    # the page's HTML is parsed only when the front matter has no description
+    for text in (lambda: str(description or ""), lambda: first_paragraph(html), lambda: fallback or ""):
+        found = text()
+        if found.strip():
+            return trim(found, limit)
     return ""
 
 
