@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -46,13 +47,19 @@ def _settings():
         raise UsageError(str(exc)) from None
 
 
+@contextmanager
 def _store(settings):
+    """The submission store for the duration of a command, closed afterwards."""
     from kennisbank.server.store import StoreError, open_store
 
     try:
-        return open_store(settings.database_url, settings.project_dir)
+        store = open_store(settings.database_url, settings.project_dir)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _email(value: str) -> str:
@@ -135,11 +142,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     settings = _settings()
-    store = _store(settings)
-    try:
+    with _store(settings) as store:
         submissions = store.by_email(_email(args.email)) if args.email else store.all()
-    finally:
-        store.close()
     text = to_csv(submissions, _question_order(settings)) if args.format == "csv" else to_json(submissions)
     if args.output:
         try:
@@ -157,32 +161,23 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
     settings = _settings()
     cutoff = months_before(utc_now(), settings.retention_months)
-    store = _store(settings)
-    try:
+    with _store(settings) as store:
         count = store.purge_older_than(cutoff)
-    finally:
-        store.close()
     print(f"purged {count} submission(s) received before {format_time(cutoff)} (RETENTION_MONTHS={settings.retention_months})")
     return EXIT_OK
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
     email = _email(args.email)
-    store = _store(_settings())
-    try:
+    with _store(_settings()) as store:
         count = store.erase_email(email)
-    finally:
-        store.close()
     print(f"erased {count} submission(s) stored under {email}")
     return EXIT_OK
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    store = _store(_settings())
-    try:
+    with _store(_settings()) as store:
         stats = store.stats()
-    finally:
-        store.close()
     if args.format == "json":
         data = {
             "count": stats.count,
