@@ -44,7 +44,7 @@ def on_config(config):
         site=site,
         locale=locale,
         language=language,
-        labels=Labels(locale, language.region, site.strings, site.categories),
+        labels=Labels.of(site, locale),
         drafts=os.environ.get("KENNISBANK_DRAFTS") == "1",
     )
 

@@ -34,7 +34,7 @@ def on_config(config):
         locale=locale,
         default=site.default_language.locale,
         docs=Path(config.docs_dir),
-        labels=Labels(locale, site.language(locale).region, site.strings, site.categories),
+        labels=Labels.of(site, locale),
     )
 
 

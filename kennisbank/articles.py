@@ -150,6 +150,11 @@ class Labels:
     def s(self, key: str, **values: object) -> str:
         return self.strings[key][self.locale].format(**values)
 
+    @classmethod
+    def of(cls, site: Any, locale: str) -> "Labels":
+        """The labels of ``locale`` from the site configuration (``kennisbank.siteconfig.SiteConfig``)."""
+        return cls(locale, site.language(locale).region, site.strings, site.categories)
+
     def html(self, key: str, **values: object) -> Markup:
         """A string as HTML: its text escaped, values escaped unless they are Markup."""
         return Markup.escape(self.strings[key][self.locale]).format(**values)
