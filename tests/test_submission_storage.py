@@ -229,3 +229,9 @@ def test_stats(store):
     assert check.count == 4 and check.mean_score == 55
     assert check.bands == {"inspanning": 1, "gemengd": 2, "resultaatgericht": 1}
     assert (check.with_contact, check.discuss) == (1, 1)
+
+
+def test_public_ids_are_letters_and_digits_so_exports_show_them_unchanged():
+    ids = {new_public_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) == 16 and i.isascii() and i.isalnum() for i in ids)

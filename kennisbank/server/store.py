@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import importlib
 import secrets
+import string
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -126,9 +127,16 @@ class SubmissionStore(Protocol):
 # Helpers shared by the backends
 
 
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
 def new_public_id() -> str:
-    """A random reference for the reader: 16 URL-safe characters, 96 bits."""
-    return secrets.token_urlsafe(12)
+    """A random reference for the reader: 16 letters and digits, about 95 bits.
+
+    Letters and digits only: an id starting with "-" (possible in URL-safe base64)
+    would be neutralised as a formula in the CSV export and no longer match the
+    reference the reader was given."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
 
 
 def utc_now() -> datetime:
