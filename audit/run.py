@@ -88,9 +88,9 @@ class Target:
 
 def targets(budgets: Budgets) -> list[Target]:
     """Every budgeted page in every language of mkdocs.yml, default language first."""
-    from kennisbank.siteconfig import load_site_config
+    from kennisbank.siteconfig import load_mkdocs
 
-    languages = sorted(load_site_config(ROOT / "mkdocs.yml").languages, key=lambda lang: not lang.default)
+    languages = sorted(load_mkdocs(ROOT / "mkdocs.yml").languages, key=lambda lang: not lang.default)
     return [Target(path, lang.locale, lang.prefix) for path in budgets.pages for lang in languages]
 
 
@@ -356,7 +356,7 @@ def format_causes(found: list[Cause]) -> str:
 def kennisbank_server(site_dir: Path, log: Path):
     """``kennisbank serve`` on a free loopback port with a throw-away database; yields its base URL."""
     with tempfile.TemporaryDirectory(prefix="kennisbank-audit-") as tmp, log.open("w") as log_file:
-        local = LocalServer(site_dir, Path(tmp) / "audit.sqlite3", mkdocs_config=ROOT / "mkdocs.yml", output=log_file)
+        local = LocalServer(site_dir, Path(tmp) / "audit.sqlite3", output=log_file)
         try:
             yield local.start(timeout=SERVER_START_TIMEOUT)
         except LocalServerError as exc:

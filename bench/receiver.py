@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from kennisbank.assessment import load_definitions  # noqa: E402
 from kennisbank.server.local import LocalServer  # noqa: E402
 from kennisbank.server.store import open_store  # noqa: E402
-from kennisbank.siteconfig import load_site_config  # noqa: E402
+from kennisbank.siteconfig import load_mkdocs  # noqa: E402
 
 PHASES = [  # (label, concurrency, requests, kind)
     ("json  c=1 ", 1, 400, "json"),
@@ -65,7 +65,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def local_server(site: Path, database: Path) -> LocalServer:
     """``kennisbank serve`` with rate limiting off, its output kept for a failed start."""
-    return LocalServer(site, database, mkdocs_config=ROOT / "mkdocs.yml")
+    return LocalServer(site, database)
 
 
 def site_dir(work: Path) -> Path:
@@ -143,7 +143,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def main() -> int:
-    config = load_site_config(ROOT / "mkdocs.yml")
+    config = load_mkdocs(ROOT / "mkdocs.yml")
     assessment = load_definitions(config.assessment_dir, config.locales)["contract-check"]
     questions = [q.id for q in assessment.questions]
     endpoint = config.endpoint.format(id=assessment.id)

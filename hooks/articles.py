@@ -24,7 +24,7 @@ from mkdocs.utils import get_relative_url
 
 from kennisbank.articles import CATEGORY_FOLDER, Labels, article_from, front_matter_problems, is_article, newest_first, render_byline, render_list
 from kennisbank.feeds import atom_feed
-from kennisbank.siteconfig import load_site_config
+from kennisbank.siteconfig import from_mkdocs
 from kennisbank.translations import FrontMatterError, front_matter, split_locale
 
 MARKER = re.compile(r"<!--\s*md:articles(?P<options>(?:\s+\w+=[\w-]+)*)\s*-->")
@@ -37,7 +37,7 @@ _state: dict = {}
 
 @event_priority(-110)  # after mkdocs-static-i18n has set this build's language
 def on_config(config):
-    site = load_site_config(config.config_file_path)
+    site = from_mkdocs(config)
     locale = config.plugins["i18n"].current_language
     language = site.language(locale)
     _state.update(

@@ -22,7 +22,8 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from kennisbank.assessment import DefinitionError, check_sections, load_definitions, render_form
-from kennisbank.siteconfig import load_site_config
+from kennisbank.manifest import builder
+from kennisbank.siteconfig import from_mkdocs
 from kennisbank.translations import split_locale
 
 log = get_plugin_logger("assessment")
@@ -37,7 +38,7 @@ _state: dict = {}
 
 @event_priority(-110)  # after mkdocs-static-i18n has set this build's language
 def on_config(config):
-    site = load_site_config(config.config_file_path)
+    site = from_mkdocs(config)
     # the definitions are the same for every language build: read them once per version
     version = (site.locales, tuple((p.name, p.stat().st_mtime_ns) for p in sorted(site.assessment_dir.glob("*.yml"))))
     if _state.get("version") != version:
@@ -46,6 +47,7 @@ def on_config(config):
         except DefinitionError as exc:
             raise PluginError(str(exc)) from None
         _state["version"] = version
+    builder.add_assessments(_state["assessments"])
     _state["site"] = site
     _state["locale"] = _current_locale(config)
     _state["embedded"] = set()

@@ -16,7 +16,7 @@ from pathlib import Path
 from mkdocs.plugins import event_priority
 
 from kennisbank.search import index_json, split_by_language
-from kennisbank.siteconfig import load_site_config
+from kennisbank.siteconfig import from_mkdocs
 
 
 _state: dict = {}
@@ -25,7 +25,7 @@ _state: dict = {}
 @event_priority(-110)  # after mkdocs-static-i18n has set this build's language
 def on_config(config):
     locale = config.plugins["i18n"].current_language
-    _state["prefix"] = load_site_config(config.config_file_path).language(locale).prefix
+    _state["prefix"] = from_mkdocs(config).language(locale).prefix
 
 
 def on_page_context(context, page, config, nav):
@@ -41,7 +41,7 @@ def on_post_build(config):
     plugin = config.plugins.get("material/search")
     if plugin is None:
         return
-    site = load_site_config(config.config_file_path)
+    site = from_mkdocs(config)
     env = config.theme.get_env()
     for prefix, docs in split_by_language(plugin.search_index.entries, [lang.prefix for lang in site.languages]).items():
         language = next(lang for lang in site.languages if lang.prefix == prefix)

@@ -25,7 +25,7 @@ from mkdocs.plugins import event_priority
 
 from kennisbank import seo
 from kennisbank.articles import is_article
-from kennisbank.siteconfig import load_site_config
+from kennisbank.siteconfig import from_mkdocs
 from kennisbank.translations import split_locale
 
 
@@ -43,7 +43,7 @@ def on_config(config):
         _state.update(entries={}, not_found={}, written=False)
     if not config.site_url:
         raise PluginError("mkdocs.yml: site_url is empty; canonical, hreflang and sitemap URLs need it. Fix: set SITE_URL")
-    site = load_site_config(config.config_file_path)
+    site = from_mkdocs(config)
     _state.update(site=site, locale=locale, site_url=config.site_url)
     _state["entries"][locale] = []
     # written by on_post_build once every language is built, with every language's pages

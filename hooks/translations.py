@@ -17,7 +17,7 @@ from mkdocs.plugins import event_priority, get_plugin_logger
 from mkdocs.utils import get_relative_url
 
 from kennisbank.articles import Labels, render_notice
-from kennisbank.siteconfig import load_site_config
+from kennisbank.siteconfig import from_mkdocs
 from kennisbank.translations import FrontMatterError, ACCEPT_KEY, ACCEPT_MISSING, ACCEPT_OUTDATED, HASH_KEY, source_hash, split_locale, translation_file
 
 log = get_plugin_logger("translations")
@@ -27,7 +27,7 @@ _state: dict = {}
 
 @event_priority(-110)  # after mkdocs-static-i18n has set this build's language
 def on_config(config):
-    site = load_site_config(config.config_file_path)
+    site = from_mkdocs(config)
     locale = config.plugins["i18n"].current_language
     _state.update(
         site=site,

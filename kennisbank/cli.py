@@ -20,6 +20,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,13 +74,11 @@ def _email(value: str) -> str:
 
 def _question_order(settings) -> list[str]:
     """Question ids in the order of the definitions, for the CSV columns (empty if unreadable)."""
-    from kennisbank.assessment import DefinitionError, load_definitions
-    from kennisbank.siteconfig import SiteConfigError, load_site_config
+    from kennisbank.manifest import ManifestError, load_manifest
 
     try:
-        site = load_site_config(settings.mkdocs_config)
-        return [q.id for a in load_definitions(site.assessment_dir, site.locales).values() for q in a.questions]
-    except (SiteConfigError, DefinitionError):
+        return [q.id for a in load_manifest(settings.site_dir).assessments.values() for q in a.questions]
+    except ManifestError:
         return []
 
 
@@ -198,10 +197,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _site():
-    from kennisbank.siteconfig import SiteConfigError, load_site_config
+    from kennisbank.siteconfig import SiteConfigError, load_mkdocs
 
     try:
-        return load_site_config()
+        return load_mkdocs(os.environ.get("MKDOCS_CONFIG", "mkdocs.yml"))
     except SiteConfigError as exc:
         raise UsageError(str(exc)) from None
 

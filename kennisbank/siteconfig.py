@@ -1,32 +1,24 @@
-"""Read what the package needs from ``mkdocs.yml`` without importing MkDocs.
+"""The site's configuration as the package sees it: languages, strings, the endpoint.
 
-The site's configuration lives in one file. The build reads it through MkDocs; the
-server and the command line read the same file here: the languages from the i18n
-plugin, the assessment settings and site strings from ``extra``, ``site_url``.
+MkDocs is the only reader of ``mkdocs.yml``. The hooks hand the configuration it
+parsed to :func:`from_mkdocs`; the build writes the result into its manifest
+(``kennisbank.manifest``), and the server and the CLI read it from there
+(:meth:`SiteConfig.from_dict`). Authors' tools that run without a build
+(``kennisbank i18n-status``) load ``mkdocs.yml`` through MkDocs' own loader
+(:func:`load_mkdocs`), so there is no second YAML parser that could disagree.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-import yaml
-import yaml_env_tag
+DEFAULT_ENDPOINT = "/api/assessments/{id}/submissions"
 
 
 class SiteConfigError(Exception):
-    """``mkdocs.yml`` lacks something the package needs; the message says what and where."""
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """A safe loader that resolves ``!ENV`` like MkDocs and ignores other custom tags."""
-
-
-_Loader.add_constructor("!ENV", yaml_env_tag.construct_env_tag)
-_Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-_Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+    """The configuration lacks something the package needs; the message says what and where."""
 
 
 @dataclass(frozen=True)
@@ -47,14 +39,16 @@ class Language:
 
 @dataclass(frozen=True)
 class SiteConfig:
-    path: Path
     site_url: str
     site_name: str
     languages: tuple[Language, ...]
-    assessment_dir: Path
-    endpoint: str
-    strings: dict[str, dict[str, str]] = field(default_factory=dict)
-    categories: dict[str, dict[str, str]] = field(default_factory=dict)
+    endpoint: str = DEFAULT_ENDPOINT
+    strings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    categories: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    path: Path | None = None
+    """``mkdocs.yml`` at build time; ``None`` where the configuration came from a manifest."""
+    assessment_dir: Path | None = None
+    """The folder of the assessment definitions at build time; ``None`` in the server."""
 
     @property
     def locales(self) -> tuple[str, ...]:
@@ -74,99 +68,95 @@ class SiteConfig:
         """A site UI string in ``locale``, with ``{placeholders}`` filled in."""
         return self.strings[key][locale].format(**values)
 
+    # The manifest's form
 
-def find_config(start: Path | None = None) -> Path:
-    """``$MKDOCS_CONFIG`` if set, else ``mkdocs.yml`` in ``start`` or a parent folder."""
-    if env := os.environ.get("MKDOCS_CONFIG"):
-        return Path(env).resolve()
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "mkdocs.yml"
-        if candidate.is_file():
-            return candidate
-    raise SiteConfigError(
-        f"no mkdocs.yml in {here} or any parent folder: run from the project folder "
-        "or set MKDOCS_CONFIG to the file's path"
-    )
+    def to_dict(self) -> dict[str, Any]:
+        """What the manifest keeps: everything but the build-time paths."""
+        data = asdict(self)
+        data.pop("path")
+        data.pop("assessment_dir")
+        data["languages"] = [asdict(lang) for lang in self.languages]
+        return data
 
-
-_cache: dict[tuple, SiteConfig] = {}
-
-
-def load_site_config(path: Path | str | None = None) -> SiteConfig:
-    """The site configuration; read once per file version and environment (``!ENV``)."""
-    path = Path(path).resolve() if path else find_config()
-    try:
-        key = (path, path.stat().st_mtime_ns, tuple(sorted(os.environ.items())))
-    except OSError as exc:
-        raise SiteConfigError(f"{path}: cannot read the site configuration: {exc}") from exc
-    if key not in _cache:
-        _cache.clear()
-        _cache[key] = _read(path)
-    return _cache[key]
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SiteConfig":
+        return cls(
+            site_url=data["site_url"],
+            site_name=data["site_name"],
+            languages=tuple(Language(**lang) for lang in data["languages"]),
+            endpoint=data["endpoint"],
+            strings=data["strings"],
+            categories=data["categories"],
+        )
 
 
-def _read(path: Path) -> SiteConfig:
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SiteConfigError(f"{path}: cannot read the site configuration: {exc}") from exc
-    return _site_config(path, raw)
+def from_mkdocs(config: Any) -> SiteConfig:
+    """The site configuration from the ``MkDocsConfig`` that MkDocs hands a hook.
 
-
-def _site_config(path: Path, raw: dict[str, Any]) -> SiteConfig:
-    i18n = _i18n_plugin(raw)
+    The languages come from mkdocs-static-i18n's own (validated) configuration; the
+    site name and description from the values it keeps before a language build
+    overrides them."""
+    path = Path(config.config_file_path) if config.config_file_path else None
+    where = path or "mkdocs.yml"
+    i18n = config.plugins.get("i18n")
     if i18n is None:
-        raise SiteConfigError(f"{path}: plugins: the i18n plugin is not configured; add it with its languages")
-    languages = []
-    for index, lang in enumerate(i18n.get("languages") or []):
-        if not lang.get("build", True) or lang.get("locale") == "null":
-            continue
-        try:
-            languages.append(
-                Language(
-                    locale=lang["locale"],
-                    name=lang["name"],
-                    default=bool(lang.get("default", False)),
-                    site_name=lang.get("site_name") or raw.get("site_name", ""),
-                    site_description=lang.get("site_description") or raw.get("site_description", ""),
-                    region=(raw.get("extra") or {}).get("locales", {}).get(lang.get("locale"), lang.get("locale")),
-                )
-            )
-        except KeyError as exc:
-            raise SiteConfigError(
-                f"{path}: plugins.i18n.languages[{index}]: missing '{exc.args[0]}'; every language needs locale and name"
-            ) from None
+        raise SiteConfigError(f"{where}: plugins: the i18n plugin is not configured; add it with its languages")
+    original = getattr(i18n, "original_configs", {}) or {}
+    base_name = original.get("site_name", config.site_name) or ""
+    base_description = original.get("site_description", config.site_description) or ""
+    extra = config.extra or {}
+    regions = extra.get("locales") or {}
+    languages = [
+        Language(
+            locale=lang.locale,
+            name=lang.name,
+            default=bool(lang.default),
+            site_name=lang.site_name or base_name,
+            site_description=lang.site_description or base_description,
+            region=regions.get(lang.locale, lang.locale),
+        )
+        for lang in i18n.config.languages
+        if lang.build and lang.locale != "null"
+    ]
     if sum(lang.default for lang in languages) != 1:
-        raise SiteConfigError(f"{path}: plugins.i18n.languages: exactly one language must have default: true")
-    extra = raw.get("extra") or {}
-    assessment = extra.get("assessment") or {}
-    site_url = raw.get("site_url") or "http://127.0.0.1:8000/"
+        raise SiteConfigError(f"{where}: plugins.i18n.languages: exactly one language must have default: true")
     locales = [lang.locale for lang in languages]
-    strings = extra.get("strings") or {}
-    categories = extra.get("categories") or {}
-    for where, texts in (("strings", strings), ("categories", categories)):
+    strings = dict(extra.get("strings") or {})
+    categories = dict(extra.get("categories") or {})
+    for name, texts in (("strings", strings), ("categories", categories)):
         for key, text in texts.items():
             missing = [locale for locale in locales if not isinstance(text, dict) or not text.get(locale)]
             if missing:
                 raise SiteConfigError(
-                    f"{path}: extra.{where}.{key}: no text for {', '.join(missing)}; "
+                    f"{where}: extra.{name}.{key}: no text for {', '.join(missing)}; "
                     f"add {', '.join(f'{locale}: ...' for locale in missing)} (every text needs every built language)"
                 )
+    assessment = extra.get("assessment") or {}
+    site_url = config.site_url or ""
+    if not site_url:
+        raise SiteConfigError(f"{where}: site_url is empty; canonical, hreflang and sitemap URLs need it. Fix: set SITE_URL")
     return SiteConfig(
-        path=path,
         site_url=site_url if site_url.endswith("/") else site_url + "/",
-        site_name=raw.get("site_name", ""),
+        site_name=base_name,
         languages=tuple(sorted(languages, key=lambda lang: not lang.default)),
-        assessment_dir=(path.parent / assessment.get("definitions", "assessments")).resolve(),
-        endpoint=assessment.get("endpoint", "/api/assessments/{id}/submissions"),
+        endpoint=assessment.get("endpoint", DEFAULT_ENDPOINT),
         strings=strings,
         categories=categories,
+        path=path,
+        assessment_dir=((path.parent if path else Path.cwd()) / assessment.get("definitions", "assessments")).resolve(),
     )
 
 
-def _i18n_plugin(raw: dict[str, Any]) -> dict[str, Any] | None:
-    for plugin in raw.get("plugins") or []:
-        if isinstance(plugin, dict) and "i18n" in plugin:
-            return plugin["i18n"] or {}
-    return None
+def load_mkdocs(path: Path | str = "mkdocs.yml") -> SiteConfig:
+    """The site configuration of ``mkdocs.yml``, parsed by MkDocs itself (for tools that run without a build)."""
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import ConfigurationError
+
+    path = Path(path)
+    if not path.is_file():
+        raise SiteConfigError(f"{path}: no such file. Fix: run from the project folder, or name the site's mkdocs.yml")
+    try:
+        config = load_config(str(path))
+    except ConfigurationError as exc:
+        raise SiteConfigError(f"{path}: {exc}") from None
+    return from_mkdocs(config)

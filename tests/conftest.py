@@ -89,7 +89,7 @@ def start_server(site_dir: Path, database: Path, **env: str):
     """`kennisbank serve` on a free loopback port, as `make serve` runs it; returns (server, base URL)."""
     from kennisbank.server.local import LocalServer
 
-    server = LocalServer(site_dir, database, mkdocs_config=ROOT / "mkdocs.yml", **env)
+    server = LocalServer(site_dir, database, **env)
     return server, server.start()
 
 

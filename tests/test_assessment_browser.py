@@ -11,7 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from conftest import ARTICLE
 from kennisbank.assessment import load_definitions, score
-from kennisbank.siteconfig import load_site_config
+from kennisbank.siteconfig import load_mkdocs
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,7 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 @pytest.fixture(scope="module")
 def assessment():
-    config = load_site_config()
+    config = load_mkdocs()
     return load_definitions(config.assessment_dir, config.locales)["contract-check"]
 
 

@@ -24,7 +24,7 @@ from kennisbank.assessment import (
     schema,
 )
 from kennisbank.assessment.definition import REQUIRED_STRINGS
-from kennisbank.siteconfig import load_site_config
+from kennisbank.siteconfig import load_mkdocs
 
 DEFINITIONS = ROOT / "assessments"
 REAL = DEFINITIONS / "contract-check.yml"
@@ -71,7 +71,7 @@ def text_places(node: Any, place: str = "") -> list[str]:
 
 
 def test_site_languages_are_the_ones_the_tests_assume():
-    assert list(load_site_config(ROOT / "mkdocs.yml").locales) == LOCALES
+    assert list(load_mkdocs(ROOT / "mkdocs.yml").locales) == LOCALES
 
 
 def test_schema_is_a_valid_json_schema():

@@ -11,13 +11,13 @@ import pytest
 
 import measure  # audit/measure.py, on the path through conftest
 from conftest import ROOT
-from kennisbank.siteconfig import load_site_config
+from kennisbank.siteconfig import load_mkdocs
 
 pytestmark = pytest.mark.browser
 
 
 BUDGETS = measure.Budgets.load()
-LANGUAGES = load_site_config(ROOT / "mkdocs.yml").languages
+LANGUAGES = load_mkdocs(ROOT / "mkdocs.yml").languages
 AUDITED = [
     pytest.param(lang.prefix, path, id=f"{lang.locale}-{path.strip('/').split('/')[-1] or 'home'}")
     for path in BUDGETS.pages

@@ -26,7 +26,7 @@ def env(monkeypatch, tmp_path):
     for name in ("HOST", "PORT", "SITE_DIR", "RETENTION_MONTHS", "RATE_LIMIT", "CORS_ORIGINS", "MAX_BODY_BYTES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'kb.sqlite3'}")
-    monkeypatch.setenv("MKDOCS_CONFIG", str(ROOT / "mkdocs.yml"))
+    monkeypatch.chdir(ROOT)
     store = open_store(f"sqlite:///{tmp_path / 'kb.sqlite3'}", tmp_path)
     cutoff = months_before(utc_now(), 12)
     items = {
@@ -162,13 +162,12 @@ BAD_SETTINGS = [
     ("RETENTION_MONTHS", "0", "out of range"),
     ("DATABASE_URL", "postgresql://db/kb", "PostgreSQL"),
     ("DATABASE_URL", "sqlite:/kb", "not a database URL"),
-    ("MKDOCS_CONFIG", "/nonexistent/mkdocs.yml", "is not a file"),
 ]
 
 
 @pytest.mark.parametrize("name, value, problem", BAD_SETTINGS)
 def test_settings_errors_name_the_variable_the_problem_and_the_fix(name, value, problem):
-    environ = {"MKDOCS_CONFIG": str(ROOT / "mkdocs.yml"), name: value}
+    environ = {name: value}
     with pytest.raises(SettingsError) as error:
         Settings.from_env(environ)
     message = str(error.value)
@@ -176,12 +175,12 @@ def test_settings_errors_name_the_variable_the_problem_and_the_fix(name, value, 
 
 
 def test_default_settings(tmp_path):
-    settings = Settings.from_env({"MKDOCS_CONFIG": str(ROOT / "mkdocs.yml")})
+    settings = Settings.from_env({})
     assert (settings.host, settings.port, settings.retention_months, settings.max_body_bytes) == ("127.0.0.1", 8000, 12, 65536)
     assert settings.database_url == "sqlite:///var/kennisbank.sqlite3"
     assert settings.site_dir == ROOT / "site"
     assert (settings.rate_limit.count, settings.rate_limit.seconds) == (5, 60)
     assert settings.cors_origins == ()
-    custom = Settings.from_env({"MKDOCS_CONFIG": str(ROOT / "mkdocs.yml"), "RATE_LIMIT": "off", "CORS_ORIGINS": "HTTPS://Static.Example:443/, http://localhost:3000"})
+    custom = Settings.from_env({"RATE_LIMIT": "off", "CORS_ORIGINS": "HTTPS://Static.Example:443/, http://localhost:3000"})
     assert custom.rate_limit is None
     assert custom.cors_origins == ("https://static.example", "http://localhost:3000")

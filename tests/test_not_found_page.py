@@ -8,9 +8,9 @@ import pytest
 
 from conftest import ROOT
 from kennisbank.seo import root_path
-from kennisbank.siteconfig import load_site_config
+from kennisbank.siteconfig import load_mkdocs
 
-SITE = load_site_config(ROOT / "mkdocs.yml")
+SITE = load_mkdocs(ROOT / "mkdocs.yml")
 HOMES = {lang.locale: root_path(SITE.site_url, lang.prefix) for lang in SITE.languages}
 PAGES = [("nl", "404.html"), ("en", "en/404.html")]
 

@@ -17,9 +17,9 @@ from lxml import etree
 
 from conftest import ARTICLE, ROOT, build
 from kennisbank import seo
-from kennisbank.siteconfig import load_site_config
+from kennisbank.siteconfig import load_mkdocs
 
-SITE = load_site_config(ROOT / "mkdocs.yml")
+SITE = load_mkdocs(ROOT / "mkdocs.yml")
 LOCALES = list(SITE.locales)
 DEFAULT = SITE.default_language.locale
 OG_LOCALES = {"nl": "nl_NL", "en": "en_GB"}

@@ -30,9 +30,9 @@ DOCUMENT_HEADERS = {"x-frame-options", "permissions-policy"}
 
 
 def load_assessment():
-    from kennisbank.siteconfig import load_site_config
+    from kennisbank.siteconfig import load_mkdocs
 
-    config = load_site_config(ROOT / "mkdocs.yml")
+    config = load_mkdocs(ROOT / "mkdocs.yml")
     return load_definitions(config.assessment_dir, config.locales)["contract-check"]
 
 
@@ -44,7 +44,6 @@ def environment(site_dir: Path, database: Path, **env: str) -> dict[str, str]:
     return {
         "SITE_DIR": str(site_dir),
         "DATABASE_URL": f"sqlite:///{database}",
-        "MKDOCS_CONFIG": str(ROOT / "mkdocs.yml"),
         "RATE_LIMIT": "off",
         **env,
     }

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def _export(database) -> list[dict]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "MKDOCS_CONFIG": str(ROOT / "mkdocs.yml")}
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
     done = subprocess.run([sys.executable, "-m", "kennisbank.cli", "export", "--format", "json"], capture_output=True, text=True, env=env, check=True)
     return json.loads(done.stdout)
 

@@ -9,6 +9,8 @@ article are checked by the build, which knows the article's headings
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,10 +187,21 @@ def load_definition(path: Path | str, locales: Sequence[str]) -> Assessment:
         place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         reason = getattr(exc, "problem", None) or str(exc)
         raise DefinitionError(path, [Problem(place, f"not valid YAML: {reason}", "correct the YAML syntax there (quote texts that contain ': ' or start with a special character)")]) from exc
+    return from_data(raw, path, locales)
+
+
+def from_data(raw: Any, source: Path | str, locales: Sequence[str]) -> Assessment:
+    """Check and build a parsed definition; ``source`` names it in problems (the file, or the manifest)."""
     problems = check(raw, locales)
     if problems:
-        raise DefinitionError(path, problems)
-    return _build(raw, path)
+        raise DefinitionError(source, problems)
+    return _build(raw, Path(source))
+
+
+def digest(raw: Any) -> str:
+    """The content hash of a parsed definition: the same data gives the same hash on any machine."""
+    canonical = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def load_definitions(folder: Path | str, locales: Sequence[str]) -> dict[str, Assessment]:
@@ -364,4 +377,6 @@ def _build(raw: dict[str, Any], path: Path) -> Assessment:
         ),
         bands=tuple(Band(b["id"], b["min"], b["max"], _text(b["title"]), _text(b["advice"])) for b in sorted(raw["bands"], key=lambda b: b["min"])),
         strings={key: _text(value) for key, value in raw["strings"].items()},
+        digest=digest(raw),
+        data=raw,
     )

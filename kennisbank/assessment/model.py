@@ -6,7 +6,7 @@ the part a page or a reply in one language needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -61,6 +61,10 @@ class Assessment:
     questions: tuple[Question, ...]
     bands: tuple[Band, ...]
     strings: Mapping[str, Text]
+    digest: str = ""
+    """A hash of the definition's content: which definition scored an answer, whatever its version says."""
+    data: Mapping = field(default_factory=dict, compare=False, repr=False)
+    """The checked definition as parsed, as the build manifest keeps it."""
 
     @property
     def max_value(self) -> int:

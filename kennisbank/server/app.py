@@ -30,13 +30,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
 from starlette.requests import ClientDisconnect
 
-from kennisbank.assessment import Assessment, load_definitions, render_result
+from kennisbank.assessment import Assessment, render_result
+from kennisbank.manifest import ManifestError, Shell, load_manifest
 from kennisbank.assessment.contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
-from kennisbank.siteconfig import SiteConfig, SiteConfigError, load_site_config
+from kennisbank.siteconfig import SiteConfig
 
-from .pages import PageError, Shell, load_shell
 from .ratelimit import RateLimiter, client_key
-from .security import Compression, SecurityHeaders, content_security_policy, security_headers, site_script_hashes
+from .security import Compression, SecurityHeaders, content_security_policy, security_headers
 from .settings import Settings, SettingsError, normalise_origin
 from .static import StaticSite
 from .store import StoreError, Submission, SubmissionStore, months_before, new_public_id, open_store, utc_now
@@ -69,22 +69,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     here, before the first request: :class:`SettingsError`, ``DefinitionError``,
     ``StoreError``."""
     settings = settings or Settings.from_env()
-    try:
-        site = load_site_config(settings.mkdocs_config)
-    except SiteConfigError as exc:
-        raise SettingsError("MKDOCS_CONFIG", str(exc), "correct the file or point MKDOCS_CONFIG at the site's mkdocs.yml") from None
-    assessments = load_definitions(site.assessment_dir, site.locales)
     site_dir = settings.site_dir
-    if not (site_dir / "index.html").is_file():
-        raise SettingsError("SITE_DIR", f"{site_dir} holds no built site (no index.html)", "build the site first (make build), or set SITE_DIR to the folder mkdocs build wrote")
     try:
-        shells = {lang.locale: load_shell(site_dir, lang.prefix) for lang in site.languages}
-    except PageError as exc:
-        raise SettingsError("SITE_DIR", str(exc), "rebuild the site with make build") from None
+        manifest = load_manifest(site_dir)
+    except ManifestError as exc:
+        raise SettingsError("SITE_DIR", str(exc).rstrip("."), "build the site (make build), or set SITE_DIR to the folder the build wrote") from None
+    site, assessments, shells, hashes = manifest.site, dict(manifest.assessments), dict(manifest.shells), manifest.script_hashes
     path = _endpoint_path(site)
     store = open_store(settings.database_url, settings.project_dir)
 
-    hashes = site_script_hashes(site_dir, (shell.html for shell in shells.values()))
     static = StaticSite(site_dir, [lang.prefix for lang in site.languages])
     receiver = Receiver(settings, site, assessments, store, shells, static)
 
@@ -151,8 +144,8 @@ def _endpoint_path(site: SiteConfig) -> str:
     path = urlsplit(site.endpoint).path
     if "{id}" not in path or not path.startswith("/"):
         raise SettingsError(
-            "MKDOCS_CONFIG",
-            f"{site.path}: extra.assessment.endpoint {site.endpoint!r} has no path with {{id}}",
+            "SITE_DIR",
+            f"the manifest's extra.assessment.endpoint {site.endpoint!r} has no path with {{id}}",
             "set it to e.g. /api/assessments/{id}/submissions",
         )
     return path.replace("{id}", "{assessment_id}")

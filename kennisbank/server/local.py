@@ -29,13 +29,12 @@ def free_port() -> int:
 
 
 class LocalServer:
-    def __init__(self, site_dir: Path, database: Path, *, mkdocs_config: Path, output: IO | int = subprocess.PIPE, **env: str):
+    def __init__(self, site_dir: Path, database: Path, *, output: IO | int = subprocess.PIPE, **env: str):
         self.environment = {
             **os.environ,
             "HOST": "127.0.0.1",
             "SITE_DIR": str(site_dir),
             "DATABASE_URL": f"sqlite:///{database}",
-            "MKDOCS_CONFIG": str(mkdocs_config),
             "RATE_LIMIT": "off",
             **env,
         }

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from kennisbank.siteconfig import SiteConfigError, find_config
-
 from .store import StoreURLError, parse_database_url
 
 DEFAULT_DATABASE_URL = "sqlite:///var/kennisbank.sqlite3"
@@ -46,16 +44,12 @@ class Settings:
     port: int
     database_url: str
     site_dir: Path
-    mkdocs_config: Path
+    project_dir: Path
+    """The folder relative paths are relative to: the current one."""
     retention_months: int
     rate_limit: RateLimit | None
     cors_origins: tuple[str, ...]
     max_body_bytes: int
-
-    @property
-    def project_dir(self) -> Path:
-        """The folder of ``mkdocs.yml``: relative paths in settings are relative to it."""
-        return self.mkdocs_config.parent
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -66,8 +60,7 @@ class Settings:
             value = env.get(name)
             return default if value is None or value.strip() == "" else value.strip()
 
-        mkdocs_config = _mkdocs_config(env.get("MKDOCS_CONFIG", "").strip())
-        project = mkdocs_config.parent
+        project = Path.cwd()
         database_url = get("DATABASE_URL", DEFAULT_DATABASE_URL)
         try:
             parse_database_url(database_url, project)
@@ -79,7 +72,7 @@ class Settings:
             port=_integer("PORT", get("PORT", "8000"), 1, 65535, "a port number from 1 to 65535, e.g. PORT=8000"),
             database_url=database_url,
             site_dir=site_dir if site_dir.is_absolute() else (project / site_dir),
-            mkdocs_config=mkdocs_config,
+            project_dir=project,
             retention_months=_integer(
                 "RETENTION_MONTHS", get("RETENTION_MONTHS", "12"), 1, 1200, "a whole number of months of 1 or more, e.g. RETENTION_MONTHS=12"
             ),
@@ -92,18 +85,6 @@ class Settings:
 
 
 # Helper functions
-
-
-def _mkdocs_config(value: str) -> Path:
-    if value:
-        path = Path(value).expanduser().resolve()
-        if not path.is_file():
-            raise SettingsError("MKDOCS_CONFIG", f"{path} is not a file", "set it to the path of the site's mkdocs.yml, or unset it to use the mkdocs.yml of the current folder or a parent")
-        return path
-    try:
-        return find_config()
-    except SiteConfigError as exc:
-        raise SettingsError("MKDOCS_CONFIG", f"not set, and {exc}", "run from the project folder or set MKDOCS_CONFIG to the site's mkdocs.yml") from None
 
 
 def _integer(name: str, value: str, low: int, high: int, fix: str) -> int:

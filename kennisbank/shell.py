@@ -1,22 +1,26 @@
-"""The pages the server writes itself, in the site's look: the built ``uitslag`` page
-(``docs/uitslag.<lang>.md``) with its placeholder text replaced.
+"""The shell of the pages the server writes itself, cut at build time.
 
-The page is served at the form's endpoint URL, not at ``/uitslag/``, so when the
-server starts it makes every relative URL in the page absolute (links, styles,
-scripts, Material's ``__config`` and ``__md_scope``): the reply then works at any
-address, and links to ``#fragments`` stay on the page.
+The server's replies to a plain form post (the result, the problems) are the built
+``uitslag`` page (``docs/uitslag.<lang>.md``) with its placeholder text replaced.
+That page is served at the form's endpoint URL, not at ``/uitslag/``, so the build
+makes every relative URL in it absolute (links, styles, scripts, Material's
+``__config`` and ``__md_scope``) and cuts it at the markers: the reply then works at
+any address, links to ``#fragments`` stay on the page, and the server only glues
+three strings together (``kennisbank.manifest.Shell``).
+
+The page is our own build's output, written by templates we control; these
+patterns match what Material writes, and :func:`cut` fails loudly, naming the file
+and the fix, when a marker is missing.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from pathlib import Path
 from posixpath import normpath
 from urllib.parse import urljoin
 
-from markupsafe import Markup, escape
+from kennisbank.manifest import Shell
 
 START = "<!-- kb:result -->"
 END = "<!-- /kb:result -->"
@@ -62,38 +66,16 @@ def absolutise(html: str, base: str) -> str:
     return _CONFIG.sub(config, html)
 
 
-@dataclass(frozen=True)
-class Shell:
-    """A built page cut where the server's content goes."""
+def cut(html: str, prefix: str, where: str) -> Shell:
+    """The result page of the language with URL prefix ``prefix`` (``""``, ``"en/"``) as a shell.
 
-    url: str
-    before: str
-    after: str
-
-    def render(self, content: Markup | str, *, title_prefix: str = "") -> str:
-        before = self.before
-        if title_prefix:
-            before = _TITLE.sub(lambda m: f"<title>{escape(title_prefix)} - {m['title']}</title>", before, count=1)
-        return before + str(content) + self.after
-
-    @property
-    def html(self) -> str:
-        return self.before + self.after
-
-
-def load_shell(site_dir: Path, prefix: str) -> Shell:
-    """The result page of the language with URL prefix ``prefix`` (``""``, ``"en/"``)."""
-    file = site_dir / prefix / RESULT_PAGE
-    if not file.is_file():
-        raise PageError(
-            f"{file} does not exist: the site was built without the result page. "
-            "Fix: build the site again (make build), with docs/uitslag.<lang>.md in place"
-        )
-    html = file.read_text(encoding="utf-8")
-    start, end = html.find(START), html.find(END)
-    if start < 0 or end < start:
-        raise PageError(f"{file}: the markers {START} and {END} are missing. Fix: keep them around the placeholder text in docs/uitslag.<lang>.md")
+    ``where`` names the built file in errors."""
+    if html.find(START) < 0 or html.find(END) < html.find(START):
+        raise PageError(f"{where}: the markers {START} and {END} are missing. Fix: keep them around the placeholder text in docs/uitslag.<lang>.md")
     url = "/" + prefix + RESULT_PAGE.removesuffix("index.html")
     html = absolutise(html, url)
     start, end = html.find(START), html.find(END)
-    return Shell(url=url, before=html[: start + len(START)], after=html[end:])
+    title = _TITLE.search(html)
+    if title is None:
+        raise PageError(f"{where}: the page has no <title>. Fix: keep Material's main.html head block in overrides/main.html")
+    return Shell(url=url, before=html[: start + len(START)], after=html[end:], title=title["title"])

@@ -1,0 +1,215 @@
+"""The build manifest: everything the server and the CLI need, written by the build.
+
+The hooks write one JSON file into the built site once every language is built
+(:data:`MANIFEST_PATH` under ``site/``). The server and the CLI read it and nothing
+else of the build: not ``mkdocs.yml``, not ``assessments/``. A site built on one
+machine is served from another by copying ``site/``, and answers are always scored
+with the definition the reader's page was built from.
+
+It holds:
+
+- ``site``: the languages, their URL prefixes, the endpoint and the interface
+  strings (``kennisbank.siteconfig.SiteConfig``);
+- ``assessments``: every assessment exactly as built: its id, version, content
+  hash (``digest``) and the checked definition;
+- ``script_hashes``: the CSP hashes of every inline script in every built page;
+- ``shells``: per language, the result page cut where the server's reply goes,
+  with every URL already absolute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from kennisbank.assessment import Assessment, DefinitionError, from_data
+from kennisbank.siteconfig import SiteConfig
+
+MANIFEST_PATH = ".kennisbank/manifest.json"
+"""Where the manifest lies under the built site. A dot folder: the server never serves it."""
+
+FORMAT = 1
+"""The manifest's format; a server refuses a manifest of another format and says why."""
+
+
+class ManifestError(Exception):
+    """The manifest is missing, unreadable or of another format; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class Shell:
+    """A built page cut where the server's content goes.
+
+    ``title`` is the page's ``<title>`` text exactly as it stands in ``before``, so a
+    reply can put its own words in front of it without parsing the page."""
+
+    url: str
+    before: str
+    after: str
+    title: str
+
+    def render(self, content: str, *, title_prefix: str = "") -> str:
+        before = self.before
+        if title_prefix:
+            from markupsafe import escape
+
+            old = f"<title>{self.title}</title>"
+            before = before.replace(old, f"<title>{escape(title_prefix)} - {self.title}</title>", 1)
+        return before + str(content) + self.after
+
+    @property
+    def html(self) -> str:
+        return self.before + self.after
+
+
+@dataclass(frozen=True)
+class Manifest:
+    site: SiteConfig
+    assessments: Mapping[str, Assessment]
+    script_hashes: tuple[str, ...]
+    shells: Mapping[str, Shell] = field(default_factory=dict)
+    source: Path | None = None
+
+    def to_json(self) -> str:
+        data = {
+            "format": FORMAT,
+            "site": self.site.to_dict(),
+            "assessments": {
+                key: {"id": a.id, "version": a.version, "digest": a.digest, "definition": a.data}
+                for key, a in sorted(self.assessments.items())
+            },
+            "script_hashes": sorted(set(self.script_hashes)),
+            "shells": {
+                locale: {"url": shell.url, "title": shell.title, "before": shell.before, "after": shell.after}
+                for locale, shell in sorted(self.shells.items())
+            },
+        }
+        return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: Path | None = None) -> "Manifest":
+        where = source or "the manifest"
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ManifestError(f"{where}: not valid JSON ({exc}). Fix: build the site again (make build)") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, dict) else None
+            raise ManifestError(
+                f"{where}: manifest format {found!r}, this server reads format {FORMAT}. "
+                "Fix: build the site with the same version of kennisbank as the server runs"
+            )
+        try:
+            site = SiteConfig.from_dict(data["site"])
+            assessments = {key: definition(record, site.locales, where) for key, record in data["assessments"].items()}
+            shells = {locale: Shell(**shell) for locale, shell in data["shells"].items()}
+            hashes = tuple(data["script_hashes"])
+        except (KeyError, TypeError) as exc:
+            raise ManifestError(f"{where}: incomplete manifest ({exc!r} missing or malformed). Fix: build the site again (make build)") from None
+        return cls(site=site, assessments=assessments, script_hashes=hashes, shells=shells, source=source)
+
+
+def definition(record: Mapping[str, Any], locales, where: object = "the manifest") -> Assessment:
+    """An assessment from its manifest (or database) record, checked again, and its hash verified."""
+    try:
+        assessment = from_data(record["definition"], f"{where}: assessments.{record.get('id')}", locales)
+    except DefinitionError as exc:
+        raise ManifestError(f"{exc}. Fix: build the site again (make build)") from None
+    if assessment.digest != record["digest"]:
+        raise ManifestError(
+            f"{where}: assessment {record['id']!r}: its definition does not match its digest "
+            f"({assessment.digest} != {record['digest']}). Fix: build the site again instead of editing the manifest"
+        )
+    return assessment
+
+
+def manifest_file(site_dir: Path | str) -> Path:
+    return Path(site_dir) / MANIFEST_PATH
+
+
+def load_manifest(site_dir: Path | str) -> Manifest:
+    """The manifest of the site built into ``site_dir``; :class:`ManifestError` names the fix."""
+    path = manifest_file(site_dir)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(
+            f"{path} does not exist: {site_dir} is not a site built by this project. "
+            "Fix: build it (make build), or set SITE_DIR to the folder the build wrote"
+        ) from None
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot be read ({exc.strerror}). Fix: check the file's permissions") from None
+    return Manifest.from_json(text, path)
+
+
+def write_manifest(site_dir: Path | str, manifest: Manifest) -> Path:
+    """Write the manifest atomically: a reader sees the old one or the new one, never half."""
+    path = manifest_file(site_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=".manifest-", delete=False) as tmp:
+        tmp.write(manifest.to_json())
+        tmp.flush()
+        os.fsync(tmp.fileno())
+    os.chmod(tmp.name, 0o644)  # like every other built file: the server may run as another user
+    os.replace(tmp.name, path)
+    return path
+
+
+class ManifestBuilder:
+    """Collects the manifest's facts while the languages are built, one after the other.
+
+    The hooks hand it what MkDocs knows (the site, the definitions, each page's
+    output); :meth:`write` runs once every language is built."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.site: SiteConfig | None = None
+        self.assessments: dict[str, Assessment] = {}
+        self.hashes: set[str] = set()
+        self.shells: dict[str, Shell] = {}
+
+    def start(self, site: SiteConfig, *, first: bool) -> None:
+        """A language build begins; ``first`` (the default language, built first) starts anew."""
+        if first:
+            self.reset()
+        self.site = site
+
+    def add_assessments(self, assessments: Mapping[str, Assessment]) -> None:
+        self.assessments.update(assessments)
+
+    def add_page(self, html: str) -> None:
+        from kennisbank.csp import script_hashes
+
+        self.hashes |= script_hashes(html)
+
+    def add_result_page(self, locale: str, prefix: str, html: str, where: str) -> None:
+        from kennisbank.csp import script_hashes
+        from kennisbank.shell import cut
+
+        shell = cut(html, prefix, where)
+        self.shells[locale] = shell
+        self.hashes |= script_hashes(shell.html)
+
+    def manifest(self) -> Manifest:
+        if self.site is None:
+            raise ManifestError("no language was built; nothing to write")
+        missing = [lang.locale for lang in self.site.languages if lang.locale not in self.shells]
+        if missing:
+            raise ManifestError(
+                f"the result page was not built for {', '.join(missing)}. "
+                "Fix: keep docs/uitslag.<lang>.md (or its fallback) in the site; the server answers plain form posts with it"
+            )
+        return Manifest(site=self.site, assessments=dict(self.assessments), script_hashes=tuple(sorted(self.hashes)), shells=dict(self.shells))
+
+    def write(self, site_dir: Path | str) -> Path:
+        return write_manifest(site_dir, self.manifest())
+
+
+builder = ManifestBuilder()
+"""The one builder of a build process: each hook module is loaded once, this module once too."""
