@@ -67,6 +67,8 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
     "error_too_long": ("field", "max"),
     "error_consent": (),
     "error_rate": ("seconds",),
+    "error_changed": (),
+    "reload": (),
 }
 
 

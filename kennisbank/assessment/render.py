@@ -17,7 +17,7 @@ from .model import Assessment
 from .scoring import Result
 
 #: Strings the script needs; the rest of the texts are in the markup.
-CLIENT_STRINGS = ("progress", "score_value", "theme_score", "restored", "cleared", "sending", "sent", "send_failed")
+CLIENT_STRINGS = ("progress", "score_value", "theme_score", "restored", "cleared", "sending", "sent", "send_failed", "reload")
 
 
 
@@ -30,6 +30,7 @@ def client_data(assessment: Assessment, locale: str, endpoint: str) -> dict[str,
     return {
         "id": assessment.id,
         "version": assessment.version,
+        "definition": assessment.digest,
         "lang": locale,
         "endpoint": endpoint,
         "storageKey": storage_key(assessment),

@@ -19,15 +19,15 @@ import threading
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from .store import AssessmentStats, Stats, StoreError, StoreURLError, Submission, format_time, normalise_email, parse_time, utc_now
+from .store import AssessmentStats, Stats, StoredDefinition, StoreError, StoreURLError, Submission, format_time, normalise_email, parse_time, utc_now
 
 MEMORY = ":memory:"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _COLUMNS = (
     "public_id, created_at, assessment, version, lang, answers, score, band, "
-    "consent, name, email, organisation, message, discuss"
+    "consent, name, email, organisation, message, discuss, definition"
 )
 
 
@@ -170,9 +170,31 @@ class SQLiteStore:
             submission.organisation,
             submission.message,
             None if submission.discuss is None else int(submission.discuss),
+            submission.definition,
         )
         with self._lock:
-            self._write(f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", row)
+            self._write(f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row)
+
+    def remember_definitions(self, definitions: Iterable[StoredDefinition]) -> int:
+        """Record definitions served; those already known are left as they are. The number new."""
+        rows = [(d.digest, d.assessment, d.version, d.definition, format_time(utc_now())) for d in definitions]
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                before = self._db.total_changes
+                self._db.executemany("INSERT OR IGNORE INTO definitions (digest, assessment, version, definition, first_served) VALUES (?, ?, ?, ?, ?)", rows)
+                added = self._db.total_changes - before
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        return added
+
+    def definition(self, digest: str) -> StoredDefinition | None:
+        with self._lock:
+            row = self._db.execute("SELECT digest, assessment, version, definition FROM definitions WHERE digest = ?", (digest,)).fetchone()
+        return StoredDefinition(*row) if row else None
 
     def all(self) -> list[Submission]:
         return self._select("ORDER BY created_at, id")
@@ -260,6 +282,7 @@ class SQLiteStore:
                 organisation=row[11],
                 message=row[12],
                 discuss=None if row[13] is None else bool(row[13]),
+                definition=row[14],
             )
             for row in rows
         ]

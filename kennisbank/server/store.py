@@ -54,6 +54,8 @@ class Submission:
     organisation: str | None = None
     message: str | None = None
     discuss: bool | None = None
+    definition: str | None = None
+    """The digest of the definition that scored it (``definitions`` table); ``None`` before migration 0002."""
 
     def __post_init__(self) -> None:
         if self.created_at.tzinfo is None:
@@ -97,6 +99,16 @@ class Stats:
     assessments: dict[str, AssessmentStats] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StoredDefinition:
+    """An assessment definition as served once: its digest, id, version and the JSON of the manifest."""
+
+    digest: str
+    assessment: str
+    version: int
+    definition: str
+
+
 @runtime_checkable
 class SubmissionStore(Protocol):
     """Every submission the receiver acknowledged; ``add`` returns only once it is durable."""
@@ -120,6 +132,14 @@ class SubmissionStore(Protocol):
         ...
 
     def stats(self) -> Stats: ...
+
+    def remember_definitions(self, definitions: Iterable[StoredDefinition]) -> int:
+        """Record the definitions the server serves (kept forever: they are not personal data)."""
+        ...
+
+    def definition(self, digest: str) -> StoredDefinition | None:
+        """A definition served once, by its digest."""
+        ...
 
     def close(self) -> None: ...
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing import Any, Mapping, Sequence
 from urllib.parse import parse_qsl
 
@@ -29,8 +31,9 @@ from kennisbank.assessment.contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_
 #: the site's own form (which cannot produce them), so a short text per language,
 #: English for any other, is enough. A definition may override them with strings of
 #: the same key.
-TOP_LEVEL = ("assessment", "lang", "version", "answers", "contact", DISCUSS_FIELD, CONSENT_FIELD, HONEYPOT_FIELD)
-FORM_FIELDS = ("assessment", "lang", "version", *CONTACT_FIELDS, DISCUSS_FIELD, CONSENT_FIELD, HONEYPOT_FIELD)
+FORM_FIELDS = ("assessment", "lang", "version", "definition", *CONTACT_FIELDS, DISCUSS_FIELD, CONSENT_FIELD, HONEYPOT_FIELD)
+#: a definition's content digest (``kennisbank.assessment.digest``)
+DIGEST_PATTERN = r"^[0-9a-f]{16}$"
 MAX_FIELDS = 200
 MAX_ERRORS = 50
 YES = {"yes", "on", "true", "1"}
@@ -47,20 +50,46 @@ class BodyError(ValueError):
     """The body cannot be read at all (not JSON, not a form, bad encoding)."""
 
 
+class Contact(BaseModel):
+    """The optional contact part, as sent: texts only (checked further by :func:`validate`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str | None = None
+    email: str | None = None
+    organisation: str | None = None
+    message: str | None = None
+
+
+class Body(BaseModel):
+    """A submission as ``fetch`` sends it (``application/json``); a plain form post is read
+    into the same shape (:func:`read_form`), so both are decoded and checked alike.
+
+    The model checks shape and types; :func:`validate` checks what needs the definition
+    (the answers) and the rules of each text. The OpenAPI description of the endpoint
+    is generated from this model (``kennisbank.server.openapi``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    assessment: str | None = None
+    lang: str | None = None
+    version: int | str | None = None
+    """The definition's version number as the page showed it (digits in a form post)."""
+    definition: str | None = Field(None, pattern=DIGEST_PATTERN)
+    """The content digest of the definition the page was built from."""
+    answers: dict[str, Any] = Field(default_factory=dict)
+    contact: Contact | None = None
+    discuss: bool = False
+    consent: bool = False
+    website: str | None = ""
+
+
 @dataclass
 class Input:
-    """A submission as sent, before checking; ``problems`` found while reading it."""
+    """A submission as read, before the checks that need the definition; ``problems`` found while reading it."""
 
-    assessment: Any = None
-    lang: Any = None
-    version: Any = None
-    answers: Any = field(default_factory=dict)
-    contact: Any = field(default_factory=dict)
-    discuss: Any = False
-    consent: Any = False
-    website: Any = ""
+    body: Body = field(default_factory=Body)
     problems: dict[str, Problem] = field(default_factory=dict)
-
 
 @dataclass(frozen=True)
 class Accepted:
@@ -95,33 +124,55 @@ def printable(key: object, limit: int = 80) -> str:
 
 def read_json(body: bytes) -> Input:
     try:
-        data = json.loads(body)
+        data = json.loads(body, object_pairs_hook=_no_duplicate_keys)
     except (ValueError, RecursionError):
         raise BodyError("not valid JSON") from None
     if not isinstance(data, dict):
         raise BodyError("not a JSON object")
-    found = Input()
-    for key, value in data.items():
-        if key not in TOP_LEVEL:
-            found.problems[printable(key)] = ("error_unknown", {"field": printable(key)})
-            continue
-        if key == "contact":
-            if value is None:
-                value = {}
-            elif not isinstance(value, dict):
-                found.problems["contact"] = ("error_invalid", {})
-                continue
-            contact = {}
-            for name, text in value.items():
-                if name not in CONTACT_FIELDS:
-                    found.problems[f"contact.{printable(name)}"] = ("error_unknown", {"field": printable(name)})
-                elif text is not None and not isinstance(text, str):
-                    found.problems[f"contact.{name}"] = ("error_invalid", {})
-                else:
-                    contact[name] = text or ""
-            value = contact
-        setattr(found, key, value)
-    return found
+    return parse(data)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; one that names a key twice is refused (which one would count?)."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError("duplicate key")
+    return data
+
+
+def parse(data: dict[str, Any], problems: dict[str, Problem] | None = None) -> Input:
+    """``data`` checked against :class:`Body`: every field that fits, and a problem per field that does not."""
+    problems = dict(problems or {})
+    if isinstance(data.get("contact"), dict):
+        # an empty text and an absent one mean the same
+        data = {**data, "contact": {key: ("" if value is None else value) for key, value in data["contact"].items()}}
+    elif data.get("contact") is None:
+        data = {key: value for key, value in data.items() if key != "contact"}
+    # a field that does not fit is left out (with its problem), so the reply can still
+    # speak the reader's language; each round drops at least one field
+    for _ in range(len(data) + 1):
+        try:
+            return Input(Body.model_validate(data), problems)
+        except ValidationError as exc:
+            bad = set()
+            for error in exc.errors():
+                problems.setdefault(*_problem(error["loc"], error["type"]))
+                bad.add(error["loc"][0] if error["loc"] else None)
+            data = {key: value for key, value in data.items() if key in Body.model_fields and key not in bad}
+    return Input(Body(), problems)
+
+
+def _problem(loc: tuple, kind: str) -> tuple[str, Problem]:
+    names = [printable(part) for part in loc if not isinstance(part, int)]
+    if not names:
+        return "body", ("error_invalid", {})
+    top = names[0]
+    if top == "contact" and len(names) > 1:
+        name = names[1]
+        return f"contact.{name}", (("error_unknown", {"field": name}) if kind == "extra_forbidden" else ("error_invalid", {}))
+    if kind == "extra_forbidden":
+        return top, ("error_unknown", {"field": top})
+    return top, ("error_invalid", {})
 
 
 def read_urlencoded(body: bytes) -> list[tuple[str, str]]:
@@ -149,36 +200,35 @@ async def read_multipart(headers: Headers, body: bytes) -> list[tuple[str, str]]
 
 
 def read_form(items: Sequence[tuple[str, str]]) -> Input:
-    found = Input(contact={})
+    """A plain form post read into the shape of :class:`Body` and checked by it."""
     counts: dict[str, int] = {}
     for name, _ in items:
         counts[name] = counts.get(name, 0) + 1
-    answers = {}
+    data: dict[str, Any] = {"answers": {}, "contact": {}}
+    problems: dict[str, Problem] = {}
     for name, value in items:
         if counts[name] > 1:
-            found.problems[printable(name)] = ("error_invalid", {})
-            continue
-        if name.startswith(ANSWER_PREFIX):
-            answers[name[len(ANSWER_PREFIX):]] = value
+            problems[printable(name)] = ("error_invalid", {})
+        elif name.startswith(ANSWER_PREFIX):
+            data["answers"][name[len(ANSWER_PREFIX):]] = value
         elif name in CONTACT_FIELDS:
-            found.contact[name] = value
+            data["contact"][name] = value
         elif name in (DISCUSS_FIELD, CONSENT_FIELD):
             lowered = value.strip().lower()
             if lowered in YES or lowered in NO:
-                setattr(found, name, lowered in YES)
+                data[name] = lowered in YES
             else:
-                found.problems[name] = ("error_invalid", {})
+                problems[name] = ("error_invalid", {})
         elif name in FORM_FIELDS:
-            setattr(found, name, value)
+            data[name] = value
         else:
-            found.problems[printable(name)] = ("error_unknown", {"field": printable(name)})
-    found.answers = answers
-    return found
+            problems[printable(name)] = ("error_unknown", {"field": printable(name)})
+    return parse(data, problems)
 
 
 def language(found: Input, locales: Sequence[str]) -> str | None:
     """The reader's language if the submission names one of the site's, else ``None``."""
-    return found.lang if isinstance(found.lang, str) and found.lang in locales else None
+    return found.body.lang if isinstance(found.body.lang, str) and found.body.lang in locales else None
 
 
 # Checking
@@ -192,36 +242,38 @@ def _text(value: str, multiline: bool) -> str | None:
     return value.strip()
 
 
+def valid_version(version: object) -> bool:
+    """No version, or a whole number of 1 or more (digits in a form post)."""
+    return version is None or (
+        (isinstance(version, int) and not isinstance(version, bool) and version >= 1)
+        or (isinstance(version, str) and version.isascii() and version.isdigit() and len(version) < 10)
+    )
+
+
 def validate(assessment: Assessment, found: Input, locales: Sequence[str]) -> tuple[Accepted | None, dict[str, Problem]]:
     """The accepted submission, or ``None`` and every problem by field."""
     problems = dict(found.problems)
     lang = language(found, locales)
-    if found.lang is not None and lang is None:
+    if found.body.lang is not None and lang is None:
         problems["lang"] = ("error_invalid", {})
-    if found.assessment is not None and found.assessment != assessment.id:
+    if found.body.assessment is not None and found.body.assessment != assessment.id:
         problems["assessment"] = ("error_invalid", {})
-    version = found.version
-    if version is not None and not (
-        (isinstance(version, int) and not isinstance(version, bool) and version >= 1)
-        or (isinstance(version, str) and version.isascii() and version.isdigit() and len(version) < 10)
-    ):
+    if not valid_version(found.body.version):
         problems["version"] = ("error_invalid", {})
     for flag in (DISCUSS_FIELD, CONSENT_FIELD):
-        if not isinstance(getattr(found, flag), bool):
+        if not isinstance(getattr(found.body, flag), bool):
             problems[flag] = ("error_invalid", {})
     answers: dict[str, int] = {}
-    if isinstance(found.answers, dict):
+    if "answers" not in problems:
         # a value that cannot be a scale value never reaches int(): "9" * 5000 would raise there
-        sent = {key: (-1 if isinstance(value, str) and len(value) > 9 else value) for key, value in found.answers.items()}
+        sent = {key: (-1 if isinstance(value, str) and len(value) > 9 else value) for key, value in found.body.answers.items()}
         try:
             answers = check_answers(assessment, sent)
         except AnswerError as exc:
             for key, (string, values) in exc.problems.items():
                 problems[f"answers.{printable(key)}"] = (string, {name: printable(value) for name, value in values.items()})
-    else:
-        problems["answers"] = ("error_invalid", {})
     contact: dict[str, str | None] = {}
-    given = found.contact if isinstance(found.contact, dict) else {}
+    given = found.body.contact.model_dump() if found.body.contact else {}
     for name, limit in CONTACT_FIELDS.items():
         raw = given.get(name) or ""
         if not isinstance(raw, str):
@@ -240,7 +292,7 @@ def validate(assessment: Assessment, found: Input, locales: Sequence[str]) -> tu
                 problems["contact.email"] = ("error_email", {})
                 continue
         contact[name] = text or None
-    honeypot = found.website not in (None, "")
+    honeypot = found.body.website not in (None, "")
     if problems:
         return None, dict(list(problems.items())[:MAX_ERRORS])
     return (
@@ -249,8 +301,8 @@ def validate(assessment: Assessment, found: Input, locales: Sequence[str]) -> tu
             answers=answers,
             result=score(assessment, answers),
             contact=contact,
-            discuss=found.discuss,
-            consent=found.consent,
+            discuss=found.body.discuss,
+            consent=found.body.consent,
             honeypot=honeypot,
         ),
         {},

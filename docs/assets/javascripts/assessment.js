@@ -115,6 +115,7 @@
         assessment: data.id,
         lang: data.lang,
         version: data.version,
+        definition: data.definition,
         answers: read(),
         contact: { name: text("name"), email: text("email"), organisation: text("organisation"), message: text("message") },
         discuss: fields.has("discuss"),
@@ -132,6 +133,18 @@
         const reply = await response.json().catch(() => ({}));
         if (response.ok) {
           sent.textContent = fill(data.strings.sent, { id: reply.id });
+        } else if (response.status === 409) {
+          /* the site was rebuilt since this page was loaded: the answers are saved on
+             every change, so a reload brings them back into the new form */
+          save(read());
+          sent.textContent = reply.error || data.strings.send_failed;
+          const again = document.createElement("button");
+          again.type = "button";
+          again.className = "md-button kb-reload";
+          again.textContent = data.strings.reload;
+          again.addEventListener("click", () => window.location.reload());
+          sent.append(" ", again);
+          again.focus();
         } else {
           const messages = Object.values(reply.errors || {});
           if (reply.error) messages.push(reply.error);

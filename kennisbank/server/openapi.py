@@ -1,0 +1,134 @@
+"""The endpoint's OpenAPI description, generated from the request models.
+
+The JSON body is :class:`kennisbank.server.submissions.Body` with its ``answers``
+narrowed to the questions and scale of the served definitions; the form body is the
+same submission as the plain HTML form names its fields. Both are pydantic models
+built here from the definitions, so the description follows the code and the
+definitions (schemathesis fuzzes the endpoint from it). The server publishes no
+docs: this is for tests and for readers of the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from kennisbank.assessment import Assessment
+from kennisbank.assessment.contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
+
+from .submissions import DIGEST_PATTERN, Body, Contact
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+
+
+def _answers(assessments: Iterable[Assessment], *, as_text: bool) -> dict[str, Any]:
+    """Question id -> (type, required), for every question of every definition."""
+    questions = sorted({q.id for a in assessments for q in a.questions})
+    values = sorted({v for a in assessments for v in a.values})
+    scale = Literal[tuple(str(v) for v in values)] if as_text else Literal[tuple(values)]  # type: ignore[valid-type]
+    return {question: scale for question in questions}
+
+
+def request_models(assessments: Mapping[str, Assessment], locales: Iterable[str]) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The JSON body and the form body as the served definitions make them."""
+    ids = Literal[tuple(sorted(assessments))]  # type: ignore[valid-type]
+    langs = Literal[tuple(locales)]  # type: ignore[valid-type]
+    strict = ConfigDict(extra="forbid", strict=True)
+    answers = create_model(
+        "Answers",
+        __config__=strict,
+        **{f"q{index}": (scale, Field(alias=question)) for index, (question, scale) in enumerate(_answers(assessments.values(), as_text=False).items())},
+    )
+    contact = create_model(
+        "ContactDetails",
+        __base__=Contact,
+        **{name: (str | None, Field(None, max_length=limit)) for name, limit in CONTACT_FIELDS.items()},
+    )
+    submission = create_model(
+        "Submission",
+        __base__=Body,
+        assessment=(ids | None, None),
+        lang=(langs | None, None),
+        version=(int | None, Field(None, ge=1)),
+        answers=(answers, ...),
+        contact=(contact | None, None),
+        website=(str, Field("", max_length=0)),
+    )
+    form_fields: dict[str, Any] = {
+        "assessment": (str | None, None),
+        "lang": (langs | None, None),
+        "version": (str | None, Field(None, pattern=r"^[0-9]+$")),
+        "definition": (str | None, Field(None, pattern=DIGEST_PATTERN)),
+        **{name: (str | None, Field(None, max_length=limit)) for name, limit in CONTACT_FIELDS.items()},
+        DISCUSS_FIELD: (Literal["yes"] | None, None),
+        CONSENT_FIELD: (Literal["yes"] | None, None),
+        HONEYPOT_FIELD: (str | None, Field(None, max_length=0)),
+    }
+    for index, (question, scale) in enumerate(_answers(assessments.values(), as_text=True).items()):
+        form_fields[f"answer{index}"] = (scale, Field(alias=f"{ANSWER_PREFIX}{question}"))
+    form = create_model("FormSubmission", __config__=ConfigDict(extra="forbid"), **form_fields)
+    return submission, form
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` put in place of each ``$ref`` (the models hold no cycles)."""
+    definitions = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(definitions[ref.removeprefix("#/$defs/")])
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return walk(schema)
+
+
+def request_body(assessments: Mapping[str, Assessment], locales: Iterable[str]) -> dict[str, Any]:
+    submission, form = request_models(assessments, locales)
+    json_schema = _inline(submission.model_json_schema())
+    form_schema = _inline(form.model_json_schema())
+    return {"requestBody": {"required": True, "content": {JSON: {"schema": json_schema}, FORM: {"schema": form_schema}, MULTIPART: {"schema": form_schema}}}}
+
+
+class _Error(BaseModel):
+    error: str
+
+
+class _Problems(BaseModel):
+    errors: dict[str, str]
+
+
+class _Band(BaseModel):
+    id: str
+    title: str
+
+
+class _Stored(BaseModel):
+    id: str
+    score: int = Field(ge=0, le=100)
+    band: _Band
+    contact_stored: bool
+
+
+def responses() -> dict[int, Any]:
+    def json(model: type[BaseModel], description: str) -> dict[str, Any]:
+        return {"description": description, "content": {JSON: {"schema": _inline(model.model_json_schema())}}}
+
+    return {
+        200: {"description": "The result page (HTML form)", "content": {"text/html": {"schema": {"type": "string"}}}},
+        201: json(_Stored, "Stored and scored (JSON)"),
+        403: json(_Error, "Origin not allowed"),
+        404: json(_Error, "Unknown assessment"),
+        409: json(_Error, "The page was built from a definition this server does not know: reload it"),
+        413: json(_Error, "Body larger than MAX_BODY_BYTES"),
+        415: json(_Error, "Content type not accepted"),
+        422: json(_Problems, "Problems by field"),
+        429: json(_Error, "Too many submissions from this address; see Retry-After"),
+    }

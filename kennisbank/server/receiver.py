@@ -1,0 +1,221 @@
+"""Takes a submission: the checks in order, the rate limit, scoring and storage.
+
+``POST /api/assessments/{assessment_id}/submissions`` (the path is the manifest's
+``endpoint``) takes a submission from the plain HTML form or from ``fetch`` with
+JSON. In order, a request is refused when:
+
+1. the assessment is unknown (404), the content type is none of the three (415),
+   the ``Origin`` is neither this site nor in ``CORS_ORIGINS`` (403), or the body is
+   larger than ``MAX_BODY_BYTES`` (413, counted while it streams in);
+2. the client address sent too many submissions in the window (429, ``Retry-After``);
+3. the page was built from a definition the server does not know (409: the site was
+   rebuilt since; the reader reloads and keeps the answers);
+4. any field is missing, unknown, off the scale, too long, not an email address or
+   holds control characters (422, every problem by field, in the reader's language).
+
+Otherwise the server scores the answers itself, with the definition the page was
+built from, stores the submission (contact details only with consent) and replies,
+after the commit, with 201 JSON or the result page. A filled-in honeypot gets the
+same reply, and nothing is stored. The replies themselves are
+:class:`kennisbank.server.replies.Replies`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+import anyio
+from babel import negotiate_locale
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from .definitions import Changed, Definitions
+from .ratelimit import RateLimiter, client_key
+from .replies import NO_STORE, Replies
+from .settings import Settings, normalise_origin
+from .store import StoreError, Submission, SubmissionStore, new_public_id, utc_now
+from .submissions import BodyError, Input, language, read_form, read_json, read_multipart, read_urlencoded, valid_version, validate
+
+log = logging.getLogger("kennisbank.server")
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+
+
+class TooLarge(Exception):
+    pass
+
+
+class Receiver:
+    def __init__(self, settings: Settings, definitions: Definitions, store: SubmissionStore, replies: Replies):
+        self.settings = settings
+        self.definitions = definitions
+        self.store = store
+        self.replies = replies
+        self.locales = replies.site.locales
+        limit = settings.rate_limit
+        self.limiter = RateLimiter(limit.count, limit.seconds) if limit else None
+        self._writer: anyio.CapacityLimiter | None = None
+
+    # The endpoint
+
+    async def submit(self, assessment_id: str, request: Request) -> Response:
+        media = media_type(request)
+        accept = request.headers.get("accept", "")
+        # a form gets HTML back; fetch (JSON) gets JSON, and so does any other client that asks for it
+        as_json = media == JSON or (media not in (FORM, MULTIPART) and JSON in accept and "text/html" not in accept)
+        lang = accept_language(request.headers.get("accept-language", ""), self.locales)
+        assessment = self.definitions.current.get(assessment_id)
+        replies = self.replies
+        if assessment is None:
+            return replies.unknown_assessment(request.url.path, as_json, assessment_id)
+        if media not in (JSON, FORM, MULTIPART):
+            return replies.failure(assessment, lang, as_json, 415, "error_media_type")
+        cross_origin, allowed = self._origin(request, strict=media == JSON)
+        if not allowed:
+            return replies.failure(assessment, lang, as_json, 403, "error_forbidden")
+        extra = {"Access-Control-Allow-Origin": cross_origin, "Vary": "Origin"} if cross_origin else {}
+        try:
+            body = await self._body(request)
+        except TooLarge:
+            return replies.failure(assessment, lang, as_json, 413, "error_too_large", extra)
+        except ClientDisconnect:
+            return replies.disconnected()
+
+        found, body_problem = await self._read(request, media, body)
+        lang = language(found, self.locales) or lang
+        if self.limiter is not None:
+            wait = self.limiter.hit(client_key(request.client.host if request.client else None))
+            if wait is not None:
+                return replies.failure(assessment, lang, as_json, 429, "error_rate", {**extra, "Retry-After": str(wait)}, seconds=str(wait))
+        if body_problem:
+            return replies.problems(assessment, lang, as_json, {"body": ("error_invalid", {})}, extra)
+        if "definition" not in found.problems and valid_version(found.body.version):
+            try:
+                assessment = self.definitions.resolve(assessment.id, found.body.definition, found.body.version)
+            except Changed:
+                return replies.failure(assessment, lang, as_json, 409, "error_changed", extra)
+        accepted, problems = validate(assessment, found, self.locales)
+        if accepted is None:
+            return replies.problems(assessment, lang, as_json, problems, extra)
+
+        public_id = new_public_id()
+        if not accepted.honeypot:
+            contact = accepted.contact if accepted.consent else {}
+            submission = Submission(
+                public_id=public_id,
+                created_at=utc_now(),
+                assessment=assessment.id,
+                version=assessment.version,
+                definition=assessment.digest,
+                lang=accepted.lang,
+                answers=accepted.answers,
+                score=accepted.result.score,
+                band=accepted.result.band.id,
+                consent=accepted.consent,
+                discuss=accepted.discuss if accepted.consent else None,
+                **contact,
+            )
+            try:
+                await self._write(submission)
+            except (sqlite3.Error, OSError, StoreError):
+                log.exception("storing a submission failed")
+                return replies.failure(assessment, accepted.lang, as_json, 503, "send_failed", extra)
+        return replies.stored(assessment, accepted, public_id, as_json, extra)
+
+    def preflight(self, request: Request) -> Response:
+        origin = normalise_origin(request.headers.get("origin", "") or "")
+        if origin is None or origin not in self.settings.cors_origins:
+            return Response(status_code=403, headers={**NO_STORE, "Vary": "Origin"})
+        return Response(
+            status_code=204,
+            headers={
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": "POST",
+                "Access-Control-Allow-Headers": "Content-Type, Accept",
+                "Access-Control-Max-Age": "600",
+                "Vary": "Origin",
+                **NO_STORE,
+            },
+        )
+
+    # Steps
+
+    async def _write(self, submission: Submission) -> None:
+        """Store in a worker thread, one write at a time: SQLite has one writer anyway, and
+        waiting here (not on the store's lock in a thread) keeps the thread pool free."""
+        if self._writer is None:
+            self._writer = anyio.CapacityLimiter(1)
+        await anyio.to_thread.run_sync(self.store.add, submission, limiter=self._writer)
+
+    def _origin(self, request: Request, strict: bool) -> tuple[str | None, bool]:
+        """``(allowed cross origin or None, allowed)``.
+
+        JSON needs no ``Origin`` or an allowed one. A form post with ``Origin: null``
+        (privacy settings, sandboxed frames) is accepted; one from a foreign site is not."""
+        header = request.headers.get("origin")
+        if header is None:
+            return None, True
+        origin = normalise_origin(header)
+        own = normalise_origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
+        if origin is not None and origin == own:
+            return None, True
+        if origin is not None and origin in self.settings.cors_origins:
+            return origin, True
+        return None, origin is None and not strict
+
+    async def _body(self, request: Request) -> bytes:
+        limit = self.settings.max_body_bytes
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            raise TooLarge
+        chunks, total = [], 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _read(self, request: Request, media: str, body: bytes) -> tuple[Input, bool]:
+        try:
+            if media == JSON:
+                return read_json(body), False
+            if media == FORM:
+                return read_form(read_urlencoded(body)), False
+            return read_form(await read_multipart(request.headers, body)), False
+        except BodyError:
+            return Input(), True
+
+
+# Helper functions
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def accept_language(header: str, locales: tuple[str, ...]) -> str:
+    """The site language the ``Accept-Language`` header prefers most, negotiated by Babel;
+    the default (first) language when it names none of them."""
+    preferred = []
+    for position, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        tag = tag.strip()
+        if not tag or tag == "*":
+            continue
+        quality = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                quality = 0.0
+        if quality > 0:
+            preferred.append((-quality, position, tag.replace("_", "-").lower()))
+    ordered = [tag for _, _, tag in sorted(preferred)]
+    # Babel takes them in order and matches "en-GB" to "en" (and its locale aliases)
+    best = negotiate_locale(ordered, list(locales), sep="-")
+    return best if best in locales else locales[0]
