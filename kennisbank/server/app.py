@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import anyio
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from kennisbank.manifest import ManifestError, load_manifest
 from kennisbank.siteconfig import SiteConfig
@@ -34,6 +34,7 @@ from .store import StoreError, SubmissionStore, months_before, open_store, utc_n
 log = logging.getLogger("kennisbank.server")
 
 PURGE_EVERY_SECONDS = 24 * 60 * 60
+HEALTH_PATH = "/healthz"
 
 
 class _App(FastAPI):
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     path = _endpoint_path(site)
     store = open_store(settings.database_url, settings.project_dir)
     try:
+        store.check_writable()  # say so now, not with a 503 on the first reader's submission
         definitions = Definitions(store, site_dir, manifest)
     except Exception:
         store.close()
@@ -92,6 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def preflight(assessment_id: str, request: Request) -> Response:
         return receiver.preflight(request)
 
+    async def healthz() -> Response:
+        checks = await anyio.to_thread.run_sync(health, store, site_dir)
+        healthy = all(state == "ok" for state in checks.values())
+        return JSONResponse({"status": "ok" if healthy else "failing", "checks": checks}, status_code=200 if healthy else 503, headers=NO_STORE)
+
     async def not_allowed(assessment_id: str) -> Response:
         return Response(status_code=405, headers={"Allow": "POST, OPTIONS", **NO_STORE})
 
@@ -107,9 +114,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=openapi.responses(),
     )
     app.add_api_route(path, preflight, methods=["OPTIONS"], include_in_schema=False)
+    app.add_api_route(HEALTH_PATH, healthz, methods=["GET", "HEAD"], include_in_schema=False)
     app.add_api_route(path, not_allowed, methods=["GET", "HEAD", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     app.mount("/", static)
     return app
+
+
+def health(store: SubmissionStore, site_dir) -> dict[str, str]:
+    """What a monitor (or a load balancer) asks: can this instance take a submission now?
+
+    Each check is ``"ok"`` or ``"failing"``; why is logged, not told to the world."""
+    checks = {}
+    try:
+        store.check_writable()
+        checks["database"] = "ok"
+    except (StoreError, sqlite3.Error) as exc:
+        log.error("health: %s", exc)
+        checks["database"] = "failing"
+    try:
+        current = store.schema_current()
+    except (StoreError, sqlite3.Error):
+        current = False
+    checks["migrations"] = "ok" if current else "failing"
+    try:
+        load_manifest(site_dir)
+        checks["manifest"] = "ok"
+    except ManifestError as exc:
+        log.error("health: %s", exc)
+        checks["manifest"] = "failing"
+    return checks
 
 
 async def _purge(store: SubmissionStore, months: int) -> None:

@@ -37,6 +37,17 @@ class RateLimiter:
         self._hits: dict[str, deque[float]] = {}
         self._next_sweep = clock() + seconds
 
+    def wait(self, key: str) -> int | None:
+        """``None`` if ``key`` may submit now, else the seconds to wait; records nothing."""
+        now = self.clock()
+        hits = self._hits.get(key)
+        if not hits:
+            return None
+        live = [moment for moment in hits if moment > now - self.seconds]
+        if len(live) >= self.count:
+            return max(1, math.ceil(live[0] + self.seconds - now))
+        return None
+
     def hit(self, key: str) -> int | None:
         """Record one submission from ``key``; ``None`` if allowed, else the seconds to wait."""
         now = self.clock()

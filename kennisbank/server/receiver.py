@@ -86,8 +86,10 @@ class Receiver:
 
         found, body_problem = await self._read(request, media, body)
         lang = language(found, self.locales) or lang
+        client = client_key(request.client.host if request.client else None)
         if self.limiter is not None:
-            wait = self.limiter.hit(client_key(request.client.host if request.client else None))
+            # only stored submissions count (below): a reader who corrects mistakes is not locked out
+            wait = self.limiter.wait(client)
             if wait is not None:
                 return replies.failure(assessment, lang, as_json, 429, "error_rate", {**extra, "Retry-After": str(wait)}, seconds=str(wait))
         if body_problem:
@@ -101,6 +103,9 @@ class Receiver:
         if accepted is None:
             return replies.problems(assessment, lang, as_json, problems, extra)
 
+        if self.limiter is not None and (wait := self.limiter.hit(client)) is not None:
+            # another request from this client was stored while this one was read
+            return replies.failure(assessment, lang, as_json, 429, "error_rate", {**extra, "Retry-After": str(wait)}, seconds=str(wait))
         public_id = new_public_id()
         if not accepted.honeypot:
             contact = accepted.contact if accepted.consent else {}
@@ -151,20 +156,31 @@ class Receiver:
         await anyio.to_thread.run_sync(self.store.add, submission, limiter=self._writer)
 
     def _origin(self, request: Request, strict: bool) -> tuple[str | None, bool]:
-        """``(allowed cross origin or None, allowed)``.
+        """``(allowed cross origin or None, allowed)``: whether a post may come from where it says.
 
-        JSON needs no ``Origin`` or an allowed one. A form post with ``Origin: null``
-        (privacy settings, sandboxed frames) is accepted; one from a foreign site is not."""
+        An ``Origin`` that is this site, or one listed in ``CORS_ORIGINS``, is allowed;
+        any other origin, and one that cannot be parsed, is refused. Where ``Origin``
+        says nothing (``null``: a page with ``referrer: no-referrer``, a sandboxed frame;
+        or absent), the browser's ``Sec-Fetch-Site`` decides: only ``same-origin`` and
+        ``none`` (typed or bookmarked) pass, so a foreign page's self-submitting form is
+        refused. A client that sends neither header is no browser, so no reader can be
+        made to post through it; it passes (the form works with curl)."""
         header = request.headers.get("origin")
-        if header is None:
-            return None, True
-        origin = normalise_origin(header)
-        own = normalise_origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
-        if origin is not None and origin == own:
-            return None, True
-        if origin is not None and origin in self.settings.cors_origins:
-            return origin, True
-        return None, origin is None and not strict
+        fetch_site = request.headers.get("sec-fetch-site", "").strip().lower()
+        if header is not None and header.strip().lower() != "null":
+            origin = normalise_origin(header)
+            if origin is not None and origin == self._own_origin(request):
+                return None, True
+            if origin is not None and origin in self.settings.cors_origins:
+                return origin, True
+            return None, False
+        if fetch_site:
+            return None, fetch_site in ("same-origin", "none")
+        # Origin: null with no Sec-Fetch-Site (an old browser): a form only, never JSON
+        return None, header is None or not strict
+
+    def _own_origin(self, request: Request) -> str | None:
+        return normalise_origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
 
     async def _body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes

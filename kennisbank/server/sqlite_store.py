@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 import sqlite3
 import threading
@@ -24,6 +26,8 @@ from typing import Iterable, Iterator
 from .store import AssessmentStats, Stats, StoredDefinition, StoreError, StoreURLError, Submission, format_time, normalise_email, parse_time, utc_now
 
 MEMORY = ":memory:"
+
+log = logging.getLogger("kennisbank.server")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _COLUMNS = (
     "public_id, created_at, assessment, version, lang, answers, score, band, "
@@ -91,20 +95,80 @@ class SQLiteStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"{path.parent}: cannot create the database folder ({exc.strerror}). Fix: create it or point DATABASE_URL elsewhere") from None
+        self._lock = threading.Lock()
+        self._definitions: dict[str, StoredDefinition] = {}
+        self._connect()
+        self.migrate()
+
+    def _connect(self) -> None:
         try:
-            self._db = sqlite3.connect(str(target), isolation_level=None, check_same_thread=False, timeout=30)
+            self._db = sqlite3.connect(str(self.target), isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA busy_timeout = 30000")
-            if target != MEMORY:
+            if self.target != MEMORY:
                 mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if mode.lower() != "wal":
-                    raise StoreError(f"{target}: SQLite refused the WAL journal (got {mode!r}). Fix: put the database on a local file system")
+                    raise StoreError(f"{self.target}: SQLite refused the WAL journal (got {mode!r}). Fix: put the database on a local file system")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA secure_delete = ON")
             self._db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
-            raise StoreError(f"{target}: cannot open the SQLite database ({exc}). Fix: check the path in DATABASE_URL and its permissions") from None
-        self._lock = threading.Lock()
-        self.migrate()
+            raise StoreError(f"{self.target}: cannot open the SQLite database ({exc}). Fix: check the path in DATABASE_URL and its permissions") from None
+        self._identity = self._file_identity()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.target == MEMORY:
+            return None
+        try:
+            stat = os.stat(self.target)
+        except OSError:
+            return None
+        return stat.st_dev, stat.st_ino
+
+    def _ensure_file(self) -> None:
+        """Reopen when the database file was deleted or replaced while open (``make clean``).
+
+        SQLite keeps writing to a deleted file through its open handle: the commits
+        succeed and vanish at the next start. So before every write the path must still
+        name the file this connection holds; if not, a new database is opened there
+        (migrated, with the definitions this server serves) and the write goes into it.
+        (A file deleted in the microseconds between this check and the commit is not
+        caught; the check before the next write reopens.)"""
+        if self.target == MEMORY or self._file_identity() == self._identity:
+            return
+        log.error("%s: the database file was deleted or replaced while the server ran; opening a new one there", self.target)
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            pass
+        self._connect()
+        self._migrate_locked()
+        self._remember_locked(list(self._definitions.values()))
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` unless a write could be committed now (the health check)."""
+        with self._lock:
+            try:
+                self._ensure_file()
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("CREATE TEMP TABLE IF NOT EXISTS _health (x)")
+                self._db.execute("ROLLBACK")
+            except (sqlite3.Error, OSError) as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._reopen_after_failure()
+                raise StoreError(f"{self.target}: the database cannot be written ({exc}). Fix: check the file system and the file's permissions") from None
+
+    def _reopen_after_failure(self) -> None:
+        """After a failed write, open the file anew next time: a connection opened
+        read-only stays read-only, even once the file system is writable again."""
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            pass
+        try:
+            self._connect()
+        except StoreError as exc:
+            log.error("%s", exc)
 
     # Schema
 
@@ -113,43 +177,49 @@ class SQLiteStore:
         with self._lock:
             return self._version()
 
+    def schema_current(self) -> bool:
+        return self.schema_version == len(migrations())
+
     def _version(self) -> int:
         row = self._db.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
         return row[0]
 
     def migrate(self) -> list[str]:
         """Apply the migrations this database lacks; the names of those applied."""
-        applied = []
         with self._lock:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            return self._migrate_locked()
+
+    def _migrate_locked(self) -> list[str]:
+        applied = []
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        known = migrations()
+        current = self._version()
+        if current > len(known):
+            raise StoreError(
+                f"{self.target}: the database is at schema version {current}, newer than this code knows ({len(known)}). "
+                "Fix: run the newer version of kennisbank, or point DATABASE_URL at another file"
             )
-            known = migrations()
-            current = self._version()
-            if current > len(known):
-                raise StoreError(
-                    f"{self.target}: the database is at schema version {current}, newer than this code knows ({len(known)}). "
-                    "Fix: run the newer version of kennisbank, or point DATABASE_URL at another file"
-                )
-            for version, name, sql in known:
-                if version <= current:
-                    continue
-                try:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    if self._version() < version:  # another process may have just applied it
-                        for statement in _statements(sql):
-                            self._db.execute(statement)
-                        self._db.execute(
-                            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                            (version, name, format_time(utc_now())),
-                        )
-                        applied.append(name)
-                    self._db.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise StoreError(f"migrations/sqlite/{name}: failed and was rolled back: {exc}") from None
+        for version, name, sql in known:
+            if version <= current:
+                continue
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                if self._version() < version:  # another process may have just applied it
+                    for statement in _statements(sql):
+                        self._db.execute(statement)
+                    self._db.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        (version, name, format_time(utc_now())),
+                    )
+                    applied.append(name)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise StoreError(f"migrations/sqlite/{name}: failed and was rolled back: {exc}") from None
         return applied
 
     # The interface
@@ -177,18 +247,24 @@ class SQLiteStore:
 
     def remember_definitions(self, definitions: Iterable[StoredDefinition]) -> int:
         """Record definitions served; those already known are left as they are. The number new."""
-        rows = [(d.digest, d.assessment, d.version, d.definition, format_time(utc_now())) for d in definitions]
+        definitions = list(definitions)
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                before = self._db.total_changes
-                self._db.executemany("INSERT OR IGNORE INTO definitions (digest, assessment, version, definition, first_served) VALUES (?, ?, ?, ?, ?)", rows)
-                added = self._db.total_changes - before
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+            self._definitions.update((d.digest, d) for d in definitions)
+            self._ensure_file()
+            return self._remember_locked(definitions)
+
+    def _remember_locked(self, definitions: list[StoredDefinition]) -> int:
+        rows = [(d.digest, d.assessment, d.version, d.definition, format_time(utc_now())) for d in definitions]
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            before = self._db.total_changes
+            self._db.executemany("INSERT OR IGNORE INTO definitions (digest, assessment, version, definition, first_served) VALUES (?, ?, ?, ?, ?)", rows)
+            added = self._db.total_changes - before
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
         return added
 
     def definition(self, digest: str) -> StoredDefinition | None:
@@ -245,10 +321,16 @@ class SQLiteStore:
 
     def _write(self, sql: str, parameters: tuple) -> int:
         """Run one change in its own transaction, committed (and synced) before returning."""
+        self._ensure_file()
         try:
             self._db.execute("BEGIN IMMEDIATE")
             cursor = self._db.execute(sql, parameters)
             self._db.execute("COMMIT")
+        except sqlite3.OperationalError:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._reopen_after_failure()
+            raise
         except BaseException:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")

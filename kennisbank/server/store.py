@@ -133,6 +133,14 @@ class SubmissionStore(Protocol):
 
     def stats(self) -> Stats: ...
 
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` unless a write could be committed now."""
+        ...
+
+    def schema_current(self) -> bool:
+        """Whether every migration this code knows is applied."""
+        ...
+
     def remember_definitions(self, definitions: Iterable[StoredDefinition]) -> int:
         """Record the definitions the server serves (kept forever: they are not personal data)."""
         ...

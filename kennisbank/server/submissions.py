@@ -39,9 +39,14 @@ MAX_ERRORS = 50
 YES = {"yes", "on", "true", "1"}
 NO = {"", "no", "off", "false", "0"}
 
-# C0 controls (but tab and line feed), DEL, and lone surrogates (not encodable as UTF-8)
-_BAD_MULTILINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
-_BAD_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+# One rule for the text of every field: no C0 or C1 control characters (but tab, and
+# line feed where a field has lines), no DEL, no line or paragraph separators
+# (U+2028/2029, which break lines where a reader of the export does not expect it),
+# no bidirectional embeddings, overrides or isolates (U+202A-202E, U+2066-2069: they
+# reorder what the consultant reads, "Trojan Source"), and no lone surrogates.
+_FORBIDDEN = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_BAD_MULTILINE = re.compile(f"[{_FORBIDDEN}]")
+_BAD_LINE = re.compile(f"[{_FORBIDDEN}\\n]")
 
 Problem = tuple[str, dict[str, str]]
 
@@ -124,7 +129,8 @@ def printable(key: object, limit: int = 80) -> str:
 
 def read_json(body: bytes) -> Input:
     try:
-        data = json.loads(body, object_pairs_hook=_no_duplicate_keys)
+        # UTF-8 only (RFC 8259), decoded as strictly as a form body
+        data = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (ValueError, RecursionError):
         raise BodyError("not valid JSON") from None
     if not isinstance(data, dict):
@@ -182,11 +188,29 @@ def read_urlencoded(body: bytes) -> list[tuple[str, str]]:
         raise BodyError("not a valid form body") from None
 
 
+class _StrictMultiPartParser(MultiPartParser):
+    """Starlette's parser, but a field that is not valid UTF-8 is refused.
+
+    Starlette decodes a part that is not valid in its charset as Latin-1 (it keeps
+    file uploads working), which would store mojibake; our form's page is UTF-8 and
+    browsers send it so, as they do the urlencoded form and fetch's JSON."""
+
+    def on_part_end(self) -> None:
+        if self._current_part.file is not None:
+            super().on_part_end()
+            return
+        try:
+            text = bytes(self._current_part.data).decode("utf-8")
+        except UnicodeDecodeError:
+            raise MultiPartException("a form field is not valid UTF-8") from None
+        self.items.append((self._current_part.field_name, text))
+
+
 async def read_multipart(headers: Headers, body: bytes) -> list[tuple[str, str]]:
     async def stream():
         yield body
 
-    parser = MultiPartParser(headers, stream(), max_files=0, max_fields=MAX_FIELDS, max_part_size=len(body) + 1)
+    parser = _StrictMultiPartParser(headers, stream(), max_files=0, max_fields=MAX_FIELDS, max_part_size=len(body) + 1)
     try:
         form = await parser.parse()
     except (MultiPartException, ValueError, KeyError, IndexError, TypeError):

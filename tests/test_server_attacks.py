@@ -1,0 +1,257 @@
+"""What an attack on the server found (issue 10), each finding as a test that failed before its fix."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from conftest import ARTICLE, start_server
+from kennisbank.manifest import MANIFEST_PATH, load_manifest
+from kennisbank.server import create_app
+from kennisbank.server.settings import Settings
+
+ENDPOINT = "/api/assessments/contract-check/submissions"
+
+
+@pytest.fixture
+def app_for(site, tmp_path):
+    """``app_for(**env)``: a TestClient on a fresh app over the session's site; the same database per test."""
+    clients = []
+
+    def make(**env: str) -> TestClient:
+        environment = {"SITE_DIR": str(site.site), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "RATE_LIMIT": "off", **env}
+        client = TestClient(create_app(Settings.from_env(environment)), base_url="http://127.0.0.1:8000")
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def _questions(site) -> list[str]:
+    return [q.id for q in load_manifest(site.site).assessments["contract-check"].questions]
+
+
+def _json(site, **changes) -> dict:
+    return {"answers": {q: 1 for q in _questions(site)}, **changes}
+
+
+def _form(site, **changes) -> dict:
+    return {**{f"answer-{q}": "1" for q in _questions(site)}, **changes}
+
+
+def _stored(client) -> int:
+    return len(client.app.state.store.all())
+
+
+# 3. Cross-site form posts
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},  # a foreign page with referrer: no-referrer
+        {"Origin": "null", "Sec-Fetch-Site": "same-site"},  # a sibling host is another origin
+        {"Sec-Fetch-Site": "cross-site"},  # no Origin at all, but the browser says where from
+        {"Origin": "http://127.0.0.1:8000.evil.example"},  # not an origin that can be parsed
+        {"Origin": "http://evil.example"},
+    ],
+)
+def test_cross_site_form_posts_are_refused(app_for, site, headers):
+    client = app_for()
+    response = client.post(ENDPOINT, data=_form(site, email="victim@example.org", consent="yes"), headers=headers)
+    assert response.status_code == 403, response.text
+    assert _stored(client) == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "null", "Sec-Fetch-Site": "same-origin"},  # privacy settings on our own page
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-origin"},
+        {},  # no browser (curl): nobody can be made to post through it
+    ],
+)
+def test_own_and_non_browser_posts_are_taken(app_for, site, headers):
+    client = app_for()
+    assert client.post(ENDPOINT, data=_form(site), headers=headers).status_code == 200
+    assert _stored(client) == 1
+
+
+def test_the_allowed_cross_origin_deployment_still_works(app_for, site):
+    client = app_for(CORS_ORIGINS="https://static.example.nl")
+    response = client.post(ENDPOINT, json=_json(site), headers={"Origin": "https://static.example.nl", "Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 201
+    assert response.headers["access-control-allow-origin"] == "https://static.example.nl"
+
+
+@pytest.mark.browser
+def test_a_foreign_pages_self_submitting_form_is_refused_in_chromium(live_server, browser, tmp_path):
+    """The attack as it was found: another site (localhost is another site than 127.0.0.1)
+    with ``referrer: no-referrer`` makes Chromium send ``Origin: null``."""
+    import http.server
+    import threading
+
+    base_url, database = live_server
+    questions = json.loads(httpx.get(f"{base_url}/{ARTICLE}/", timeout=10).text.split('data-kb-data', 1)[1].split(">", 1)[1].split("</script>", 1)[0])["questions"]
+    fields = "".join(f'<input name="answer-{q["id"]}" value="2">' for q in questions)
+    evil = (
+        '<!doctype html><html lang="en"><head><meta name="referrer" content="no-referrer"><title>evil</title></head><body>'
+        f'<form method="post" action="{base_url}{ENDPOINT}">{fields}<input name="email" value="victim@example.org">'
+        '<input name="consent" value="yes"></form><script>document.forms[0].submit()</script></body></html>'
+    )
+    (tmp_path / "index.html").write_text(evil, encoding="utf-8")
+    handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=str(tmp_path))  # noqa: E731
+    foreign = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=foreign.serve_forever, daemon=True).start()
+    before = httpx.get(f"{base_url}/healthz", timeout=10).status_code
+    context = browser.new_context()
+    seen = []
+    try:
+        page = context.new_page()
+        page.on("request", lambda request: request.method == "POST" and seen.append(request.headers))
+        with page.expect_navigation(url=f"{base_url}{ENDPOINT}") as navigation:
+            page.goto(f"http://localhost:{foreign.server_address[1]}/")
+        assert navigation.value.status == 403
+    finally:
+        context.close()
+        foreign.shutdown()
+    assert before == 200
+    assert seen and seen[0].get("origin") == "null"  # the attack as found: Origin says nothing
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM submissions WHERE email = 'victim@example.org'").fetchone()[0] == 0
+
+
+# 7. One rule for text in every field
+
+
+@pytest.mark.parametrize("text", ["Ada\x85Lovelace", "Ada\u2028Lovelace", "Ada\u2029", "\u202eecalevoL adA", "Ada\u2066x\u2069", "Ada\x9b"])
+@pytest.mark.parametrize("field", ["name", "organisation", "message"])
+def test_c1_controls_separators_and_bidi_overrides_are_refused_in_every_field(app_for, site, text, field):
+    client = app_for()
+    as_json = client.post(ENDPOINT, json=_json(site, consent=True, contact={field: text}))
+    assert as_json.status_code == 422 and set(as_json.json()["errors"]) == {f"contact.{field}"}
+    as_form = client.post(ENDPOINT, data=_form(site, consent="yes", **{field: text}), headers={"Accept": "application/json"})
+    assert as_form.status_code == 422
+    assert _stored(client) == 0
+
+
+def test_ordinary_text_with_accents_and_lines_is_kept(app_for, site):
+    client = app_for()
+    message = "Graag een gesprek.\nMet vriendelijke groet, Zoë — ‘t Hart"
+    assert client.post(ENDPOINT, json=_json(site, consent=True, contact={"name": "Zoë ’t Hart", "message": message})).status_code == 201
+    assert client.app.state.store.all()[0].message == message
+
+
+# 8. Smaller findings
+
+
+def test_mistakes_do_not_count_against_the_rate_limit(app_for, site):
+    client = app_for(RATE_LIMIT="2/60")
+    for _ in range(5):
+        assert client.post(ENDPOINT, data={"answer-nonsense": "1"}).status_code == 422
+    assert client.post(ENDPOINT, data=_form(site)).status_code == 200
+    assert client.post(ENDPOINT, data=_form(site)).status_code == 200
+    assert client.post(ENDPOINT, data=_form(site)).status_code == 429
+    assert _stored(client) == 2
+
+
+def test_json_that_names_a_key_twice_is_refused(app_for, site):
+    client = app_for()
+    body = json.dumps(_json(site))[:-1] + ', "consent": false, "consent": true}'
+    response = client.post(ENDPOINT, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert _stored(client) == 0
+
+
+def test_invalid_utf8_in_a_multipart_form_is_refused_not_stored_as_latin1(app_for, site):
+    client = app_for()
+    fields = {key: (None, value.encode()) for key, value in _form(site, consent="yes").items()}
+    fields["name"] = (None, b"Andr\xe9")  # Latin-1, not UTF-8
+    response = client.post(ENDPOINT, files=fields, headers={"Accept": "application/json"})
+    assert response.status_code == 422
+    assert _stored(client) == 0
+
+
+def test_json_in_another_encoding_than_utf8_is_refused(app_for, site):
+    client = app_for()
+    response = client.post(ENDPOINT, content=json.dumps(_json(site)).encode("utf-16"), headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+
+
+# 2. and 6. The database under the server's feet
+
+
+def test_submissions_after_the_database_file_was_deleted_are_kept(site, tmp_path):
+    database = tmp_path / "var" / "kb.sqlite3"
+    body = _json(site)
+    server, base_url = start_server(site.site, database)
+    try:
+        assert httpx.post(base_url + ENDPOINT, json=body, timeout=10).status_code == 201
+        for leftover in database.parent.glob("kb.sqlite3*"):
+            leftover.unlink()  # `make clean` while `make serve` runs
+        acknowledged = [httpx.post(base_url + ENDPOINT, json=body, timeout=10) for _ in range(10)]
+    finally:
+        server.stop()
+    assert [reply.status_code for reply in acknowledged] == [201] * 10
+    server, base_url = start_server(site.site, database)
+    server.stop()
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        ids = {row[0] for row in db.execute("SELECT public_id FROM submissions")}
+    assert {reply.json()["id"] for reply in acknowledged} <= ids
+
+
+def test_a_connection_that_could_not_write_is_opened_again(app_for, site):
+    """Stand-in: as root a file system cannot be made read-only here (no mount rights), so
+    the connection is made read-only with SQLite's own ``query_only``, which fails
+    writes the same way a read-only file does."""
+    client = app_for()
+    store = client.app.state.store
+    store._db.execute("PRAGMA query_only = ON")
+    assert client.post(ENDPOINT, json=_json(site)).status_code == 503
+    assert client.post(ENDPOINT, json=_json(site)).status_code == 201  # the file is writable: no restart needed
+    assert _stored(client) == 1
+
+
+# The health check
+
+
+def test_healthz_says_what_fails(app_for, site, tmp_path):
+    client = app_for()
+    ok = client.get("/healthz")
+    assert ok.status_code == 200 and ok.json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok", "manifest": "ok"}}
+    assert ok.headers["cache-control"] == "no-store"
+    manifest = site.site / MANIFEST_PATH
+    moved = manifest.with_name("moved.json")
+    manifest.rename(moved)
+    try:
+        failing = client.get("/healthz")
+    finally:
+        moved.rename(manifest)
+    assert failing.status_code == 503
+    assert failing.json()["checks"]["manifest"] == "failing"
+    assert str(site.site) not in failing.text  # the reasons go to the log, not to the world
+
+
+def test_a_database_that_cannot_be_written_is_reported_at_start(tmp_path):
+    """Stand-in for a read-only file system (see above): SQLite's ``query_only``."""
+    from kennisbank.server.sqlite_store import SQLiteStore
+    from kennisbank.server.store import StoreError
+
+    store = SQLiteStore(tmp_path / "kb.sqlite3")
+    store.check_writable()
+    store._db.execute("PRAGMA query_only = ON")
+    with pytest.raises(StoreError, match=r"kb.sqlite3: the database cannot be written .*Fix: check the file system"):
+        store.check_writable()
+    store.check_writable()  # opened again: writable once more
+    store.close()
