@@ -336,6 +336,16 @@ def i18n_mark(config: str, files: tuple[str, ...]) -> None:
         click.echo(f"{name}: translates docs/{translation_file(page, default)} as of {value}")
 
 
+def __getattr__(name: str) -> Any:
+    """The export functions' old home, for tests/test_submission_abuse.py until it imports
+    kennisbank.export; lazily, so that no command pays for importing the server."""
+    if name in ("FORMULA_START", "neutralise", "to_csv", "to_json"):
+        from kennisbank import export
+
+        return getattr(export, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; its exit code (the console script ``kennisbank`` and ``python -m kennisbank.cli``)."""
     try:
