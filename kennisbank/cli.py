@@ -1,119 +1,142 @@
 """``kennisbank``: run the submission server and look after the submissions.
 
-    kennisbank serve                          serve site/ and receive submissions on $HOST:$PORT
-    kennisbank export --format csv|json [--email E] [--output FILE]
-    kennisbank purge                          delete submissions older than $RETENTION_MONTHS
-    kennisbank erase --email E                delete everything stored under one email address
-    kennisbank stats                          count, mean score and bands
-    kennisbank i18n-status [--check]          every page's translations: current, outdated, missing
-    kennisbank i18n-mark FILE...              record that translations are reviewed against their source
-
-Settings come from the environment (see ``kennisbank.server.settings``): the
-commands that touch the data read DATABASE_URL, MKDOCS_CONFIG and RETENTION_MONTHS.
-Exit codes: 0 done, 1 failed unexpectedly, 2 bad usage or input (the message says
-what and how to fix it).
+Each command's ``--help`` lists the environment variables it reads, from the one
+settings table (``kennisbank.server.settings``), and reads only those. Exit codes:
+0 done, 1 failed unexpectedly, 2 bad usage or input (the message says what and
+how to fix it).
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import io
 import json
 import os
 import sys
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any
+
+import click
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-#: CSV cells starting with one of these are formulas to a spreadsheet
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+class BadInput(click.ClickException):
+    """Bad input in the environment, a file or the database; the message names the fix."""
+
+    exit_code = EXIT_USAGE
 
 
-class UsageError(Exception):
-    """Bad input on the command line or in the environment; the message names the fix."""
+class Command(click.Command):
+    """A command that reads some of the server's settings: ``reads`` names them, or is "all".
+
+    Its --help lists them from the settings table, and :func:`read_settings` reads
+    those and no others: a bad PORT does not stop ``kennisbank erase``."""
+
+    def __init__(self, *args: Any, reads: Sequence[str] | str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.reads = reads
+
+    def variables(self) -> list:
+        from kennisbank.server.settings import variables
+
+        return variables() if self.reads == "all" else variables(*self.reads)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Environment"):
+            formatter.write_dl(help_rows(self.variables()))
+        super().format_epilog(ctx, formatter)
+
+
+class Email(click.ParamType):
+    """An email address, normalised and in lowercase, as the server stores it."""
+
+    name = "email"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            return validate_email(str(value).strip(), check_deliverability=False).normalized.lower()
+        except (EmailNotValidError, ValueError, UnicodeError) as exc:
+            self.fail(f"{value!r} is not an email address ({exc}). Fix: give the address as the person wrote it, e.g. --email name@example.org", param, ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """Run the knowledge site's submission server and look after the submissions it keeps.
+
+    Each command's --help lists the environment variables it reads. Exit codes: 0
+    done, 1 failed unexpectedly, 2 bad usage or input (the message names the fix).
+    """
 
 
 # Helpers
 
 
-def _settings():
+def help_rows(variables: list) -> list[tuple[str, str]]:
+    """(name, text) of each variable, the default shown as click shows an option's."""
+    return [(v.name, f"{v.help}  [default: {v.default}]" if v.default else v.help) for v in variables]
+
+
+def read_settings():
+    """The settings the running command reads (see :class:`Command`), the others at their defaults."""
     from kennisbank.server.settings import Settings, SettingsError
 
+    reads = {v.name for v in click.get_current_context().command.variables()}
     try:
-        return Settings.from_env()
+        return Settings.from_env({name: value for name, value in os.environ.items() if name in reads})
     except SettingsError as exc:
-        raise UsageError(str(exc)) from None
+        raise BadInput(str(exc)) from None
 
 
 @contextmanager
-def _store(settings):
+def store(settings):
     """The submission store for the duration of a command, closed afterwards."""
     from kennisbank.server.store import StoreError, open_store
 
     try:
-        store = open_store(settings.database_url, settings.project_dir)
+        opened = open_store(settings.database_url, settings.project_dir)
     except StoreError as exc:
-        raise UsageError(str(exc)) from None
+        raise BadInput(str(exc)) from None
     try:
-        yield store
+        yield opened
     finally:
-        store.close()
+        opened.close()
 
 
-def _email(value: str) -> str:
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
-    except (EmailNotValidError, ValueError, UnicodeError) as exc:
-        raise UsageError(f"--email {value!r}: not an email address ({exc}). Fix: give the address as the person wrote it, e.g. --email name@example.org") from None
-
-
-def _question_order(settings) -> list[str]:
-    """Question ids in the order of the definitions, for the CSV columns (empty if unreadable)."""
-    from kennisbank.manifest import ManifestError, load_manifest
+def site(config: str):
+    from kennisbank.siteconfig import SiteConfigError, load_mkdocs
 
     try:
-        return [q.id for a in load_manifest(settings.site_dir).assessments.values() for q in a.questions]
-    except ManifestError:
-        return []
+        return load_mkdocs(config)
+    except SiteConfigError as exc:
+        raise BadInput(str(exc)) from None
 
 
-def neutralise(cell: object) -> object:
-    """A text cell a spreadsheet would run as a formula, made plain text with a leading ``'``."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_START):
-        return "'" + cell
-    return cell
-
-
-def to_csv(submissions, question_order: Sequence[str] = ()) -> str:
-    from kennisbank.server.store import CONTACT_KEYS, answer_ids, format_time
-
-    questions = answer_ids(submissions, question_order)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["id", "created_at", "assessment", "version", "lang", "score", "band", "consent", *CONTACT_KEYS, "discuss", *(f"answer.{q}" for q in questions)])
-    for s in submissions:
-        flag = lambda value: "" if value is None else ("yes" if value else "no")  # noqa: E731
-        row = [s.public_id, format_time(s.created_at), s.assessment, s.version, s.lang, s.score, s.band, flag(s.consent)]
-        row += [getattr(s, key) or "" for key in CONTACT_KEYS]
-        row += [flag(s.discuss)]
-        row += [s.answers.get(q, "") for q in questions]
-        writer.writerow([neutralise(cell) for cell in row])
-    return out.getvalue()
-
-
-def to_json(submissions) -> str:
-    return json.dumps([s.as_dict() for s in submissions], ensure_ascii=False, indent=2) + "\n"
+config_option = click.option(
+    "--config",
+    "-f",
+    type=click.Path(dir_okay=False),
+    default="mkdocs.yml",
+    show_default=True,
+    envvar="MKDOCS_CONFIG",
+    show_envvar=True,
+    help="the site's mkdocs.yml, for its languages",
+)
 
 
 # Commands
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+@cli.command(cls=Command, reads="all")
+def serve() -> None:
+    """Serve the built site and receive self-assessment submissions.
+
+    Serves SITE_DIR with uvicorn on HOST:PORT. Builds nothing: run `make build`
+    first (`make serve` does both). Keeps no access log: no IP address is logged
+    or stored.
+    """
     import uvicorn
 
     from kennisbank.assessment import DefinitionError
@@ -121,247 +144,218 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from kennisbank.server.settings import SettingsError
     from kennisbank.server.store import StoreError
 
-    settings = _settings()
+    chosen = read_settings()
     try:
-        app = create_app(settings)
+        app = create_app(chosen)
     except (SettingsError, DefinitionError, StoreError) as exc:
-        raise UsageError(str(exc)) from None
-    limit = settings.rate_limit or "off"
-    print(f"kennisbank: serving {settings.site_dir} on http://{settings.host}:{settings.port}/ (rate limit {limit}, no access log)", file=sys.stderr)
+        raise BadInput(str(exc)) from None
+    limit = chosen.rate_limit or "off"
+    click.echo(f"kennisbank: serving {chosen.site_dir} on http://{chosen.host}:{chosen.port}/ (rate limit {limit}, no access log)", err=True)
     uvicorn.run(
         app,
-        host=settings.host,
-        port=settings.port,
+        host=chosen.host,
+        port=chosen.port,
         access_log=False,  # the privacy statement promises that no IP address is logged
         server_header=False,
         log_level="info",
     )
-    return EXIT_OK
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    settings = _settings()
-    with _store(settings) as store:
-        submissions = store.by_email(_email(args.email)) if args.email else store.all()
-    text = to_csv(submissions, _question_order(settings)) if args.format == "csv" else to_json(submissions)
-    if args.output:
+@cli.command(cls=Command, reads=("DATABASE_URL", "SITE_DIR"))
+@click.option("--format", "form", type=click.Choice(["csv", "json"]), default="csv", show_default=True, help="CSV for a spreadsheet, or JSON")
+@click.option("--email", type=Email(), help="only the submissions stored under this address (a request for access)")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="write to this file instead of standard output")
+def export(form: str, email: str | None, output: Path | None) -> None:
+    """Write every submission (or one person's, with --email) as CSV or JSON.
+
+    CSV has a row per submission and the answers as columns, in the order of the
+    assessment as built in SITE_DIR; a cell a spreadsheet would run as a formula
+    starts with '.
+    """
+    from kennisbank.export import question_order, to_csv, to_json
+    from kennisbank.manifest import ManifestError
+
+    chosen = read_settings()
+    with store(chosen) as opened:
+        submissions = opened.by_email(email) if email else opened.all()
+    if form == "csv":
         try:
-            Path(args.output).write_text(text, encoding="utf-8", newline="")
-        except OSError as exc:
-            raise UsageError(f"--output {args.output}: cannot write ({exc.strerror}). Fix: choose a writable file") from None
-        print(f"exported {len(submissions)} submission(s) to {args.output}", file=sys.stderr)
+            order = question_order(chosen.site_dir)
+        except ManifestError as exc:
+            order = []
+            click.echo(f"note: the answer columns are sorted by question id: {exc}", err=True)
+        text = to_csv(submissions, order)
     else:
-        sys.stdout.write(text)
-    return EXIT_OK
+        text = to_json(submissions)
+    if output is None:
+        sys.stdout.write(text)  # not click.echo: it would strip escape sequences from the data
+        return
+    try:
+        output.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise BadInput(f"--output {output}: cannot write ({exc.strerror}). Fix: choose a writable file") from None
+    click.echo(f"exported {len(submissions)} submission(s) to {output}", err=True)
 
 
-def cmd_purge(args: argparse.Namespace) -> int:
+@cli.command(cls=Command, reads=("DATABASE_URL", "RETENTION_MONTHS"))
+def purge() -> None:
+    """Delete the submissions older than RETENTION_MONTHS.
+
+    Prints how many. The server also does this when it starts and once a day.
+    """
     from kennisbank.server.store import format_time, months_before, utc_now
 
-    settings = _settings()
-    cutoff = months_before(utc_now(), settings.retention_months)
-    with _store(settings) as store:
-        count = store.purge_older_than(cutoff)
-    print(f"purged {count} submission(s) received before {format_time(cutoff)} (RETENTION_MONTHS={settings.retention_months})")
-    return EXIT_OK
+    chosen = read_settings()
+    cutoff = months_before(utc_now(), chosen.retention_months)
+    with store(chosen) as opened:
+        count = opened.purge_older_than(cutoff)
+    click.echo(f"purged {count} submission(s) received before {format_time(cutoff)} (RETENTION_MONTHS={chosen.retention_months})")
 
 
-def cmd_erase(args: argparse.Namespace) -> int:
-    email = _email(args.email)
-    with _store(_settings()) as store:
-        count = store.erase_email(email)
-    print(f"erased {count} submission(s) stored under {email}")
-    return EXIT_OK
+@cli.command(cls=Command, reads=("DATABASE_URL",))
+@click.option("--email", type=Email(), required=True, help="the person's email address (compared in lowercase)")
+def erase(email: str) -> None:
+    """Delete everything stored under one email address (a request for erasure).
+
+    Prints how many submissions. Deleted data is overwritten in the database file.
+    """
+    with store(read_settings()) as opened:
+        count = opened.erase_email(email)
+    click.echo(f"erased {count} submission(s) stored under {email}")
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
-    with _store(_settings()) as store:
-        stats = store.stats()
-    if args.format == "json":
+@cli.command(cls=Command, reads=("DATABASE_URL",))
+@click.option("--format", "form", type=click.Choice(["text", "json"]), default="text", show_default=True, help="text to read, or JSON")
+def stats(form: str) -> None:
+    """Count, mean score and band distribution of the submissions."""
+    with store(read_settings()) as opened:
+        counted = opened.stats()
+    if form == "json":
         data = {
-            "count": stats.count,
+            "count": counted.count,
             "assessments": {
                 key: {"count": a.count, "mean_score": a.mean_score, "bands": a.bands, "with_contact": a.with_contact, "discuss": a.discuss}
-                for key, a in stats.assessments.items()
+                for key, a in counted.assessments.items()
             },
         }
-        print(json.dumps(data, indent=2))
-        return EXIT_OK
-    print(f"submissions: {stats.count}")
-    for key, a in stats.assessments.items():
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"submissions: {counted.count}")
+    for key, a in counted.assessments.items():
         mean = f"{a.mean_score:.1f}" if a.mean_score is not None else "-"
-        print(f"\n{key}: {a.count} submission(s), mean score {mean}, {a.with_contact} with contact details, {a.discuss} asking to discuss")
+        click.echo(f"\n{key}: {a.count} submission(s), mean score {mean}, {a.with_contact} with contact details, {a.discuss} asking to discuss")
         for band, count in sorted(a.bands.items(), key=lambda item: -item[1]):
-            print(f"  {band:<24} {count:>6}  {100 * count / a.count:5.1f}%")
-    return EXIT_OK
+            click.echo(f"  {band:<24} {count:>6}  {100 * count / a.count:5.1f}%")
 
 
-def _site():
-    from kennisbank.siteconfig import SiteConfigError, load_mkdocs
+@cli.command("settings")
+@click.option("--markdown", is_flag=True, help="as the Markdown table in README.md, to paste there")
+def show_settings(markdown: bool) -> None:
+    """The server's environment variables: name, default and what each does."""
+    from kennisbank.server.settings import markdown_table, variables
 
-    try:
-        return load_mkdocs(os.environ.get("MKDOCS_CONFIG", "mkdocs.yml"))
-    except SiteConfigError as exc:
-        raise UsageError(str(exc)) from None
+    if markdown:
+        click.echo(markdown_table(), nl=False)
+        return
+    formatter = click.HelpFormatter(max_width=100)
+    formatter.write_dl(help_rows(variables()))
+    click.echo(formatter.getvalue(), nl=False)
 
 
-def cmd_i18n_status(args: argparse.Namespace) -> int:
+@cli.command("i18n-status")
+@config_option
+@click.option("--diff", is_flag=True, help="show what changed in each outdated page's source, from git")
+@click.option("--check", is_flag=True, help="exit 1 when a translation is outdated or missing and not accepted")
+def i18n_status(config: str, diff: bool, check: bool) -> None:
+    """Every page's translations: current, outdated or missing.
+
+    For every page of the default language and every other language, prints
+    whether its translation is current, outdated (its source changed since the
+    version it records as source_hash) or missing, and whether its front matter
+    accepts that.
+    """
     from kennisbank.translations import FrontMatterError, report, source_changes
 
-    site = _site()
-    docs = site.path.parent / "docs"
-    default = site.default_language.locale
+    loaded = site(config)
+    docs = loaded.path.parent / "docs"
+    default = loaded.default_language.locale
     try:
-        statuses = report(docs, site.locales, default)
+        statuses = report(docs, loaded.locales, default)
     except FrontMatterError as exc:
-        raise UsageError(str(exc)) from None
+        raise BadInput(str(exc)) from None
     width = max((len(s.page) for s in statuses), default=4)
-    print(f"{'page':<{width}}  lang  status")
+    click.echo(f"{'page':<{width}}  lang  status")
     for status in statuses:
         state = status.state + (" (accepted)" if status.accepted else "")
-        print(f"{status.page:<{width}}  {status.locale:<4}  {state}{': ' + status.detail if status.detail else ''}")
-        if status.state == "outdated" and args.diff:
+        click.echo(f"{status.page:<{width}}  {status.locale:<4}  {state}{': ' + status.detail if status.detail else ''}")
+        if status.state == "outdated" and diff:
             recorded = status.detail.removeprefix("source changed since ")
-            diff = source_changes(docs, status.page, default, recorded) if recorded != status.detail else None
-            if diff:
-                print("\n".join("    " + line for line in diff.splitlines()))
+            changes = source_changes(docs, status.page, default, recorded) if recorded != status.detail else None
+            if changes:
+                click.echo("\n".join("    " + line for line in changes.splitlines()))
             else:
-                print("    (the translated version of the source is not in git's history: compare by hand)")
+                click.echo("    (the translated version of the source is not in git's history: compare by hand)")
     work = [s for s in statuses if s.needs_work]
-    print(f"\n{len(statuses) - len(work)} of {len(statuses)} translation(s) current or accepted")
-    return EXIT_FAILED if args.check and work else EXIT_OK
+    click.echo(f"\n{len(statuses) - len(work)} of {len(statuses)} translation(s) current or accepted")
+    if check and work:
+        click.get_current_context().exit(EXIT_FAILED)
 
 
-def cmd_i18n_mark(args: argparse.Namespace) -> int:
+@cli.command("i18n-mark")
+@config_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def i18n_mark(config: str, files: tuple[str, ...]) -> None:
+    """Record that translations are reviewed against their current source.
+
+    After reviewing a translation (FILES, e.g. docs/privacy.en.md), records the
+    current version of its source as source_hash in its front matter, so the build
+    no longer reports it as outdated.
+    """
     from kennisbank.translations import FrontMatterError, set_source_hash, source_hash, split_locale, translation_file
 
-    site = _site()
-    docs = (site.path.parent / "docs").resolve()
-    default = site.default_language.locale
-    for name in args.files:
+    loaded = site(config)
+    docs = (loaded.path.parent / "docs").resolve()
+    default = loaded.default_language.locale
+    for name in files:
         path = Path(name).resolve()
         try:
             relative = path.relative_to(docs).as_posix()
         except ValueError:
-            raise UsageError(f"{name} is not under {docs}: name a translation such as docs/privacy.en.md") from None
-        page, locale = split_locale(relative, site.locales)
-        if locale is None or locale == default or not path.is_file():
-            raise UsageError(f"{name} is not a translation file (docs/<page>.<language>.md, not {default}): name one such as docs/privacy.en.md")
+            raise BadInput(f"{name} is not under {docs}. Fix: name a translation such as docs/privacy.en.md") from None
+        page, locale = split_locale(relative, loaded.locales)
+        if locale is None or locale == default:
+            raise BadInput(f"{name} is not a translation file (docs/<page>.<language>.md, not {default}). Fix: name one such as docs/privacy.en.md")
         source = docs / translation_file(page, default)
         if not source.is_file():
-            raise UsageError(f"{name} has no source: docs/{translation_file(page, default)} does not exist")
+            raise BadInput(f"{name} has no source: docs/{translation_file(page, default)} does not exist. Fix: name the translation of an existing page")
         try:
             value = source_hash(source.read_text(encoding="utf-8"))
         except FrontMatterError as exc:
-            raise UsageError(f"docs/{translation_file(page, default)}: {exc}") from None
+            raise BadInput(f"docs/{translation_file(page, default)}: {exc}") from None
         path.write_text(set_source_hash(path.read_text(encoding="utf-8"), value), encoding="utf-8")
-        print(f"{name}: translates docs/{translation_file(page, default)} as of {value}")
-    return EXIT_OK
+        click.echo(f"{name}: translates docs/{translation_file(page, default)} as of {value}")
 
 
-# The parser
+def __getattr__(name: str) -> Any:
+    """The export functions' old home, for tests/test_submission_abuse.py until it imports
+    kennisbank.export; lazily, so that no command pays for importing the server."""
+    if name in ("FORMULA_START", "neutralise", "to_csv", "to_json"):
+        from kennisbank import export
 
-ENVIRONMENT = """\
-environment:
-  DATABASE_URL      where submissions are kept (default sqlite:///var/kennisbank.sqlite3,
-                    relative to the folder of mkdocs.yml)
-  MKDOCS_CONFIG     the site's mkdocs.yml (default: in the current folder or a parent)
-  RETENTION_MONTHS  how long submissions are kept (default 12)
-"""
-
-
-def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(
-        prog="kennisbank",
-        description="Run the knowledge site's submission server and look after the submissions it keeps.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=ENVIRONMENT,
-    )
-    commands = main.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def add(name: str, run: Callable[[argparse.Namespace], int], help: str, description: str, epilog: str = ENVIRONMENT) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
-        sub.set_defaults(run=run)
-        return sub
-
-    add(
-        "serve",
-        cmd_serve,
-        "serve the built site and receive submissions",
-        "Serve the built site (SITE_DIR) and receive self-assessment submissions, with uvicorn on "
-        "HOST:PORT. Builds nothing: run `make build` first (`make serve` does both). Keeps no access "
-        "log: no IP address is logged or stored.",
-        epilog="""\
-environment:
-  HOST, PORT        address to listen on (default 127.0.0.1, 8000)
-  SITE_DIR          the built site (default: site/ beside mkdocs.yml)
-  DATABASE_URL      where submissions are kept (default sqlite:///var/kennisbank.sqlite3)
-  MKDOCS_CONFIG     the site's mkdocs.yml (default: in the current folder or a parent)
-  RETENTION_MONTHS  submissions older than this are purged at start and daily (default 12)
-  RATE_LIMIT        submissions per seconds per client address, e.g. 5/60, or off
-  CORS_ORIGINS      comma-separated origins allowed to post JSON from another host
-  MAX_BODY_BYTES    the largest submission body accepted (default 65536)
-""",
-    )
-    export = add(
-        "export",
-        cmd_export,
-        "write submissions as CSV or JSON",
-        "Write every submission (or one person's, with --email) as CSV, one row each with the answers "
-        "as columns, or as JSON. CSV cells that a spreadsheet would run as a formula start with '.",
-    )
-    export.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json")
-    export.add_argument("--email", metavar="E", help="only the submissions stored under this email address (a request for access)")
-    export.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
-    add(
-        "purge",
-        cmd_purge,
-        "delete submissions older than RETENTION_MONTHS",
-        "Delete every submission received more than RETENTION_MONTHS months ago (default 12) and print "
-        "how many. The server also does this when it starts and once a day.",
-    )
-    erase = add(
-        "erase",
-        cmd_erase,
-        "delete everything stored under one email address",
-        "Delete every submission stored under an email address (a request for erasure) and print how "
-        "many. Deleted data is overwritten in the database file.",
-    )
-    erase.add_argument("--email", metavar="E", required=True, help="the person's email address (compared in lowercase)")
-    stats = add("stats", cmd_stats, "count, mean score and band distribution", "Print how many submissions there are, their mean score and how they spread over the bands.")
-    stats.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
-    status = add(
-        "i18n-status",
-        cmd_i18n_status,
-        "every page's translations: current, outdated or missing",
-        "For every page of the default language and every other language, print whether its "
-        "translation is current, outdated (its source changed since the version it records as "
-        "source_hash) or missing, and whether its front matter accepts that.",
-        epilog="Reads the languages from mkdocs.yml (MKDOCS_CONFIG, or found from the current folder).",
-    )
-    status.add_argument("--diff", action="store_true", help="show what changed in each outdated page's source, from git")
-    status.add_argument("--check", action="store_true", help="exit 1 when a translation is outdated or missing and not accepted")
-    mark = add(
-        "i18n-mark",
-        cmd_i18n_mark,
-        "record that translations are reviewed against their current source",
-        "After reviewing a translation, record the current version of its source as source_hash in "
-        "its front matter, so the build no longer reports it as outdated.",
-        epilog="Reads the languages from mkdocs.yml (MKDOCS_CONFIG, or found from the current folder).",
-    )
-    mark.add_argument("files", nargs="+", metavar="FILE", help="translation files, e.g. docs/privacy.en.md")
-    return main
+        return getattr(export, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """Run one command; its exit code (the console script ``kennisbank`` and ``python -m kennisbank.cli``)."""
     try:
-        return args.run(args)
-    except UsageError as exc:
-        print(f"kennisbank {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="kennisbank", standalone_mode=False)
+    except click.ClickException as exc:  # click's usage errors and BadInput: 2
+        exc.show()
+        return exc.exit_code
+    except click.Abort:  # Ctrl+C
         return EXIT_FAILED
+    return code if isinstance(code, int) else EXIT_OK
 
 
 if __name__ == "__main__":

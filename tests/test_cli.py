@@ -1,5 +1,7 @@
-"""The `kennisbank` command: serve, export, purge, erase, stats; help texts, exit codes,
-and settings that fail with the variable, the problem and the fix."""
+"""The `kennisbank` command: serve, export, purge, erase, stats, settings, i18n-*;
+help texts from the settings table, exit codes, and bad input that fails with the
+variable or option, the problem and the fix. The settings themselves:
+test_settings.py; the CSV and JSON: test_export.py."""
 
 from __future__ import annotations
 
@@ -14,20 +16,30 @@ import pytest
 
 from conftest import ROOT
 from kennisbank.cli import main
-from kennisbank.server.settings import Settings, SettingsError
+from kennisbank.server.settings import Settings, markdown_table, variables
 from kennisbank.server.store import months_before, open_store, utc_now
 from test_submission_api import QUESTIONS
 from test_submission_storage import submission
 
+SETTINGS = [v.name for v in variables()]
+
+READS = {
+    "serve": SETTINGS,
+    "export": ["DATABASE_URL", "SITE_DIR"],
+    "purge": ["DATABASE_URL", "RETENTION_MONTHS"],
+    "erase": ["DATABASE_URL"],
+    "stats": ["DATABASE_URL"],
+}
+"""The environment variables each command reads."""
+
 
 @pytest.fixture
-def env(monkeypatch, tmp_path, site):
-    """The environment of the commands: a database of four submissions in tmp_path, and the built site."""
-    for name in ("HOST", "PORT", "SITE_DIR", "RETENTION_MONTHS", "RATE_LIMIT", "CORS_ORIGINS", "MAX_BODY_BYTES"):
+def env(monkeypatch, tmp_path):
+    """The environment of the commands: a database of four submissions in tmp_path, no other setting."""
+    for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'kb.sqlite3'}")
     monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("SITE_DIR", str(site.site))
     store = open_store(f"sqlite:///{tmp_path / 'kb.sqlite3'}", tmp_path)
     cutoff = months_before(utc_now(), 12)
     items = {
@@ -48,34 +60,54 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize("command", ["serve", "export", "purge", "erase", "stats"])
+@pytest.mark.parametrize("command", [*READS, "settings", "i18n-status", "i18n-mark"])
 def test_every_command_has_help(capsys, command):
-    with pytest.raises(SystemExit) as exit:
-        main([command, "--help"])
-    assert exit.value.code == 0
-    out = capsys.readouterr().out
-    assert f"usage: kennisbank {command}" in out and len(out) > 200
-    assert "DATABASE_URL" in out
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    assert f"Usage: kennisbank {command}" in out and len(out) > 200
+
+
+@pytest.mark.parametrize("command", READS)
+def test_help_lists_the_variables_the_command_reads_from_the_settings_table(capsys, command):
+    out = run(capsys, command, "--help")[1]
+    environment = out.split("\nEnvironment:\n", 1)[1]
+    listed = [line.split()[0] for line in environment.splitlines() if line.startswith("  ") and not line.startswith("   ")]
+    assert listed == READS[command]
+    for variable in variables(*READS[command]):
+        assert f"[default: {variable.default}]" in " ".join(environment.split()) or not variable.default
+
+
+def test_help_is_generated_from_the_settings_table(capsys, monkeypatch):
+    monkeypatch.setattr(Settings.model_fields["retention_months"], "description", "kept for a while, says the table")
+    assert "kept for a while, says the table" in run(capsys, "purge", "--help")[1]
 
 
 def test_main_help_and_usage_errors(capsys):
-    with pytest.raises(SystemExit) as exit:
-        main(["--help"])
-    assert exit.value.code == 0
-    out = capsys.readouterr().out
-    assert all(name in out for name in ("serve", "export", "purge", "erase", "stats"))
-    for args in ([], ["nope"], ["export", "--format", "xml"], ["erase"]):
-        with pytest.raises(SystemExit) as exit:
-            main(args)
-        assert exit.value.code == 2
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    assert all(name in out for name in (*READS, "settings", "i18n-status", "i18n-mark"))
+    for args in ([], ["nope"], ["export", "--format", "xml"], ["erase"], ["stats", "--format", "csv"], ["i18n-mark"]):
+        code, _, err = run(capsys, *args)
+        assert code == 2, args
+        assert "kennisbank" in err and "--help" in err  # the usage and where to read more
 
 
 def test_the_console_script_runs():
-    done = subprocess.run([sys.executable, "-m", "kennisbank.cli", "--help"], capture_output=True, text=True)
-    assert done.returncode == 0 and "kennisbank" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "kennisbank.cli", "--help"], check=False, capture_output=True, text=True)
+    assert done.returncode == 0 and "Usage: kennisbank" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "kennisbank.cli", "export", "--format", "xml"], check=False, capture_output=True, text=True)
+    assert done.returncode == 2 and "'--format'" in done.stderr
 
 
-def test_export_csv_has_a_row_per_submission_and_answers_as_columns(capsys, env):
+def test_settings_prints_the_readme_table(capsys):
+    code, out, _ = run(capsys, "settings", "--markdown")
+    assert code == 0 and out == markdown_table()
+    code, out, _ = run(capsys, "settings")
+    assert code == 0 and [line.split()[0] for line in out.splitlines() if not line.startswith(" ")] == SETTINGS
+
+
+def test_export_csv_has_a_row_per_submission_and_answers_as_columns(capsys, env, monkeypatch, site):
+    monkeypatch.setenv("SITE_DIR", str(site.site))  # the built site's manifest orders the questions
     code, out, _ = run(capsys, "export", "--format", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -137,10 +169,40 @@ def test_stats(capsys, env):
     assert data["assessments"]["contract-check"]["bands"] == {"gemengd": 2, "inspanning": 1, "resultaatgericht": 1}
 
 
+def test_export_without_a_built_site_sorts_the_answer_columns_and_says_why(capsys, env, monkeypatch, tmp_path):
+    monkeypatch.setenv("SITE_DIR", str(tmp_path / "nothing"))
+    code, out, err = run(capsys, "export")
+    assert code == 0
+    columns = [c for c in next(csv.reader(io.StringIO(out))) if c.startswith("answer.")]
+    assert columns == sorted(f"answer.{q}" for q in QUESTIONS) != [f"answer.{q}" for q in QUESTIONS]
+    assert "sorted by question id" in err and "make build" in err
+
+
+def test_export_to_a_file_it_cannot_write_is_a_usage_error(capsys, env, tmp_path):
+    code, _, err = run(capsys, "export", "--output", str(tmp_path / "no-such-folder" / "out.csv"))
+    assert code == 2 and "--output" in err and "Fix:" in err
+
+
 def test_bad_settings_are_usage_errors_naming_the_variable(capsys, env, monkeypatch):
     monkeypatch.setenv("RETENTION_MONTHS", "a year")
     code, _, err = run(capsys, "purge")
     assert code == 2 and "RETENTION_MONTHS" in err and "Fix:" in err
+
+
+def test_a_command_reads_only_the_variables_its_help_lists(capsys, env, monkeypatch):
+    for name in SETTINGS:
+        if name != "DATABASE_URL":
+            monkeypatch.setenv(name, "not usable")
+    assert run(capsys, "erase", "--email", "ann@example.org")[0] == 0
+    assert run(capsys, "stats")[0] == 0
+    code, _, err = run(capsys, "purge")
+    assert code == 2 and "RETENTION_MONTHS" in err
+
+
+def test_a_bad_database_url_is_a_usage_error(capsys, env, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/kb")
+    code, _, err = run(capsys, "stats")
+    assert code == 2 and "DATABASE_URL" in err and "Fix:" in err
 
 
 def test_serve_refuses_a_missing_site(capsys, env, monkeypatch, tmp_path):
@@ -149,39 +211,14 @@ def test_serve_refuses_a_missing_site(capsys, env, monkeypatch, tmp_path):
     assert code == 2 and "SITE_DIR" in err and "make build" in err
 
 
-BAD_SETTINGS = [
-    ("PORT", "eighty", "not a whole number"),
-    ("PORT", "70000", "out of range"),
-    ("HOST", "a b", "not a host"),
-    ("RATE_LIMIT", "5 per minute", "<submissions>/<seconds>"),
-    ("RATE_LIMIT", "0/60", "<submissions>/<seconds>"),
-    ("CORS_ORIGINS", "*", "every website"),
-    ("CORS_ORIGINS", "https://ok.example, example.org", "not an origin"),
-    ("CORS_ORIGINS", "https://x.example/path", "not an origin"),
-    ("MAX_BODY_BYTES", "-1", "not a whole number"),
-    ("MAX_BODY_BYTES", "10", "out of range"),
-    ("RETENTION_MONTHS", "0", "out of range"),
-    ("DATABASE_URL", "postgresql://db/kb", "PostgreSQL"),
-    ("DATABASE_URL", "sqlite:/kb", "not a database URL"),
-]
-
-
-@pytest.mark.parametrize("name, value, problem", BAD_SETTINGS)
-def test_settings_errors_name_the_variable_the_problem_and_the_fix(name, value, problem):
-    environ = {name: value}
-    with pytest.raises(SettingsError) as error:
-        Settings.from_env(environ)
-    message = str(error.value)
-    assert message.startswith(f"{name}: ") and problem in message and "Fix: " in message
-
-
-def test_default_settings(tmp_path):
-    settings = Settings.from_env({})
-    assert (settings.host, settings.port, settings.retention_months, settings.max_body_bytes) == ("127.0.0.1", 8000, 12, 65536)
-    assert settings.database_url == "sqlite:///var/kennisbank.sqlite3"
-    assert settings.site_dir == ROOT / "site"
-    assert (settings.rate_limit.count, settings.rate_limit.seconds) == (5, 60)
-    assert settings.cors_origins == ()
-    custom = Settings.from_env({"RATE_LIMIT": "off", "CORS_ORIGINS": "HTTPS://Static.Example:443/, http://localhost:3000"})
-    assert custom.rate_limit is None
-    assert custom.cors_origins == ("https://static.example", "http://localhost:3000")
+def test_the_i18n_commands_read_the_mkdocs_yml_they_are_given(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no mkdocs.yml here
+    code, _, err = run(capsys, "i18n-status")
+    assert code == 2 and "mkdocs.yml: no such file" in err and "Fix:" in err
+    code, out, _ = run(capsys, "i18n-status", "-f", str(ROOT / "mkdocs.yml"))
+    assert code == 0 and "privacy.md" in out
+    monkeypatch.setenv("MKDOCS_CONFIG", str(ROOT / "mkdocs.yml"))
+    code, out, _ = run(capsys, "i18n-status")
+    assert code == 0 and "translation(s) current or accepted" in out
+    code, _, err = run(capsys, "i18n-mark", "--config", str(tmp_path / "other.yml"), str(ROOT / "docs" / "privacy.en.md"))
+    assert code == 2 and "other.yml: no such file" in err

@@ -1,22 +1,30 @@
-"""The server's settings, read from the environment and nothing else.
+"""The server's settings: declared once, in :class:`Settings`, read from the environment.
 
-Every variable has a default that works for ``make serve`` on a fresh checkout.
+Each field is one environment variable (the field's name in capitals) with a
+default that works for ``make serve`` on a fresh checkout, written as one would
+set it, and a help text. That declaration validates the values, lists the
+variables in each command's ``--help`` (:func:`variables`) and writes the table in
+README.md (:func:`markdown_table`; ``tests/test_settings.py`` fails when the two
+differ). An empty or blank variable means its default.
+
 A value that cannot be used stops the start with :class:`SettingsError`, whose
 message names the variable, the problem and the fix.
 """
 
 from __future__ import annotations
 
-import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from .store import StoreURLError, parse_database_url
+from pydantic import BeforeValidator, Field, PrivateAttr, ValidationError, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite:///var/kennisbank.sqlite3"
+from .store import StoreURLError, parse_database_url
 
 
 class SettingsError(Exception):
@@ -24,7 +32,18 @@ class SettingsError(Exception):
 
     def __init__(self, variable: str, problem: str, fix: str):
         self.variable = variable
+        self.problem = problem
+        self.fix = fix
         super().__init__(f"{variable}: {problem}. Fix: {fix}")
+
+    @classmethod
+    def of(cls, error: ValidationError) -> SettingsError:
+        """The first of pydantic's errors, as the variable, the problem and the fix."""
+        first = error.errors()[0]
+        variable = str(first["loc"][0]) if first["loc"] else "settings"
+        if first["type"] == "setting":  # raised by a validator below
+            return cls(variable, first["ctx"]["problem"], first["ctx"]["fix"])
+        return cls(variable, first["msg"], f"see 'kennisbank serve --help' for what {variable} takes")
 
 
 @dataclass(frozen=True)
@@ -38,68 +57,48 @@ class RateLimit:
         return f"{self.count}/{self.seconds}"
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str
-    port: int
-    database_url: str
-    site_dir: Path
-    project_dir: Path
-    """The folder relative paths are relative to: the current one."""
-    retention_months: int
-    rate_limit: RateLimit | None
-    cors_origins: tuple[str, ...]
-    max_body_bytes: int
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        """Settings from ``environ`` (default ``os.environ``); :class:`SettingsError` on a bad value."""
-        env = os.environ if environ is None else environ
-
-        def get(name: str, default: str) -> str:
-            value = env.get(name)
-            return default if value is None or value.strip() == "" else value.strip()
-
-        project = Path.cwd()
-        database_url = get("DATABASE_URL", DEFAULT_DATABASE_URL)
-        try:
-            parse_database_url(database_url, project)
-        except StoreURLError as exc:
-            raise SettingsError("DATABASE_URL", exc.problem, exc.fix) from None
-        site_dir = Path(get("SITE_DIR", "site")).expanduser()
-        return cls(
-            host=_host(get("HOST", "127.0.0.1")),
-            port=_integer("PORT", get("PORT", "8000"), 1, 65535, "a port number from 1 to 65535, e.g. PORT=8000"),
-            database_url=database_url,
-            site_dir=site_dir if site_dir.is_absolute() else (project / site_dir),
-            project_dir=project,
-            retention_months=_integer(
-                "RETENTION_MONTHS", get("RETENTION_MONTHS", "12"), 1, 1200, "a whole number of months of 1 or more, e.g. RETENTION_MONTHS=12"
-            ),
-            rate_limit=_rate_limit(get("RATE_LIMIT", "5/60")),
-            cors_origins=_origins(get("CORS_ORIGINS", "")),
-            max_body_bytes=_integer(
-                "MAX_BODY_BYTES", get("MAX_BODY_BYTES", "65536"), 4096, 16 * 1024 * 1024, "a size in bytes from 4096 to 16777216, e.g. MAX_BODY_BYTES=65536"
-            ),
-        )
+# Validators. Each takes the stripped text of the variable and raises the problem
+# and the fix as a "setting" error, which Settings.from_env turns into SettingsError.
 
 
-# Helper functions
+def _problem(problem: str, fix: str) -> PydanticCustomError:
+    return PydanticCustomError("setting", "{problem}. Fix: {fix}", {"problem": problem, "fix": fix})
 
 
-def _integer(name: str, value: str, low: int, high: int, fix: str) -> int:
-    if not re.fullmatch(r"\d+", value):
-        raise SettingsError(name, f"{value!r} is not a whole number", f"set {fix}")
-    number = int(value)
-    if not low <= number <= high:
-        raise SettingsError(name, f"{number} is out of range ({low} to {high})", f"set {fix}")
-    return number
+def _whole(low: int, high: int, what: str) -> BeforeValidator:
+    """A whole number from ``low`` to ``high``.
+
+    Not pydantic's ``int`` with ``ge``/``le``: it also takes '+5', '1_000' and
+    '8000.0', and its messages name no fix."""
+
+    def check(value: str, info: ValidationInfo) -> int:
+        name = info.field_name.upper()
+        fix = f"set {what} from {low} to {high}, e.g. {name}={Settings.model_fields[info.field_name].default}"
+        if not re.fullmatch(r"\d+", value):
+            raise _problem(f"{value!r} is not a whole number", fix)
+        if not low <= int(value) <= high:
+            raise _problem(f"{int(value)} is out of range ({low} to {high})", fix)
+        return int(value)
+
+    return BeforeValidator(check)
 
 
 def _host(value: str) -> str:
     if any(char.isspace() for char in value) or "/" in value:
-        raise SettingsError("HOST", f"{value!r} is not a host name or IP address", "set e.g. HOST=127.0.0.1 (this machine only) or HOST=0.0.0.0 (every interface)")
+        raise _problem(f"{value!r} is not a host name or IP address", "set e.g. HOST=127.0.0.1 (this machine only) or HOST=0.0.0.0 (every interface)")
     return value
+
+
+def _database_url(value: str) -> str:
+    try:
+        parse_database_url(value, Path.cwd())
+    except StoreURLError as exc:
+        raise _problem(exc.problem, exc.fix) from None
+    return value
+
+
+def _in_current_folder(value: str) -> Path:
+    return Path.cwd() / Path(value).expanduser()  # an absolute path stays as it is
 
 
 def _rate_limit(value: str) -> RateLimit | None:
@@ -107,8 +106,7 @@ def _rate_limit(value: str) -> RateLimit | None:
         return None
     match = re.fullmatch(r"(\d+)\s*/\s*(\d+)", value)
     if not match or int(match[1]) < 1 or int(match[2]) < 1:
-        raise SettingsError(
-            "RATE_LIMIT",
+        raise _problem(
             f"{value!r} is not <submissions>/<seconds>",
             "set e.g. RATE_LIMIT=5/60 (5 submissions per 60 seconds per client address), or RATE_LIMIT=off to switch it off",
         )
@@ -137,13 +135,109 @@ def _origins(value: str) -> tuple[str, ...]:
         if not item:
             continue
         if item == "*":
-            raise SettingsError("CORS_ORIGINS", "'*' would let every website post submissions", "list the origins that host the static site, e.g. CORS_ORIGINS=https://www.example.nl,https://example.nl")
+            raise _problem("'*' would let every website post submissions", "list the origins that host the static site, e.g. CORS_ORIGINS=https://www.example.nl,https://example.nl")
         origin = normalise_origin(item)
         if origin is None:
-            raise SettingsError(
-                "CORS_ORIGINS",
+            raise _problem(
                 f"{item!r} is not an origin (scheme://host[:port], no path)",
                 "list origins separated by commas, e.g. CORS_ORIGINS=https://www.example.nl,https://example.nl",
             )
         origins.append(origin)
     return tuple(dict.fromkeys(origins))
+
+
+class Settings(BaseSettings):
+    """The settings table: one field per environment variable, its default as text, its help."""
+
+    model_config = SettingsConfigDict(
+        alias_generator=str.upper,  # the field port is the variable PORT
+        case_sensitive=True,  # PORT, not port or Port
+        enable_decoding=False,  # CORS_ORIGINS is a comma-separated list, not JSON
+        frozen=True,
+    )
+
+    host: Annotated[str, BeforeValidator(_host)] = Field(
+        "127.0.0.1", description="the address the server listens on: 127.0.0.1 this machine only, 0.0.0.0 every interface"
+    )
+    port: Annotated[int, _whole(1, 65535, "a port number")] = Field("8000", description="the port the server listens on")
+    database_url: Annotated[str, BeforeValidator(_database_url)] = Field(
+        "sqlite:///var/kennisbank.sqlite3",
+        description="where the submissions are kept; a relative path is relative to the current folder; "
+        "the file and its folder are created and migrated on first use",
+    )
+    site_dir: Annotated[Path, BeforeValidator(_in_current_folder)] = Field(
+        "site", description="the built site to serve (make build writes it), relative to the current folder"
+    )
+    retention_months: Annotated[int, _whole(1, 1200, "a number of months")] = Field(
+        "12", description="submissions older than this many months are deleted at start, daily, and by kennisbank purge"
+    )
+    rate_limit: Annotated[RateLimit | None, BeforeValidator(_rate_limit)] = Field(
+        "5/60", description="submissions per seconds per client address; off for benchmarks"
+    )
+    cors_origins: Annotated[tuple[str, ...], BeforeValidator(_origins)] = Field(
+        "", description="comma-separated origins allowed to post from another host, e.g. https://www.example.nl"
+    )
+    max_body_bytes: Annotated[int, _whole(4096, 16 * 1024 * 1024, "a size in bytes")] = Field(
+        "65536", description="the largest submission accepted, in bytes (413 beyond)"
+    )
+    _project_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def project_dir(self) -> Path:
+        """The folder relative paths are relative to: the current one."""
+        return self._project_dir
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``environ`` (default ``os.environ``); :class:`SettingsError` on a bad value."""
+        try:
+            if environ is None:
+                return cls()  # pydantic-settings reads os.environ
+            # pydantic-settings reads no other mapping (pydantic/pydantic-settings#653). The values
+            # go in as init arguments, which outrank os.environ; '' (the default) for each one missing.
+            return cls(**{name: environ.get(name, "") for name in names()})
+        except ValidationError as exc:
+            raise SettingsError.of(exc) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_default(cls, values: Any) -> Any:
+        """Drop empty and blank values (their default applies); strip the others."""
+        if not isinstance(values, dict):
+            return values
+        return {key: value.strip() if isinstance(value, str) else value for key, value in values.items() if not isinstance(value, str) or value.strip()}
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, env_settings: PydanticBaseSettingsSource, **others: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment and nothing else: no .env file, no secrets folder."""
+        return init_settings, env_settings
+
+
+# The table, for --help and README.md
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    help: str
+
+
+def names() -> list[str]:
+    """Every variable, in the order of the table."""
+    return [field.alias for field in Settings.model_fields.values()]
+
+
+def variables(*only: str) -> list[Variable]:
+    """The variables named in ``only`` (all if none), in the order of the table; ``KeyError`` for an unknown one."""
+    fields = {field.alias: field for field in Settings.model_fields.values()}
+    for name in only:
+        if name not in fields:
+            raise KeyError(f"{name} is not a setting; the settings are {', '.join(fields)}")
+    return [Variable(name, field.default, field.description) for name, field in fields.items() if not only or name in only]
+
+
+def markdown_table() -> str:
+    """The table of README.md, between its ``<!-- settings -->`` markers."""
+    rows = [f"| `{v.name}` | {f'`{v.default}`' if v.default else 'none'} | {v.help} |" for v in variables()]
+    return "\n".join(["| variable | default | what |", "|---|---|---|", *rows]) + "\n"

@@ -1,0 +1,63 @@
+"""The submissions as the consultant gets them: CSV for a spreadsheet, JSON as data.
+
+CSV has one row per submission and one column per question, in the order of the
+assessment as built (:func:`question_order`, from the build manifest). A text cell
+that a spreadsheet would run as a formula is made plain text (:func:`neutralise`);
+JSON keeps every value exactly as stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from kennisbank.manifest import load_manifest
+from kennisbank.server.store import CONTACT_KEYS, Submission, answer_ids, format_time
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""CSV cells starting with one of these are formulas to a spreadsheet (OWASP, "CSV injection")."""
+
+CSV_COLUMNS = ("id", "created_at", "assessment", "version", "lang", "score", "band", "consent", *CONTACT_KEYS, "discuss")
+"""The columns before the answers, which follow as ``answer.<question id>``."""
+
+
+def neutralise(cell: object) -> object:
+    """A text cell a spreadsheet would run as a formula, made plain text with a leading ``'``."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def question_order(site_dir: Path | str) -> list[str]:
+    """The question ids of every assessment of the site built into ``site_dir``, in their order.
+
+    Raises ``kennisbank.manifest.ManifestError`` (naming the fix) when the site has no manifest."""
+    return [question.id for assessment in load_manifest(site_dir).assessments.values() for question in assessment.questions]
+
+
+def to_csv(submissions: Iterable[Submission], order: Sequence[str] = ()) -> str:
+    """CSV (RFC 4180, CRLF line ends): the answers as columns, those in ``order`` first, then the rest sorted."""
+    submissions = list(submissions)
+    questions = answer_ids(submissions, order)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([*CSV_COLUMNS, *(f"answer.{q}" for q in questions)])
+    for s in submissions:
+        row = [s.public_id, format_time(s.created_at), s.assessment, s.version, s.lang, s.score, s.band, _flag(s.consent)]
+        row += [getattr(s, key) or "" for key in CONTACT_KEYS]
+        row += [_flag(s.discuss)]
+        row += [s.answers.get(q, "") for q in questions]
+        writer.writerow([neutralise(cell) for cell in row])
+    return out.getvalue()
+
+
+def to_json(submissions: Iterable[Submission]) -> str:
+    """A JSON array of every submission as stored (contact details only with consent)."""
+    return json.dumps([s.as_dict() for s in submissions], ensure_ascii=False, indent=2) + "\n"
+
+
+def _flag(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
