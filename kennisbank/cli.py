@@ -149,12 +149,26 @@ def serve() -> None:
         app = create_app(chosen)
     except (SettingsError, DefinitionError, StoreError) as exc:
         raise BadInput(str(exc)) from None
+    from kennisbank.server.serving import GuardedH11Protocol, connection_cap, quiet_floods
+
     limit = chosen.rate_limit or "off"
-    click.echo(f"kennisbank: serving {chosen.site_dir} on http://{chosen.host}:{chosen.port}/ (rate limit {limit}, no access log)", err=True)
+    connections = connection_cap(chosen.max_connections)
+    proxies = ", ".join(chosen.trusted_proxies) or "none"
+    click.echo(
+        f"kennisbank: serving {chosen.site_dir} on http://{chosen.host}:{chosen.port}/ (rate limit {limit}, "
+        f"at most {connections} connections, {chosen.request_timeout} s per request, trusted proxies: {proxies}, no access log)",
+        err=True,
+    )
+    quiet_floods()
     uvicorn.run(
         app,
         host=chosen.host,
         port=chosen.port,
+        http=GuardedH11Protocol.configured(chosen.request_timeout, connections),
+        # X-Forwarded-* only from the proxies named; uvicorn would trust 127.0.0.1 by default
+        proxy_headers=bool(chosen.trusted_proxies),
+        forwarded_allow_ips=list(chosen.trusted_proxies) or None,
+        timeout_keep_alive=min(5, chosen.request_timeout),
         access_log=False,  # the privacy statement promises that no IP address is logged
         server_header=False,
         log_level="info",
@@ -334,16 +348,6 @@ def i18n_mark(config: str, files: tuple[str, ...]) -> None:
             raise BadInput(f"docs/{translation_file(page, default)}: {exc}") from None
         path.write_text(set_source_hash(path.read_text(encoding="utf-8"), value), encoding="utf-8")
         click.echo(f"{name}: translates docs/{translation_file(page, default)} as of {value}")
-
-
-def __getattr__(name: str) -> Any:
-    """The export functions' old home, for tests/test_submission_abuse.py until it imports
-    kennisbank.export; lazily, so that no command pays for importing the server."""
-    if name in ("FORMULA_START", "neutralise", "to_csv", "to_json"):
-        from kennisbank import export
-
-        return getattr(export, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

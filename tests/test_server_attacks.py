@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from conftest import ARTICLE, start_server
+from kennisbank.server.local import LocalServer
 from kennisbank.manifest import MANIFEST_PATH, load_manifest
 from kennisbank.server import create_app
 from kennisbank.server.settings import Settings
@@ -255,3 +257,80 @@ def test_a_database_that_cannot_be_written_is_reported_at_start(tmp_path):
         store.check_writable()
     store.check_writable()  # opened again: writable once more
     store.close()
+
+
+# 1. Slow clients
+
+
+def test_slow_clients_are_cut_off_and_cannot_take_the_server_down(site, tmp_path):
+    """1,000 slowloris sockets against a server whose connection cap (150) is far below
+    them: each is refused at once or cut off after REQUEST_TIMEOUT, a normal client
+    still gets its page, and the log says so a few times, not thousands."""
+    import socket
+
+    log_file = tmp_path / "server.log"
+    with open(log_file, "w") as output:
+        server = LocalServer(site.site, tmp_path / "kb.sqlite3", output=output, REQUEST_TIMEOUT="2", MAX_CONNECTIONS="150")
+        base_url = server.start()
+        host, port = base_url.removeprefix("http://").split(":")
+        slow = []
+        try:
+            for _ in range(1000):
+                sock = socket.create_connection((host, int(port)), timeout=5)
+                sock.sendall(b"GET / HTT")  # half a request line, and then nothing
+                slow.append(sock)
+            deadline = time.monotonic() + 15
+            served = None
+            while time.monotonic() < deadline:
+                try:
+                    served = httpx.get(base_url + "/", timeout=3)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            assert served is not None and served.status_code == 200
+            time.sleep(2.5)  # past REQUEST_TIMEOUT: every slow socket has been closed
+            closed = 0
+            for sock in slow:
+                sock.settimeout(0.5)
+                try:
+                    data = sock.recv(200)  # b"" once the server closed it
+                except ConnectionResetError:
+                    data = b""  # refused by the cap: aborted
+                except socket.timeout:
+                    data = b"still open"
+                closed += data == b"" or data.startswith(b"HTTP/1.1 408")
+            assert closed == len(slow)
+        finally:
+            for sock in slow:
+                sock.close()
+            server.stop()
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    assert any("REQUEST_TIMEOUT" in line for line in lines) and any("MAX_CONNECTIONS" in line for line in lines)
+    assert len(lines) < 40, lines[:40]
+
+
+def test_the_connection_cap_fits_the_open_file_limit(monkeypatch):
+    import resource
+
+    from kennisbank.server.serving import SPARE_FILES, connection_cap
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, 4096))
+    assert connection_cap(1000) == 1024 - SPARE_FILES
+    assert connection_cap(100) == 100
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert connection_cap(5000) == 5000
+
+
+def test_a_repeated_log_message_passes_once_per_interval_with_a_count():
+    import logging
+
+    from kennisbank.server.serving import RepeatFilter
+
+    now = [0.0]
+    repeat = RepeatFilter(10, clock=lambda: now[0])
+    record = lambda: logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "socket.accept() out of system resource", None, None)  # noqa: E731
+    passed = [repeat.filter(record()) for _ in range(1000)]
+    assert passed.count(True) == 1
+    now[0] = 11.0
+    later = record()
+    assert repeat.filter(later) and "999 more like it" in later.getMessage()

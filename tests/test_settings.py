@@ -45,7 +45,7 @@ def test_the_readme_check_sees_a_missing_and_a_stale_setting():
 
 def test_the_table_declares_each_variable_once_with_a_default_and_a_help():
     table = variables()
-    assert [v.name for v in table] == ["HOST", "PORT", "DATABASE_URL", "SITE_DIR", "RETENTION_MONTHS", "RATE_LIMIT", "CORS_ORIGINS", "MAX_BODY_BYTES"]
+    assert [v.name for v in table] == ["HOST", "PORT", "DATABASE_URL", "SITE_DIR", "RETENTION_MONTHS", "RATE_LIMIT", "CORS_ORIGINS", "MAX_BODY_BYTES", "TRUSTED_PROXIES", "REQUEST_TIMEOUT", "MAX_CONNECTIONS"]
     assert all(v.help and isinstance(v.default, str) for v in table)
     assert variables("SITE_DIR", "PORT") == [table[1], table[3]]  # in the table's order
     with pytest.raises(KeyError, match="MKDOCS_CONFIG is not a setting"):
@@ -66,6 +66,10 @@ BAD_SETTINGS = [
     ("CORS_ORIGINS", "https://x.example/path", "not an origin"),
     ("MAX_BODY_BYTES", "-1", "not a whole number"),
     ("MAX_BODY_BYTES", "10", "out of range"),
+    ("TRUSTED_PROXIES", "*", "every client"),
+    ("TRUSTED_PROXIES", "proxy.example", "not an IP address or network"),
+    ("REQUEST_TIMEOUT", "0", "out of range"),
+    ("MAX_CONNECTIONS", "many", "not a whole number"),
     ("RETENTION_MONTHS", "0", "out of range"),
     ("RETENTION_MONTHS", "a year", "not a whole number"),
     ("DATABASE_URL", "postgresql://db/kb", "PostgreSQL"),

@@ -10,7 +10,7 @@ import json
 import pytest
 from bs4 import BeautifulSoup
 
-from kennisbank.cli import neutralise, to_csv, to_json
+from kennisbank.export import neutralise, to_csv, to_json
 from test_submission_api import ASSESSMENT, ENDPOINT, QUESTIONS, form, make_client, payload, stored  # noqa: F401 (fixture)
 
 from fastapi.testclient import TestClient  # noqa: E402  (after test_submission_api silenced its warning)

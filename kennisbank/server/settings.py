@@ -13,6 +13,7 @@ message names the variable, the problem and the fix.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -146,6 +147,28 @@ def _origins(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(origins))
 
 
+def _proxies(value: str) -> tuple[str, ...]:
+    proxies = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        if item == "*":
+            raise _problem(
+                "'*' would let every client name its own address and scheme",
+                "list the proxies in front of this server, e.g. TRUSTED_PROXIES=127.0.0.1 (a proxy on this machine) or 10.0.0.0/8",
+            )
+        if item != "unix":
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise _problem(
+                    f"{item!r} is not an IP address or network",
+                    "list addresses or networks separated by commas, e.g. TRUSTED_PROXIES=127.0.0.1,::1 (or unix for a proxy on the Unix socket)",
+                ) from None
+        proxies.append(item)
+    return tuple(dict.fromkeys(proxies))
+
+
 class Settings(BaseSettings):
     """The settings table: one field per environment variable, its default as text, its help."""
 
@@ -179,6 +202,17 @@ class Settings(BaseSettings):
     )
     max_body_bytes: Annotated[int, _whole(4096, 16 * 1024 * 1024, "a size in bytes")] = Field(
         "65536", description="the largest submission accepted, in bytes (413 beyond)"
+    )
+    trusted_proxies: Annotated[tuple[str, ...], BeforeValidator(_proxies)] = Field(
+        "",
+        description="comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (unix: the proxy on the Unix socket); none by default: the headers are ignored",
+    )
+    request_timeout: Annotated[int, _whole(1, 300, "a number of seconds")] = Field(
+        "10", description="seconds a client has to send a whole request, headers and body (slow clients are cut off)"
+    )
+    max_connections: Annotated[int, _whole(1, 100000, "a number of connections")] = Field(
+        "1000", description="open connections at most; more are closed at once (lowered to fit the open-file limit)"
     )
     _project_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
