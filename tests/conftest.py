@@ -14,7 +14,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT.parent / "shared" / "seeds" / "000_27b58bcf51435b55.txt"
+#: The author's original text that the Dutch article must stay faithful to (see tests/data/README.md).
+SEED = ROOT / "tests" / "data" / "seed-klantgericht-optreden.txt"
 PROJECT_PARTS = ("mkdocs.yml", "docs", "overrides", "hooks", "assessments")
 ARTICLE = "artikelen/klantgericht-optreden-bevorderen"
 
