@@ -88,7 +88,7 @@ from measure import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 def start_server(site_dir: Path, database: Path, **env: str):
     """`kennisbank serve` on a free loopback port, as `make serve` runs it; returns (server, base URL)."""
-    from kennisbank.server.local import LocalServer
+    from local_server import LocalServer
 
     server = LocalServer(site_dir, database, **env)
     return server, server.start()
