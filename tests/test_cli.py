@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import ROOT
+from support import ROOT
 from kennisbank.cli import main
 from kennisbank.server.settings import Settings, SettingsError
 from kennisbank.server.store import months_before, open_store, utc_now

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import ARTICLE, ROOT
+from support import ARTICLE, ROOT
 from kennisbank.assessment import load_definitions, score
 from kennisbank.server import Settings, create_app
 

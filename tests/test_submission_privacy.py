@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bs4 import BeautifulSoup
 
-from conftest import ROOT, start_server
+from support import ROOT, start_server
 from kennisbank.server.ratelimit import RateLimiter, client_key
 from kennisbank.server.settings import Settings
 from kennisbank.server.store import months_before, open_store, utc_now
