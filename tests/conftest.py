@@ -4,11 +4,18 @@ support.py; test modules import them from there, not from here."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 
-from support import CHROMIUM, CHROMIUM_ARGS, ROOT, Build, build, copy_project, start_server
+from kennisbank.server import Settings, create_app
+from support import CHROMIUM, CHROMIUM_ARGS, ROOT, Build, build, copy_project, environment, start_server
+
+# Starlette's TestClient warns on import that it wants httpx2; imported here first, so
+# the test modules that import it after conftest.py do not warn again.
+warnings.filterwarnings("ignore", message=".*httpx2.*")
+from fastapi.testclient import TestClient  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +31,26 @@ def site(tmp_path_factory) -> Build:
 def project(tmp_path) -> Path:
     """A fresh copy of the project's sources, to break on purpose."""
     return copy_project(tmp_path / "project")
+
+
+# The submission server in-process
+
+
+@pytest.fixture
+def make_client(site, tmp_path):
+    """``make_client(**env)``: a TestClient on a fresh app; the same database file per test."""
+    clients = []
+
+    def make(**env: str) -> TestClient:
+        app = create_app(Settings.from_env(environment(site.site, tmp_path / "var" / "db.sqlite3", **env)))
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
 
 
 # Browser and server fixtures

@@ -13,10 +13,19 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from bs4 import BeautifulSoup
+
+from kennisbank.assessment import load_definitions
+from kennisbank.server.store import Submission, new_public_id, utc_now
+from kennisbank.siteconfig import load_mkdocs
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The author's original text that the Dutch article must stay faithful to; copied
@@ -103,3 +112,75 @@ def start_server(site_dir: Path, database: Path, **env: str):
 
     server = LocalServer(site_dir, database, **env)
     return server, server.start()
+
+
+# Submissions
+
+ENDPOINT = "/api/assessments/contract-check/submissions"
+
+
+def _load_assessment():
+    config = load_mkdocs(ROOT / "mkdocs.yml")
+    return load_definitions(config.assessment_dir, config.locales)["contract-check"]
+
+
+ASSESSMENT = _load_assessment()
+QUESTIONS = [q.id for q in ASSESSMENT.questions]
+
+
+def environment(site_dir: Path, database: Path, **env: str) -> dict[str, str]:
+    """The server's settings for ``site_dir`` and ``database``, rate limiting off."""
+    return {
+        "SITE_DIR": str(site_dir),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "RATE_LIMIT": "off",
+        **env,
+    }
+
+
+def payload(value: int = 1, **changes) -> dict:
+    """A complete JSON submission answering every question with ``value``."""
+    body = {
+        "assessment": "contract-check",
+        "lang": "nl",
+        "version": ASSESSMENT.version,
+        "answers": {q: value for q in QUESTIONS},
+        "contact": {"name": "", "email": "", "organisation": "", "message": ""},
+        "discuss": False,
+        "consent": False,
+        "website": "",
+    }
+    body.update(changes)
+    return body
+
+
+def form(value: str = "1", **changes) -> dict:
+    """A complete form post answering every question with ``value``."""
+    fields = {"assessment": "contract-check", "lang": "nl", "version": str(ASSESSMENT.version)}
+    fields.update({f"answer-{q}": value for q in QUESTIONS})
+    fields.update({"name": "", "email": "", "organisation": "", "message": "", "website": ""})
+    fields.update(changes)
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def stored(client: TestClient) -> list[Submission]:
+    """Every submission in the store of ``client``'s app."""
+    return client.app.state.store.all()
+
+
+def submission(days_ago: float = 0, email: str | None = None, **changes) -> Submission:
+    """A submission to put in a store directly, ``days_ago`` old, with contact details if ``email``."""
+    fields = dict(
+        public_id=new_public_id(),
+        created_at=utc_now() - timedelta(days=days_ago),
+        assessment="contract-check",
+        version=1,
+        lang="nl",
+        answers={q: 1 for q in QUESTIONS},
+        score=50,
+        band="gemengd",
+    )
+    if email:
+        fields.update(consent=True, email=email, name="N", discuss=False)
+    fields.update(changes)
+    return Submission(**fields)
