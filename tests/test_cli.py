@@ -19,11 +19,14 @@ from kennisbank.server.store import months_before, open_store, utc_now
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path):
-    """The environment of the commands: a database of four submissions in tmp_path."""
+def env(monkeypatch, tmp_path, site):
+    """The environment of the commands: a database of four submissions in tmp_path, and
+    the site built for this run (its manifest orders the export's answer columns; a
+    fresh clone has no site/)."""
     for name in ("HOST", "PORT", "SITE_DIR", "RETENTION_MONTHS", "RATE_LIMIT", "CORS_ORIGINS", "MAX_BODY_BYTES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    monkeypatch.setenv("SITE_DIR", str(site.site))
     monkeypatch.chdir(ROOT)
     store = open_store(f"sqlite:///{tmp_path / 'kb.sqlite3'}", tmp_path)
     cutoff = months_before(utc_now(), 12)
