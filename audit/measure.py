@@ -3,8 +3,8 @@
 Shared by ``audit/run.py`` (``make audit``) and the tests (``make test``, which load
 this file through ``tests/support.py``): Debian's Chromium and its flags, the page
 weight of a first visit, the axe-core accessibility check, the layout shifts of a
-load, and the budgets from ``audit/budgets.json``. Nothing here runs Lighthouse or starts a server; every function takes a Playwright
-``Browser`` and a URL.
+load, and the budgets from ``audit/budgets.json``. Nothing here runs Lighthouse or
+starts a server; every function takes a Playwright ``Browser`` and a URL.
 """
 
 from __future__ import annotations
