@@ -1,10 +1,10 @@
 """What the audit measures in a real browser, and the budgets it measures against.
 
-Shared by ``audit/run.py`` (``make audit``) and ``tests/test_audit_budgets.py``
-(``make test``): the page weight of a first visit, the axe-core accessibility check,
-the layout shifts of a load, and the budgets from ``audit/budgets.json``. Nothing
-here runs Lighthouse or starts a server; every function takes a Playwright
-``Browser`` and a URL.
+Shared by ``audit/run.py`` (``make audit``) and the tests (``make test``, which load
+this file through ``tests/support.py``): Debian's Chromium and its flags, the page
+weight of a first visit, the axe-core accessibility check, the layout shifts of a
+load, and the budgets from ``audit/budgets.json``. Nothing here runs Lighthouse or
+starts a server; every function takes a Playwright ``Browser`` and a URL.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from urllib.parse import urlsplit
 AUDIT_DIR = Path(__file__).resolve().parent
 BUDGETS_FILE = AUDIT_DIR / "budgets.json"
 
+# Debian's Chromium as root in a container, defined once for the audit and the tests
+# (tests/support.py takes it from here): Playwright cannot download its own browser on
+# these machines, and Chromium will not start as root with its sandbox.
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# Debian's Chromium as root in a container: see /work/shared/STACK.md.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -49,7 +49,8 @@ from measure import (  # noqa: E402  (found through the path above)
 )
 
 sys.path.insert(0, str(ROOT))
-from kennisbank.server.local import LocalServer, LocalServerError  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))  # the test harness that starts the server
+from local_server import LocalServer, LocalServerError  # noqa: E402
 
 LIGHTHOUSE = AUDIT_DIR / "node_modules" / ".bin" / "lighthouse"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")

@@ -28,11 +28,12 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the test harness that starts the server
 
 from kennisbank.assessment import load_definitions  # noqa: E402
-from kennisbank.server.local import LocalServer  # noqa: E402
 from kennisbank.server.store import open_store  # noqa: E402
 from kennisbank.siteconfig import load_mkdocs  # noqa: E402
+from local_server import LocalServer  # noqa: E402
 
 PHASES = [  # (label, concurrency, requests, kind)
     ("json  c=1 ", 1, 400, "json"),

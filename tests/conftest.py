@@ -1,66 +1,21 @@
 """Shared fixtures: the real site built once per test session, copies of the project
-to break on purpose, and parsed pages."""
+to break on purpose, and parsed pages. Constants and functions the tests share are in
+support.py; test modules import them from there, not from here."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
 
 import pytest
-from bs4 import BeautifulSoup
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT.parent / "shared" / "seeds" / "000_27b58bcf51435b55.txt"
-PROJECT_PARTS = ("mkdocs.yml", "docs", "overrides", "hooks", "assessments")
-ARTICLE = "artikelen/klantgericht-optreden-bevorderen"
+from kennisbank.server import Settings, create_app
+from support import CHROMIUM, CHROMIUM_ARGS, ROOT, Build, build, copy_project, environment, start_server
 
-
-@dataclass
-class Build:
-    """The outcome of one `mkdocs build --strict` of a project folder."""
-
-    project: Path
-    site: Path
-    returncode: int
-    output: str
-
-    def html(self, path: str) -> BeautifulSoup:
-        """The parsed page at URL path ``path`` (``""``, ``"en/"``, ``"privacy/"``)."""
-        file = self.site / path / "index.html" if not path.endswith(".html") else self.site / path
-        return BeautifulSoup(file.read_text(encoding="utf-8"), "lxml")
-
-    def pages(self) -> list[Path]:
-        return sorted(p for p in self.site.rglob("*.html") if "assets" not in p.parts)
-
-
-def copy_project(dest: Path) -> Path:
-    """A copy of the site's sources in ``dest``, to change and build."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for part in PROJECT_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, dest / part)
-        else:
-            shutil.copy2(source, dest / part)
-    return dest
-
-
-def build(project: Path, site: Path | None = None, *extra_args: str, strict: bool = True, env: dict[str, str] | None = None) -> Build:
-    """Build ``project`` in a subprocess (hooks keep module state) into ``site``."""
-    site = site or project / "site"
-    environment = {**os.environ, "NO_MKDOCS_2_WARNING": "1", **(env or {})}
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", *(["--strict"] if strict else []), "-f", str(project / "mkdocs.yml"), "-d", str(site), *extra_args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=project,
-    )
-    return Build(project, site, done.returncode, done.stdout + done.stderr)
+# Starlette's TestClient warns on import that it wants httpx2; imported here first, so
+# the test modules that import it after conftest.py do not warn again.
+warnings.filterwarnings("ignore", message=".*httpx2.*")
+from fastapi.testclient import TestClient  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -78,19 +33,27 @@ def project(tmp_path) -> Path:
     return copy_project(tmp_path / "project")
 
 
+# The submission server in-process
+
+
+@pytest.fixture
+def make_client(site, tmp_path):
+    """``make_client(**env)``: a TestClient on a fresh app; the same database file per test."""
+    clients = []
+
+    def make(**env: str) -> TestClient:
+        app = create_app(Settings.from_env(environment(site.site, tmp_path / "var" / "db.sqlite3", **env)))
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
 # Browser and server fixtures
-
-# Debian's Chromium and its flags: one definition, shared with the audit.
-sys.path.insert(0, str(ROOT / "audit"))
-from measure import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-
-
-def start_server(site_dir: Path, database: Path, **env: str):
-    """`kennisbank serve` on a free loopback port, as `make serve` runs it; returns (server, base URL)."""
-    from kennisbank.server.local import LocalServer
-
-    server = LocalServer(site_dir, database, **env)
-    return server, server.start()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from conftest import ARTICLE, build
+from support import ARTICLE, build
 from kennisbank.articles import article_from, count_words, front_matter_problems, long_date
 
 

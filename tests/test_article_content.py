@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import ARTICLE, SEED
+from support import ARTICLE, SEED
 
 #: The typing errors corrected in the Dutch article: (as in the seed, as published).
 CORRECTIONS = [

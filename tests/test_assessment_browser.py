@@ -9,7 +9,7 @@ import random
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from conftest import ARTICLE
+from support import ARTICLE
 from kennisbank.assessment import load_definitions, score
 from kennisbank.siteconfig import load_mkdocs
 

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import ROOT
+from support import ROOT
 from kennisbank.assessment import (
     Assessment,
     DefinitionError,

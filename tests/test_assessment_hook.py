@@ -13,7 +13,7 @@ import pytest
 import yaml
 from bs4 import Comment
 
-from conftest import ARTICLE, ROOT, build
+from support import ARTICLE, ROOT, build
 from kennisbank.assessment import load_definition
 
 REAL = ROOT / "assessments" / "contract-check.yml"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from conftest import ROOT
+from support import ROOT
 from kennisbank.assessment import Assessment, client_data, load_definition, render_form, render_result, score
 from kennisbank.assessment.contact import CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
 

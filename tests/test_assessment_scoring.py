@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+from support import ROOT
 from kennisbank.assessment import AnswerError, Assessment, check_answers, load_definition, percentage, score
 from kennisbank.assessment.definition import REQUIRED_STRINGS
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-import measure  # audit/measure.py, on the path through conftest
-from conftest import ROOT
+from support import ROOT, measure  # measure: audit/measure.py
 from kennisbank.siteconfig import load_mkdocs
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from conftest import ARTICLE
+from support import ARTICLE
 
 PAGES = ["", f"{ARTICLE}/", "over/", "privacy/"]
 

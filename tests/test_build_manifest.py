@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from conftest import ARTICLE, ROOT, build, start_server
+from support import ARTICLE, ROOT, build, start_server
 from kennisbank.assessment import digest, from_data, score
 from kennisbank.csp import script_hashes
 from kennisbank.manifest import MANIFEST_PATH, ManifestError, load_manifest

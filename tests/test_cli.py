@@ -14,12 +14,10 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import ROOT
+from support import QUESTIONS, ROOT, submission
 from kennisbank.cli import main
 from kennisbank.server.settings import Settings, markdown_table, variables
 from kennisbank.server.store import months_before, open_store, utc_now
-from test_submission_api import QUESTIONS
-from test_submission_storage import submission
 
 SETTINGS = [v.name for v in variables()]
 

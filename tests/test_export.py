@@ -11,8 +11,7 @@ import pytest
 
 from kennisbank.export import CSV_COLUMNS, FORMULA_START, neutralise, question_order, to_csv, to_json
 from kennisbank.manifest import ManifestError
-from test_submission_api import QUESTIONS
-from test_submission_storage import submission
+from support import QUESTIONS, submission
 
 
 @pytest.mark.parametrize("start", FORMULA_START)

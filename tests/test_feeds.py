@@ -5,7 +5,7 @@ from __future__ import annotations
 import feedparser
 import pytest
 
-from conftest import ARTICLE
+from support import ARTICLE
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ROOT
+from support import ROOT
 from kennisbank.seo import root_path
 from kennisbank.siteconfig import load_mkdocs
 

@@ -15,7 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 from lxml import etree
 
-from conftest import ARTICLE, ROOT, build
+from support import ARTICLE, ROOT, build
 from kennisbank import seo
 from kennisbank.siteconfig import load_mkdocs
 

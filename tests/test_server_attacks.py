@@ -9,8 +9,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import ARTICLE, start_server
-from kennisbank.server.local import LocalServer
+from local_server import LocalServer
+from support import ARTICLE, start_server
 from kennisbank.manifest import MANIFEST_PATH, load_manifest
 from kennisbank.server import create_app
 from kennisbank.server.settings import Settings

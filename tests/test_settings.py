@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from conftest import ROOT
+from support import ROOT
 from kennisbank.server.settings import RateLimit, Settings, SettingsError, markdown_table, names, normalise_origin, variables
 
 README = ROOT / "README.md"

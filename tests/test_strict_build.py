@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ARTICLE, build
+from support import ARTICLE, build
 
 
 def test_the_real_site_builds_strictly(site):

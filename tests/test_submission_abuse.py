@@ -11,9 +11,9 @@ import pytest
 from bs4 import BeautifulSoup
 
 from kennisbank.export import neutralise, to_csv, to_json
-from test_submission_api import ASSESSMENT, ENDPOINT, QUESTIONS, form, make_client, payload, stored  # noqa: F401 (fixture)
+from support import ASSESSMENT, ENDPOINT, QUESTIONS, form, payload, stored
 
-from fastapi.testclient import TestClient  # noqa: E402  (after test_submission_api silenced its warning)
+from fastapi.testclient import TestClient  # after conftest silenced its httpx2 warning
 
 
 # Honeypot

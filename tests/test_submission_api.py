@@ -1,103 +1,29 @@
 """The submission endpoint for both clients (HTML form and fetch with JSON), and the
-built site as the server serves it. The helpers at the top are shared with the other
-test_submission_* modules and test_cli.py (imported by name)."""
+built site as the server serves it. The helpers shared with the other
+test_submission_* modules and test_cli.py are in support.py and conftest.py."""
 
 from __future__ import annotations
 
 import json
 import re
-import warnings
-from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import ARTICLE, ROOT
-from kennisbank.assessment import load_definitions, score
-from kennisbank.server import Settings, create_app
+from support import ARTICLE, ASSESSMENT, ENDPOINT, QUESTIONS, form, payload, stored
+from kennisbank.assessment import score
 
-warnings.filterwarnings("ignore", message=".*httpx2.*")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient  # after conftest silenced its httpx2 warning
 
-ENDPOINT = "/api/assessments/contract-check/submissions"
 #: on every response
 SECURITY_HEADERS = {"content-security-policy", "x-content-type-options", "referrer-policy"}
 #: on documents (HTML) too
 DOCUMENT_HEADERS = {"x-frame-options", "permissions-policy"}
 
 
-# Shared helpers
-
-
-def load_assessment():
-    from kennisbank.siteconfig import load_mkdocs
-
-    config = load_mkdocs(ROOT / "mkdocs.yml")
-    return load_definitions(config.assessment_dir, config.locales)["contract-check"]
-
-
-ASSESSMENT = load_assessment()
-QUESTIONS = [q.id for q in ASSESSMENT.questions]
-
-
-def environment(site_dir: Path, database: Path, **env: str) -> dict[str, str]:
-    return {
-        "SITE_DIR": str(site_dir),
-        "DATABASE_URL": f"sqlite:///{database}",
-        "RATE_LIMIT": "off",
-        **env,
-    }
-
-
-def payload(value: int = 1, **changes) -> dict:
-    """A complete JSON submission answering every question with ``value``."""
-    body = {
-        "assessment": "contract-check",
-        "lang": "nl",
-        "version": ASSESSMENT.version,
-        "answers": {q: value for q in QUESTIONS},
-        "contact": {"name": "", "email": "", "organisation": "", "message": ""},
-        "discuss": False,
-        "consent": False,
-        "website": "",
-    }
-    body.update(changes)
-    return body
-
-
-def form(value: str = "1", **changes) -> dict:
-    """A complete form post answering every question with ``value``."""
-    fields = {"assessment": "contract-check", "lang": "nl", "version": str(ASSESSMENT.version)}
-    fields.update({f"answer-{q}": value for q in QUESTIONS})
-    fields.update({"name": "", "email": "", "organisation": "", "message": "", "website": ""})
-    fields.update(changes)
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-@pytest.fixture
-def make_client(site, tmp_path):
-    """``make_client(**env)``: a TestClient on a fresh app; the same database file per test."""
-    clients = []
-
-    def make(**env: str) -> TestClient:
-        app = create_app(Settings.from_env(environment(site.site, tmp_path / "var" / "db.sqlite3", **env)))
-        client = TestClient(app)
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
-
-
 @pytest.fixture
 def client(make_client) -> TestClient:
     return make_client()
-
-
-def stored(client: TestClient):
-    return client.app.state.store.all()
 
 
 # Success

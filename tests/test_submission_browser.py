@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import ARTICLE, ROOT
+from support import ARTICLE, ROOT
 
 pytestmark = pytest.mark.browser
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from kennisbank.assessment import score
 from kennisbank.assessment.contact import CONTACT_FIELDS
 from kennisbank.server import Settings, create_app
-from test_submission_api import ASSESSMENT, ENDPOINT, QUESTIONS, environment, form, payload
+from support import ASSESSMENT, ENDPOINT, QUESTIONS, environment, form, payload
 
-from fastapi.testclient import TestClient  # noqa: E402  (after test_submission_api silenced its warning)
+from fastapi.testclient import TestClient  # after conftest silenced its httpx2 warning
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 ACCEPTED = {200, 201, 413, 415, 422}

@@ -11,12 +11,10 @@ from datetime import timedelta
 
 from bs4 import BeautifulSoup
 
-from conftest import ROOT, start_server
+from support import ASSESSMENT, ENDPOINT, ROOT, form, payload, start_server, stored, submission
 from kennisbank.server.ratelimit import RateLimiter, client_key
 from kennisbank.server.settings import Settings
 from kennisbank.server.store import months_before, open_store, utc_now
-from test_submission_api import ASSESSMENT, ENDPOINT, form, make_client, payload, stored  # noqa: F401 (fixture)
-from test_submission_storage import submission
 
 CONTACT = {"name": "Jan Jansen", "email": "jan@example.nl", "organisation": "Gemeente X", "message": "Bel me"}
 

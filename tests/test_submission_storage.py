@@ -11,31 +11,13 @@ import pytest
 from kennisbank.server import sqlite_store
 from kennisbank.server.store import (
     StoreError,
-    Submission,
     SubmissionStore,
     months_before,
     new_public_id,
     open_store,
     utc_now,
 )
-from test_submission_api import ENDPOINT, QUESTIONS, make_client, payload, stored  # noqa: F401 (fixture)
-
-
-def submission(days_ago: float = 0, email: str | None = None, **changes) -> Submission:
-    fields = dict(
-        public_id=new_public_id(),
-        created_at=utc_now() - timedelta(days=days_ago),
-        assessment="contract-check",
-        version=1,
-        lang="nl",
-        answers={q: 1 for q in QUESTIONS},
-        score=50,
-        band="gemengd",
-    )
-    if email:
-        fields.update(consent=True, email=email, name="N", discuss=False)
-    fields.update(changes)
-    return Submission(**fields)
+from support import ENDPOINT, payload, stored, submission
 
 
 @pytest.fixture

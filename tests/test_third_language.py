@@ -10,7 +10,7 @@ import feedparser
 import pytest
 import yaml
 
-from conftest import build
+from support import build
 from kennisbank.translations import report, set_source_hash, source_hash
 
 GERMAN = """        - locale: de
@@ -35,7 +35,7 @@ def _add_german_texts(node):
 
 @pytest.fixture(scope="module")
 def german(tmp_path_factory):
-    from conftest import copy_project
+    from support import copy_project
 
     project = copy_project(tmp_path_factory.mktemp("german") / "project")
     config = project / "mkdocs.yml"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import build
+from support import build
 from kennisbank.translations import report, set_source_hash, source_changes, source_hash
 
 
@@ -15,7 +15,7 @@ def _status(project):
 
 
 def test_every_translation_of_the_real_site_is_current(site):
-    from conftest import ROOT
+    from support import ROOT
 
     statuses = report(ROOT / "docs", ["nl", "en"], "nl")
     assert len(statuses) >= 5

@@ -3,6 +3,10 @@
 What the tests, the audit and the benchmark start: ``kennisbank serve`` with a site
 folder, a database of its own, rate limiting off (unless told otherwise) and
 nothing else from the environment changed.
+
+A test harness, so it lives with the tests and not in the ``kennisbank`` package
+that is deployed. Standard library only: ``audit/run.py`` and ``bench/receiver.py``
+import it too, with ``tests/`` on their path.
 """
 
 from __future__ import annotations

@@ -1,0 +1,186 @@
+"""Constants and functions the test modules share: ``from support import ROOT, build``.
+
+Fixtures are in conftest.py, the server harness in local_server.py; a test module
+imports neither conftest.py nor another test module (test_repository_hygiene.py
+checks). pytest puts this folder on the import path, as it does for conftest.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from bs4 import BeautifulSoup
+
+from kennisbank.assessment import load_definitions
+from kennisbank.server.store import Submission, new_public_id, utc_now
+from kennisbank.siteconfig import load_mkdocs
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The author's original text that the Dutch article must stay faithful to; copied
+#: unchanged from the seed he delivered (see tests/data/README.md).
+SEED = ROOT / "tests" / "data" / "seed-klantgericht-optreden.txt"
+PROJECT_PARTS = ("mkdocs.yml", "docs", "overrides", "hooks", "assessments")
+ARTICLE = "artikelen/klantgericht-optreden-bevorderen"
+
+
+# Building the site
+
+
+@dataclass
+class Build:
+    """The outcome of one `mkdocs build --strict` of a project folder."""
+
+    project: Path
+    site: Path
+    returncode: int
+    output: str
+
+    def html(self, path: str) -> BeautifulSoup:
+        """The parsed page at URL path ``path`` (``""``, ``"en/"``, ``"privacy/"``)."""
+        file = self.site / path / "index.html" if not path.endswith(".html") else self.site / path
+        return BeautifulSoup(file.read_text(encoding="utf-8"), "lxml")
+
+    def pages(self) -> list[Path]:
+        return sorted(p for p in self.site.rglob("*.html") if "assets" not in p.parts)
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the site's sources in ``dest``, to change and build."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in PROJECT_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part)
+        else:
+            shutil.copy2(source, dest / part)
+    return dest
+
+
+def build(project: Path, site: Path | None = None, *extra_args: str, strict: bool = True, env: dict[str, str] | None = None) -> Build:
+    """Build ``project`` in a subprocess (hooks keep module state) into ``site``."""
+    site = site or project / "site"
+    environment = {**os.environ, "NO_MKDOCS_2_WARNING": "1", **(env or {})}
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", *(["--strict"] if strict else []), "-f", str(project / "mkdocs.yml"), "-d", str(site), *extra_args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=project,
+    )
+    return Build(project, site, done.returncode, done.stdout + done.stderr)
+
+
+# The browser and the server
+
+
+def _audit_module(name: str) -> ModuleType:
+    """``audit/<name>.py``, loaded from its file under the name ``make audit`` gives it.
+
+    audit/ is a folder of scripts, not a package: loading the one file the tests share
+    with it leaves the import path alone (importlib's "importing a source file
+    directly" recipe)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "audit" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+#: The audit's measurements (page weight, axe-core, layout shifts, budgets), the same
+#: code `make audit` runs.
+measure = _audit_module("measure")
+#: Debian's Chromium and its flags: defined once, in audit/measure.py, for the audit
+#: and the tests alike.
+CHROMIUM, CHROMIUM_ARGS = measure.CHROMIUM, measure.CHROMIUM_ARGS
+
+
+def start_server(site_dir: Path, database: Path, **env: str):
+    """`kennisbank serve` on a free loopback port, as `make serve` runs it; returns (server, base URL)."""
+    from local_server import LocalServer
+
+    server = LocalServer(site_dir, database, **env)
+    return server, server.start()
+
+
+# Submissions
+
+ENDPOINT = "/api/assessments/contract-check/submissions"
+
+
+def _load_assessment():
+    config = load_mkdocs(ROOT / "mkdocs.yml")
+    return load_definitions(config.assessment_dir, config.locales)["contract-check"]
+
+
+ASSESSMENT = _load_assessment()
+QUESTIONS = [q.id for q in ASSESSMENT.questions]
+
+
+def environment(site_dir: Path, database: Path, **env: str) -> dict[str, str]:
+    """The server's settings for ``site_dir`` and ``database``, rate limiting off."""
+    return {
+        "SITE_DIR": str(site_dir),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "RATE_LIMIT": "off",
+        **env,
+    }
+
+
+def payload(value: int = 1, **changes) -> dict:
+    """A complete JSON submission answering every question with ``value``."""
+    body = {
+        "assessment": "contract-check",
+        "lang": "nl",
+        "version": ASSESSMENT.version,
+        "answers": {q: value for q in QUESTIONS},
+        "contact": {"name": "", "email": "", "organisation": "", "message": ""},
+        "discuss": False,
+        "consent": False,
+        "website": "",
+    }
+    body.update(changes)
+    return body
+
+
+def form(value: str = "1", **changes) -> dict:
+    """A complete form post answering every question with ``value``."""
+    fields = {"assessment": "contract-check", "lang": "nl", "version": str(ASSESSMENT.version)}
+    fields.update({f"answer-{q}": value for q in QUESTIONS})
+    fields.update({"name": "", "email": "", "organisation": "", "message": "", "website": ""})
+    fields.update(changes)
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def stored(client: TestClient) -> list[Submission]:
+    """Every submission in the store of ``client``'s app."""
+    return client.app.state.store.all()
+
+
+def submission(days_ago: float = 0, email: str | None = None, **changes) -> Submission:
+    """A submission to put in a store directly, ``days_ago`` old, with contact details if ``email``."""
+    fields = dict(
+        public_id=new_public_id(),
+        created_at=utc_now() - timedelta(days=days_ago),
+        assessment="contract-check",
+        version=1,
+        lang="nl",
+        answers={q: 1 for q in QUESTIONS},
+        score=50,
+        band="gemengd",
+    )
+    if email:
+        fields.update(consent=True, email=email, name="N", discuss=False)
+    fields.update(changes)
+    return Submission(**fields)
