@@ -38,7 +38,7 @@ def test_interface_strings_are_in_each_language(site):
     assert nl.select_one(".md-search__input")["placeholder"] == "Zoeken"
     assert en.select_one(".md-search__input")["placeholder"] == "Search"
     assert nl.select_one(".md-header__topic").get_text(strip=True) == "Kennisbank outsourcing & SSC"
-    assert en.select_one(".md-header__topic").get_text(strip=True) == "Knowledge base outsourcing & SSC"
+    assert en.select_one(".md-header__topic").get_text(strip=True) == "Outsourcing & SSC Knowledge Base"
 
 
 def test_every_page_has_exactly_one_h1(site):

@@ -12,7 +12,7 @@ from support import ARTICLE
     "prefix,locale,title,entry",
     [
         ("", "nl", "Kennisbank outsourcing & SSC: nieuwe artikelen", "Hoe klantgericht optreden bevorderen bij jullie outsourcing leverancier of SSC"),
-        ("en/", "en", "Knowledge base outsourcing & SSC: new articles", "How to make your outsourcing provider or SSC more customer-focused"),
+        ("en/", "en", "Outsourcing & SSC Knowledge Base: new articles", "How to make your outsourcing provider or SSC more customer-focused"),
     ],
 )
 def test_each_language_has_its_own_feed(site, prefix, locale, title, entry):

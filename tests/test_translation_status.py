@@ -80,7 +80,7 @@ def test_an_outdated_translation_shows_a_notice_and_fails_the_strict_build(proje
     lenient = build(project, project / "lenient", strict=False)
     notice = lenient.html("en/over/").select_one("[data-kb-translation=outdated]")
     assert notice is not None
-    assert "may be behind" in notice.get_text()
+    assert "may be out of date" in notice.get_text()
     assert notice.a["hreflang"] == "nl"
     assert lenient.html("over/").select_one("[data-kb-translation]") is None
 

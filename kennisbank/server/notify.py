@@ -1,0 +1,174 @@
+"""What a submission sends on: an email to the consultant and a signed webhook to a CRM.
+
+The messages are built when they are sent, from the stored submission and the
+definition that scored it (never from a copy kept in the outbox), so an erased
+submission cannot be sent. Email is built with the standard library's ``email``
+package and sent with ``smtplib`` (in a worker thread) or, without ``SMTP_URL``,
+put in a Maildir that any mail client opens. The webhook follows the Standard
+Webhooks convention (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``),
+signed with the ``standardwebhooks`` library.
+"""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import httpx
+from standardwebhooks import Webhook
+
+from kennisbank.assessment import Assessment, score
+from kennisbank.siteconfig import SiteConfig
+from kennisbank.templating import templates
+
+from .store import Submission
+
+EMAIL, WEBHOOK = "email", "webhook"
+SEND_TIMEOUT = 30
+#: how many of the weakest answers the email lists
+WEAKEST = 5
+
+
+class PermanentFailure(Exception):
+    """Trying again cannot help (a webhook answered 410 Gone): the delivery fails for good."""
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    mode: str = "leads"
+    """``leads`` (consent and contact details), ``all`` or ``off``."""
+    smtp_url: str = ""
+    to: str = ""
+    sender: str = ""
+    maildir: Path = Path("var/mail")
+    webhook_url: str = ""
+    webhook_secret: str = ""
+
+    def channels(self, submission: Submission) -> list[str]:
+        """The deliveries ``submission`` triggers."""
+        if self.mode == "off" or (self.mode == "leads" and not is_lead(submission)):
+            return []
+        return [EMAIL] + ([WEBHOOK] if self.webhook_url else [])
+
+    @property
+    def transport(self) -> str:
+        return f"SMTP {redact(self.smtp_url)}" if self.smtp_url else f"the Maildir {self.maildir}"
+
+
+def is_lead(submission: Submission) -> bool:
+    """A reader who consented and left a way to reach them, or asked to discuss the result."""
+    return submission.consent and submission.has_contact
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for logs and the start-up line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+# Email
+
+
+def email_message(submission: Submission, assessment: Assessment, site: SiteConfig, settings: NotifySettings, dashboard_url: str = "") -> EmailMessage:
+    """The consultant's message about ``submission``, in the site's default language."""
+    lang = site.default_language.locale
+    answers = {key: int(value) for key, value in submission.answers.items()}
+    result = score(assessment, answers)
+    lead = is_lead(submission)
+
+    def s(key: str, **values: object) -> str:
+        return site.string(key, lang, **values)
+
+    context = {
+        "s": s,
+        "submission": submission,
+        "lead": lead,
+        "band": result.band.title[lang],
+        "score": result.score,
+        "themes": [(assessment.theme(item.theme).title[lang], item.score) for item in result.themes],
+        "weakest": [(q.text[lang], assessment.label(answers[q.id], lang), q.advice[lang]) for q in result.weak[:WEAKEST]],
+        "weak_count": len(result.weak),
+        "title": assessment.title[lang],
+        "reader_lang": site.language(submission.lang).name if submission.lang in site.locales else submission.lang,
+        "received": format_datetime(submission.created_at.astimezone(timezone.utc)),
+        "dashboard_url": dashboard_url,
+    }
+    message = EmailMessage()
+    subject_key = "notify_subject_lead" if lead else "notify_subject"
+    who = submission.organisation or submission.name or submission.email or ""
+    message["Subject"] = s(subject_key, who=who, score=result.score, band=result.band.title[lang]).strip()
+    message["From"] = settings.sender
+    message["To"] = settings.to
+    if lead and submission.email:
+        message["Reply-To"] = str(Address(display_name=submission.name or "", addr_spec=submission.email))
+    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Message-ID"] = message_id(submission.public_id, settings.sender)
+    message["Content-Language"] = lang
+    message.set_content(templates.get_template("notify/submission.txt").render(context))
+    message.add_alternative(templates.get_template("notify/submission.html").render(context), subtype="html")
+    return message
+
+
+def message_id(public_id: str, sender: str) -> str:
+    """The same Message-ID for every attempt at the same submission, so a mail system
+    (or the consultant's client) can drop a duplicate after a crash between send and mark."""
+    domain = sender.rpartition("@")[2].strip("> ") or "kennisbank.invalid"
+    return f"<{public_id}.submission@{domain}>"
+
+
+def send_email(message: EmailMessage, settings: NotifySettings) -> None:
+    """Send by SMTP (``smtp://``, ``smtp+starttls://``, ``smtps://``), or into the Maildir."""
+    if not settings.smtp_url:
+        box = mailbox.Maildir(settings.maildir, create=True)
+        box.add(message)
+        return
+    parts = urlsplit(settings.smtp_url)
+    secure = parts.scheme == "smtps"
+    port = parts.port or {"smtp": 25, "smtp+starttls": 587, "smtps": 465}[parts.scheme]
+    context = ssl.create_default_context()
+    client = smtplib.SMTP_SSL(parts.hostname, port, timeout=SEND_TIMEOUT, context=context) if secure else smtplib.SMTP(parts.hostname, port, timeout=SEND_TIMEOUT)
+    with client:
+        if parts.scheme == "smtp+starttls":
+            client.starttls(context=context)
+        if parts.username:
+            client.login(unquote(parts.username), unquote(parts.password or ""))
+        client.send_message(message)
+
+
+# Webhook
+
+
+def webhook_payload(submission: Submission) -> str:
+    """The same object as a row of ``kennisbank export --format json``."""
+    return json.dumps(submission.as_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def send_webhook(submission: Submission, settings: NotifySettings, now: datetime | None = None) -> None:
+    """POST the submission, signed; the submission's public id is the idempotency key (``webhook-id``)."""
+    now = now or datetime.now(timezone.utc)
+    payload = webhook_payload(submission)
+    signature = Webhook(settings.webhook_secret).sign(submission.public_id, now, payload)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": submission.public_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+        "user-agent": "kennisbank-webhook/1",
+    }
+    response = httpx.post(settings.webhook_url, content=payload.encode("utf-8"), headers=headers, timeout=SEND_TIMEOUT, follow_redirects=False)
+    if response.status_code == 410:
+        raise PermanentFailure("the receiver answered 410 Gone: it wants no more deliveries")
+    if not 200 <= response.status_code < 300:
+        raise RuntimeError(f"the receiver answered {response.status_code}")
