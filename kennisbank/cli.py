@@ -159,6 +159,12 @@ def serve() -> None:
         f"at most {connections} connections, {chosen.request_timeout} s per request, trusted proxies: {proxies}, no access log)",
         err=True,
     )
+    notify = chosen.notify_settings()
+    if notify.mode == "off":
+        click.echo("kennisbank: notifications are off (NOTIFY=off)", err=True)
+    else:
+        hook = f" and the webhook {notify.webhook_url}" if notify.webhook_url else ""
+        click.echo(f"kennisbank: {notify.mode} go by email to {notify.to} through {notify.transport}{hook} (NOTIFY={notify.mode})", err=True)
     quiet_floods()
     uvicorn.run(
         app,
@@ -236,6 +242,47 @@ def erase(email: str) -> None:
     with store(read_settings()) as opened:
         count = opened.erase_email(email)
     click.echo(f"erased {count} submission(s) stored under {email}")
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def outbox(context: click.Context) -> None:
+    """The deliveries of submissions (email, webhook) that are pending or have failed.
+
+    Without a subcommand: lists them, with their attempts and last error. A delivery
+    that failed for good (after about a day of retries, or a webhook's 410) waits
+    for `kennisbank outbox retry`.
+    """
+    if context.invoked_subcommand is None:
+        context.invoke(outbox_list)
+
+
+@outbox.command("list", cls=Command, reads=("DATABASE_URL",))
+@click.option("--all", "everything", is_flag=True, help="also the deliveries that were sent")
+def outbox_list(everything: bool = False) -> None:
+    """List pending and failed deliveries (with --all: sent ones too)."""
+    states = ("pending", "failed", "sent") if everything else ("pending", "failed")
+    with store(read_settings()) as opened:
+        rows = opened.deliveries(states)
+    if not rows:
+        click.echo("the outbox is empty: nothing pending or failed" if not everything else "no deliveries")
+        return
+    for row in rows:
+        when = f"next attempt {row.next_attempt.isoformat(timespec='seconds')}" if row.state == "pending" else (f"sent {row.sent_at.isoformat(timespec='seconds')}" if row.sent_at else "")
+        error = f"; last error: {row.last_error}" if row.last_error else ""
+        click.echo(f"{row.id:>6}  {row.submission}  {row.channel:<7}  {row.state:<7}  {row.attempts} attempt(s)  {when}{error}")
+
+
+@outbox.command("retry", cls=Command, reads=("DATABASE_URL",))
+@click.argument("ids", nargs=-1, type=click.IntRange(min=1))
+@click.option("--all", "everything", is_flag=True, help="every failed delivery")
+def outbox_retry(ids: tuple[int, ...], everything: bool) -> None:
+    """Make failed deliveries pending again; the running server sends them within 30 seconds."""
+    if bool(ids) == everything:
+        raise BadInput("name the deliveries to retry (their numbers from `kennisbank outbox`), or give --all")
+    with store(read_settings()) as opened:
+        count = opened.retry_deliveries(None if everything else ids)
+    click.echo(f"{count} failed delivery(ies) will be tried again")
 
 
 @cli.command(cls=Command, reads=("DATABASE_URL",))

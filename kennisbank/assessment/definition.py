@@ -46,6 +46,7 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
     "submit_hint": (),
     "sending": (),
     "sent": ("id",),
+    "follow_up": (),
     "send_failed": (),
     "contact_legend": (),
     "contact_intro": (),

@@ -17,7 +17,7 @@ from .model import Assessment
 from .scoring import Result
 
 #: Strings the script needs; the rest of the texts are in the markup.
-CLIENT_STRINGS = ("progress", "score_value", "theme_score", "restored", "cleared", "sending", "sent", "send_failed", "reload")
+CLIENT_STRINGS = ("progress", "score_value", "theme_score", "restored", "cleared", "sending", "sent", "send_failed", "reload", "follow_up")
 
 
 

@@ -24,6 +24,7 @@ from kennisbank.siteconfig import SiteConfig
 
 from . import openapi
 from .definitions import Definitions
+from .outbox import Outbox
 from .receiver import Receiver
 from .replies import NO_STORE, Replies
 from .security import Compression, SecurityHeaders, content_security_policy, security_headers
@@ -67,22 +68,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise
     static = StaticSite(site_dir, [lang.prefix for lang in site.languages])
     replies = Replies(site, lambda: definitions.manifest.shells, static.not_found_page)
-    receiver = Receiver(settings, definitions, store, replies)
+    outbox = Outbox(store, definitions, settings.notify_settings())
+    receiver = Receiver(settings, definitions, store, replies, outbox)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await _purge(store, settings.retention_months)  # before the first request
-        task = asyncio.create_task(_purge_regularly(store, settings.retention_months))
+        tasks = [asyncio.create_task(_purge_regularly(store, settings.retention_months)), asyncio.create_task(outbox.run())]
         try:
             yield
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             store.close()
 
     app = _App(title="Kennisbank submissions", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
     app.state.receiver = receiver
+    app.state.outbox = outbox
     app.state.security_headers = security_headers(content_security_policy(manifest.script_hashes))
     app.add_middleware(Compression)
 

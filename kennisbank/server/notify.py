@@ -131,6 +131,7 @@ def message_id(public_id: str, sender: str) -> str:
 def send_email(message: EmailMessage, settings: NotifySettings) -> None:
     """Send by SMTP (``smtp://``, ``smtp+starttls://``, ``smtps://``), or into the Maildir."""
     if not settings.smtp_url:
+        settings.maildir.parent.mkdir(parents=True, exist_ok=True)  # Maildir creates only its own folder
         box = mailbox.Maildir(settings.maildir, create=True)
         box.add(message)
         return

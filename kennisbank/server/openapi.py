@@ -115,6 +115,7 @@ class _Stored(BaseModel):
     score: int = Field(ge=0, le=100)
     band: _Band
     contact_stored: bool
+    follow_up: bool
 
 
 def responses() -> dict[int, Any]:

@@ -31,6 +31,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from .definitions import Changed, Definitions
+from .outbox import Outbox
 from .ratelimit import RateLimiter, client_key
 from .replies import NO_STORE, Replies
 from .settings import Settings, normalise_origin
@@ -49,8 +50,10 @@ class TooLarge(Exception):
 
 
 class Receiver:
-    def __init__(self, settings: Settings, definitions: Definitions, store: SubmissionStore, replies: Replies):
+    def __init__(self, settings: Settings, definitions: Definitions, store: SubmissionStore, replies: Replies, outbox: Outbox):
         self.settings = settings
+        self.outbox = outbox
+        self.notify = outbox.settings
         self.definitions = definitions
         self.store = store
         self.replies = replies
@@ -124,10 +127,11 @@ class Receiver:
                 **contact,
             )
             try:
-                await self._write(submission)
+                await self._write(submission, self.notify.channels(submission))
             except (sqlite3.Error, OSError, StoreError):
                 log.exception("storing a submission failed")
                 return replies.failure(assessment, accepted.lang, as_json, 503, "send_failed", extra)
+            self.outbox.wake()
         return replies.stored(assessment, accepted, public_id, as_json, extra)
 
     def preflight(self, request: Request) -> Response:
@@ -148,12 +152,12 @@ class Receiver:
 
     # Steps
 
-    async def _write(self, submission: Submission) -> None:
+    async def _write(self, submission: Submission, channels: list[str]) -> None:
         """Store in a worker thread, one write at a time: SQLite has one writer anyway, and
         waiting here (not on the store's lock in a thread) keeps the thread pool free."""
         if self._writer is None:
             self._writer = anyio.CapacityLimiter(1)
-        await anyio.to_thread.run_sync(self.store.add, submission, limiter=self._writer)
+        await anyio.to_thread.run_sync(self.store.add, submission, channels, limiter=self._writer)
 
     def _origin(self, request: Request, strict: bool) -> tuple[str | None, bool]:
         """``(allowed cross origin or None, allowed)``: whether a post may come from where it says.

@@ -56,12 +56,14 @@ class Replies:
                 "score": accepted.result.score,
                 "band": {"id": accepted.result.band.id, "title": accepted.result.band.title[lang]},
                 "contact_stored": accepted.contact_stored,
+                "follow_up": accepted.follow_up,
             }
             return JSONResponse(reply, status_code=201, headers={**NO_STORE, **headers})
         html = self._page(
             lang,
             "result.html",
             sent=assessment.string("sent", lang, id=public_id),
+            follow_up=assessment.string("follow_up", lang) if accepted.follow_up else "",
             consent_notice=assessment.string("error_consent", lang) if accepted.contact_given and not accepted.consent else "",
             result=render_result(assessment, lang, accepted.result, accepted.answers, article_url=self.article_url(assessment, lang)),
             **self._back(assessment, lang),

@@ -13,6 +13,7 @@ message names the variable, the problem and the fix.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -43,7 +44,7 @@ class SettingsError(Exception):
         first = error.errors()[0]
         variable = str(first["loc"][0]) if first["loc"] else "settings"
         if first["type"] == "setting":  # raised by a validator below
-            return cls(variable, first["ctx"]["problem"], first["ctx"]["fix"])
+            return cls(first["ctx"].get("variable", variable), first["ctx"]["problem"], first["ctx"]["fix"])
         return cls(variable, first["msg"], f"see 'kennisbank serve --help' for what {variable} takes")
 
 
@@ -169,6 +170,72 @@ def _proxies(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(proxies))
 
 
+def _problem_for(variable: str, problem: str, fix: str) -> PydanticCustomError:
+    """A problem with one variable found while checking several together."""
+    return PydanticCustomError("setting", "{variable}: {problem}. Fix: {fix}", {"variable": variable, "problem": problem, "fix": fix})
+
+
+def _choice(*choices: str) -> BeforeValidator:
+    def check(value: str, info: ValidationInfo) -> str:
+        if value.lower() not in choices:
+            raise _problem(f"{value!r} is not one of {', '.join(choices)}", f"set {info.field_name.upper()}={choices[0]} (or {', '.join(choices[1:])})")
+        return value.lower()
+
+    return BeforeValidator(check)
+
+
+def _smtp_url(value: str) -> str:
+    if not value:
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
+        raise _problem(
+            f"{_redacted(value)!r} is not an SMTP URL",
+            "set e.g. SMTP_URL=smtp+starttls://user:password@mail.example.nl:587 (or smtps://…:465, or smtp://localhost:25 for a local relay); "
+            "leave it empty to deliver into the Maildir MAILDIR",
+        )
+    return value
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    return url.replace(f":{parts.password}@", ":***@") if parts.password else url
+
+
+def _address(value: str) -> str:
+    if value and (not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", value)):
+        raise _problem(f"{value!r} is not an email address", "set a plain address, e.g. NOTIFY_TO=advies@example.nl")
+    return value
+
+
+def _webhook_url(value: str) -> str:
+    if value and urlsplit(value).scheme not in ("http", "https"):
+        raise _problem(f"{value!r} is not an http(s) URL", "set e.g. WEBHOOK_URL=https://crm.example.nl/hooks/kennisbank, or leave it empty")
+    return value
+
+
+def _webhook_secret(value: str) -> str:
+    if not value:
+        return value
+    from standardwebhooks import Webhook
+
+    try:
+        Webhook(value)
+        raw = base64.b64decode(value.removeprefix("whsec_") + "==")
+    except Exception:  # noqa: BLE001 - the library raises several kinds for a bad secret
+        raw = b""
+    if len(raw) < 24:
+        raise _problem(
+            "not a webhook secret of at least 24 random bytes",
+            "set WEBHOOK_SECRET=whsec_ followed by base64, e.g. from: python -c \"import base64, os; print('whsec_' + base64.b64encode(os.urandom(32)).decode())\"",
+        )
+    return value
+
+
 class Settings(BaseSettings):
     """The settings table: one field per environment variable, its default as text, its help."""
 
@@ -214,6 +281,25 @@ class Settings(BaseSettings):
     max_connections: Annotated[int, _whole(1, 100000, "a number of connections")] = Field(
         "1000", description="open connections at most; more are closed at once (lowered to fit the open-file limit)"
     )
+    notify: Annotated[str, _choice("leads", "all", "off")] = Field(
+        "leads", description="which submissions are sent on by email and webhook: leads (consent and contact details), all, or off"
+    )
+    smtp_url: Annotated[str, BeforeValidator(_smtp_url)] = Field(
+        "",
+        description="the mail server, e.g. smtp+starttls://user:password@mail.example.nl:587 or smtps://…:465; "
+        "empty: mail goes into the Maildir MAILDIR",
+    )
+    notify_to: Annotated[str, BeforeValidator(_address)] = Field("", description="who receives the email about a submission (required with SMTP_URL)")
+    notify_from: Annotated[str, BeforeValidator(_address)] = Field("", description="the sender of that email (required with SMTP_URL)")
+    maildir: Annotated[Path, BeforeValidator(_in_current_folder)] = Field(
+        "var/mail", description="where mail goes without SMTP_URL: a Maildir any mail client opens (new mail in its new/ folder)"
+    )
+    webhook_url: Annotated[str, BeforeValidator(_webhook_url)] = Field(
+        "", description="a CRM's URL that receives each submission sent on as a signed JSON POST (Standard Webhooks); empty: none"
+    )
+    webhook_secret: Annotated[str, BeforeValidator(_webhook_secret)] = Field(
+        "", description="the webhook's signing secret, whsec_ and base64 (required with WEBHOOK_URL)"
+    )
     _project_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @property
@@ -232,6 +318,31 @@ class Settings(BaseSettings):
             return cls(**{name: environ.get(name, "") for name in names()})
         except ValidationError as exc:
             raise SettingsError.of(exc) from None
+
+    @model_validator(mode="after")
+    def _together(self) -> Settings:
+        """Settings that only make sense together."""
+        if self.smtp_url and self.notify != "off":
+            for name in ("notify_to", "notify_from"):
+                if not getattr(self, name):
+                    raise _problem_for(name.upper(), "is required when SMTP_URL is set", f"set {name.upper()}=advies@example.nl, or NOTIFY=off")
+        if self.webhook_url and not self.webhook_secret:
+            raise _problem_for("WEBHOOK_SECRET", "is required when WEBHOOK_URL is set", "set WEBHOOK_SECRET=whsec_… (the receiver verifies every delivery with it)")
+        return self
+
+    def notify_settings(self):
+        """What the outbox sends with (``kennisbank.server.notify.NotifySettings``)."""
+        from .notify import NotifySettings
+
+        return NotifySettings(
+            mode=self.notify,
+            smtp_url=self.smtp_url,
+            to=self.notify_to or "consultant@localhost",
+            sender=self.notify_from or "kennisbank@localhost",
+            maildir=self.maildir,
+            webhook_url=self.webhook_url,
+            webhook_secret=self.webhook_secret,
+        )
 
     @model_validator(mode="before")
     @classmethod

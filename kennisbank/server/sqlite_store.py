@@ -21,13 +21,15 @@ import threading
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
-from .store import AssessmentStats, Stats, StoredDefinition, StoreError, StoreURLError, Submission, format_time, normalise_email, parse_time, utc_now
+from .store import AssessmentStats, Delivery, DeliveryState, Stats, StoredDefinition, StoreError, StoreURLError, Submission, format_time, normalise_email, parse_time, utc_now
 
 MEMORY = ":memory:"
 
 log = logging.getLogger("kennisbank.server")
+
+T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _COLUMNS = (
     "public_id, created_at, assessment, version, lang, answers, score, band, "
@@ -224,7 +226,7 @@ class SQLiteStore:
 
     # The interface
 
-    def add(self, submission: Submission) -> None:
+    def add(self, submission: Submission, channels: Iterable[str] = ()) -> None:
         row = (
             submission.public_id,
             format_time(submission.created_at),
@@ -242,8 +244,73 @@ class SQLiteStore:
             None if submission.discuss is None else int(submission.discuss),
             submission.definition,
         )
+        now = format_time(utc_now())
+
+        def work(db: sqlite3.Connection) -> None:
+            cursor = db.execute(f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row)
+            # the deliveries it triggers, in the same transaction: both or neither
+            db.executemany(
+                "INSERT INTO outbox (submission, channel, next_attempt, created_at) VALUES (?, ?, ?, ?)",
+                [(cursor.lastrowid, channel, now, now) for channel in channels],
+            )
+
         with self._lock:
-            self._write(f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row)
+            self._transaction(work)
+
+    # The outbox
+
+    def due_deliveries(self, now: datetime, limit: int = 20, *, all_pending: bool = False) -> list[Delivery]:
+        """Pending deliveries whose time has come (every pending one with ``all_pending``), oldest first."""
+        due = "" if all_pending else "AND o.next_attempt <= ?"
+        parameters = () if all_pending else (format_time(now),)
+        columns = ", ".join(f"s.{name.strip()}" for name in _COLUMNS.split(","))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT o.id, o.channel, o.attempts, {columns} FROM outbox o JOIN submissions s ON s.id = o.submission "
+                f"WHERE o.state = 'pending' {due} ORDER BY o.next_attempt, o.id LIMIT ?",
+                (*parameters, limit),
+            ).fetchall()
+        return [Delivery(id=row[0], channel=row[1], attempts=row[2], submission=_submission(row[3:])) for row in rows]
+
+    def delivered(self, delivery_id: int, attempts: int) -> None:
+        with self._lock:
+            self._write(
+                "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = NULL WHERE id = ?",
+                (attempts, format_time(utc_now()), delivery_id),
+            )
+
+    def delivery_failed(self, delivery_id: int, attempts: int, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt: try again at ``retry_at``, or never (``None``: failed for good)."""
+        state = "pending" if retry_at is not None else "failed"
+        with self._lock:
+            self._write(
+                "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt = coalesce(?, next_attempt) WHERE id = ?",
+                (state, attempts, error[:500], format_time(retry_at) if retry_at else None, delivery_id),
+            )
+
+    def deliveries(self, states: Iterable[str] = ("pending", "failed"), public_id: str | None = None) -> list[DeliveryState]:
+        states = tuple(states)
+        where = f"o.state IN ({', '.join('?' * len(states))})" + (" AND s.public_id = ?" if public_id else "")
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT o.id, s.public_id, o.channel, o.state, o.attempts, o.next_attempt, o.last_error, o.created_at, o.sent_at "
+                f"FROM outbox o JOIN submissions s ON s.id = o.submission WHERE {where} ORDER BY o.id",
+                (*states, *((public_id,) if public_id else ())),
+            ).fetchall()
+        return [
+            DeliveryState(row[0], row[1], row[2], row[3], row[4], parse_time(row[5]), row[6], parse_time(row[7]), parse_time(row[8]) if row[8] else None)
+            for row in rows
+        ]
+
+    def retry_deliveries(self, ids: Iterable[int] | None = None) -> int:
+        """Failed deliveries (those in ``ids``, or all) made pending again, due now; the number."""
+        ids = None if ids is None else tuple(ids)
+        where = "" if ids is None else f" AND id IN ({', '.join('?' * len(ids))})"
+        with self._lock:
+            return self._write(
+                f"UPDATE outbox SET state = 'pending', attempts = 0, next_attempt = ? WHERE state = 'failed'{where}",
+                (format_time(utc_now()), *(ids or ())),
+            )
 
     def remember_definitions(self, definitions: Iterable[StoredDefinition]) -> int:
         """Record definitions served; those already known are left as they are. The number new."""
@@ -321,10 +388,14 @@ class SQLiteStore:
 
     def _write(self, sql: str, parameters: tuple) -> int:
         """Run one change in its own transaction, committed (and synced) before returning."""
+        return self._transaction(lambda db: db.execute(sql, parameters).rowcount)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one transaction, committed (and synced) before returning."""
         self._ensure_file()
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            cursor = self._db.execute(sql, parameters)
+            result = work(self._db)
             self._db.execute("COMMIT")
         except sqlite3.OperationalError:
             if self._db.in_transaction:
@@ -335,7 +406,7 @@ class SQLiteStore:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
-        return cursor.rowcount
+        return result
 
     def _delete(self, where: str, parameters: tuple) -> int:
         with self._lock:
@@ -348,23 +419,24 @@ class SQLiteStore:
     def _select(self, tail: str, parameters: tuple = ()) -> list[Submission]:
         with self._lock:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM submissions {tail}", parameters).fetchall()
-        return [
-            Submission(
-                public_id=row[0],
-                created_at=parse_time(row[1]),
-                assessment=row[2],
-                version=row[3],
-                lang=row[4],
-                answers=json.loads(row[5]),
-                score=row[6],
-                band=row[7],
-                consent=bool(row[8]),
-                name=row[9],
-                email=row[10],
-                organisation=row[11],
-                message=row[12],
-                discuss=None if row[13] is None else bool(row[13]),
-                definition=row[14],
-            )
-            for row in rows
-        ]
+        return [_submission(row) for row in rows]
+
+
+def _submission(row: tuple) -> Submission:
+    return Submission(
+        public_id=row[0],
+        created_at=parse_time(row[1]),
+        assessment=row[2],
+        version=row[3],
+        lang=row[4],
+        answers=json.loads(row[5]),
+        score=row[6],
+        band=row[7],
+        consent=bool(row[8]),
+        name=row[9],
+        email=row[10],
+        organisation=row[11],
+        message=row[12],
+        discuss=None if row[13] is None else bool(row[13]),
+        definition=row[14],
+    )

@@ -109,11 +109,49 @@ class StoredDefinition:
     definition: str
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One pending delivery of the outbox, with the submission it carries."""
+
+    id: int
+    channel: str
+    attempts: int
+    submission: Submission
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """A delivery as ``kennisbank outbox`` and the dashboard show it."""
+
+    id: int
+    submission: str
+    """The submission's public id."""
+    channel: str
+    state: str
+    attempts: int
+    next_attempt: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
 @runtime_checkable
 class SubmissionStore(Protocol):
     """Every submission the receiver acknowledged; ``add`` returns only once it is durable."""
 
-    def add(self, submission: Submission) -> None: ...
+    def add(self, submission: Submission, channels: Iterable[str] = ()) -> None:
+        """Store ``submission`` and a pending delivery per channel, in one transaction."""
+        ...
+
+    def due_deliveries(self, now: datetime, limit: int = 20, *, all_pending: bool = False) -> list[Delivery]: ...
+
+    def delivered(self, delivery_id: int, attempts: int) -> None: ...
+
+    def delivery_failed(self, delivery_id: int, attempts: int, error: str, retry_at: datetime | None) -> None: ...
+
+    def deliveries(self, states: Iterable[str] = ("pending", "failed"), public_id: str | None = None) -> list[DeliveryState]: ...
+
+    def retry_deliveries(self, ids: Iterable[int] | None = None) -> int: ...
 
     def all(self) -> list[Submission]:
         """Every submission, oldest first."""

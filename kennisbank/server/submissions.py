@@ -117,6 +117,11 @@ class Accepted:
     def contact_stored(self) -> bool:
         return self.consent and self.contact_given
 
+    @property
+    def follow_up(self) -> bool:
+        """The reader asked to discuss the result and consented: the consultancy will call."""
+        return self.consent and self.discuss
+
 
 # Reading
 

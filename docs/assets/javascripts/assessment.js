@@ -132,7 +132,7 @@
         });
         const reply = await response.json().catch(() => ({}));
         if (response.ok) {
-          sent.textContent = fill(data.strings.sent, { id: reply.id });
+          sent.textContent = fill(data.strings.sent, { id: reply.id }) + (reply.follow_up ? ` ${data.strings.follow_up}` : "");
         } else if (response.status === 409) {
           /* the site was rebuilt since this page was loaded: the answers are saved on
              every change, so a reload brings them back into the new form */

@@ -1,0 +1,365 @@
+"""A submission reaches the consultant: email and webhook through an outbox that loses nothing.
+
+Real parts: an SMTP server (aiosmtpd) and an HTTP receiver on loopback, the server
+as ``kennisbank serve`` in a child process, SIGKILL for the crash."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import http.server
+import json
+import mailbox
+import sqlite3
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from local_server import LocalServer, free_port
+from support import ENDPOINT, QUESTIONS, payload
+from kennisbank.manifest import load_manifest
+from kennisbank.server.definitions import Definitions
+from kennisbank.server.notify import NotifySettings, email_message
+from kennisbank.server.outbox import Outbox
+from kennisbank.server.sqlite_store import SQLiteStore
+from kennisbank.server.store import Submission, new_public_id, utc_now
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+LEAD = {"name": "Ada Lovelace", "email": "Ada@Example.org", "organisation": "Analytical Engines BV", "message": "Bel me maar.\nGraag na 14:00."}
+
+
+# Real peers
+
+
+class Sink:
+    """An aiosmtpd handler that keeps every message it accepted; ``hold`` makes it stall
+    in DATA without ever answering (a mail server that hangs mid-transaction)."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.hold = False
+        self.holding = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.hold:
+            self.holding.set()
+            await asyncio.Event().wait()  # never answers: the sender dies waiting
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp():
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield sink, controller
+    controller.stop()
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    statuses: list[int] = []
+    seen: list[tuple[dict, bytes, int]] = []
+
+    def do_POST(self):  # noqa: N802 - the handler's protocol
+        body = self.rfile.read(int(self.headers["content-length"]))
+        status = self.statuses.pop(0) if self.statuses else 200
+        self.seen.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
+        self.send_response(status)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook_receiver():
+    handler = type("Handler", (Receiver,), {"statuses": [], "seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield handler, f"http://127.0.0.1:{server.server_address[1]}/hooks/kennisbank"
+    server.shutdown()
+
+
+def _wait(condition, seconds: float = 15.0, what: str = "it") -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"waited {seconds} s for {what}")
+
+
+def _server(site, tmp_path, **env) -> LocalServer:
+    log = open(tmp_path / "server.log", "a")  # noqa: SIM115 - closed with the test's tmp_path
+    return LocalServer(site.site, tmp_path / "kb.sqlite3", output=log, **env)
+
+
+def _smtp_env(controller) -> dict[str, str]:
+    return {"SMTP_URL": f"smtp://127.0.0.1:{controller.port}", "NOTIFY_TO": "advies@example.nl", "NOTIFY_FROM": "kennisbank@example.nl"}
+
+
+def _mixed() -> dict[str, int]:
+    return {q: (2 if index % 3 else 0) for index, q in enumerate(QUESTIONS)}
+
+
+# Email through a real SMTP server
+
+
+def test_a_lead_arrives_as_a_message_with_the_right_fields(site, tmp_path, smtp):
+    sink, controller = smtp
+    server = _server(site, tmp_path, **_smtp_env(controller))
+    base_url = server.start()
+    try:
+        reply = httpx.post(base_url + ENDPOINT, json=payload(answers=_mixed(), lang="en", contact=LEAD, consent=True, discuss=True), timeout=10).json()
+        _wait(lambda: sink.messages, what="the email")
+    finally:
+        server.stop()
+    assert reply["follow_up"] is True
+    [message] = sink.messages
+    manifest = load_manifest(site.site)
+    assessment = manifest.assessments["contract-check"]
+    assert message["Message-ID"] == f"<{reply['id']}.submission@example.nl>"
+    assert message["To"] == "advies@example.nl" and message["From"] == "kennisbank@example.nl"
+    assert message["Reply-To"].addresses[0].addr_spec == "ada@example.org"
+    band = next(band for band in assessment.bands if band.id == reply["band"]["id"])
+    assert message["Subject"] == f"Nieuwe lead: Analytical Engines BV (score {reply['score']}, {band.title['nl']})"
+    assert message.is_multipart() and [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert f"Score: {reply['score']} / 100" in text
+    assert reply["id"] in text and "Ada Lovelace" in text and "Analytical Engines BV" in text
+    assert "Wil de uitslag bespreken: ja" in text and "Bel me maar." in text
+    for theme in assessment.themes:
+        assert theme.title["nl"] in text
+    weakest = [q for q in assessment.questions if _mixed()[q.id] < 2]
+    assert weakest and all(q.text["nl"] in text for q in weakest[:1])
+    assert "Ada Lovelace" in html and "<script" not in html
+
+
+def test_html_and_formulas_from_a_reader_are_inert_in_the_email(site, tmp_path):
+    manifest = load_manifest(site.site)
+    evil = Submission(
+        public_id=new_public_id(), created_at=utc_now(), assessment="contract-check", version=1, lang="nl",
+        answers={q: 1 for q in QUESTIONS}, score=50, band="gemengd", consent=True,
+        name="<script>alert(1)</script>", email="x@example.org", organisation="=HYPERLINK(\"http://evil\")", message="<b>hi</b>", discuss=True,
+    )
+    message = email_message(evil, manifest.assessments["contract-check"], manifest.site, NotifySettings(to="a@example.nl", sender="b@example.nl"))
+    html = message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html and "<b>hi</b>" not in html
+
+
+def test_no_contact_data_without_consent_when_everything_is_sent(site, tmp_path, smtp):
+    sink, controller = smtp
+    server = _server(site, tmp_path, NOTIFY="all", **_smtp_env(controller))
+    base_url = server.start()
+    try:
+        reply = httpx.post(base_url + ENDPOINT, json=payload(contact=LEAD, consent=False, discuss=True), timeout=10).json()
+        _wait(lambda: sink.messages, what="the email")
+    finally:
+        server.stop()
+    [message] = sink.messages
+    assert message["Reply-To"] is None
+    assert message["Subject"].startswith("Nieuwe anonieme inzending")
+    everything = message.as_string()
+    assert reply["id"] in everything
+    for value in ("Ada", "ada@example.org", "Analytical", "Bel me"):
+        assert value not in everything
+
+
+def test_only_leads_by_default(site, tmp_path, smtp):
+    sink, controller = smtp
+    server = _server(site, tmp_path, **_smtp_env(controller))
+    base_url = server.start()
+    try:
+        assert httpx.post(base_url + ENDPOINT, json=payload(), timeout=10).status_code == 201
+        time.sleep(1.0)
+    finally:
+        server.stop()
+    assert sink.messages == []
+    with sqlite3.connect(tmp_path / "kb.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_without_smtp_url_mail_goes_into_a_maildir(site, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # as make serve in a fresh clone: var/ beside it
+    server = _server(site, tmp_path)
+    base_url = server.start()
+    try:
+        reply = httpx.post(base_url + ENDPOINT, json=payload(contact=LEAD, consent=True), timeout=10).json()
+        _wait(lambda: list((tmp_path / "var" / "mail" / "new").glob("*")), what="the Maildir message")
+    finally:
+        server.stop()
+    [stored] = list(mailbox.Maildir(tmp_path / "var" / "mail", create=False))
+    assert reply["id"] in stored["Message-ID"]
+    assert "Maildir" in (tmp_path / "server.log").read_text(encoding="utf-8")  # and it says so at start
+
+
+# The outbox: retries, crashes, erasure
+
+
+@pytest.fixture
+def outbox_for(site, tmp_path):
+    """``outbox_for(settings)``: a real store and the outbox worker's delivery step, in this process."""
+    store = SQLiteStore(tmp_path / "kb.sqlite3")
+    definitions = Definitions(store, site.site, load_manifest(site.site))
+    yield lambda settings: (store, Outbox(store, definitions, settings))
+    store.close()
+
+
+def _lead(**changes) -> Submission:
+    """A lead scored by the current definition (``definition=None``)."""
+    fields = dict(
+        public_id=new_public_id(), created_at=utc_now(), assessment="contract-check", version=1, lang="nl",
+        answers={q: 1 for q in QUESTIONS}, score=50, band="gemengd", consent=True, name="Ada", email="ada@example.org", discuss=True,
+    )
+    return Submission(**{**fields, **changes})
+
+
+def _deliver_due(store, outbox, later: float = 0) -> int:
+    due = store.due_deliveries(utc_now() + timedelta(seconds=later))
+    for delivery in due:
+        asyncio.run(outbox.deliver(delivery))
+    return len(due)
+
+
+def test_with_the_mail_server_down_it_is_accepted_retried_and_delivered_once_it_is_up(outbox_for):
+    port = free_port()
+    settings = NotifySettings(smtp_url=f"smtp://127.0.0.1:{port}", to="advies@example.nl", sender="kennisbank@example.nl")
+    store, outbox = outbox_for(settings)
+    lead = _lead()
+    store.add(lead, settings.channels(lead))
+    assert _deliver_due(store, outbox) == 1  # refused: nothing listens
+    [state] = store.deliveries()
+    assert state.state == "pending" and state.attempts == 1 and "ConnectionRefused" in state.last_error
+    assert timedelta(seconds=25) < state.next_attempt - utc_now() < timedelta(seconds=35)  # backoff, not a loop
+    assert _deliver_due(store, outbox) == 0  # not due yet
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        assert _deliver_due(store, outbox, later=60) == 1
+    finally:
+        controller.stop()
+    assert len(sink.messages) == 1 and lead.public_id in sink.messages[0]["Message-ID"]
+    assert store.deliveries(("sent",))[0].attempts == 2
+    assert _deliver_due(store, outbox, later=3600) == 0  # sent: never again
+
+
+def test_a_sigkill_between_commit_and_send_delivers_exactly_once_after_restart(site, tmp_path, smtp):
+    sink, controller = smtp
+    sink.hold = True  # the mail server takes the message but never confirms it
+    server = _server(site, tmp_path, **_smtp_env(controller))
+    base_url = server.start()
+    reply = httpx.post(base_url + ENDPOINT, json=payload(contact=LEAD, consent=True), timeout=10)
+    assert reply.status_code == 201
+    assert sink.holding.wait(15), "the server began to send"
+    server.kill()  # SIGKILL: no clean-up, the delivery is neither sent nor marked
+    sink.hold = False
+    server.start()  # the outbox takes every pending delivery at start
+    try:
+        _wait(lambda: sink.messages, what="the email after the restart")
+        time.sleep(1.0)
+    finally:
+        server.stop()
+    ids = [message["Message-ID"] for message in sink.messages]
+    assert ids == [f"<{reply.json()['id']}.submission@example.nl>"]
+
+
+def test_an_erased_persons_pending_delivery_never_goes_out(outbox_for):
+    port = free_port()
+    settings = NotifySettings(smtp_url=f"smtp://127.0.0.1:{port}", to="advies@example.nl", sender="kennisbank@example.nl")
+    store, outbox = outbox_for(settings)
+    lead, other = _lead(), _lead(email="bob@example.org")
+    store.add(lead, settings.channels(lead))
+    store.add(other, settings.channels(other))
+    assert len(store.deliveries()) == 2
+    assert store.erase_email("ADA@example.org") == 1
+    assert [d.submission for d in store.deliveries()] == [other.public_id]  # erased with the submission
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        _deliver_due(store, outbox, later=60)
+    finally:
+        controller.stop()
+    assert [m["Reply-To"].addresses[0].addr_spec for m in sink.messages] == ["bob@example.org"]
+
+
+def test_failed_for_good_stays_visible_and_can_be_retried(outbox_for, webhook_receiver):
+    handler, url = webhook_receiver
+    handler.statuses.extend([410])
+    settings = NotifySettings(webhook_url=url, webhook_secret=SECRET)
+    store, outbox = outbox_for(settings)
+    lead = _lead()
+    store.add(lead, ["webhook"])
+    _deliver_due(store, outbox)
+    [state] = store.deliveries()
+    assert state.state == "failed" and "410" in state.last_error
+    assert _deliver_due(store, outbox, later=86400) == 0  # 410 stops retrying
+    assert store.retry_deliveries() == 1
+    _deliver_due(store, outbox)
+    assert store.deliveries(("sent",))[0].submission == lead.public_id
+    assert [status for _, _, status in handler.seen] == [410, 200]
+
+
+# The webhook, to a real local receiver
+
+
+def test_the_webhook_is_signed_and_carries_the_export_row(site, tmp_path, webhook_receiver):
+    handler, url = webhook_receiver
+    server = _server(site, tmp_path, WEBHOOK_URL=url, WEBHOOK_SECRET=SECRET, NOTIFY="all")
+    base_url = server.start()
+    try:
+        reply = httpx.post(base_url + ENDPOINT, json=payload(contact=LEAD, consent=True), timeout=10).json()
+        _wait(lambda: handler.seen, what="the webhook")
+    finally:
+        server.stop()
+    [(headers, body, status)] = handler.seen
+    assert status == 200 and headers["webhook-id"] == reply["id"]
+    row = Webhook(SECRET).verify(body, headers)  # raises unless the signature is right
+    assert row["id"] == reply["id"] and row["email"] == "ada@example.org" and row["score"] == reply["score"]
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(body.replace(b'"score":', b'"score":1'), headers)
+    replayed = {**headers, "webhook-timestamp": str(int((datetime.now(timezone.utc) - timedelta(hours=1)).timestamp()))}
+    with pytest.raises(WebhookVerificationError):  # an old timestamp: a replay is detectable
+        Webhook(SECRET).verify(body, replayed)
+
+
+def test_the_webhook_500_then_200_delivers_once(outbox_for, webhook_receiver):
+    handler, url = webhook_receiver
+    handler.statuses.extend([500])
+    store, outbox = outbox_for(NotifySettings(webhook_url=url, webhook_secret=SECRET))
+    lead = _lead()
+    store.add(lead, ["webhook"])
+    _deliver_due(store, outbox)
+    assert store.deliveries()[0].state == "pending"
+    _deliver_due(store, outbox, later=60)
+    assert _deliver_due(store, outbox, later=86400) == 0
+    assert [status for _, _, status in handler.seen] == [500, 200]
+    assert {headers["webhook-id"] for headers, _, _ in handler.seen} == {lead.public_id}
+
+
+# What the reader is told
+
+
+def test_the_reader_is_told_that_the_consultancy_will_call(site, tmp_path):
+    server = _server(site, tmp_path, NOTIFY="off")
+    base_url = server.start()
+    try:
+        as_json = httpx.post(base_url + ENDPOINT, json=payload(contact=LEAD, consent=True, discuss=True), timeout=10).json()
+        anonymous = httpx.post(base_url + ENDPOINT, json=payload(), timeout=10).json()
+        fields = {f"answer-{q}": "1" for q in QUESTIONS}
+        page = httpx.post(base_url + ENDPOINT, data={**fields, "lang": "en", "email": "b@example.org", "consent": "yes", "discuss": "yes"}, timeout=10).text
+    finally:
+        server.stop()
+    assert as_json["follow_up"] is True and anonymous["follow_up"] is False
+    assert "we will be in touch within two working days" in page
