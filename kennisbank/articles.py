@@ -183,8 +183,3 @@ def render_byline(article: Article, labels: Labels, category_link: Any) -> Marku
     template = templates.get_template("articles/byline.html")
     return Markup(template.render(article=article, l=labels, category_link=category_link))
 
-
-def render_notice(kind: str, labels: Labels, original_locale: str, original_url: str) -> Markup:
-    """A notice above a page: ``not_translated`` or ``outdated``."""
-    template = templates.get_template("articles/notice.html")
-    return Markup(template.render(kind=kind, l=labels, original=original_locale, original_url=original_url))
