@@ -33,12 +33,8 @@ _state: dict = {}
 def on_config(config):
     site = from_mkdocs(config)
     locale = config.plugins["i18n"].current_language
-    _state.update(site=site, locale=locale, docs=Path(config.docs_dir), labels=Labels.of(site, locale))
-
-
-def on_env(env, config, files):
-    _state["template"] = env.get_template("partials/kb-notice.html")
-    return env
+    template = config.theme.get_env().get_template("partials/kb-notice.html")  # overrides/ first
+    _state.update(site=site, locale=locale, docs=Path(config.docs_dir), labels=Labels.of(site, locale), template=template)
 
 
 def on_page_content(html, page, config, files):

@@ -205,3 +205,25 @@ def test_the_status_command_shows_what_changed_and_mark_records_the_review(proje
     wrong = _cli(project, "i18n-mark", "docs/over.nl.md")
     assert wrong.returncode == 2
     assert "is not a translation file" in wrong.stderr
+
+
+def test_the_notice_escapes_every_value():
+    from bs4 import BeautifulSoup
+    from mkdocs.theme import Theme
+
+    from conftest import ROOT
+    from kennisbank.articles import Labels
+
+    hostile = '<script>x()</script> & "quoted"'
+    strings = {"not_translated": "Not translated {language} " + hostile, "outdated": "Outdated " + hostile, "read_original": "Read the {language} original"}
+    labels = Labels("en", "en_GB", {key: {"en": text} for key, text in strings.items()}, {})
+    template = Theme(name="material", custom_dir=str(ROOT / "overrides")).get_env().get_template("partials/kb-notice.html")
+    missing = BeautifulSoup(template.render(status=_decide(), l=labels, original_url="../x/"), "lxml").aside
+    assert missing["data-kb-translation"] == "not_translated" and "info" in missing["class"]
+    assert missing.get_text(strip=True) == "Not translated Dutch " + hostile and missing.a is None
+    outdated = _decide(translation={"source_hash": "0"})
+    notice = BeautifulSoup(template.render(status=outdated, l=labels, original_url='"><script>y()</script>'), "lxml").aside
+    assert notice["data-kb-translation"] == "outdated" and "warning" in notice["class"]
+    assert notice.find("script") is None
+    assert notice.p.find(string=True) == "Outdated " + hostile + " "
+    assert (notice.a["href"], notice.a["hreflang"], notice.a.get_text()) == ('"><script>y()</script>', "nl", "Read the Dutch original")
