@@ -43,7 +43,7 @@ REQUIRED_FIELDS: dict[str, str] = {
 
 #: ``<!-- md:articles category=… limit=… level=… -->`` in a page's HTML. Python-Markdown
 #: keeps the comment as it is, and escapes it inside code, where it stays text.
-MARKER = re.compile(r"<!--\s*md:articles\b(?P<options>.*?)-->", re.S)
+MARKER = re.compile(r"<!--\s*md:articles\b(?P<options>.*?)-->", re.DOTALL)
 LIST_OPTIONS = "category=<id>, limit=<number> and level=<2|3|4> (the heading level of the titles)"
 
 

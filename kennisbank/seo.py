@@ -267,26 +267,29 @@ def page_meta(page: PageFacts, site: SiteConfig) -> tuple[PageMeta, SitemapEntry
         published=published.isoformat() if published else None,
         modified=modified.isoformat() if modified else None,
     )
-    json_ld = None
-    if published:
-        json_ld = json_script(
-            article_json_ld(
-                url=canonical,
-                title=title,
-                description=str(meta.get("description") or description),
-                author=str(meta.get("author", "")),
-                published=published,
-                modified=modified,
-                language=page.written_in,
-                site_name=site_name,
-                home_url=absolute(site.site_url, site.language(page.locale).prefix),
-                sections=[site.categories.get(c, {}).get(page.written_in, c) for c in meta.get("categories") or []],
-                **_translation_links(page.written_in, others, site.default_language.locale),
-            )
-        )
+    json_ld = _json_ld(page, site, og, others, published, modified) if published else None
     noindex = meta.get("robots") == "noindex"
     entry = None if is_copy or noindex else SitemapEntry(own, alternates, modified)
     return PageMeta(description=description, canonical=canonical, alternates=alternates, og=og, json_ld=json_ld, noindex=noindex), entry
+
+
+def _json_ld(page: PageFacts, site: SiteConfig, og: OpenGraph, others: Sequence[Alternate], published: dt.date, modified: dt.date | None) -> str:
+    """An article's schema.org ``Article``, as safe ``<script>`` content, with the facts its Open Graph states."""
+    return json_script(
+        article_json_ld(
+            url=og.url,
+            title=og.title,
+            description=str(page.meta.get("description") or og.description),
+            author=str(page.meta.get("author", "")),
+            published=published,
+            modified=modified,
+            language=page.written_in,
+            site_name=og.site_name,
+            home_url=absolute(site.site_url, site.language(page.locale).prefix),
+            sections=[site.categories.get(c, {}).get(page.written_in, c) for c in page.meta.get("categories") or []],
+            **_translation_links(page.written_in, others, site.default_language.locale),
+        )
+    )
 
 
 def _real_versions(page: PageFacts, site: SiteConfig) -> dict[str, str]:

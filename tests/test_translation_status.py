@@ -7,8 +7,11 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from bs4 import BeautifulSoup
+from mkdocs.theme import Theme
 
-from conftest import build
+from conftest import ROOT, build
+from kennisbank.articles import Labels
 from kennisbank.translations import FrontMatterError, page_status, report, set_source_hash, source_changes, source_hash, status_of
 
 
@@ -17,8 +20,6 @@ def _status(project):
 
 
 def test_every_translation_of_the_real_site_is_current(site):
-    from conftest import ROOT
-
     statuses = report(ROOT / "docs", ["nl", "en"], "nl")
     assert len(statuses) >= 5
     assert [s for s in statuses if s.state != "current"] == []
@@ -208,12 +209,6 @@ def test_the_status_command_shows_what_changed_and_mark_records_the_review(proje
 
 
 def test_the_notice_escapes_every_value():
-    from bs4 import BeautifulSoup
-    from mkdocs.theme import Theme
-
-    from conftest import ROOT
-    from kennisbank.articles import Labels
-
     hostile = '<script>x()</script> & "quoted"'
     strings = {"not_translated": "Not translated {language} " + hostile, "outdated": "Outdated " + hostile, "read_original": "Read the {language} original"}
     labels = Labels("en", "en_GB", {key: {"en": text} for key, text in strings.items()}, {})
