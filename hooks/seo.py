@@ -25,7 +25,6 @@ from mkdocs.plugins import event_priority
 from kennisbank import seo
 from kennisbank.siteconfig import from_mkdocs
 
-
 _state: dict = {"entries": {}, "not_found": {}, "written": False}
 
 
@@ -83,14 +82,7 @@ def on_post_build(config):
     site = _state["site"]
     if _state["written"] or not set(site.locales) <= set(_state["entries"]):
         return
-    files = seo.site_files(
-        site.site_url,
-        {lang.locale: lang.prefix for lang in site.languages},
-        site.default_language.locale,
-        _state["entries"],
-        _state["not_found"],
-    )
-    for path, content in files.items():
+    for path, content in seo.site_files(site, _state["entries"], _state["not_found"]).items():
         target = Path(config.site_dir) / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)

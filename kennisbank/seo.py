@@ -433,21 +433,16 @@ def robots_txt(sitemap_url: str) -> str:
     return f"User-agent: *\nAllow: /\n\nSitemap: {sitemap_url}\n"
 
 
-def site_files(
-    site_url: str,
-    prefixes: Mapping[str, str],
-    default: str,
-    entries: Mapping[str, Sequence[SitemapEntry]],
-    not_found_pages: Mapping[str, str],
-) -> dict[str, bytes]:
+def site_files(site: SiteConfig, entries: Mapping[str, Sequence[SitemapEntry]], not_found_pages: Mapping[str, str]) -> dict[str, bytes]:
     """The files written once every language is built, by path under the site folder:
     ``sitemap.xml`` (every language), ``<prefix>sitemap.xml`` per other language (its own
-    pages), ``robots.txt``, and ``<prefix>404.html`` per language."""
-    every = [entry for locale in prefixes if locale in entries for entry in entries[locale]]
-    files = {"sitemap.xml": sitemap_xml(every), "robots.txt": robots_txt(absolute(site_url, "sitemap.xml")).encode()}
-    for locale, prefix in prefixes.items():
-        if locale != default:
-            files[f"{prefix}sitemap.xml"] = sitemap_xml(entries.get(locale, ()))
-        if locale in not_found_pages:
-            files[f"{prefix}404.html"] = not_found_pages[locale].encode("utf-8")
+    pages), ``robots.txt``, and ``<prefix>404.html`` per language. ``entries`` and
+    ``not_found_pages`` are by language."""
+    every = [entry for lang in site.languages for entry in entries.get(lang.locale, ())]
+    files = {"sitemap.xml": sitemap_xml(every), "robots.txt": robots_txt(absolute(site.site_url, "sitemap.xml")).encode()}
+    for lang in site.languages:
+        if not lang.default:
+            files[f"{lang.prefix}sitemap.xml"] = sitemap_xml(entries.get(lang.locale, ()))
+        if lang.locale in not_found_pages:
+            files[f"{lang.prefix}404.html"] = not_found_pages[lang.locale].encode("utf-8")
     return files

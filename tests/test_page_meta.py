@@ -7,6 +7,8 @@ import datetime as dt
 import json
 from dataclasses import replace
 
+from lxml import etree
+
 from kennisbank import seo
 from kennisbank.siteconfig import Language, SiteConfig
 
@@ -164,3 +166,20 @@ def test_the_not_found_page_is_noindex_and_leads_to_every_home():
     assert meta.canonical is None and meta.alternates == ()
     assert (page.title, page.text) == ("Gone", "Not here.")
     assert [(home.locale, home.url, home.label) for home in page.homes] == [("en", "/kb/en/", "Go home"), ("nl", "/kb/", "Naar huis")]
+
+
+# The files written once every language is built
+
+
+def test_site_files_hold_every_languages_sitemap_robots_and_404_pages():
+    entries = {"en": [seo.page_meta(_facts("over", "en", "en"), SITE)[1]], "nl": [seo.page_meta(_facts("over", "nl", "nl"), SITE)[1]]}
+    files = seo.site_files(SITE, entries, {"nl": "<p>weg</p>", "en": "<p>gone</p>"})
+    assert set(files) == {"sitemap.xml", "en/sitemap.xml", "robots.txt", "404.html", "en/404.html"}
+    assert files["robots.txt"].decode().splitlines()[-1] == f"Sitemap: {BASE}sitemap.xml"
+    assert (files["404.html"], files["en/404.html"]) == (b"<p>weg</p>", b"<p>gone</p>")
+
+    def locs(name):
+        return [loc.text for loc in etree.fromstring(files[name]).iter(f"{{{seo.SITEMAP_NS}}}loc")]
+
+    assert locs("sitemap.xml") == [BASE + "over/", BASE + "en/over/"]  # the default language first
+    assert locs("en/sitemap.xml") == [BASE + "en/over/"]
