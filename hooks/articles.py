@@ -21,7 +21,7 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
 
-from kennisbank.articles import CATEGORY_FOLDER, MARKER, ArticleError, Labels, categories_in, category_page, category_url, is_article, list_options, newest_first, read_article
+from kennisbank.articles import CATEGORY_FOLDER, MARKER, ArticleError, Labels, categories_in, category_page, category_url, is_article_file, list_options, newest_first, read_article
 from kennisbank.feeds import feed_path, feed_title, language_feed
 from kennisbank.siteconfig import from_mkdocs
 from kennisbank.translations import split_locale
@@ -53,11 +53,10 @@ def on_files(files, config):
     site = _state["site"]
     articles = []
     for file in list(files.documentation_pages()):
-        path, written_in = split_locale(file.src_uri, site.locales)
-        if not is_article(path):
+        if not is_article_file(file.src_uri, site.locales):
             continue
         try:
-            article = read_article(path, written_in or site.default_language.locale, file.url, file.content_string, site.categories)
+            article = read_article(file.src_uri, file.url, file.content_string, site)
         except ArticleError as exc:
             raise PluginError(f"docs/{file.src_uri}: {exc}") from None
         if article.draft and not _state["drafts"]:

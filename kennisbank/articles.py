@@ -23,7 +23,8 @@ from babel import Locale
 from babel.dates import format_date
 from markupsafe import Markup
 
-from .translations import FrontMatterError, front_matter
+from .siteconfig import SiteConfig
+from .translations import FrontMatterError, front_matter, split_locale
 
 ARTICLE_FOLDER = "artikelen/"
 #: Where the build generates a page per category (not articles themselves).
@@ -134,17 +135,24 @@ def article_from(path: str, locale: str, url: str, meta: Mapping[str, Any], mark
     )
 
 
-def read_article(path: str, locale: str, url: str, text: str, categories: Iterable[str]) -> Article:
-    """The article in ``text`` (a Markdown file with front matter), checked against
-    :data:`REQUIRED_FIELDS` and the site's ``categories``. :class:`ArticleError` lists every problem."""
+def is_article_file(src_uri: str, locales: Sequence[str]) -> bool:
+    """``src_uri`` (a file under docs/, ``artikelen/x.nl.md``) is an article in one of ``locales``."""
+    return is_article(split_locale(src_uri, locales)[0])
+
+
+def read_article(src_uri: str, url: str, text: str, site: SiteConfig) -> Article:
+    """The article in file ``src_uri`` with content ``text``, checked against
+    :data:`REQUIRED_FIELDS` and the site's categories. It is written in the language
+    of its suffix, or the default language's without one. :class:`ArticleError` lists every problem."""
+    path, written_in = split_locale(src_uri, site.locales)
     try:
         meta, markdown = front_matter(text)
     except FrontMatterError as exc:
         raise ArticleError(str(exc)) from None
-    problems = front_matter_problems(meta, categories)
+    problems = front_matter_problems(meta, site.categories)
     if problems:
         raise ArticleError("; ".join(problems))
-    return article_from(path, locale, url, meta, markdown)
+    return article_from(path, written_in or site.default_language.locale, url, meta, markdown)
 
 
 def newest_first(articles: Iterable[Article]) -> list[Article]:

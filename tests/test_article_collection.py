@@ -12,7 +12,8 @@ from bs4 import BeautifulSoup
 from mkdocs.theme import Theme
 
 from conftest import ARTICLE, ROOT, build
-from kennisbank.articles import ArticleError, Labels, ListOptions, article_from, category_page, count_words, front_matter_problems, list_options, long_date, read_article
+from kennisbank.articles import ArticleError, Labels, ListOptions, article_from, category_page, count_words, front_matter_problems, is_article_file, list_options, long_date, read_article
+from kennisbank.siteconfig import Language, SiteConfig
 
 
 def _articles(soup):
@@ -217,13 +218,18 @@ def test_list_options_choose_by_category_then_limit():
 
 
 def test_read_article_lists_every_problem_of_its_front_matter():
+    site = SiteConfig("https://e.org/", "S", (Language("nl", "Nederlands", True, "S", "D"), Language("en", "English", False, "S", "D")), categories=dict.fromkeys(CATEGORIES, {}))
     with pytest.raises(ArticleError) as error:
-        read_article("artikelen/a.md", "nl", "artikelen/a/", "---\ntitle: T\ncategories: [inkoop]\n---\n# T\n", CATEGORIES)
+        read_article("artikelen/a.nl.md", "artikelen/a/", "---\ntitle: T\ncategories: [inkoop]\n---\n# T\n", site)
     assert "'description' is missing" in str(error.value) and "unknown category 'inkoop'" in str(error.value)
     with pytest.raises(ArticleError, match="front matter is not valid YAML"):
-        read_article("artikelen/a.md", "nl", "artikelen/a/", "---\ntitle: [T\n---\n# T\n", CATEGORIES)
+        read_article("artikelen/a.nl.md", "artikelen/a/", "---\ntitle: [T\n---\n# T\n", site)
     text = "---\ntitle: T\ndescription: D\ndate: 2026-01-02\nauthor: A\n---\n# T\n\nEen twee drie.\n"
-    assert read_article("artikelen/a.md", "nl", "artikelen/a/", text, CATEGORIES).words == 4
+    article = read_article("artikelen/a.en.md", "en/artikelen/a/", text, site)
+    assert (article.path, article.locale, article.url, article.words) == ("artikelen/a.md", "en", "en/artikelen/a/", 4)
+    assert read_article("artikelen/a.md", "artikelen/a/", text, site).locale == "nl"  # no suffix: the default language's
+    assert is_article_file("artikelen/a.en.md", site.locales)
+    assert not any(is_article_file(f, site.locales) for f in ("over.nl.md", "artikelen/index.en.md", "artikelen/categorie/outsourcing.md"))
 
 
 # The partials, rendered as the build renders them: MkDocs' Jinja environment does not autoescape
