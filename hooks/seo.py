@@ -16,7 +16,6 @@ built writes ``sitemap.xml``, ``<lang>/sitemap.xml``, ``robots.txt``, ``404.html
 
 from __future__ import annotations
 
-import datetime as dt
 from copy import deepcopy
 from pathlib import Path
 
@@ -24,10 +23,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
 from kennisbank import seo
-from kennisbank.articles import is_article
 from kennisbank.siteconfig import from_mkdocs
-from kennisbank.translations import split_locale
-
 
 _state: dict = {"entries": {}, "not_found": {}, "written": False}
 
@@ -41,10 +37,7 @@ def on_config(config):
     locale = i18n.current_language
     if locale == i18n.default_language:  # mkdocs-static-i18n builds the default language first
         _state.update(entries={}, not_found={}, written=False)
-    if not config.site_url:
-        raise PluginError("mkdocs.yml: site_url is empty; canonical, hreflang and sitemap URLs need it. Fix: set SITE_URL")
-    site = from_mkdocs(config)
-    _state.update(site=site, locale=locale, site_url=config.site_url)
+    _state.update(site=from_mkdocs(config), locale=locale)  # from_mkdocs refuses an empty site_url
     _state["entries"][locale] = []
     # written by on_post_build once every language is built, with every language's pages
     config.theme.static_templates.discard("sitemap.xml")
@@ -60,18 +53,17 @@ def on_env(env, config, files):
 
 def on_page_context(context, page, config, nav):
     try:
-        context["seo"] = _page_meta(page, config)
+        context["seo"], entry = seo.page_meta(_facts(page), _state["site"])
     except seo.SeoError as exc:
         raise PluginError(f"docs/{page.file.src_uri}: {exc}") from None
+    if entry is not None:
+        _state["entries"][_state["locale"]].append(entry)
     return context
 
 
 def on_template_context(context, template_name, config):
     if template_name == "404.html":
-        site, site_url = _state["site"], _state["site_url"]
-        homes = [(lang.locale, seo.root_path(site_url, lang.prefix)) for lang in site.languages]
-        context["not_found"] = seo.not_found(_state["locale"], homes, site.strings)
-        context["seo"] = seo.PageMeta(description=seo.trim(config.site_description or ""), noindex=True)
+        context["not_found"], context["seo"] = seo.not_found_page(_state["site"], _state["locale"])
         # the language switcher leads to each language's home; mkdocs-static-i18n would
         # leave the previous language build's last page there
         if "alternate" in config.extra:
@@ -90,14 +82,7 @@ def on_post_build(config):
     site = _state["site"]
     if _state["written"] or not set(site.locales) <= set(_state["entries"]):
         return
-    files = seo.site_files(
-        _state["site_url"],
-        {lang.locale: lang.prefix for lang in site.languages},
-        site.default_language.locale,
-        _state["entries"],
-        _state["not_found"],
-    )
-    for path, content in files.items():
+    for path, content in seo.site_files(site, _state["entries"], _state["not_found"]).items():
         target = Path(config.site_dir) / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
@@ -107,63 +92,21 @@ def on_post_build(config):
 # Helper functions
 
 
-def _page_meta(page, config) -> seo.PageMeta:
-    site, locale, site_url = _state["site"], _state["locale"], _state["site_url"]
-    default = site.default_language.locale
-    written_in = getattr(page.file, "locale", None) or locale
-    own = seo.absolute(site_url, page.url)
-
-    # the page's versions: only real translations (a fallback copy is not one)
-    versions: dict[str, str] = {}
-    for code, file in (getattr(page.file, "alternates", None) or {}).items():
-        if code in site.locales and (getattr(file, "locale", None) or code) == code:
-            versions[code] = seo.absolute(site_url, file.url)
-    if written_in == locale:
-        versions[locale] = own
-    # a page shown in another language's site (no translation yet) points at its original
-    canonical = own if written_in == locale else versions.get(written_in, own)
-    alternates = seo.hreflang_alternates(versions, site.locales, default) if canonical == own else ()
-
-    meta = page.meta
-    description = seo.describe(meta.get("description"), page.content or "", config.site_description or "")
-    title = str(meta.get("title") or page.title or config.site_name)
-    path = split_locale(page.file.src_uri, site.locales)[0]
-    published = meta.get("date") if is_article(path) and isinstance(meta.get("date"), dt.date) else None
-    modified = (meta.get("updated") or published) if published else None
-
-    og = seo.OpenGraph(
-        title=title,
-        description=description,
-        url=canonical,
-        type="article" if published else "website",
-        locale=seo.og_locale(site.language(written_in).region),
-        locale_alternates=tuple(seo.og_locale(site.language(code).region) for code in versions if code != written_in),
-        site_name=config.site_name,
-        published=published.isoformat() if published else None,
-        modified=modified.isoformat() if modified else None,
+def _facts(page) -> seo.PageFacts:
+    """What MkDocs and mkdocs-static-i18n know of ``page``, for ``kennisbank.seo`` to decide on.
+    mkdocs-static-i18n gives a page's file its language (``locale``) and the file of
+    each language's version (``alternates``); a generated file has neither."""
+    locale = _state["locale"]
+    return seo.PageFacts(
+        src_uri=page.file.src_uri,
+        url=page.url,
+        locale=locale,
+        written_in=getattr(page.file, "locale", None) or locale,
+        versions={
+            code: seo.Version(file.url, getattr(file, "locale", None) or code)
+            for code, file in (getattr(page.file, "alternates", None) or {}).items()
+        },
+        meta=page.meta,
+        content=page.content or "",
+        title=page.title,
     )
-    json_ld = None
-    if published:
-        others = [seo.Alternate(code, url) for code, url in versions.items() if code != written_in]
-        json_ld = seo.json_script(
-            seo.article_json_ld(
-                url=canonical,
-                title=title,
-                description=str(meta.get("description") or description),
-                author=str(meta.get("author", "")),
-                published=published,
-                modified=modified,
-                language=written_in,
-                site_name=config.site_name,
-                home_url=seo.absolute(site_url, site.language(locale).prefix),
-                sections=[site.categories.get(c, {}).get(written_in, c) for c in meta.get("categories") or []],
-                translations=others if written_in == default else (),
-                original=next((alt for alt in others if alt.hreflang == default), None) if written_in != default else None,
-            )
-        )
-    # a page that is only a frame for something else (the server's result page) says
-    # `robots: noindex` in its front matter: no search engine, no sitemap
-    noindex = meta.get("robots") == "noindex"
-    if canonical == own and not noindex:
-        _state["entries"][locale].append(seo.SitemapEntry(own, alternates, modified))
-    return seo.PageMeta(description=description, canonical=canonical, alternates=alternates, og=og, json_ld=json_ld, noindex=noindex)

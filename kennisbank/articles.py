@@ -1,24 +1,30 @@
 """Articles: Markdown pages under ``artikelen/`` with front matter, as a collection.
 
-The build hook (``hooks/articles.py``) reads each article's front matter once per
-language build, checks it here, and asks this module for the lists, bylines and
-feeds. Nothing here imports MkDocs.
+The build hook (``hooks/articles.py``) hands this module each article's file once
+per language build (:func:`read_article` checks it), the options of every
+``<!-- md:articles -->`` marker (:func:`list_options`) and the categories that need
+a page (:func:`category_page`). The lists and bylines are theme partials
+(``overrides/partials/kb-article-list.html``, ``kb-byline.html``) that the hook
+renders with this module's :class:`Labels`. Nothing here imports MkDocs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import html
 import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+import yaml
 from babel import Locale
 from babel.dates import format_date
 from markupsafe import Markup
 
-from .templating import templates
+from .siteconfig import SiteConfig
+from .translations import FrontMatterError, front_matter, split_locale
 
 ARTICLE_FOLDER = "artikelen/"
 #: Where the build generates a page per category (not articles themselves).
@@ -26,6 +32,7 @@ CATEGORY_FOLDER = "artikelen/categorie"
 WORDS_PER_MINUTE = 200
 _NOT_READ = re.compile(r"<!--.*?-->|<[^>]+>|\{[^}]*\}", re.S)
 _WORD = re.compile(r"\w+")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!])")  # Python-Markdown's backslash escapes
 
 #: field -> what it must hold, for the error message
 REQUIRED_FIELDS: dict[str, str] = {
@@ -35,6 +42,14 @@ REQUIRED_FIELDS: dict[str, str] = {
     "author": "the author's name",
 }
 
+#: ``<!-- md:articles category=… limit=… level=… -->`` in a page's HTML. Python-Markdown
+#: keeps the comment as it is, and escapes it inside code, where it stays text.
+MARKER = re.compile(r"<!--\s*md:articles\b(?P<options>.*?)-->", re.DOTALL)
+LIST_OPTIONS = "category=<id>, limit=<number> and level=<2|3|4> (the heading level of the titles)"
+
+
+class ArticleError(ValueError):
+    """An article or an article list the build cannot make; the message says what and the fix."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,26 @@ def article_from(path: str, locale: str, url: str, meta: Mapping[str, Any], mark
     )
 
 
+def is_article_file(src_uri: str, locales: Sequence[str]) -> bool:
+    """``src_uri`` (a file under docs/, ``artikelen/x.nl.md``) is an article in one of ``locales``."""
+    return is_article(split_locale(src_uri, locales)[0])
+
+
+def read_article(src_uri: str, url: str, text: str, site: SiteConfig) -> Article:
+    """The article in file ``src_uri`` with content ``text``, checked against
+    :data:`REQUIRED_FIELDS` and the site's categories. It is written in the language
+    of its suffix, or the default language's without one. :class:`ArticleError` lists every problem."""
+    path, written_in = split_locale(src_uri, site.locales)
+    try:
+        meta, markdown = front_matter(text)
+    except FrontMatterError as exc:
+        raise ArticleError(str(exc)) from None
+    problems = front_matter_problems(meta, site.categories)
+    if problems:
+        raise ArticleError("; ".join(problems))
+    return article_from(path, written_in or site.default_language.locale, url, meta, markdown)
+
+
 def newest_first(articles: Iterable[Article]) -> list[Article]:
     return sorted(articles, key=lambda a: (a.date, a.title), reverse=True)
 
@@ -172,19 +207,74 @@ class Labels:
         return language_name(locale, self.locale)
 
 
-def render_list(articles: Sequence[Article], labels: Labels, level: int, link: Any, category_link: Any) -> Markup:
-    """The article list with titles as ``<h{level}>``; ``link(article)`` and
-    ``category_link(id)`` give relative URLs."""
-    template = templates.get_template("articles/list.html")
-    return Markup(template.render(articles=articles, l=labels, level=level, link=link, category_link=category_link))
+# Lists and category pages
 
 
-def render_byline(article: Article, labels: Labels, category_link: Any) -> Markup:
-    template = templates.get_template("articles/byline.html")
-    return Markup(template.render(article=article, l=labels, category_link=category_link))
+@dataclass(frozen=True)
+class ListOptions:
+    """What one ``<!-- md:articles -->`` marker asks for."""
+
+    category: str | None = None
+    limit: int | None = None
+    level: int = 2
+
+    def select(self, articles: Sequence[Article]) -> list[Article]:
+        """The articles of the list, in the order given (newest first)."""
+        chosen = [article for article in articles if self.category is None or self.category in article.categories]
+        return chosen if self.limit is None else chosen[: self.limit]
 
 
-def render_notice(kind: str, labels: Labels, original_locale: str, original_url: str) -> Markup:
-    """A notice above a page: ``not_translated`` or ``outdated``."""
-    template = templates.get_template("articles/notice.html")
-    return Markup(template.render(kind=kind, l=labels, original=original_locale, original_url=original_url))
+def list_options(text: str, page: str, categories: Iterable[str]) -> ListOptions:
+    """The options of the marker ``<!-- md:articles{text} -->`` on ``page``, checked.
+
+    :class:`ArticleError` names the page, the marker, the bad option and the fix."""
+    marker = " ".join(["<!-- md:articles", *text.split(), "-->"])
+    options: dict[str, str] = {}
+    for option in text.split():
+        name, _, value = option.partition("=")
+        problem = _option_problem(name, value, options, sorted(categories))
+        if problem:
+            raise ArticleError(f"{page}: {marker}: {problem}")
+        options[name] = value
+    limit = options.get("limit")
+    return ListOptions(options.get("category"), int(limit) if limit else None, int(options.get("level", 2)))
+
+
+def _option_problem(name: str, value: str, seen: Mapping[str, str], categories: Sequence[str]) -> str | None:
+    """What is wrong with the option ``name=value`` (``seen``: the options before it), with its fix; ``None`` if nothing."""
+    if not value or name not in ("category", "limit", "level"):
+        return f"'{name}{'=' + value if value else ''}' is not an option. Fix: use {LIST_OPTIONS}"
+    if name in seen:
+        return f"{name} is given twice. Fix: give each option once"
+    if name == "category" and value not in categories:
+        return f"unknown category '{value}'. Fix: use one of {', '.join(categories)}, or add it with its names to extra.categories in mkdocs.yml"
+    if name == "limit" and not (value.isascii() and value.isdigit() and int(value) > 0):
+        return f"limit={value} is not a number above 0. Fix: limit=<number>, such as limit=5"
+    if name == "level" and value not in ("2", "3", "4"):
+        return f"level={value} is not 2, 3 or 4. Fix: level=<2|3|4>, the heading level of the titles under the page's own headings"
+    return None
+
+
+def categories_in(articles: Iterable[Article]) -> list[str]:
+    """The categories that at least one of ``articles`` is in: each gets a page."""
+    return sorted({category for article in articles for category in article.categories})
+
+
+def category_url(category: str, prefix: str = "") -> str:
+    """The site-relative URL of a category's page in the language with URL ``prefix``."""
+    return f"{prefix}{CATEGORY_FOLDER}/{category}/"
+
+
+def category_page(category: str, labels: Labels) -> str:
+    """The Markdown of the page that lists one category's articles in ``labels``' language.
+    The front matter is written by YAML itself, so any name (quotes, colons) stays one value."""
+    name = labels.category(category)
+    title = labels.s("category_title", category=name)
+    meta = {"title": title, "description": labels.s("category_description", category=name)}
+    front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=float("inf"))
+    return f"---\n{front}---\n\n# {_markdown_text(title)}\n\n<!-- md:articles category={category} -->\n"
+
+
+def _markdown_text(text: str) -> str:
+    """``text`` as Markdown that shows it as it is: no emphasis, links, attribute lists or HTML."""
+    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=False)

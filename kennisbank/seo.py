@@ -9,10 +9,12 @@ sitemap listing every page of every language with its alternates, a sitemap per
 other language under its root (only that language's pages, as the sitemaps
 protocol allows), and a ``robots.txt`` that points at the sitemap.
 
-The build hook (``hooks/seo.py``) collects what it needs per language build and
-calls these functions; nothing here imports MkDocs. URLs come in site-relative, as
-MkDocs writes them (``""``, ``"./"``, ``"en/over/"``), and go out absolute, built
-from ``site_url``.
+The build hook (``hooks/seo.py``) hands :func:`page_meta` the facts MkDocs has of a
+page (:class:`PageFacts`) and writes what comes back; the decisions (which URL is
+canonical, which language versions are real, which dates an article has, what stays
+out of the sitemap) are made here, and nothing here imports MkDocs. URLs come in
+site-relative, as MkDocs writes them (``""``, ``"./"``, ``"en/over/"``), and go out
+absolute, built from ``site_url``.
 """
 
 from __future__ import annotations
@@ -25,11 +27,16 @@ from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urljoin, urlsplit
 from xml.etree import ElementTree as ET
 
+from .articles import is_article
+from .siteconfig import SiteConfig
+from .translations import split_locale
+
 #: Longest meta description; longer ones are cut at a word boundary (search engines show about this much).
 DESCRIPTION_LENGTH = 160
 X_DEFAULT = "x-default"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
+
 
 class SeoError(Exception):
     """Input the metadata cannot be built from; the message says what and the fix."""
@@ -91,6 +98,38 @@ class SitemapEntry:
     loc: str
     alternates: tuple[Alternate, ...]
     lastmod: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Version:
+    """One language's version of a page, as the build lists it."""
+
+    url: str
+    """Site-relative URL: ``"en/over/"``."""
+    written_in: str
+    """The language of the file it is built from: another language's for a fallback copy."""
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What the build knows of one page in one language build, as plain data."""
+
+    src_uri: str
+    """Its file under docs/: ``"artikelen/x.nl.md"``."""
+    url: str
+    """Its site-relative URL in this build: ``"en/artikelen/x/"``."""
+    locale: str
+    """The language being built."""
+    written_in: str
+    """The language of its file; not ``locale`` when the page is a fallback copy."""
+    versions: Mapping[str, Version]
+    """Every language's version of the page (mkdocs-static-i18n's alternates), fallbacks included."""
+    meta: Mapping[str, Any]
+    """Its front matter."""
+    content: str = ""
+    """Its rendered HTML (read for a description only when the front matter has none)."""
+    title: str | None = None
+    """Its title as the build found it (front matter or first heading)."""
 
 
 # URLs
@@ -193,6 +232,93 @@ def describe(description: Any, html: str, fallback: str, limit: int = DESCRIPTIO
     return ""
 
 
+# Pages
+
+
+def page_meta(page: PageFacts, site: SiteConfig) -> tuple[PageMeta, SitemapEntry | None]:
+    """What ``page``'s ``<head>`` says, and its sitemap entry (``None`` when it is not in the sitemap).
+
+    Only real translations are versions of a page: a fallback copy (a page shown in
+    another language's site because it has no translation yet) is none. Such a copy
+    names its original as canonical, lists no alternates and stays out of the sitemap.
+    A page whose front matter says ``robots: noindex`` (a frame for something else,
+    such as the server's result page) stays out of search engines and the sitemap."""
+    language = site.language(page.written_in)
+    own = absolute(site.site_url, page.url)
+    versions = _real_versions(page, site)
+    canonical = own if page.written_in == page.locale else versions.get(page.written_in, own)
+    is_copy = canonical != own
+    alternates = () if is_copy else hreflang_alternates(versions, site.locales, site.default_language.locale)
+
+    meta = page.meta
+    site_name = site.language(page.locale).site_name
+    description = describe(meta.get("description"), page.content, site.language(page.locale).site_description)
+    title = str(meta.get("title") or page.title or site_name)
+    published, modified = _article_dates(page, site)
+    others = tuple(Alternate(code, url) for code, url in versions.items() if code != page.written_in)
+    og = OpenGraph(
+        title=title,
+        description=description,
+        url=canonical,
+        type="article" if published else "website",
+        locale=og_locale(language.region),
+        locale_alternates=tuple(og_locale(site.language(alt.hreflang).region) for alt in others),
+        site_name=site_name,
+        published=published.isoformat() if published else None,
+        modified=modified.isoformat() if modified else None,
+    )
+    json_ld = _json_ld(page, site, og, others, published, modified) if published else None
+    noindex = meta.get("robots") == "noindex"
+    entry = None if is_copy or noindex else SitemapEntry(own, alternates, modified)
+    return PageMeta(description=description, canonical=canonical, alternates=alternates, og=og, json_ld=json_ld, noindex=noindex), entry
+
+
+def _json_ld(page: PageFacts, site: SiteConfig, og: OpenGraph, others: Sequence[Alternate], published: dt.date, modified: dt.date | None) -> str:
+    """An article's schema.org ``Article``, as safe ``<script>`` content, with the facts its Open Graph states."""
+    return json_script(
+        article_json_ld(
+            url=og.url,
+            title=og.title,
+            description=str(page.meta.get("description") or og.description),
+            author=str(page.meta.get("author", "")),
+            published=published,
+            modified=modified,
+            language=page.written_in,
+            site_name=og.site_name,
+            home_url=absolute(site.site_url, site.language(page.locale).prefix),
+            sections=[site.categories.get(c, {}).get(page.written_in, c) for c in page.meta.get("categories") or []],
+            **_translation_links(page.written_in, others, site.default_language.locale),
+        )
+    )
+
+
+def _real_versions(page: PageFacts, site: SiteConfig) -> dict[str, str]:
+    """Language -> absolute URL of each real translation of ``page`` (not fallback copies), the page itself included."""
+    versions = {
+        code: absolute(site.site_url, version.url)
+        for code, version in page.versions.items()
+        if code in site.locales and version.written_in == code
+    }
+    if page.written_in == page.locale:
+        versions[page.locale] = absolute(site.site_url, page.url)
+    return versions
+
+
+def _article_dates(page: PageFacts, site: SiteConfig) -> tuple[dt.date | None, dt.date | None]:
+    """``(published, modified)`` of an article with a date; ``(None, None)`` for every other page."""
+    published = page.meta.get("date")
+    if not is_article(split_locale(page.src_uri, site.locales)[0]) or not isinstance(published, dt.date):
+        return None, None
+    return published, page.meta.get("updated") or published
+
+
+def _translation_links(written_in: str, others: Sequence[Alternate], default: str) -> dict[str, Any]:
+    """The original (default-language) version lists its translations; a translation names its original."""
+    if written_in == default:
+        return {"translations": others}
+    return {"original": next((alt for alt in others if alt.hreflang == default), None)}
+
+
 # Open Graph and JSON-LD
 
 
@@ -275,6 +401,14 @@ def not_found(locale: str, homes: Sequence[tuple[str, str]], strings: Mapping[st
     )
 
 
+def not_found_page(site: SiteConfig, locale: str) -> tuple[NotFound, PageMeta]:
+    """The 404 page of ``locale``'s build: its content, with a way to every language's
+    home, and what its ``<head>`` says (no index, the language's site description)."""
+    homes = [(lang.locale, root_path(site.site_url, lang.prefix)) for lang in site.languages]
+    meta = PageMeta(description=trim(site.language(locale).site_description), noindex=True)
+    return not_found(locale, homes, site.strings), meta
+
+
 # Sitemaps and robots.txt
 
 
@@ -299,21 +433,16 @@ def robots_txt(sitemap_url: str) -> str:
     return f"User-agent: *\nAllow: /\n\nSitemap: {sitemap_url}\n"
 
 
-def site_files(
-    site_url: str,
-    prefixes: Mapping[str, str],
-    default: str,
-    entries: Mapping[str, Sequence[SitemapEntry]],
-    not_found_pages: Mapping[str, str],
-) -> dict[str, bytes]:
+def site_files(site: SiteConfig, entries: Mapping[str, Sequence[SitemapEntry]], not_found_pages: Mapping[str, str]) -> dict[str, bytes]:
     """The files written once every language is built, by path under the site folder:
     ``sitemap.xml`` (every language), ``<prefix>sitemap.xml`` per other language (its own
-    pages), ``robots.txt``, and ``<prefix>404.html`` per language."""
-    every = [entry for locale in prefixes if locale in entries for entry in entries[locale]]
-    files = {"sitemap.xml": sitemap_xml(every), "robots.txt": robots_txt(absolute(site_url, "sitemap.xml")).encode()}
-    for locale, prefix in prefixes.items():
-        if locale != default:
-            files[f"{prefix}sitemap.xml"] = sitemap_xml(entries.get(locale, ()))
-        if locale in not_found_pages:
-            files[f"{prefix}404.html"] = not_found_pages[locale].encode("utf-8")
+    pages), ``robots.txt``, and ``<prefix>404.html`` per language. ``entries`` and
+    ``not_found_pages`` are by language."""
+    every = [entry for lang in site.languages for entry in entries.get(lang.locale, ())]
+    files = {"sitemap.xml": sitemap_xml(every), "robots.txt": robots_txt(absolute(site.site_url, "sitemap.xml")).encode()}
+    for lang in site.languages:
+        if not lang.default:
+            files[f"{lang.prefix}sitemap.xml"] = sitemap_xml(entries.get(lang.locale, ()))
+        if lang.locale in not_found_pages:
+            files[f"{lang.prefix}404.html"] = not_found_pages[lang.locale].encode("utf-8")
     return files

@@ -10,6 +10,9 @@ After review, ``kennisbank i18n-mark <file>`` records the current hash.
 Front matter can accept a gap: ``translation: optional`` in the source accepts a
 missing translation, ``translation: outdated-ok`` in a translation accepts that it
 is behind.
+
+:func:`status_of` makes that decision, once, for the build (``hooks/translations.py``
+shows its notice and warning) and for ``kennisbank i18n-status`` alike.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -105,6 +108,10 @@ def set_source_hash(translation_text: str, value: str) -> str:
 # Status
 
 
+#: The notice readers see above a page in each state that is not current (a key of extra.strings).
+NOTICES = {"missing": "not_translated", "outdated": "outdated"}
+
+
 @dataclass(frozen=True)
 class Status:
     page: str
@@ -114,27 +121,81 @@ class Status:
     """``current``, ``outdated`` or ``missing``."""
     accepted: bool = False
     detail: str = ""
+    original: str = ""
+    """The language of the source, which the notice names and links."""
+    message: str = ""
+    """What is wrong and how to fix it, for the build's warning; empty when current."""
 
     @property
     def needs_work(self) -> bool:
         return self.state != "current" and not self.accepted
 
+    @property
+    def notice(self) -> str | None:
+        """The notice above the page (``not_translated``, ``outdated``), also when the gap is accepted; ``None`` when current."""
+        return NOTICES.get(self.state)
+
+
+def status_of(page: str, locale: str, default: str, source: str | None, translation: Mapping[str, Any] | None, folder: str = "docs") -> Status:
+    """The one decision on ``page``'s translation into ``locale``, made for the build and for ``kennisbank i18n-status``.
+
+    ``source`` is the text of the default language's file, ``None`` when there is none
+    (a page that exists only in translation has nothing to be behind); ``translation``
+    is the translation's front matter, ``None`` when it does not exist yet. ``folder``
+    names the docs folder in the messages."""
+    if locale == default or source is None:
+        return Status(page, locale, "current", original=default)
+    source_file, target_file = (f"{folder}/{translation_file(page, code)}" for code in (default, locale))
+    if translation is None:
+        return Status(
+            page,
+            locale,
+            "missing",
+            accepted=front_matter(source)[0].get(ACCEPT_KEY) == ACCEPT_MISSING,
+            detail=f"create {target_file}",
+            original=default,
+            message=(
+                f"{source_file} has no {locale} translation: the {locale} site shows the {default} page. "
+                f"Fix: create {target_file}, or accept it with '{ACCEPT_KEY}: {ACCEPT_MISSING}' in the front matter of {source_file}"
+            ),
+        )
+    current, recorded = source_hash(source), translation.get(HASH_KEY)
+    if recorded is not None and str(recorded) == current:
+        return Status(page, locale, "current", original=default)
+    return Status(
+        page,
+        locale,
+        "outdated",
+        accepted=translation.get(ACCEPT_KEY) == ACCEPT_OUTDATED,
+        detail="no source_hash recorded" if recorded is None else f"source changed since {recorded}",
+        original=default,
+        message=(
+            f"{target_file} is outdated: its source {source_file} changed ({HASH_KEY} {recorded or 'missing'}, now {current}). "
+            f"Fix: update the translation (`kennisbank i18n-status` shows what changed), then run `kennisbank i18n-mark {target_file}`; "
+            f"or accept it with '{ACCEPT_KEY}: {ACCEPT_OUTDATED}' in its front matter"
+        ),
+    )
+
 
 def page_status(docs: Path, page: str, locale: str, default: str) -> Status:
-    """The state of one page's translation into ``locale``."""
-    source = docs / translation_file(page, default)
-    target = docs / translation_file(page, locale)
-    source_text = source.read_text(encoding="utf-8")
-    if not target.exists():
-        accepted = front_matter(source_text)[0].get(ACCEPT_KEY) == ACCEPT_MISSING
-        return Status(page, locale, "missing", accepted, f"create {target.relative_to(docs.parent)}")
-    meta, _ = front_matter(target.read_text(encoding="utf-8"))
-    recorded = meta.get(HASH_KEY)
-    if recorded is not None and str(recorded) == source_hash(source_text):
-        return Status(page, locale, "current")
-    accepted = meta.get(ACCEPT_KEY) == ACCEPT_OUTDATED
-    detail = "no source_hash recorded" if recorded is None else f"source changed since {recorded}"
-    return Status(page, locale, "outdated", accepted, detail)
+    """The state of one page's translation into ``locale``, from its files under ``docs``
+    (:func:`status_of` decides). A front matter error names its file."""
+    if locale == default:
+        return status_of(page, locale, default, None, None, docs.name)
+    source_file, target_file = translation_file(page, default), translation_file(page, locale)
+    source, target = _text(docs / source_file), _text(docs / target_file)
+    try:
+        translation = None if target is None else front_matter(target)[0]
+    except FrontMatterError as exc:
+        raise FrontMatterError(f"{docs.name}/{target_file}: {exc}") from None
+    try:
+        return status_of(page, locale, default, source, translation, docs.name)
+    except FrontMatterError as exc:
+        raise FrontMatterError(f"{docs.name}/{source_file}: {exc}") from None
+
+
+def _text(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def report(docs: Path, locales: Sequence[str], default: str) -> list[Status]:

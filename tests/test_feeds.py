@@ -40,3 +40,33 @@ def test_every_page_links_its_languages_feed(site, prefix, locale):
         link = site.html(path).select_one('head link[rel=alternate][type="application/atom+xml"]')
         assert link is not None, path
         assert urljoin(f"http://site/{path}", link["href"]) == f"http://site/{prefix}feed.xml", path
+
+
+def test_a_language_feed_lists_only_its_own_languages_published_articles():
+    import datetime as dt
+
+    from kennisbank.articles import article_from
+    from kennisbank.feeds import feed_path, language_feed
+    from kennisbank.siteconfig import Language, SiteConfig
+
+    site = SiteConfig(
+        site_url="https://example.org/kb/",
+        site_name="KB",
+        languages=(Language("nl", "Nederlands", True, "KB", "Over.", "nl_NL"), Language("en", "English", False, "Knowledge base", "About.", "en_GB")),
+        strings={"feed_title": {"nl": "{site}: nieuw", "en": "{site}: new"}},
+        categories={"outsourcing": {"nl": "Uitbesteding", "en": "Outsourcing"}},
+    )
+
+    def article(name, locale, day, draft=False):
+        meta = {"title": name, "description": "D", "author": "A", "date": dt.date(2026, 1, day), "categories": ["outsourcing"], "draft": draft}
+        return article_from(f"artikelen/{name}.md", locale, f"{site.language('en').prefix}artikelen/{name}/", meta, "")
+
+    articles = [article("older", "en", 1), article("copy", "nl", 3), article("draft", "en", 4, draft=True), article("newer", "en", 2)]
+    feed = feedparser.parse(language_feed(articles, site, "en"))
+    assert not feed.bozo, feed.bozo_exception
+    assert feed_path(site, "en") == "en/feed.xml" and feed_path(site, "nl") == "feed.xml"
+    assert (feed.feed.title, feed.feed.language) == ("Knowledge base: new", "en")
+    assert [link.href for link in feed.feed.links] == ["https://example.org/kb/en/", "https://example.org/kb/en/feed.xml"]
+    assert [entry.title for entry in feed.entries] == ["newer", "older"]
+    assert feed.entries[0].link == "https://example.org/kb/en/artikelen/newer/"
+    assert [tag.label for tag in feed.entries[0].tags] == ["Outsourcing"]

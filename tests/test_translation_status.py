@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import subprocess
 
-from support import build
-from kennisbank.translations import report, set_source_hash, source_changes, source_hash
+import pytest
+from bs4 import BeautifulSoup
+from mkdocs.theme import Theme
+
+from support import ROOT, build
+from kennisbank.articles import Labels
+from kennisbank.translations import FrontMatterError, page_status, report, set_source_hash, source_changes, source_hash, status_of
 
 
 def _status(project):
@@ -15,8 +20,6 @@ def _status(project):
 
 
 def test_every_translation_of_the_real_site_is_current(site):
-    from support import ROOT
-
     statuses = report(ROOT / "docs", ["nl", "en"], "nl")
     assert len(statuses) >= 5
     assert [s for s in statuses if s.state != "current"] == []
@@ -51,6 +54,77 @@ def test_report_is_right_for_current_outdated_and_missing(project):
     assert status[("nieuw.md", "en")].detail == "create docs/nieuw.en.md"
     assert status[("optioneel.md", "en")].state == "missing" and status[("optioneel.md", "en")].accepted
     assert status[("privacy.md", "en")].state == "current"
+
+
+# The decision at its edges (kennisbank.translations.status_of)
+
+SOURCE = "---\ntitle: Over\n---\n\n# Over\n\nTekst.\n"
+
+
+def _decide(source=SOURCE, translation=None, locale="en"):
+    return status_of("over.md", locale, "nl", source, translation)
+
+
+def test_a_current_translation_needs_nothing_and_shows_no_notice():
+    status = _decide(translation={"source_hash": source_hash(SOURCE), "translation": "outdated-ok"})
+    assert (status.state, status.needs_work, status.notice, status.message) == ("current", False, None, "")
+
+
+def test_the_default_language_and_pages_without_source_are_current():
+    assert _decide(translation={}, locale="nl").state == "current"  # a source is no translation of itself
+    assert _decide(source=None, translation={}).state == "current"  # a page that exists only in translation
+    assert _decide(source=None, translation=None).state == "current"
+
+
+def test_a_missing_translation_needs_work_and_says_how_to_fix_it():
+    status = _decide()
+    assert (status.state, status.accepted, status.needs_work) == ("missing", False, True)
+    assert (status.notice, status.original) == ("not_translated", "nl")
+    assert status.detail == "create docs/over.en.md"
+    assert status.message.startswith("docs/over.nl.md has no en translation")
+    assert "Fix: create docs/over.en.md, or accept it with 'translation: optional' in the front matter of docs/over.nl.md" in status.message
+
+
+def test_only_optional_in_the_source_accepts_a_missing_translation():
+    accepted = _decide(source=SOURCE.replace("---\n", "---\ntranslation: optional\n", 1))
+    assert (accepted.state, accepted.accepted, accepted.needs_work, accepted.notice) == ("missing", True, False, "not_translated")
+    assert _decide(source=SOURCE.replace("---\n", "---\ntranslation: outdated-ok\n", 1)).needs_work
+
+
+def test_a_changed_source_makes_the_translation_outdated():
+    status = _decide(translation={"source_hash": "000000000000"})
+    assert (status.state, status.accepted, status.needs_work, status.notice) == ("outdated", False, True, "outdated")
+    assert status.detail == "source changed since 000000000000"
+    assert f"docs/over.en.md is outdated: its source docs/over.nl.md changed (source_hash 000000000000, now {source_hash(SOURCE)})" in status.message
+    assert "kennisbank i18n-mark docs/over.en.md" in status.message
+
+
+def test_a_translation_without_source_hash_is_outdated():
+    status = _decide(translation={"title": "About"})
+    assert (status.state, status.detail) == ("outdated", "no source_hash recorded")
+    assert "(source_hash missing, now" in status.message
+
+
+def test_only_outdated_ok_in_the_translation_accepts_that_it_is_behind():
+    accepted = _decide(translation={"source_hash": "000000000000", "translation": "outdated-ok"})
+    assert (accepted.state, accepted.accepted, accepted.needs_work, accepted.notice) == ("outdated", True, False, "outdated")
+    assert _decide(translation={"source_hash": "000000000000", "translation": "optional"}).needs_work
+
+
+def test_page_status_reads_the_files_and_names_the_one_with_broken_front_matter(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "over.nl.md").write_text(SOURCE, encoding="utf-8")
+    assert page_status(docs, "over.md", "en", "nl").state == "missing"
+    (docs / "over.en.md").write_text(set_source_hash("# About\n", source_hash(SOURCE)), encoding="utf-8")
+    assert page_status(docs, "over.md", "en", "nl").state == "current"
+    (docs / "over.en.md").write_text("---\ntitle: [unclosed\n---\n# About\n", encoding="utf-8")
+    with pytest.raises(FrontMatterError, match=r"^docs/over\.en\.md: line \d+: front matter is not valid YAML"):
+        page_status(docs, "over.md", "en", "nl")
+    (docs / "over.en.md").write_text("# About\n", encoding="utf-8")
+    (docs / "over.nl.md").write_text("---\n- a list\n---\n# Over\n", encoding="utf-8")
+    with pytest.raises(FrontMatterError, match=r"^docs/over\.nl\.md: front matter is not a mapping"):
+        page_status(docs, "over.md", "en", "nl")
 
 
 def test_what_changed_in_the_source_comes_from_git(tmp_path):
@@ -132,3 +206,19 @@ def test_the_status_command_shows_what_changed_and_mark_records_the_review(proje
     wrong = _cli(project, "i18n-mark", "docs/over.nl.md")
     assert wrong.returncode == 2
     assert "is not a translation file" in wrong.stderr
+
+
+def test_the_notice_escapes_every_value():
+    hostile = '<script>x()</script> & "quoted"'
+    strings = {"not_translated": "Not translated {language} " + hostile, "outdated": "Outdated " + hostile, "read_original": "Read the {language} original"}
+    labels = Labels("en", "en_GB", {key: {"en": text} for key, text in strings.items()}, {})
+    template = Theme(name="material", custom_dir=str(ROOT / "overrides")).get_env().get_template("partials/kb-notice.html")
+    missing = BeautifulSoup(template.render(status=_decide(), l=labels, original_url="../x/"), "lxml").aside
+    assert missing["data-kb-translation"] == "not_translated" and "info" in missing["class"]
+    assert missing.get_text(strip=True) == "Not translated Dutch " + hostile and missing.a is None
+    outdated = _decide(translation={"source_hash": "0"})
+    notice = BeautifulSoup(template.render(status=outdated, l=labels, original_url='"><script>y()</script>'), "lxml").aside
+    assert notice["data-kb-translation"] == "outdated" and "warning" in notice["class"]
+    assert notice.find("script") is None
+    assert notice.p.find(string=True) == "Outdated " + hostile + " "
+    assert (notice.a["href"], notice.a["hreflang"], notice.a.get_text()) == ('"><script>y()</script>', "nl", "Read the Dutch original")
