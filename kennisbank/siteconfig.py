@@ -14,11 +14,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from mkdocs.exceptions import PluginError
+
 DEFAULT_ENDPOINT = "/api/assessments/{id}/submissions"
 
 
-class SiteConfigError(Exception):
-    """The configuration lacks something the package needs; the message says what and where."""
+class SiteConfigError(PluginError):
+    """The configuration lacks something the package needs; the message says what and where.
+
+    A ``PluginError``, so that MkDocs reports it as a build error, not a traceback."""
 
 
 @dataclass(frozen=True)
