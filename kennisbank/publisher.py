@@ -82,6 +82,8 @@ def is_public(site_url: str) -> bool:
     host = (urlsplit(site_url).hostname or "").lower()
     if not host or host == "localhost" or host.endswith((".localhost", ".test", ".invalid", ".example", ".local")):
         return False
+    if host.removeprefix("www.") in ("example.com", "example.org", "example.net") or host.endswith((".example.com", ".example.org", ".example.net")):
+        return False  # reserved for documentation and tests (RFC 2606)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

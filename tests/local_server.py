@@ -46,7 +46,7 @@ class LocalServer:
         self.process: subprocess.Popen | None = None
         self.url = ""
 
-    def start(self, timeout: float = 20) -> str:
+    def start(self, timeout: float = 60) -> str:
         """Start it and wait until it answers; its base URL."""
         port = free_port()
         self.process = subprocess.Popen(

@@ -14,6 +14,7 @@ import mailbox
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -211,7 +212,7 @@ def outbox_for(site, tmp_path):
     """``outbox_for(settings)``: a real store and the outbox worker's delivery step, in this process."""
     store = SQLiteStore(tmp_path / "kb.sqlite3")
     definitions = Definitions(store, site.site, load_manifest(site.site))
-    yield lambda settings: (store, Outbox(store, definitions, settings))
+    yield lambda settings: (store, lambda: Outbox(store, definitions, settings))
     store.close()
 
 
@@ -224,10 +225,20 @@ def _lead(**changes) -> Submission:
     return Submission(**{**fields, **changes})
 
 
-def _deliver_due(store, outbox, later: float = 0) -> int:
+def _deliver_due(store, make_outbox, later: float = 0) -> int:
+    """What the worker does when ``later`` seconds have passed: deliver what is due then.
+
+    In a thread of its own with its own event loop: the browser tests' Playwright keeps
+    a loop running in this one."""
     due = store.due_deliveries(utc_now() + timedelta(seconds=later))
-    for delivery in due:
-        asyncio.run(outbox.deliver(delivery))
+
+    async def deliver_all():
+        outbox = make_outbox()
+        for delivery in due:
+            await outbox.deliver(delivery)
+
+    with ThreadPoolExecutor(1) as runner:
+        runner.submit(asyncio.run, deliver_all()).result()
     return len(due)
 
 
