@@ -36,7 +36,7 @@ from kennisbank.assessment.contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_
 from kennisbank.siteconfig import SiteConfig
 
 from .ratelimit import RateLimiter, client_key
-from .security import Compression, SecurityHeaders, content_security_policy, security_headers
+from .security import SecurityHeaders, content_security_policy, security_headers
 from .settings import Settings, SettingsError, normalise_origin
 from .static import StaticSite
 from .store import StoreError, Submission, SubmissionStore, months_before, new_public_id, open_store, utc_now
@@ -96,7 +96,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.receiver = receiver
     app.state.security_headers = security_headers(content_security_policy(hashes))
-    app.add_middleware(Compression)
 
     async def submit(assessment_id: str, request: Request) -> Response:
         return await receiver.submit(assessment_id, request)

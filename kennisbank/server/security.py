@@ -1,4 +1,4 @@
-"""Security headers on every response, and compression of the server's own replies.
+"""Security headers on every response.
 
 The Content-Security-Policy allows nothing from another host. Material puts a few
 small inline scripts in every page; rather than ``'unsafe-inline'`` the policy lists
@@ -9,19 +9,21 @@ Documents (HTML, and SVG, which can hold scripts) get the full set. Other respon
 from another host, with ``nosniff`` and the referrer policy: the page's script
 hashes and the frame and permission headers mean nothing there, and repeated on
 every asset they cost the article page several kilobytes.
+
+The server compresses none of its replies while a reader waits: the site's files are
+compressed when it is built, and the API's replies are small or rare. Its JSON is a
+few hundred bytes at most; the HTML result page of a plain form post (some 33 KB,
+8 KB compressed) goes once per submission to a reader without JavaScript.
 """
 
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import re
 from pathlib import Path
 from typing import Iterable
 
-import brotli
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SCRIPT = re.compile(r"<script\b(?P<attrs>[^>]*)>(?P<body>.*?)</script\s*>", re.S | re.I)
@@ -137,90 +139,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-# Compression
-
-COMPRESSIBLE = re.compile(r"^(text/|application/(json|javascript|xml|manifest\+json|[\w.+-]+\+(json|xml))|image/svg\+xml)")
-MIN_SIZE = 512
-
-
-def accepted_encoding(accept_encoding: str) -> str | None:
-    """``"br"`` or ``"gzip"`` if the client accepts it (brotli preferred), else ``None``."""
-    accepted = {}
-    for part in accept_encoding.split(","):
-        token, _, params = part.strip().partition(";")
-        quality = 1.0
-        match = re.search(r"q\s*=\s*([0-9.]+)", params)
-        if match:
-            try:
-                quality = float(match[1])
-            except ValueError:
-                quality = 0.0
-        accepted[token.strip().lower()] = quality
-    for encoding in ("br", "gzip"):
-        if accepted.get(encoding, accepted.get("*", 0.0)) > 0:
-            return encoding
-    return None
-
-
-def compress(body: bytes, encoding: str, level: str = "fast") -> bytes:
-    if encoding == "br":
-        return brotli.compress(body, quality=4 if level == "fast" else 11, mode=brotli.MODE_TEXT)
-    return gzip.compress(body, compresslevel=6 if level == "fast" else 9, mtime=0)
-
-
-class Compression:
-    """Brotli or gzip for compressible responses sent in one piece that are not encoded yet.
-
-    The static site sends its own cached, already compressed variants; this covers the
-    API's replies (the result page is some 40 KB of HTML)."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        encoding = accepted_encoding(Headers(scope=scope).get("accept-encoding", ""))
-        if encoding is None:
-            await self.app(scope, receive, send)
-            return
-        start: Message | None = None
-        passthrough = False
-
-        async def send_compressed(message: Message) -> None:
-            nonlocal start, passthrough
-            if message["type"] == "http.response.start":
-                headers = Headers(raw=message.get("headers", []))
-                if (
-                    "content-encoding" in headers
-                    or message["status"] in (204, 206, 304)
-                    or not COMPRESSIBLE.match(headers.get("content-type", ""))
-                ):
-                    passthrough = True
-                    await send(message)
-                else:
-                    start = message
-                return
-            if message["type"] != "http.response.body" or passthrough or start is None:
-                await send(message)
-                return
-            body = message.get("body", b"")
-            if message.get("more_body", False) or len(body) < MIN_SIZE or scope.get("method") == "HEAD":
-                # streamed or small: send as it is
-                await send(start)
-                start, passthrough = None, True
-                await send(message)
-                return
-            body = compress(body, encoding)
-            headers = MutableHeaders(raw=list(start.get("headers", [])))
-            headers["content-encoding"] = encoding
-            headers["content-length"] = str(len(body))
-            headers.add_vary_header("Accept-Encoding")
-            await send({**start, "headers": headers.raw})
-            start, passthrough = None, True
-            await send({**message, "body": body})
-
-        await self.app(scope, receive, send_compressed)
