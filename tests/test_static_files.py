@@ -1,5 +1,6 @@
 """The built site as the server serves it: addresses, 404 pages, content types,
-caching, and the compressed copies the build writes."""
+caching, the compressed copies the build writes, and the security headers on every
+response (error pages included)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from pathlib import Path
 import brotli
 import pytest
 from bs4 import BeautifulSoup
+from starlette.routing import Route
 
 from conftest import ARTICLE
 from kennisbank import assets
 from kennisbank.assets import COMPRESSIBLE, WORTH, compress_file, compress_site
+from kennisbank.csp import inline_scripts, script_hash
+from kennisbank.manifest import load_manifest
 from kennisbank.server import Settings, create_app
 from kennisbank.server.static import accepted_encodings
-from test_submission_api import ENDPOINT, environment, form, make_client  # noqa: F401 (fixture)
+from test_submission_api import DOCUMENT_HEADERS, ENDPOINT, SECURITY_HEADERS, environment, form, make_client, payload  # noqa: F401 (fixture)
 
 from fastapi.testclient import TestClient  # noqa: E402  (after test_submission_api silenced its warning)
 
@@ -339,3 +343,77 @@ def test_the_server_compresses_nothing_per_request(site_copy, tmp_path):
     api = client.post(ENDPOINT, data=form(), headers={"accept-encoding": "br, gzip"})
     assert api.status_code == 200 and "content-encoding" not in api.headers
     assert "kb-result" in api.text
+
+
+# Security headers
+
+
+def test_security_headers_on_static_and_api_responses(make_client, site):
+    client = make_client(RATE_LIMIT="1/60")
+    etag = client.get("/").headers["etag"]
+    responses = [
+        client.get("/"),
+        client.get("/", headers={"if-none-match": etag}),  # 304
+        client.head("/"),
+        client.get(bundle(site), headers={"range": "bytes=0-9"}),  # 206
+        client.get("/assets/javascripts/assessment.js"),
+        client.get("/nope/"),
+        client.get("/.kennisbank/manifest.json"),
+        client.get("/en", follow_redirects=False),
+        client.post("/assets/stylesheets/site.css"),  # 405
+        client.post(ENDPOINT, json=payload()),
+        client.post(ENDPOINT, json=payload()),  # 429
+        client.post(ENDPOINT, json={"answers": {}}),
+        client.post("/api/assessments/x/submissions", json={}),
+        client.post(ENDPOINT, content=b"x", headers={"content-type": "text/plain"}),
+        client.get(ENDPOINT),
+        client.options(ENDPOINT, headers={"origin": "https://evil.example"}),
+    ]
+    statuses = {r.status_code for r in responses}
+    assert {200, 201, 206, 301, 304, 404, 405, 415, 429, 403} <= statuses
+    for response in responses:
+        missing = SECURITY_HEADERS - set(response.headers)
+        assert not missing, (response.status_code, response.request.url, missing)
+        assert "set-cookie" not in response.headers
+        assert response.headers["x-content-type-options"] == "nosniff"
+        policy = response.headers["content-security-policy"]
+        # nothing from another host, on every response
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "http" not in policy
+        if response.headers.get("content-type", "").startswith("text/html"):
+            assert not DOCUMENT_HEADERS - set(response.headers), response.request.url
+            assert response.headers["x-frame-options"] == "DENY"
+            assert "script-src 'self' 'sha256-" in policy
+
+
+def test_a_500_reply_carries_the_security_headers(site, tmp_path):
+    """Starlette's ServerErrorMiddleware sends the 500 outside every middleware the app adds."""
+    client = client_for(site.site, tmp_path, raise_server_exceptions=False)
+
+    def broken(request):
+        raise RuntimeError("a bug")
+
+    client.app.router.routes.insert(0, Route("/broken", broken))
+    response = client.get("/broken")
+    assert response.status_code == 500 and response.text == "Internal Server Error"
+    assert not SECURITY_HEADERS - set(response.headers), dict(response.headers)
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_csp_allows_exactly_the_sites_inline_scripts(client, site):
+    csp = client.get("/").headers["content-security-policy"]
+    directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
+    assert directives["default-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
+    assert "unsafe-inline" not in directives["script-src"] and "unsafe-eval" not in directives["script-src"]
+    assert "http" not in csp
+    # the hashes are the build manifest's, found when the site was built
+    assert directives["script-src"].split() == ["'self'", *load_manifest(site.site).script_hashes]
+    for page in site.pages():
+        for script in inline_scripts(page.read_text(encoding="utf-8")):
+            assert script_hash(script) in directives["script-src"], page
+    result = client.post(ENDPOINT, data=form()).text
+    for script in inline_scripts(result):
+        assert script_hash(script) in directives["script-src"]
+    # JSON data blocks are not scripts
+    assert not any(s.lstrip().startswith("{") for s in inline_scripts(client.get(f"/{ARTICLE}/").text))

@@ -36,7 +36,7 @@ from kennisbank.assessment.contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_
 from kennisbank.siteconfig import SiteConfig
 
 from .ratelimit import RateLimiter, client_key
-from .security import SecurityHeaders, content_security_policy, security_headers
+from .security import SecurityHeaders, content_security_policy, server_error
 from .settings import Settings, SettingsError, normalise_origin
 from .static import StaticSite
 from .store import StoreError, Submission, SubmissionStore, months_before, new_public_id, open_store, utc_now
@@ -53,13 +53,6 @@ PURGE_EVERY_SECONDS = 24 * 60 * 60
 
 class TooLarge(Exception):
     pass
-
-
-class _App(FastAPI):
-    """FastAPI with the security headers outside everything, error pages included."""
-
-    def build_middleware_stack(self):  # type: ignore[override]
-        return SecurityHeaders(super().build_middleware_stack(), self.state.security_headers)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -91,11 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             task.cancel()
             store.close()
 
-    app = _App(title="Kennisbank submissions", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(title="Kennisbank submissions", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
     app.state.receiver = receiver
-    app.state.security_headers = security_headers(content_security_policy(hashes))
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(hashes))
+    app.add_exception_handler(500, server_error)  # sent past every middleware: it carries the headers itself
 
     async def submit(assessment_id: str, request: Request) -> Response:
         return await receiver.submit(assessment_id, request)
