@@ -9,8 +9,8 @@ quality 11) and a gzip (``.gz``, level 9) copy beside it, so the server never
 compresses while a reader waits: it sends the copy the browser accepts (see
 ``kennisbank.server.static``).
 
-Brotli at quality 11 is slow: some 6 s of CPU for this site, most of it Material's
-own files (the 1 MB source map of its bundle alone takes a second), which are the
+Brotli at quality 11 is slow: some 5 s of CPU for this site, most of it Material's
+own files (the 1 MB source map of its bundle alone takes 1.8 s), which are the
 same in every build. So the brotli copies are kept in a cache by the SHA-256 of
 the file (:func:`cache_dir`), and a build compresses only what changed.
 """
@@ -22,10 +22,10 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Iterator
 
 import brotli
 import rcssmin
