@@ -21,8 +21,8 @@ from __future__ import annotations
 import os
 import re
 import stat
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import quote
 
 from starlette.datastructures import Headers
