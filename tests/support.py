@@ -184,3 +184,11 @@ def submission(days_ago: float = 0, email: str | None = None, **changes) -> Subm
         fields.update(consent=True, email=email, name="N", discuss=False)
     fields.update(changes)
     return Submission(**fields)
+
+
+# Headers
+
+#: on every response
+SECURITY_HEADERS = {"content-security-policy", "x-content-type-options", "referrer-policy"}
+#: on documents (HTML) too
+DOCUMENT_HEADERS = {"x-frame-options", "permissions-policy"}

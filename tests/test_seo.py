@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gzip
 import http.server
 import json
 import threading
@@ -201,7 +202,8 @@ def test_each_language_root_has_a_sitemap_of_its_own_pages(site, pages):
 
 
 def test_no_stale_compressed_sitemap(site):
-    assert not (site.site / "sitemap.xml.gz").exists()
+    # MkDocs' own sitemap.xml.gz is off; the only one is the build's gzip copy of ours
+    assert gzip.decompress((site.site / "sitemap.xml.gz").read_bytes()) == (site.site / "sitemap.xml").read_bytes()
 
 
 def test_robots_txt_allows_everything_and_names_the_sitemap(site):

@@ -1,6 +1,6 @@
-"""The submission endpoint for both clients (HTML form and fetch with JSON), and the
-built site as the server serves it. The helpers shared with the other
-test_submission_* modules and test_cli.py are in support.py and conftest.py."""
+"""The submission endpoint for both clients (HTML form and fetch with JSON); the built
+site as the server serves it is in test_static_files.py. Shared helpers are in
+support.py and conftest.py."""
 
 from __future__ import annotations
 
@@ -15,10 +15,6 @@ from kennisbank.assessment import score
 
 from fastapi.testclient import TestClient  # after conftest silenced its httpx2 warning
 
-#: on every response
-SECURITY_HEADERS = {"content-security-policy", "x-content-type-options", "referrer-policy"}
-#: on documents (HTML) too
-DOCUMENT_HEADERS = {"x-frame-options", "permissions-policy"}
 
 
 @pytest.fixture
@@ -277,122 +273,7 @@ def test_other_methods_are_405(client):
         assert response.status_code == 405 and "POST" in response.headers["allow"]
 
 
-# The static site
-
-
-def test_site_pages_and_directory_urls(client):
-    assert client.get("/").status_code == 200
-    response = client.get(f"/{ARTICLE}/")
-    assert response.status_code == 200 and "kb-assessment" in response.text
-    response = client.get(f"/{ARTICLE}?x=1", follow_redirects=False)
-    assert response.status_code == 301 and response.headers["location"] == f"/{ARTICLE}/?x=1"
-    assert client.get("/en", follow_redirects=False).headers["location"] == "/en/"
-    assert client.get("/index.html").status_code == 200
-
-
-def test_missing_pages_are_404_with_the_languages_page(client, site):
-    response = client.get("/bestaat/niet/")
-    assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
-    assert BeautifulSoup(response.text, "lxml").html["lang"] == "nl"
-    for path in ("/en/nonexistent/", "/en/does/not/exist"):
-        response = client.get(path)
-        assert response.status_code == 404
-        soup = BeautifulSoup(response.text, "lxml")
-        assert soup.html["lang"] == "en"
-        assert soup.h1.get_text(strip=True) == "Page not found"
-
-
-@pytest.mark.parametrize("path", ["/../mkdocs.yml", "/%2e%2e/mkdocs.yml", "/assets/..%2f..%2fmkdocs.yml", "//etc/passwd", "/.hidden", "/a\\b", "/%00"])
-def test_paths_outside_the_site_are_not_served(client, path):
-    response = client.get(path, follow_redirects=False)
-    assert response.status_code == 404
-    assert "site_name" not in response.text
-
-
-def test_sitemaps_are_served_where_they_are_and_nowhere_else(client):
-    assert client.get("/sitemap.xml").status_code == 200
-    assert client.get("/en/sitemap.xml").status_code == 200
-    assert client.get(f"/{ARTICLE}/sitemap.xml").status_code == 404
-
-
-def test_cache_headers(client, site):
-    bundle = next((site.site / "assets" / "javascripts").glob("bundle.*.min.js"))
-    response = client.get(f"/assets/javascripts/{bundle.name}")
-    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
-    assert response.headers["content-type"].startswith("text/javascript")
-    for path in ("/", f"/{ARTICLE}/", "/assets/javascripts/assessment.js", "/assets/stylesheets/site.css", "/sitemap.xml"):
-        assert client.get(path).headers["cache-control"] == "no-cache", path
-    css = next((site.site / "assets" / "stylesheets").glob("main.*.min.css"))
-    assert client.get(f"/assets/stylesheets/{css.name}").headers["cache-control"].endswith("immutable")
-
-
-def test_compression_and_revalidation(client):
-    for encoding in ("br", "gzip"):
-        response = client.get("/", headers={"accept-encoding": encoding})
-        assert response.headers["content-encoding"] == encoding
-        assert "Accept-Encoding" in response.headers["vary"]
-        assert "<html" in response.text
-    plain = client.get("/", headers={"accept-encoding": "identity"})
-    assert "content-encoding" not in plain.headers
-    etag = plain.headers["etag"]
-    again = client.get("/", headers={"accept-encoding": "identity", "if-none-match": etag})
-    assert again.status_code == 304 and again.content == b""
-    assert client.head("/").status_code == 200
-    api = client.post(ENDPOINT, data=form(), headers={"accept-encoding": "br"})
-    assert api.headers["content-encoding"] == "br" and "kb-result" in api.text
-
-
-# Security headers and CORS
-
-
-def test_security_headers_on_static_and_api_responses(make_client):
-    client = make_client(RATE_LIMIT="1/60")
-    responses = [
-        client.get("/"),
-        client.get("/assets/javascripts/assessment.js"),
-        client.get("/nope/"),
-        client.get("/en", follow_redirects=False),
-        client.post(ENDPOINT, json=payload()),
-        client.post(ENDPOINT, json=payload()),  # 429
-        client.post(ENDPOINT, json={"answers": {}}),
-        client.post("/api/assessments/x/submissions", json={}),
-        client.post(ENDPOINT, content=b"x", headers={"content-type": "text/plain"}),
-        client.get(ENDPOINT),
-        client.options(ENDPOINT, headers={"origin": "https://evil.example"}),
-    ]
-    statuses = {r.status_code for r in responses}
-    assert {200, 201, 301, 404, 405, 415, 429, 403} <= statuses
-    for response in responses:
-        missing = SECURITY_HEADERS - set(response.headers)
-        assert not missing, (response.status_code, response.request.url, missing)
-        assert "set-cookie" not in response.headers
-        assert response.headers["x-content-type-options"] == "nosniff"
-        policy = response.headers["content-security-policy"]
-        # nothing from another host, on every response
-        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "http" not in policy
-        if response.headers.get("content-type", "").startswith("text/html"):
-            assert not DOCUMENT_HEADERS - set(response.headers), response.request.url
-            assert response.headers["x-frame-options"] == "DENY"
-            assert "script-src 'self' 'sha256-" in policy
-
-
-def test_csp_allows_exactly_the_sites_inline_scripts(client, site):
-    from kennisbank.server.security import inline_scripts, script_hash
-
-    csp = client.get("/").headers["content-security-policy"]
-    directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
-    assert directives["default-src"] == "'self'"
-    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
-    assert "unsafe-inline" not in directives["script-src"] and "unsafe-eval" not in directives["script-src"]
-    assert "http" not in csp
-    for page in site.pages():
-        for script in inline_scripts(page.read_text(encoding="utf-8")):
-            assert script_hash(script) in directives["script-src"], page
-    result = client.post(ENDPOINT, data=form()).text
-    for script in inline_scripts(result):
-        assert script_hash(script) in directives["script-src"]
-    # JSON data blocks are not scripts
-    assert not any(s.lstrip().startswith("{") for s in inline_scripts(client.get(f"/{ARTICLE}/").text))
+# CORS
 
 
 def test_origin_check_for_json(make_client):
@@ -438,21 +319,3 @@ def test_the_result_page_itself_shows_where_to_take_the_assessment(client):
         link = soup.select_one("article a[href*='klantgericht-optreden-bevorderen']")
         assert link is not None and link["href"].endswith("#zelftest")
         assert soup.select_one("section.kb-result") is None
-
-
-def test_the_file_cache_keeps_its_size_accounting(tmp_path):
-    from kennisbank.server.static import _Cache
-
-    files = []
-    for index in range(6):
-        file = tmp_path / f"f{index}.css"
-        file.write_text(f"/* {index} */ " + "body { color: red } " * 200)
-        files.append(file)
-    cache = _Cache(limit=6000)
-    for file in files * 2:
-        for encoding in (None, "gzip", "br"):
-            entry, body, etag, used = cache.get(file, encoding)
-            assert used == encoding and (body == entry.body) == (encoding is None)
-            assert etag.startswith('"') and (encoding or "") in etag
-    assert cache.total == sum(entry.size for entry in cache.entries.values())
-    assert cache.total <= 6000 or len(cache.entries) == 1

@@ -27,7 +27,7 @@ from .definitions import Definitions
 from .outbox import Outbox
 from .receiver import Receiver
 from .replies import NO_STORE, Replies
-from .security import Compression, SecurityHeaders, content_security_policy, security_headers
+from .security import SecurityHeaders, content_security_policy, server_error
 from .settings import Settings, SettingsError
 from .static import StaticSite
 from .store import StoreError, SubmissionStore, months_before, open_store, utc_now
@@ -36,13 +36,6 @@ log = logging.getLogger("kennisbank.server")
 
 PURGE_EVERY_SECONDS = 24 * 60 * 60
 HEALTH_PATH = "/healthz"
-
-
-class _App(FastAPI):
-    """FastAPI with the security headers outside everything, error pages included."""
-
-    def build_middleware_stack(self):  # type: ignore[override]
-        return SecurityHeaders(super().build_middleware_stack(), self.state.security_headers)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -83,13 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             store.close()
 
-    app = _App(title="Kennisbank submissions", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(title="Kennisbank submissions", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
     app.state.receiver = receiver
     app.state.outbox = outbox
-    app.state.security_headers = security_headers(content_security_policy(manifest.script_hashes))
-    app.add_middleware(Compression)
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(manifest.script_hashes))
+    app.add_exception_handler(500, server_error)  # sent past every middleware: it carries the headers itself
 
     # Routes: each hands the request to the receiver
 

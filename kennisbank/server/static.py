@@ -1,37 +1,42 @@
-"""Serve the built site: directory URLs, redirects, 404 pages, caching, compression.
+"""Serve the built site: Starlette's ``StaticFiles`` with the site's own rules.
 
-- ``/x/`` serves ``x/index.html``; ``/x`` redirects to ``/x/`` when ``x`` is a folder.
+``StaticFiles(html=True)`` serves ``/x/`` from ``x/index.html`` and answers ETag,
+``If-None-Match``, ``If-Modified-Since``, HEAD and Range. On top of it:
+
 - Fingerprinted assets (``bundle.a5f9d56c.min.js``) are cached for a year as
-  immutable; HTML and everything else must be revalidated (``no-cache``, ETag).
-- Compressible files are sent as brotli or gzip, compressed once and kept in memory.
-- A missing page answers 404 with the language's ``404.html``.
+  immutable; HTML and everything else must be revalidated (``no-cache``).
+- The build wrote a brotli and a gzip copy beside each text file
+  (``kennisbank.assets``); the copy the browser accepts is sent as it is, never
+  compressed per request.
+- A missing page answers 404 with its language's ``404.html``.
+- ``/x`` redirects to ``/x/`` when ``x`` is a folder: 301 and a relative
+  ``Location`` (StaticFiles sends 307 to an absolute URL built from ``Host``).
+- Nothing in a dot folder or dot file is served (``.kennisbank/manifest.json``).
+- Content types come from one table with ``charset=utf-8`` for text, not from the
+  machine's ``/etc/mime.types`` (which ``mimetypes`` reads and which differs by host).
 """
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
+import os
 import re
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
+import stat
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from urllib.parse import quote
 
-import anyio
 from starlette.datastructures import Headers
-from starlette.responses import FileResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.exceptions import HTTPException
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
+from starlette.types import Scope
 
-from .security import COMPRESSIBLE, MIN_SIZE, accepted_encoding, compress
+from kennisbank.assets import COMPRESSIBLE, ENCODINGS
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 #: a hex content hash as a part of the file name: bundle.a5f9d56c.min.js, main.57a0d79d.min.css
 FINGERPRINT = re.compile(r"(?:^|[.-])[0-9a-f]{8,}(?=[.-])")
-#: files larger than this are streamed from disk, uncompressed and uncached
-CACHE_FILE_LIMIT = 4 * 1024 * 1024
-CACHE_TOTAL_LIMIT = 64 * 1024 * 1024
 
 _TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -48,175 +53,112 @@ _TYPES = {
     ".woff": "font/woff",
     ".png": "image/png",
     ".ico": "image/x-icon",
+    # the compressed copies themselves, asked for by name (mimetypes says text/html for x.html.br)
     ".gz": "application/gzip",
+    ".br": "application/octet-stream",
 }
 
 
 def content_type(path: Path) -> str:
-    known = _TYPES.get(path.suffix.lower())
-    if known:
-        return known
-    guessed, _ = mimetypes.guess_type(path.name)
-    if guessed and guessed.startswith("text/"):
-        return guessed + "; charset=utf-8"
-    return guessed or "application/octet-stream"
+    return _TYPES.get(path.suffix.lower(), "application/octet-stream")
 
 
 def cache_control(path: Path) -> str:
     return IMMUTABLE if FINGERPRINT.search(path.name) else REVALIDATE
 
 
-@dataclass
-class _Entry:
-    body: bytes
-    etag: str
-    type: str
-    variants: dict[str, tuple[bytes, str]] = field(default_factory=dict)
-
-    @property
-    def size(self) -> int:
-        return len(self.body) + sum(len(body) for body, _ in self.variants.values())
-
-
-class _Cache:
-    """File contents and their compressed variants, keyed by path, mtime and size (LRU)."""
-
-    def __init__(self, limit: int = CACHE_TOTAL_LIMIT):
-        self.limit = limit
-        self.total = 0
-        self.entries: OrderedDict[tuple, _Entry] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, path: Path, encoding: str | None) -> tuple[_Entry, bytes, str, str | None]:
-        """``(entry, body, etag, encoding)`` of ``path`` in ``encoding`` if that is worth it."""
-        stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is not None:
-                self.entries.move_to_end(key)
-        cached = entry is not None
-        if entry is None:
-            body = path.read_bytes()
-            entry = _Entry(body, '"' + hashlib.sha256(body).hexdigest()[:20] + '"', content_type(path))
-        before = entry.size if cached else 0
-        compressible = len(entry.body) >= MIN_SIZE and COMPRESSIBLE.match(entry.type)
-        used = encoding if (encoding and compressible) else None
-        if used and used not in entry.variants:
-            entry.variants[used] = (compress(entry.body, used, level="best"), entry.etag[:-1] + f'-{used}"')
-        if not cached or entry.size != before:
-            with self.lock:
-                previous = self.entries.get(key)
-                self.total -= before if previous is entry else (previous.size if previous else 0)
-                self.entries[key] = entry
-                self.total += entry.size
-                while self.total > self.limit and len(self.entries) > 1:
-                    _, dropped = self.entries.popitem(last=False)
-                    self.total -= dropped.size
-        if used:
-            body, etag = entry.variants[used]
-            return entry, body, etag, used
-        return entry, entry.body, entry.etag, None
+def accepted_encodings(accept_encoding: str) -> list[str]:
+    """The codings of :data:`ENCODINGS` that ``Accept-Encoding`` allows, best first:
+    highest q, brotli before gzip at the same q; ``q=0`` (also by ``*;q=0``) refuses one."""
+    qualities = {}
+    for part in accept_encoding.split(","):
+        token, _, params = part.partition(";")
+        quality = 1.0
+        name, _, value = params.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                quality = 0.0
+        if token.strip():
+            qualities[token.strip().lower()] = quality
+    ranked = [(qualities.get(coding, qualities.get("*", 0.0)), -rank, coding) for rank, coding in enumerate(ENCODINGS)]
+    return [coding for quality, _, coding in sorted(ranked, reverse=True) if quality > 0]
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
-    if if_none_match.strip() == "*":
-        return True
-    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-    return etag in tags
-
-
-class StaticSite:
-    """An ASGI app serving ``root`` (a built MkDocs site) for GET and HEAD."""
+class StaticSite(StaticFiles):
+    """The built MkDocs site in ``root`` for GET and HEAD."""
 
     def __init__(self, root: Path, language_prefixes: Sequence[str] = ()):
-        self.root = root.resolve()
+        super().__init__(directory=root, html=True)
+        self.root = Path(root).resolve()
         #: non-default languages' URL prefixes without the slash: ("en",)
         self.prefixes = tuple(prefix.strip("/") for prefix in language_prefixes if prefix.strip("/"))
-        self.cache = _Cache()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert scope["type"] == "http"
-        if scope["method"] not in ("GET", "HEAD"):
-            response = Response("Method Not Allowed", status_code=405, headers={"Allow": "GET, HEAD"}, media_type="text/plain")
-            await response(scope, receive, send)
-            return
-        response = await anyio.to_thread.run_sync(self.respond, scope["path"], scope.get("raw_path"), scope.get("query_string", b""), Headers(scope=scope))
-        await response(scope, receive, send)
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        if any(part.startswith(".") for part in Path(path).parts if part != "."):
+            return "", None  # a dot folder or file: the build manifest, an editor's or VCS's files
+        return super().lookup_path(path)
 
-    # Resolving a URL path
-
-    def resolve(self, url_path: str) -> tuple[str, Path | None]:
-        """``("file", path)``, ``("redirect", None)`` or ``("missing", None)`` for ``url_path``."""
-        if "\x00" in url_path or "\\" in url_path or not url_path.startswith("/"):
-            return "missing", None
-        parts = url_path[1:].split("/")
-        directory = parts[-1] == ""
-        if directory:
-            parts = parts[:-1]
-        if any(part in ("", ".", "..") or part.startswith(".") for part in parts):
-            return "missing", None
-        candidate = self.root.joinpath(*parts)
+    async def get_response(self, path: str, scope: Scope) -> Response:
         try:
-            real = candidate.resolve()
-        except (OSError, RuntimeError):
-            return "missing", None
-        if real != self.root and not real.is_relative_to(self.root):
-            return "missing", None
-        if directory:
-            index = real / "index.html"
-            return ("file", index) if index.is_file() else ("missing", None)
-        if real.is_dir():
-            return ("redirect", None) if (real / "index.html").is_file() else ("missing", None)
-        if real.is_file():
-            return "file", real
-        return "missing", None
-
-    def language_root(self, url_path: str) -> Path:
-        first = url_path.lstrip("/").split("/", 1)[0]
-        return self.root / first if first in self.prefixes else self.root
-
-    def _fallback(self, url_path: str, name: str) -> Path | None:
-        for folder in (self.language_root(url_path), self.root):
-            if (folder / name).is_file():
-                return folder / name
-        return None
-
-    def not_found_page(self, url_path: str) -> bytes | None:
-        """The 404 page of ``url_path``'s language, or ``None`` if the site has none."""
-        page = self._fallback(url_path, "404.html")
-        return page.read_bytes() if page else None
-
-    # Responses
-
-    def respond(self, url_path: str, raw_path: bytes | None, query: bytes, headers: Headers) -> Response:
-        kind, path = self.resolve(url_path)
-        if kind == "redirect":
-            location = (raw_path.decode("latin-1") if raw_path else url_path) + "/"
-            if query:
-                location += "?" + query.decode("latin-1")
+            response = await super().get_response(path, scope)
+        except HTTPException as exc:
+            if exc.status_code != 404:  # 405 for other methods, 401 for an unreadable file
+                raise
+            return self.not_found(scope)
+        if isinstance(response, RedirectResponse):  # a folder without its slash
+            location = quote("/" + path.replace(os.sep, "/") + "/")  # from the normalised path: never //host
+            if scope.get("query_string"):
+                location += "?" + scope["query_string"].decode("latin-1")
             return Response(status_code=301, headers={"Location": location, "Cache-Control": REVALIDATE})
-        if kind == "file":
-            return self.file(path, headers)
-        page = self._fallback(url_path, "404.html")
-        if page is None:
-            return Response("Not Found", status_code=404, media_type="text/plain", headers={"Cache-Control": REVALIDATE})
-        return self.file(page, headers, status=404)
+        if response.status_code == 404:  # StaticFiles' own 404.html is the default language's
+            return self.not_found(scope)
+        return response
 
-    def file(self, path: Path, headers: Headers, status: int = 200) -> Response:
-        control = cache_control(path) if status == 200 else REVALIDATE
-        try:
-            size = path.stat().st_size
-        except OSError:
-            return Response("Not Found", status_code=404, media_type="text/plain")
-        if size > CACHE_FILE_LIMIT:
-            return FileResponse(path, status_code=status, media_type=content_type(path), headers={"Cache-Control": control})
-        entry, body, etag, encoding = self.cache.get(path, accepted_encoding(headers.get("accept-encoding", "")))
-        reply = {"Cache-Control": control, "ETag": etag}
-        if COMPRESSIBLE.match(entry.type) and len(entry.body) >= MIN_SIZE:
-            reply["Vary"] = "Accept-Encoding"
-        if status == 200 and _matches(headers.get("if-none-match", ""), etag):
-            return Response(status_code=304, headers=reply)
+    def file_response(self, full_path, stat_result: os.stat_result, scope: Scope, status_code: int = 200) -> Response:
+        path = Path(full_path)
+        url = scope["path"]
+        if url.endswith("/") and (path.name != "index.html" or url.endswith("/index.html/")):
+            return self.not_found(scope)  # /privacy/index.html/ is no address of the site: a slash asks for a folder
+        request = Headers(scope=scope)
+        compressible = path.suffix.lower() in COMPRESSIBLE
+        encoding, served = None, (path, stat_result)
+        if compressible and "range" not in request:  # a range is of the file itself
+            for coding in accepted_encodings(request.get("accept-encoding", "")):
+                copy = path.with_name(path.name + ENCODINGS[coding][0])
+                try:
+                    copy_stat = copy.stat()
+                except OSError:
+                    continue
+                if stat.S_ISREG(copy_stat.st_mode):
+                    encoding, served = coding, (copy, copy_stat)
+                    break
+        headers = {"Cache-Control": cache_control(path) if status_code == 200 else REVALIDATE}
+        if compressible:
+            headers["Vary"] = "Accept-Encoding"
+        response = FileResponse(served[0], status_code=status_code, stat_result=served[1], media_type=content_type(path), headers=headers)
         if encoding:
-            reply["Content-Encoding"] = encoding
-        return Response(body, status_code=status, headers=reply, media_type=entry.type)
+            response.headers["Content-Encoding"] = encoding
+            response.headers["ETag"] = response.headers["etag"][:-1] + f'-{encoding}"'
+        if status_code == 200 and self.is_not_modified(response.headers, request):
+            return NotModifiedResponse(response.headers)
+        return response
+
+    # 404
+
+    def _not_found_file(self, url_path: str) -> Path | None:
+        first = url_path.lstrip("/").split("/", 1)[0]
+        folders = [self.root / first] if first in self.prefixes else []
+        return next((folder / "404.html" for folder in [*folders, self.root] if (folder / "404.html").is_file()), None)
+
+    def not_found(self, scope: Scope) -> Response:
+        page = self._not_found_file(scope["path"])
+        if page is None:
+            return PlainTextResponse("Not Found", status_code=404, headers={"Cache-Control": REVALIDATE})
+        return self.file_response(page, page.stat(), {**scope, "path": "/404.html"}, status_code=404)
+
+    def not_found_page(self, url_path: str) -> str | None:
+        """The 404 page of ``url_path``'s language, or ``None`` if the site has none."""
+        page = self._not_found_file(url_path)
+        return page.read_text(encoding="utf-8") if page else None
