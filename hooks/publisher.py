@@ -1,7 +1,7 @@
 """MkDocs hook: the publisher's identity from ``extra.publisher``, where the site shows it.
 
 A page names a value with a marker, ``<!-- md:publisher name -->`` (also
-``address``, ``kvk``, ``email``, ``privacy_email``); the footer
+``address``, ``kvk``, ``vat``, ``email``, ``privacy_email``); the footer
 (``overrides/partials/copyright.html``) shows them all. A strict build for a public
 ``site_url`` fails while one is missing or a placeholder; a local build shows a
 notice in the footer. The rules live in ``kennisbank.publisher``.

@@ -23,6 +23,7 @@ KEYS = {
     "name": "the legal form and name, e.g. Voorbeeld Advies B.V.",
     "address": "the postal address, e.g. Voorbeeldstraat 1, 1234 AB Utrecht",
     "kvk": "the Chamber of Commerce (KvK) number, eight digits",
+    "vat": "the VAT identification number (btw-id), e.g. NL123456789B01",
     "email": "the general contact email address",
     "privacy_email": "the email address for privacy questions and requests",
 }
@@ -41,6 +42,7 @@ class Publisher:
     name: str = ""
     address: str = ""
     kvk: str = ""
+    vat: str = ""
     email: str = ""
     privacy_email: str = ""
 
@@ -65,6 +67,8 @@ class Publisher:
                 found.append(f"{where}: {value!r} is not an email address. Fix: set {KEYS[item.name]}")
             elif item.name == "kvk" and not re.fullmatch(r"\d{8}", value.replace(" ", "")):
                 found.append(f"{where}: {value!r} is not a KvK number. Fix: set {KEYS['kvk']}")
+            elif item.name == "vat" and not re.fullmatch(r"[A-Z]{2}[0-9A-Z+*.]{2,13}", value.replace(" ", "")):
+                found.append(f"{where}: {value!r} is not a VAT identification number. Fix: set {KEYS['vat']}")
         return found
 
     def markup(self, key: str) -> Markup:

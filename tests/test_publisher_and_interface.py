@@ -12,7 +12,7 @@ import yaml
 from support import ROOT, build
 from kennisbank.publisher import Publisher, PublisherError, is_public
 
-REAL = {"name": "Voorbeeld Advies B.V.", "address": "Voorbeeldstraat 1, 3511 AB Utrecht", "kvk": "12345678", "email": "info@kennisbank-voorbeeld.nl", "privacy_email": "privacy@kennisbank-voorbeeld.nl"}
+REAL = {"name": "Voorbeeld Advies B.V.", "address": "Voorbeeldstraat 1, 3511 AB Utrecht", "kvk": "12345678", "vat": "NL123456789B01", "email": "info@kennisbank-voorbeeld.nl", "privacy_email": "privacy@kennisbank-voorbeeld.nl"}
 
 
 def _set_publisher(project, publisher: dict) -> None:
@@ -78,7 +78,7 @@ def test_email_values_become_mailto_links_and_everything_is_escaped():
 def test_a_public_build_with_placeholders_fails_naming_every_key(project):
     result = build(project, env={"SITE_URL": "https://www.kennisbank-voorbeeld.nl/"})
     assert result.returncode != 0
-    for key in ("name", "address", "kvk", "email", "privacy_email"):
+    for key in ("name", "address", "kvk", "vat", "email", "privacy_email"):
         assert f"extra.publisher.{key}" in result.output
     assert "Traceback" not in result.output
 
