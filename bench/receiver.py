@@ -4,7 +4,12 @@
    RATE_LIMIT=off and a database in a temporary folder, and sends JSON submissions
    with httpx at concurrency 1, 8 and 32 (and HTML form posts at 8): submissions per
    second, p50/p99 latency, and the server's peak RSS.
-2. Durability: sends submissions at concurrency 16, kills the server with SIGKILL
+2. Side effects: the same load (JSON, concurrency 8) with notifications off, with
+   every submission emailed into a Maildir and to a real local SMTP server
+   (aiosmtpd), and with 1,000 slow clients holding half a request line open;
+   submissions per second and p99 beside the plain figures, and the time from
+   submit to delivered mail (p50/p99).
+3. Durability: sends submissions at concurrency 16, kills the server with SIGKILL
    in the middle, starts it again on the same database and checks that every
    submission acknowledged with 201 is in the store: "acknowledged N / found N".
 
@@ -64,9 +69,9 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def local_server(site: Path, database: Path) -> LocalServer:
-    """``kennisbank serve`` with rate limiting off, its output kept for a failed start."""
-    return LocalServer(site, database)
+def local_server(site: Path, database: Path, **env: str) -> LocalServer:
+    """``kennisbank serve`` with rate limiting off and notifications off unless ``env`` says otherwise."""
+    return LocalServer(site, database, output=subprocess.DEVNULL, **{"NOTIFY": "off", **env})
 
 
 def site_dir(work: Path) -> Path:
@@ -94,7 +99,8 @@ def bodies(questions: list[str], kind: str, rng: random.Random):
 
 
 async def load(
-    url: str, endpoint: str, questions: list[str], concurrency: int, total: int, kind: str, seconds: float, ids: list[str] | None = None
+    url: str, endpoint: str, questions: list[str], concurrency: int, total: int, kind: str, seconds: float, ids: list[str] | None = None,
+    sent_at: dict[str, float] | None = None,
 ):
     """Send up to ``total`` submissions from ``concurrency`` workers; latencies of the successes and the failure count."""
     rng = random.Random(concurrency)
@@ -125,6 +131,8 @@ async def load(
                 latencies.append(time.perf_counter() - started)
                 if ids is not None:
                     ids.append(response.json()["id"])
+                if sent_at is not None:
+                    sent_at[response.json()["id"]] = started
             else:
                 failures += 1
 
@@ -141,6 +149,76 @@ async def load(
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def measure(site: Path, database: Path, endpoint: str, questions: list[str], sent_at=None, **env: str) -> tuple[float, float, int]:
+    """One phase of JSON submissions at concurrency 8 against a fresh server: (subm/s, p99 ms, failed)."""
+    server = local_server(site, database, **env)
+    server.start()
+    try:
+        latencies, failures, elapsed = asyncio.run(load(server.url, endpoint, questions, 8, 1500, "json", PHASE_SECONDS, sent_at=sent_at))
+        if sent_at is not None:
+            time.sleep(2)  # the last deliveries
+    finally:
+        server.stop()
+    return len(latencies) / elapsed, percentile(latencies, 0.99) * 1000, failures
+
+
+def side_effects(site: Path, work: Path, endpoint: str, questions: list[str]) -> bool:
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    print(f"\n{'json c=8, 1500 submissions':<44}{'subm/s':>9}{'p99 ms':>9}{'vs. plain':>11}")
+    base, base_p99, failed = measure(site, work / "plain.sqlite3", endpoint, questions)
+    print(f"{'notifications off':<44}{base:>9.0f}{base_p99:>9.1f}{'':>11}")
+    ok = failed == 0
+
+    # every submission emailed (NOTIFY=all), into a Maildir and to a real local SMTP server
+    rate, p99, failed = measure(site, work / "maildir.sqlite3", endpoint, questions, NOTIFY="all", MAILDIR=str(work / "mail"))
+    ok &= failed == 0
+    print(f"{'NOTIFY=all into a Maildir':<44}{rate:>9.0f}{p99:>9.1f}{rate / base - 1:>+10.0%}")
+    arrived: dict[str, float] = {}
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):
+            arrived[envelope.content.split(b"Message-ID: <", 1)[1].split(b".", 1)[0].decode()] = time.perf_counter()
+            return "250 OK"
+
+    from local_server import free_port
+
+    controller = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    sent_at: dict[str, float] = {}
+    try:
+        smtp = {"SMTP_URL": f"smtp://127.0.0.1:{controller.port}", "NOTIFY_TO": "a@example.nl", "NOTIFY_FROM": "b@example.nl"}
+        rate, p99, failed = measure(site, work / "smtp.sqlite3", endpoint, questions, sent_at=sent_at, NOTIFY="all", **smtp)
+    finally:
+        controller.stop()
+    ok &= failed == 0
+    print(f"{'NOTIFY=all to a local SMTP server':<44}{rate:>9.0f}{p99:>9.1f}{rate / base - 1:>+10.0%}")
+    delays = [arrived[key] - sent_at[key] for key in sent_at if key in arrived]
+    print(f"  submit to delivered mail: {len(delays)} of {len(sent_at)} arrived, p50 {percentile(delays, 0.5) * 1000:.0f} ms, p99 {percentile(delays, 0.99) * 1000:.0f} ms")
+
+    # 1,000 slow clients hold half a request line open the whole time
+    slow_server = local_server(site, work / "slow.sqlite3", MAX_CONNECTIONS="2000", REQUEST_TIMEOUT="60")
+    slow_server.start()
+    host, port = slow_server.url.removeprefix("http://").split(":")
+    sockets = []
+    try:
+        for _ in range(1000):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.sendall(b"POST / HTT")
+            sockets.append(sock)
+        latencies, failed, elapsed = asyncio.run(load(slow_server.url, endpoint, questions, 8, 1500, "json", PHASE_SECONDS))
+    finally:
+        for sock in sockets:
+            sock.close()
+        slow_server.stop()
+    ok &= failed == 0
+    rate, p99 = len(latencies) / elapsed, percentile(latencies, 0.99) * 1000
+    print(f"{'with 1,000 slow connections open':<44}{rate:>9.0f}{p99:>9.1f}{rate / base - 1:>+10.0%}")
+    return ok
 
 
 def main() -> int:
@@ -175,7 +253,11 @@ def main() -> int:
         print(f"stored after the load: {store.stats().count}")
         store.close()
 
-        # 2. Durability
+        # 2. Notifications must never sit on the request's path (issue 11), and
+        #    slow clients must not slow the others down (issue 10)
+        ok &= side_effects(site, work, endpoint, questions)
+
+        # 3. Durability
         print("\ndurability: SIGKILL during load at concurrency 16, then restart")
         database = work / "durability.sqlite3"
         server = local_server(site, database)

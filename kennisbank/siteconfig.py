@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from mkdocs.exceptions import PluginError
 
 DEFAULT_ENDPOINT = "/api/assessments/{id}/submissions"
+DEFAULT_CONTACT_ENDPOINT = "/api/contact"
 
 
 class SiteConfigError(PluginError):
@@ -47,6 +48,7 @@ class SiteConfig:
     site_name: str
     languages: tuple[Language, ...]
     endpoint: str = DEFAULT_ENDPOINT
+    contact_endpoint: str = DEFAULT_CONTACT_ENDPOINT
     strings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     categories: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     path: Path | None = None
@@ -89,6 +91,7 @@ class SiteConfig:
             site_name=data["site_name"],
             languages=tuple(Language(**lang) for lang in data["languages"]),
             endpoint=data["endpoint"],
+            contact_endpoint=data.get("contact_endpoint", DEFAULT_CONTACT_ENDPOINT),
             strings=data["strings"],
             categories=data["categories"],
         )
@@ -144,6 +147,7 @@ def from_mkdocs(config: Any) -> SiteConfig:
         site_name=base_name,
         languages=tuple(sorted(languages, key=lambda lang: not lang.default)),
         endpoint=assessment.get("endpoint", DEFAULT_ENDPOINT),
+        contact_endpoint=(extra.get("contact") or {}).get("endpoint", DEFAULT_CONTACT_ENDPOINT),
         strings=strings,
         categories=categories,
         path=path,

@@ -23,6 +23,7 @@ from kennisbank.manifest import ManifestError, load_manifest
 from kennisbank.siteconfig import SiteConfig
 
 from . import openapi
+from .contact import ContactDesk
 from .definitions import Definitions
 from .outbox import Outbox
 from .receiver import Receiver
@@ -113,6 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_api_route(path, preflight, methods=["OPTIONS"], include_in_schema=False)
     app.add_api_route(HEALTH_PATH, healthz, methods=["GET", "HEAD"], include_in_schema=False)
+    desk = ContactDesk(receiver)
+    app.add_api_route(site.contact_endpoint, desk.take, methods=["POST"], include_in_schema=False)
+    app.add_api_route(site.contact_endpoint, lambda: Response(status_code=405, headers={"Allow": "POST", **NO_STORE}), methods=["GET", "HEAD", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     app.add_api_route(path, not_allowed, methods=["GET", "HEAD", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     app.mount("/", static)
     return app

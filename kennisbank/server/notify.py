@@ -30,7 +30,7 @@ from kennisbank.assessment import Assessment, score
 from kennisbank.siteconfig import SiteConfig
 from kennisbank.templating import templates
 
-from .store import Submission
+from .store import ContactRequest, Submission
 
 EMAIL, WEBHOOK = "email", "webhook"
 SEND_TIMEOUT = 30
@@ -52,6 +52,10 @@ class NotifySettings:
     maildir: Path = Path("var/mail")
     webhook_url: str = ""
     webhook_secret: str = ""
+
+    def request_channels(self) -> list[str]:
+        """A reader's question or privacy request always goes to the consultant, unless NOTIFY=off."""
+        return [] if self.mode == "off" else [EMAIL]
 
     def channels(self, submission: Submission) -> list[str]:
         """The deliveries ``submission`` triggers."""
@@ -121,11 +125,40 @@ def email_message(submission: Submission, assessment: Assessment, site: SiteConf
     return message
 
 
-def message_id(public_id: str, sender: str) -> str:
+def request_message(request: ContactRequest, site: SiteConfig, settings: NotifySettings) -> EmailMessage:
+    """The consultant's message about a question or privacy request, in the site's default language."""
+    lang = site.default_language.locale
+    kind = site.string(f"contact_kind_{request.kind}", lang)
+    message = EmailMessage()
+    message["Subject"] = site.string("notify_request_subject", lang, kind=kind, who=request.name)
+    message["From"] = settings.sender
+    message["To"] = settings.to
+    message["Reply-To"] = str(Address(display_name=request.name, addr_spec=request.email))
+    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Message-ID"] = message_id(request.public_id, settings.sender, "request")
+    message["Content-Language"] = lang
+    lines = [
+        site.string("notify_request_intro", lang, kind=kind),
+        "",
+        f"{site.string('notify_reference', lang)}: {request.public_id}",
+        f"{site.string('notify_received', lang)}: {format_datetime(request.created_at.astimezone(timezone.utc))} ({site.language(request.lang).name if request.lang in site.locales else request.lang})",
+        f"{site.string('notify_name', lang)}: {request.name}",
+        f"{site.string('notify_email', lang)}: {request.email}",
+        "",
+        f"{site.string('notify_message', lang)}:",
+        request.message,
+    ]
+    if request.kind in ("access", "correction", "erasure", "withdraw"):
+        lines += ["", site.string("notify_request_verify", lang)]
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+def message_id(public_id: str, sender: str, kind: str = "submission") -> str:
     """The same Message-ID for every attempt at the same submission, so a mail system
     (or the consultant's client) can drop a duplicate after a crash between send and mark."""
     domain = sender.rpartition("@")[2].strip("> ") or "kennisbank.invalid"
-    return f"<{public_id}.submission@{domain}>"
+    return f"<{public_id}.{kind}@{domain}>"
 
 
 def send_email(message: EmailMessage, settings: NotifySettings) -> None:

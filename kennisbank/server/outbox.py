@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 import anyio
 
 from .definitions import Changed, Definitions
-from .notify import EMAIL, WEBHOOK, NotifySettings, PermanentFailure, email_message, send_email, send_webhook
+from .notify import EMAIL, WEBHOOK, NotifySettings, PermanentFailure, email_message, request_message, send_email, send_webhook
 from .store import Delivery, SubmissionStore, utc_now
 
 log = logging.getLogger("kennisbank.server")
@@ -79,16 +79,16 @@ class Outbox:
         try:
             await anyio.to_thread.run_sync(self._send, delivery, limiter=self._limiter)
         except PermanentFailure as exc:
-            log.error("delivery %d (%s of %s) failed for good: %s", delivery.id, delivery.channel, delivery.submission.public_id, exc)
+            log.error("delivery %d (%s of %s) failed for good: %s", delivery.id, delivery.channel, delivery.public_id, exc)
             await self._record(delivery.id, attempts, str(exc), None)
             return
         except Exception as exc:  # noqa: BLE001 - any failure of a mail server or receiver is retried
             retry_at = utc_now() + timedelta(seconds=retry_delay(attempts)) if attempts < MAX_ATTEMPTS else None
             reason = f"{type(exc).__name__}: {exc}"
             if retry_at is None:
-                log.error("delivery %d (%s of %s) failed %d times; giving up (kennisbank outbox retry): %s", delivery.id, delivery.channel, delivery.submission.public_id, attempts, reason)
+                log.error("delivery %d (%s of %s) failed %d times; giving up (kennisbank outbox retry): %s", delivery.id, delivery.channel, delivery.public_id, attempts, reason)
             else:
-                log.warning("delivery %d (%s of %s) failed, trying again at %s: %s", delivery.id, delivery.channel, delivery.submission.public_id, retry_at.isoformat(timespec="seconds"), reason)
+                log.warning("delivery %d (%s of %s) failed, trying again at %s: %s", delivery.id, delivery.channel, delivery.public_id, retry_at.isoformat(timespec="seconds"), reason)
             await self._record(delivery.id, attempts, reason, retry_at)
             return
         await anyio.to_thread.run_sync(self.store.delivered, delivery.id, attempts, limiter=self._limiter)
@@ -97,6 +97,9 @@ class Outbox:
         await anyio.to_thread.run_sync(lambda: self.store.delivery_failed(delivery_id, attempts, error, retry_at), limiter=self._limiter)
 
     def _send(self, delivery: Delivery) -> None:
+        if delivery.request is not None:
+            send_email(request_message(delivery.request, self.definitions.manifest.site, self.settings), self.settings)
+            return
         submission = delivery.submission
         if delivery.channel == WEBHOOK:
             send_webhook(submission, self.settings)

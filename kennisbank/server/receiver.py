@@ -76,12 +76,12 @@ class Receiver:
             return replies.unknown_assessment(request.url.path, as_json, assessment_id)
         if media not in (JSON, FORM, MULTIPART):
             return replies.failure(assessment, lang, as_json, 415, "error_media_type")
-        cross_origin, allowed = self._origin(request, strict=media == JSON)
+        cross_origin, allowed = self.origin(request, strict=media == JSON)
         if not allowed:
             return replies.failure(assessment, lang, as_json, 403, "error_forbidden")
         extra = {"Access-Control-Allow-Origin": cross_origin, "Vary": "Origin"} if cross_origin else {}
         try:
-            body = await self._body(request)
+            body = await self.read_body(request)
         except TooLarge:
             return replies.failure(assessment, lang, as_json, 413, "error_too_large", extra)
         except ClientDisconnect:
@@ -153,13 +153,16 @@ class Receiver:
     # Steps
 
     async def _write(self, submission: Submission, channels: list[str]) -> None:
-        """Store in a worker thread, one write at a time: SQLite has one writer anyway, and
+        await anyio.to_thread.run_sync(self.store.add, submission, channels, limiter=self._writer_limiter())
+
+    def _writer_limiter(self) -> anyio.CapacityLimiter:
+        """Writes go to a worker thread one at a time: SQLite has one writer anyway, and
         waiting here (not on the store's lock in a thread) keeps the thread pool free."""
         if self._writer is None:
             self._writer = anyio.CapacityLimiter(1)
-        await anyio.to_thread.run_sync(self.store.add, submission, channels, limiter=self._writer)
+        return self._writer
 
-    def _origin(self, request: Request, strict: bool) -> tuple[str | None, bool]:
+    def origin(self, request: Request, strict: bool) -> tuple[str | None, bool]:
         """``(allowed cross origin or None, allowed)``: whether a post may come from where it says.
 
         An ``Origin`` that is this site, or one listed in ``CORS_ORIGINS``, is allowed;
@@ -186,7 +189,7 @@ class Receiver:
     def _own_origin(self, request: Request) -> str | None:
         return normalise_origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
 
-    async def _body(self, request: Request) -> bytes:
+    async def read_body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:

@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from .store import AssessmentStats, Delivery, DeliveryState, Stats, StoredDefinition, StoreError, StoreURLError, Submission, format_time, normalise_email, parse_time, utc_now
+from .store import AssessmentStats, ContactRequest, Delivery, DeliveryState, Stats, StoredDefinition, StoreError, StoreURLError, Submission, format_time, normalise_email, parse_time, utc_now
 
 MEMORY = ":memory:"
 
@@ -35,6 +35,7 @@ _COLUMNS = (
     "public_id, created_at, assessment, version, lang, answers, score, band, "
     "consent, name, email, organisation, message, discuss, definition"
 )
+_REQUEST_COLUMNS = "public_id, created_at, lang, kind, name, email, message"
 
 
 def parse_url(rest: str, base: Path) -> str | Path:
@@ -259,18 +260,46 @@ class SQLiteStore:
 
     # The outbox
 
+    def add_request(self, request: ContactRequest, channels: Iterable[str] = ()) -> None:
+        row = (request.public_id, format_time(request.created_at), request.lang, request.kind, request.name, normalise_email(request.email), request.message)
+        now = format_time(utc_now())
+
+        def work(db: sqlite3.Connection) -> None:
+            cursor = db.execute(f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            db.executemany(
+                "INSERT INTO outbox (request, channel, next_attempt, created_at) VALUES (?, ?, ?, ?)",
+                [(cursor.lastrowid, channel, now, now) for channel in channels],
+            )
+
+        with self._lock:
+            self._transaction(work)
+
+    def requests(self, email: str | None = None) -> list[ContactRequest]:
+        where, parameters = ("WHERE email = ?", (normalise_email(email),)) if email else ("", ())
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_REQUEST_COLUMNS} FROM requests {where} ORDER BY created_at, id", parameters).fetchall()
+        return [_request(row) for row in rows]
+
     def due_deliveries(self, now: datetime, limit: int = 20, *, all_pending: bool = False) -> list[Delivery]:
         """Pending deliveries whose time has come (every pending one with ``all_pending``), oldest first."""
         due = "" if all_pending else "AND o.next_attempt <= ?"
         parameters = () if all_pending else (format_time(now),)
-        columns = ", ".join(f"s.{name.strip()}" for name in _COLUMNS.split(","))
+        submission_columns = ", ".join(f"s.{name.strip()}" for name in _COLUMNS.split(","))
+        request_columns = ", ".join(f"r.{name.strip()}" for name in _REQUEST_COLUMNS.split(","))
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT o.id, o.channel, o.attempts, {columns} FROM outbox o JOIN submissions s ON s.id = o.submission "
+            for_submissions = self._db.execute(
+                f"SELECT o.id, o.channel, o.attempts, o.next_attempt, {submission_columns} FROM outbox o JOIN submissions s ON s.id = o.submission "
                 f"WHERE o.state = 'pending' {due} ORDER BY o.next_attempt, o.id LIMIT ?",
                 (*parameters, limit),
             ).fetchall()
-        return [Delivery(id=row[0], channel=row[1], attempts=row[2], submission=_submission(row[3:])) for row in rows]
+            for_requests = self._db.execute(
+                f"SELECT o.id, o.channel, o.attempts, o.next_attempt, {request_columns} FROM outbox o JOIN requests r ON r.id = o.request "
+                f"WHERE o.state = 'pending' {due} ORDER BY o.next_attempt, o.id LIMIT ?",
+                (*parameters, limit),
+            ).fetchall()
+        found = [(row[3], row[0], Delivery(id=row[0], channel=row[1], attempts=row[2], submission=_submission(row[4:]))) for row in for_submissions]
+        found += [(row[3], row[0], Delivery(id=row[0], channel=row[1], attempts=row[2], request=_request(row[4:]))) for row in for_requests]
+        return [delivery for _, _, delivery in sorted(found, key=lambda item: item[:2])[:limit]]
 
     def delivered(self, delivery_id: int, attempts: int) -> None:
         with self._lock:
@@ -290,11 +319,12 @@ class SQLiteStore:
 
     def deliveries(self, states: Iterable[str] = ("pending", "failed"), public_id: str | None = None) -> list[DeliveryState]:
         states = tuple(states)
-        where = f"o.state IN ({', '.join('?' * len(states))})" + (" AND s.public_id = ?" if public_id else "")
+        where = f"o.state IN ({', '.join('?' * len(states))})" + (" AND coalesce(s.public_id, r.public_id) = ?" if public_id else "")
         with self._lock:
             rows = self._db.execute(
-                "SELECT o.id, s.public_id, o.channel, o.state, o.attempts, o.next_attempt, o.last_error, o.created_at, o.sent_at "
-                f"FROM outbox o JOIN submissions s ON s.id = o.submission WHERE {where} ORDER BY o.id",
+                "SELECT o.id, coalesce(s.public_id, r.public_id), o.channel, o.state, o.attempts, o.next_attempt, o.last_error, o.created_at, o.sent_at "
+                "FROM outbox o LEFT JOIN submissions s ON s.id = o.submission LEFT JOIN requests r ON r.id = o.request "
+                f"WHERE {where} ORDER BY o.id",
                 (*states, *((public_id,) if public_id else ())),
             ).fetchall()
         return [
@@ -346,9 +376,13 @@ class SQLiteStore:
         return self._select("WHERE email = ? ORDER BY created_at, id", (normalise_email(email),))
 
     def erase_email(self, email: str) -> int:
+        """Every submission and request stored under ``email``; the number of submissions."""
+        self._delete("WHERE email = ?", (normalise_email(email),), table="requests")
         return self._delete("WHERE email = ?", (normalise_email(email),))
 
     def purge_older_than(self, cutoff: datetime) -> int:
+        """Submissions and requests received before ``cutoff``; the number of submissions."""
+        self._delete("WHERE created_at < ?", (format_time(cutoff),), table="requests")
         return self._delete("WHERE created_at < ?", (format_time(cutoff),))
 
     def stats(self) -> Stats:
@@ -408,9 +442,9 @@ class SQLiteStore:
             raise
         return result
 
-    def _delete(self, where: str, parameters: tuple) -> int:
+    def _delete(self, where: str, parameters: tuple, table: str = "submissions") -> int:
         with self._lock:
-            count = self._write(f"DELETE FROM submissions {where}", parameters)
+            count = self._write(f"DELETE FROM {table} {where}", parameters)
             if count and self.target != MEMORY:
                 # move the overwritten pages into the database file and empty the log
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -420,6 +454,10 @@ class SQLiteStore:
         with self._lock:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM submissions {tail}", parameters).fetchall()
         return [_submission(row) for row in rows]
+
+
+def _request(row: tuple) -> ContactRequest:
+    return ContactRequest(public_id=row[0], created_at=parse_time(row[1]), lang=row[2], kind=row[3], name=row[4], email=row[5], message=row[6])
 
 
 def _submission(row: tuple) -> Submission:

@@ -110,13 +110,42 @@ class StoredDefinition:
 
 
 @dataclass(frozen=True)
+class ContactRequest:
+    """A question or a privacy request from the contact form; kept like a submission, purged with it."""
+
+    public_id: str
+    created_at: datetime
+    lang: str
+    kind: str
+    name: str
+    email: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.public_id,
+            "created_at": format_time(self.created_at),
+            "lang": self.lang,
+            "kind": self.kind,
+            "name": self.name,
+            "email": self.email,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
 class Delivery:
-    """One pending delivery of the outbox, with the submission it carries."""
+    """One pending delivery of the outbox, with the submission or the request it carries."""
 
     id: int
     channel: str
     attempts: int
-    submission: Submission
+    submission: Submission | None = None
+    request: ContactRequest | None = None
+
+    @property
+    def public_id(self) -> str:
+        return self.submission.public_id if self.submission else self.request.public_id
 
 
 @dataclass(frozen=True)
@@ -141,6 +170,14 @@ class SubmissionStore(Protocol):
 
     def add(self, submission: Submission, channels: Iterable[str] = ()) -> None:
         """Store ``submission`` and a pending delivery per channel, in one transaction."""
+        ...
+
+    def add_request(self, request: ContactRequest, channels: Iterable[str] = ()) -> None:
+        """Store a reader's request and a pending delivery per channel, in one transaction."""
+        ...
+
+    def requests(self, email: str | None = None) -> list[ContactRequest]:
+        """Every request (under ``email``, if given), oldest first."""
         ...
 
     def due_deliveries(self, now: datetime, limit: int = 20, *, all_pending: bool = False) -> list[Delivery]: ...

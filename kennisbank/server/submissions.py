@@ -133,14 +133,18 @@ def printable(key: object, limit: int = 80) -> str:
 
 
 def read_json(body: bytes) -> Input:
+    return parse(read_json_object(body))
+
+
+def read_json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object: UTF-8 only (RFC 8259), decoded as strictly as a form body, no key twice."""
     try:
-        # UTF-8 only (RFC 8259), decoded as strictly as a form body
         data = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (ValueError, RecursionError):
         raise BodyError("not valid JSON") from None
     if not isinstance(data, dict):
         raise BodyError("not a JSON object")
-    return parse(data)
+    return data
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
