@@ -334,3 +334,38 @@ def test_a_repeated_log_message_passes_once_per_interval_with_a_count():
     now[0] = 11.0
     later = record()
     assert repeat.filter(later) and "999 more like it" in later.getMessage()
+
+
+# 5. and 8. Paths
+
+
+def test_a_path_segment_over_255_characters_is_a_plain_404(app_for, caplog):
+    client = app_for()
+    for path in ("/" + "a" * 300, "/en/" + "b" * 256 + "/", "/artikelen/" + "c" * 4000 + ".html"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+    assert "Traceback" not in caplog.text and "a" * 300 not in caplog.text
+
+
+def test_a_redirect_never_takes_its_location_from_the_host_or_a_line_break(app_for):
+    client = app_for()
+    for path in ("/artikelen%0a", "/artikelen%0a/", "/artikelen%0d%0aSet-Cookie:x=1", "//evil.example/artikelen"):
+        response = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+        location = response.headers.get("location", "")
+        assert "evil.example" not in location and "\n" not in location and "set-cookie" not in {k.lower() for k in response.headers}, (path, response.status_code, location)
+
+
+def test_forwarded_headers_are_ignored_without_trusted_proxies(site, tmp_path):
+    """`kennisbank serve` itself (uvicorn's defaults would believe X-Forwarded-For from
+    loopback): one client claiming other addresses keeps one allowance, and a claimed
+    https does not make an https Origin its own."""
+    server, base_url = start_server(site.site, tmp_path / "kb.sqlite3", RATE_LIMIT="1/60")
+    try:
+        first = httpx.post(base_url + ENDPOINT, data=_form(site), headers={"X-Forwarded-For": "203.0.113.1"}, timeout=10)
+        second = httpx.post(base_url + ENDPOINT, data=_form(site), headers={"X-Forwarded-For": "203.0.113.2"}, timeout=10)
+        host = base_url.removeprefix("http://")
+        https = httpx.post(base_url + ENDPOINT, json=_json(site), headers={"X-Forwarded-Proto": "https", "Origin": f"https://{host}"}, timeout=10)
+    finally:
+        server.stop()
+    assert (first.status_code, second.status_code) == (200, 429)
+    assert https.status_code == 403

@@ -77,7 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             store.close()
 
-    app = FastAPI(title="Kennisbank submissions", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    # redirect_slashes off: Starlette would build the Location from the Host header for a
+    # path that matches nothing (a %0a before the slash); the static files redirect folders
+    app = FastAPI(title="Kennisbank submissions", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan, redirect_slashes=False)
     app.state.settings = settings
     app.state.store = store
     app.state.receiver = receiver
