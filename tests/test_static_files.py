@@ -94,7 +94,7 @@ def test_missing_pages_are_404_with_the_languages_page(client):
 
 
 def test_the_receivers_404_page_is_the_languages(client, site):
-    static = client.app.state.receiver.static
+    static = client.app.state.static
     assert static.not_found_page("/en/x/") == (site.site / "en" / "404.html").read_text(encoding="utf-8")
     assert static.not_found_page("/english/") == (site.site / "404.html").read_text(encoding="utf-8")
 
@@ -105,7 +105,7 @@ def test_a_site_without_404_page_answers_plain_404(site_copy, tmp_path):
     client = client_for(site_copy, tmp_path)
     response = client.get("/en/nope/")
     assert response.status_code == 404 and response.text == "Not Found"
-    assert client.app.state.receiver.static.not_found_page("/en/nope/") is None
+    assert client.app.state.static.not_found_page("/en/nope/") is None
 
 
 @pytest.mark.parametrize(

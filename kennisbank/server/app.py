@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.receiver = receiver
     app.state.outbox = outbox
+    app.state.static = static
     app.add_middleware(SecurityHeaders, csp=content_security_policy(manifest.script_hashes))
     app.add_exception_handler(500, server_error)  # sent past every middleware: it carries the headers itself
 
