@@ -161,24 +161,60 @@ def message_id(public_id: str, sender: str, kind: str = "submission") -> str:
     return f"<{public_id}.{kind}@{domain}>"
 
 
-def send_email(message: EmailMessage, settings: NotifySettings) -> None:
-    """Send by SMTP (``smtp://``, ``smtp+starttls://``, ``smtps://``), or into the Maildir."""
-    if not settings.smtp_url:
-        settings.maildir.parent.mkdir(parents=True, exist_ok=True)  # Maildir creates only its own folder
-        box = mailbox.Maildir(settings.maildir, create=True)
-        box.add(message)
-        return
-    parts = urlsplit(settings.smtp_url)
-    secure = parts.scheme == "smtps"
-    port = parts.port or {"smtp": 25, "smtp+starttls": 587, "smtps": 465}[parts.scheme]
-    context = ssl.create_default_context()
-    client = smtplib.SMTP_SSL(parts.hostname, port, timeout=SEND_TIMEOUT, context=context) if secure else smtplib.SMTP(parts.hostname, port, timeout=SEND_TIMEOUT)
-    with client:
+class Mailer:
+    """Sends email by SMTP (``smtp://``, ``smtp+starttls://``, ``smtps://``), or into the
+    Maildir; one SMTP session for every message sent while it is open."""
+
+    def __init__(self, settings: NotifySettings):
+        self.settings = settings
+        self._client: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._client is not None:
+            try:
+                self._client.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._client = None
+
+    def send(self, message: EmailMessage) -> None:
+        if not self.settings.smtp_url:
+            self.settings.maildir.parent.mkdir(parents=True, exist_ok=True)  # Maildir creates only its own folder
+            mailbox.Maildir(self.settings.maildir, create=True).add(message)
+            return
+        if self._client is None:
+            self._client = self._connect()
+        try:
+            self._client.send_message(message)
+        except smtplib.SMTPServerDisconnected:  # a session the server closed: one new one
+            self._client = self._connect()
+            self._client.send_message(message)
+        except BaseException:
+            self.__exit__()  # a failed transaction leaves the session in an unknown state
+            raise
+
+    def _connect(self) -> smtplib.SMTP:
+        parts = urlsplit(self.settings.smtp_url)
+        port = parts.port or {"smtp": 25, "smtp+starttls": 587, "smtps": 465}[parts.scheme]
+        context = ssl.create_default_context()
+        if parts.scheme == "smtps":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(parts.hostname, port, timeout=SEND_TIMEOUT, context=context)
+        else:
+            client = smtplib.SMTP(parts.hostname, port, timeout=SEND_TIMEOUT)
         if parts.scheme == "smtp+starttls":
             client.starttls(context=context)
         if parts.username:
             client.login(unquote(parts.username), unquote(parts.password or ""))
-        client.send_message(message)
+        return client
+
+
+def send_email(message: EmailMessage, settings: NotifySettings) -> None:
+    """Send one message (a session of its own)."""
+    with Mailer(settings) as mailer:
+        mailer.send(message)
 
 
 # Webhook

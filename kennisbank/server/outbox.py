@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import anyio
 
 from .definitions import Changed, Definitions
-from .notify import EMAIL, WEBHOOK, NotifySettings, PermanentFailure, email_message, request_message, send_email, send_webhook
+from .notify import EMAIL, WEBHOOK, Mailer, NotifySettings, PermanentFailure, email_message, request_message, send_webhook
 from .store import Delivery, SubmissionStore, utc_now
 
 log = logging.getLogger("kennisbank.server")
@@ -34,6 +34,7 @@ MAX_ATTEMPTS = 20
 """30 s, 1, 2, 4, 8, 16, 32, 64 minutes, then every two hours: about 24 hours in all."""
 BATCH = 20
 IDLE_POLL = 30.0
+COALESCE = 0.2
 
 
 def retry_delay(attempts: int, jitter: float = 0.1) -> float:
@@ -64,8 +65,8 @@ class Outbox:
                 log.exception("the outbox could not be read; trying again in %g s", IDLE_POLL)
                 due = []
             everything = False
-            for delivery in due:
-                await self.deliver(delivery)
+            if due:
+                await self.deliver_all(due)
             if len(due) == BATCH:
                 continue
             self._wake.clear()
@@ -73,32 +74,47 @@ class Outbox:
                 await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
             except asyncio.TimeoutError:
                 pass
+            # under load, let a few more submissions come in: one mail session and one
+            # commit for the batch, instead of one each
+            await asyncio.sleep(COALESCE)
 
     async def deliver(self, delivery: Delivery) -> None:
-        attempts = delivery.attempts + 1
-        try:
-            await anyio.to_thread.run_sync(self._send, delivery, limiter=self._limiter)
-        except PermanentFailure as exc:
-            log.error("delivery %d (%s of %s) failed for good: %s", delivery.id, delivery.channel, delivery.public_id, exc)
-            await self._record(delivery.id, attempts, str(exc), None)
-            return
-        except Exception as exc:  # noqa: BLE001 - any failure of a mail server or receiver is retried
-            retry_at = utc_now() + timedelta(seconds=retry_delay(attempts)) if attempts < MAX_ATTEMPTS else None
-            reason = f"{type(exc).__name__}: {exc}"
+        await self.deliver_all([delivery])
+
+    async def deliver_all(self, deliveries: list[Delivery]) -> None:
+        """Send ``deliveries`` (one mail session for all of them), then record every outcome in one commit."""
+        outcomes = await anyio.to_thread.run_sync(self._send_all, deliveries, limiter=self._limiter)
+        sent, failed = [], []
+        for delivery, error in outcomes:
+            attempts = delivery.attempts + 1
+            if error is None:
+                sent.append((delivery.id, attempts))
+                continue
+            permanent = isinstance(error, PermanentFailure)
+            retry_at = None if permanent or attempts >= MAX_ATTEMPTS else utc_now() + timedelta(seconds=retry_delay(attempts))
+            reason = str(error) if permanent else f"{type(error).__name__}: {error}"
             if retry_at is None:
-                log.error("delivery %d (%s of %s) failed %d times; giving up (kennisbank outbox retry): %s", delivery.id, delivery.channel, delivery.public_id, attempts, reason)
+                log.error("delivery %d (%s of %s) failed for good after %d attempt(s) (kennisbank outbox retry): %s", delivery.id, delivery.channel, delivery.public_id, attempts, reason)
             else:
                 log.warning("delivery %d (%s of %s) failed, trying again at %s: %s", delivery.id, delivery.channel, delivery.public_id, retry_at.isoformat(timespec="seconds"), reason)
-            await self._record(delivery.id, attempts, reason, retry_at)
-            return
-        await anyio.to_thread.run_sync(self.store.delivered, delivery.id, attempts, limiter=self._limiter)
+            failed.append((delivery.id, attempts, reason, retry_at))
+        await anyio.to_thread.run_sync(self.store.record_deliveries, sent, failed, limiter=self._limiter)
 
-    async def _record(self, delivery_id: int, attempts: int, error: str, retry_at: datetime | None) -> None:
-        await anyio.to_thread.run_sync(lambda: self.store.delivery_failed(delivery_id, attempts, error, retry_at), limiter=self._limiter)
+    def _send_all(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception | None]]:
+        outcomes: list[tuple[Delivery, Exception | None]] = []
+        with Mailer(self.settings) as mailer:
+            for delivery in deliveries:
+                try:
+                    self._send(delivery, mailer)
+                except Exception as exc:  # noqa: BLE001 - any failure of a mail server or receiver is retried
+                    outcomes.append((delivery, exc))
+                else:
+                    outcomes.append((delivery, None))
+        return outcomes
 
-    def _send(self, delivery: Delivery) -> None:
+    def _send(self, delivery: Delivery, mailer: Mailer) -> None:
         if delivery.request is not None:
-            send_email(request_message(delivery.request, self.definitions.manifest.site, self.settings), self.settings)
+            mailer.send(request_message(delivery.request, self.definitions.manifest.site, self.settings))
             return
         submission = delivery.submission
         if delivery.channel == WEBHOOK:
@@ -111,4 +127,4 @@ class Outbox:
         except (Changed, KeyError):
             raise PermanentFailure(f"the definition that scored {submission.public_id} is no longer known") from None
         url = self.dashboard_url.format(id=submission.public_id) if self.dashboard_url else ""
-        send_email(email_message(submission, assessment, self.definitions.manifest.site, self.settings, url), self.settings)
+        mailer.send(email_message(submission, assessment, self.definitions.manifest.site, self.settings, url))

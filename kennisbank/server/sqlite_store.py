@@ -301,6 +301,22 @@ class SQLiteStore:
         found += [(row[3], row[0], Delivery(id=row[0], channel=row[1], attempts=row[2], request=_request(row[4:]))) for row in for_requests]
         return [delivery for _, _, delivery in sorted(found, key=lambda item: item[:2])[:limit]]
 
+    def record_deliveries(self, sent: list[tuple[int, int]], failed: list[tuple[int, int, str, datetime | None]]) -> None:
+        """The outcome of a batch of attempts, in one commit: ``(id, attempts)`` sent, and
+        ``(id, attempts, error, retry_at)`` failed (``retry_at`` ``None``: failed for good)."""
+        now = format_time(utc_now())
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany("UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = NULL WHERE id = ?", [(attempts, now, id_) for id_, attempts in sent])
+            db.executemany(
+                "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt = coalesce(?, next_attempt) WHERE id = ?",
+                [("pending" if retry_at else "failed", attempts, error[:500], format_time(retry_at) if retry_at else None, id_) for id_, attempts, error, retry_at in failed],
+            )
+
+        if sent or failed:
+            with self._lock:
+                self._transaction(work)
+
     def delivered(self, delivery_id: int, attempts: int) -> None:
         with self._lock:
             self._write(
