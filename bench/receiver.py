@@ -151,14 +151,15 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
-def measure(site: Path, database: Path, endpoint: str, questions: list[str], sent_at=None, **env: str) -> tuple[float, float, int]:
+def measure(site: Path, database: Path, endpoint: str, questions: list[str], sent_at=None, settled=None, **env: str) -> tuple[float, float, int]:
     """One phase of JSON submissions at concurrency 8 against a fresh server: (subm/s, p99 ms, failed)."""
     server = local_server(site, database, **env)
     server.start()
     try:
         latencies, failures, elapsed = asyncio.run(load(server.url, endpoint, questions, 8, 1500, "json", PHASE_SECONDS, sent_at=sent_at))
-        if sent_at is not None:
-            time.sleep(2)  # the last deliveries
+        deadline = time.monotonic() + 60
+        while settled is not None and not settled() and time.monotonic() < deadline:
+            time.sleep(0.1)  # the last deliveries
     finally:
         server.stop()
     return len(latencies) / elapsed, percentile(latencies, 0.99) * 1000, failures
@@ -192,7 +193,7 @@ def side_effects(site: Path, work: Path, endpoint: str, questions: list[str]) ->
     sent_at: dict[str, float] = {}
     try:
         smtp = {"SMTP_URL": f"smtp://127.0.0.1:{controller.port}", "NOTIFY_TO": "a@example.nl", "NOTIFY_FROM": "b@example.nl"}
-        rate, p99, failed = measure(site, work / "smtp.sqlite3", endpoint, questions, sent_at=sent_at, NOTIFY="all", **smtp)
+        rate, p99, failed = measure(site, work / "smtp.sqlite3", endpoint, questions, sent_at=sent_at, settled=lambda: len(arrived) >= len(sent_at), NOTIFY="all", **smtp)
     finally:
         controller.stop()
     ok &= failed == 0
