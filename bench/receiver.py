@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the test harness that starts the serv
 from kennisbank.assessment import load_definitions  # noqa: E402
 from kennisbank.server.store import open_store  # noqa: E402
 from kennisbank.siteconfig import load_mkdocs  # noqa: E402
+
 from local_server import LocalServer  # noqa: E402
 
 PHASES = [  # (label, concurrency, requests, kind)
@@ -274,7 +275,7 @@ def main() -> int:
         _, failures, _ = asyncio.run(load_and_kill())
         print(f"killed after {KILL_AFTER} s: {len(acknowledged)} acknowledged, {failures} request(s) in flight cut off")
         server.start()
-        after = httpx.post(server.url + endpoint, json={"answers": {q: 1 for q in questions}}, timeout=10)
+        after = httpx.post(server.url + endpoint, json={"answers": dict.fromkeys(questions, 1)}, timeout=10)
         store = open_store(f"sqlite:///{database}", work)
         found_ids = {s.public_id for s in store.all()}
         store.close()

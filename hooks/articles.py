@@ -21,7 +21,19 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
 
-from kennisbank.articles import CATEGORY_FOLDER, MARKER, ArticleError, Labels, categories_in, category_page, category_url, is_article_file, list_options, newest_first, read_article
+from kennisbank.articles import (
+    CATEGORY_FOLDER,
+    MARKER,
+    ArticleError,
+    Labels,
+    categories_in,
+    category_page,
+    category_url,
+    is_article_file,
+    list_options,
+    newest_first,
+    read_article,
+)
 from kennisbank.feeds import feed_path, feed_title, language_feed
 from kennisbank.siteconfig import from_mkdocs
 from kennisbank.translations import split_locale

@@ -18,7 +18,6 @@ from mkdocs.plugins import event_priority
 from kennisbank.search import index_json, split_by_language
 from kennisbank.siteconfig import from_mkdocs
 
-
 _state: dict = {}
 
 

@@ -15,8 +15,9 @@ import functools
 import html
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import yaml
 from babel import Locale
@@ -186,7 +187,7 @@ class Labels:
         return self.strings[key][self.locale].format(**values)
 
     @classmethod
-    def of(cls, site: Any, locale: str) -> "Labels":
+    def of(cls, site: Any, locale: str) -> Labels:
         """The labels of ``locale`` from the site configuration (``kennisbank.siteconfig.SiteConfig``)."""
         return cls(locale, site.language(locale).region, site.strings, site.categories)
 

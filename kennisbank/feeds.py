@@ -8,7 +8,7 @@ language; a fallback copy of another language's article is not in it, nor a draf
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from feedgen.feed import FeedGenerator
 
@@ -19,7 +19,7 @@ FEED_FILE = "feed.xml"
 
 
 def _moment(date: dt.date) -> dt.datetime:
-    return dt.datetime(date.year, date.month, date.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC)
 
 
 def atom_feed(

@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from kennisbank.assessment import Assessment, DefinitionError, from_data
 from kennisbank.siteconfig import SiteConfig
@@ -91,7 +92,7 @@ class Manifest:
         return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
     @classmethod
-    def from_json(cls, text: str, source: Path | None = None) -> "Manifest":
+    def from_json(cls, text: str, source: Path | None = None) -> Manifest:
         where = source or "the manifest"
         try:
             data = json.loads(text)

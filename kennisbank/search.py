@@ -11,7 +11,8 @@ locations relative to that root.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 
 def split_by_language(entries: Iterable[Mapping[str, Any]], prefixes: Sequence[str]) -> dict[str, list[dict[str, Any]]]:

@@ -10,9 +10,10 @@ parsed to :func:`from_mkdocs`; the build writes the result into its manifest
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mkdocs.exceptions import PluginError
 
@@ -85,7 +86,7 @@ class SiteConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SiteConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> SiteConfig:
         return cls(
             site_url=data["site_url"],
             site_name=data["site_name"],

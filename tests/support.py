@@ -144,7 +144,7 @@ def payload(value: int = 1, **changes) -> dict:
         "assessment": "contract-check",
         "lang": "nl",
         "version": ASSESSMENT.version,
-        "answers": {q: value for q in QUESTIONS},
+        "answers": dict.fromkeys(QUESTIONS, value),
         "contact": {"name": "", "email": "", "organisation": "", "message": ""},
         "discuss": False,
         "consent": False,
@@ -170,16 +170,16 @@ def stored(client: TestClient) -> list[Submission]:
 
 def submission(days_ago: float = 0, email: str | None = None, **changes) -> Submission:
     """A submission to put in a store directly, ``days_ago`` old, with contact details if ``email``."""
-    fields = dict(
-        public_id=new_public_id(),
-        created_at=utc_now() - timedelta(days=days_ago),
-        assessment="contract-check",
-        version=1,
-        lang="nl",
-        answers={q: 1 for q in QUESTIONS},
-        score=50,
-        band="gemengd",
-    )
+    fields = {
+        "public_id": new_public_id(),
+        "created_at": utc_now() - timedelta(days=days_ago),
+        "assessment": "contract-check",
+        "version": 1,
+        "lang": "nl",
+        "answers": dict.fromkeys(QUESTIONS, 1),
+        "score": 50,
+        "band": "gemengd",
+    }
     if email:
         fields.update(consent=True, email=email, name="N", discuss=False)
     fields.update(changes)

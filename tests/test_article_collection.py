@@ -11,9 +11,22 @@ import yaml
 from bs4 import BeautifulSoup
 from mkdocs.theme import Theme
 
-from support import ARTICLE, ROOT, build
-from kennisbank.articles import ArticleError, Labels, ListOptions, article_from, category_page, count_words, front_matter_problems, is_article_file, list_options, long_date, read_article
+from kennisbank.articles import (
+    ArticleError,
+    Labels,
+    ListOptions,
+    article_from,
+    category_page,
+    count_words,
+    front_matter_problems,
+    is_article_file,
+    list_options,
+    long_date,
+    read_article,
+)
 from kennisbank.siteconfig import Language, SiteConfig
+
+from support import ARTICLE, ROOT, build
 
 
 def _articles(soup):

@@ -12,10 +12,11 @@ import httpx
 import pytest
 import yaml
 
-from support import ARTICLE, ROOT, build, start_server
 from kennisbank.assessment import digest, from_data, score
 from kennisbank.csp import script_hashes
 from kennisbank.manifest import MANIFEST_PATH, ManifestError, load_manifest
+
+from support import ARTICLE, ROOT, build, start_server
 
 ENDPOINT = "/api/assessments/contract-check/submissions"
 
@@ -186,7 +187,7 @@ def test_a_rebuild_while_the_server_runs_is_picked_up(project, tmp_path):
 )
 def test_an_unknown_definition_gets_a_clear_409_in_the_readers_language(live_server, body, lang, start):
     base_url, _ = live_server
-    answers = {key: 1 for key in _question_ids(live_server)}
+    answers = dict.fromkeys(_question_ids(live_server), 1)
     reply = _post(base_url, {"answers": answers, **body})
     assert reply.status_code == 409
     assert reply.json()["error"].startswith(start)
@@ -204,7 +205,7 @@ def test_an_unknown_definition_in_a_plain_form_post_gets_a_page_that_leads_back(
 
 def test_a_malformed_digest_is_a_field_problem_not_a_conflict(live_server):
     base_url, _ = live_server
-    answers = {key: 1 for key in _question_ids(live_server)}
+    answers = dict.fromkeys(_question_ids(live_server), 1)
     reply = _post(base_url, {"answers": answers, "definition": "../../etc/passwd"})
     assert reply.status_code == 422
     assert set(reply.json()["errors"]) == {"definition"}

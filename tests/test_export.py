@@ -11,6 +11,7 @@ import pytest
 
 from kennisbank.export import CSV_COLUMNS, FORMULA_START, neutralise, question_order, to_csv, to_json
 from kennisbank.manifest import ManifestError
+
 from support import QUESTIONS, submission
 
 

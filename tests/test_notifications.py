@@ -9,13 +9,12 @@ import asyncio
 import email
 import email.policy
 import http.server
-import json
 import mailbox
 import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -23,14 +22,15 @@ from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from local_server import LocalServer, free_port
-from support import ENDPOINT, QUESTIONS, payload
 from kennisbank.manifest import load_manifest
 from kennisbank.server.definitions import Definitions
 from kennisbank.server.notify import NotifySettings, email_message
 from kennisbank.server.outbox import Outbox
 from kennisbank.server.sqlite_store import SQLiteStore
 from kennisbank.server.store import Submission, new_public_id, utc_now
+
+from local_server import LocalServer, free_port
+from support import ENDPOINT, QUESTIONS, payload
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 LEAD = {"name": "Ada Lovelace", "email": "Ada@Example.org", "organisation": "Analytical Engines BV", "message": "Bel me maar.\nGraag na 14:00."}
@@ -69,7 +69,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
     statuses: list[int] = []
     seen: list[tuple[dict, bytes, int]] = []
 
-    def do_POST(self):  # noqa: N802 - the handler's protocol
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["content-length"]))
         status = self.statuses.pop(0) if self.statuses else 200
         self.seen.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
@@ -100,7 +100,7 @@ def _wait(condition, seconds: float = 15.0, what: str = "it") -> None:
 
 
 def _server(site, tmp_path, **env) -> LocalServer:
-    log = open(tmp_path / "server.log", "a")  # noqa: SIM115 - closed with the test's tmp_path
+    log = open(tmp_path / "server.log", "a")
     return LocalServer(site.site, tmp_path / "kb.sqlite3", output=log, **env)
 
 
@@ -150,7 +150,7 @@ def test_html_and_formulas_from_a_reader_are_inert_in_the_email(site, tmp_path):
     manifest = load_manifest(site.site)
     evil = Submission(
         public_id=new_public_id(), created_at=utc_now(), assessment="contract-check", version=1, lang="nl",
-        answers={q: 1 for q in QUESTIONS}, score=50, band="gemengd", consent=True,
+        answers=dict.fromkeys(QUESTIONS, 1), score=50, band="gemengd", consent=True,
         name="<script>alert(1)</script>", email="x@example.org", organisation="=HYPERLINK(\"http://evil\")", message="<b>hi</b>", discuss=True,
     )
     message = email_message(evil, manifest.assessments["contract-check"], manifest.site, NotifySettings(to="a@example.nl", sender="b@example.nl"))
@@ -218,10 +218,10 @@ def outbox_for(site, tmp_path):
 
 def _lead(**changes) -> Submission:
     """A lead scored by the current definition (``definition=None``)."""
-    fields = dict(
-        public_id=new_public_id(), created_at=utc_now(), assessment="contract-check", version=1, lang="nl",
-        answers={q: 1 for q in QUESTIONS}, score=50, band="gemengd", consent=True, name="Ada", email="ada@example.org", discuss=True,
-    )
+    fields = {
+        "public_id": new_public_id(), "created_at": utc_now(), "assessment": "contract-check", "version": 1, "lang": "nl",
+        "answers": dict.fromkeys(QUESTIONS, 1), "score": 50, "band": "gemengd", "consent": True, "name": "Ada", "email": "ada@example.org", "discuss": True,
+    }
     return Submission(**{**fields, **changes})
 
 
@@ -340,7 +340,7 @@ def test_the_webhook_is_signed_and_carries_the_export_row(site, tmp_path, webhoo
     assert row["id"] == reply["id"] and row["email"] == "ada@example.org" and row["score"] == reply["score"]
     with pytest.raises(WebhookVerificationError):
         Webhook(SECRET).verify(body.replace(b'"score":', b'"score":1'), headers)
-    replayed = {**headers, "webhook-timestamp": str(int((datetime.now(timezone.utc) - timedelta(hours=1)).timestamp()))}
+    replayed = {**headers, "webhook-timestamp": str(int((datetime.now(UTC) - timedelta(hours=1)).timestamp()))}
     with pytest.raises(WebhookVerificationError):  # an old timestamp: a replay is detectable
         Webhook(SECRET).verify(body, replayed)
 

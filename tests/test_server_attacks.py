@@ -9,11 +9,12 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from local_server import LocalServer
-from support import ARTICLE, start_server
 from kennisbank.manifest import MANIFEST_PATH, load_manifest
 from kennisbank.server import create_app
 from kennisbank.server.settings import Settings
+
+from local_server import LocalServer
+from support import ARTICLE, start_server
 
 ENDPOINT = "/api/assessments/contract-check/submissions"
 
@@ -40,7 +41,7 @@ def _questions(site) -> list[str]:
 
 
 def _json(site, **changes) -> dict:
-    return {"answers": {q: 1 for q in _questions(site)}, **changes}
+    return {"answers": dict.fromkeys(_questions(site), 1), **changes}
 
 
 def _form(site, **changes) -> dict:
@@ -109,7 +110,7 @@ def test_a_foreign_pages_self_submitting_form_is_refused_in_chromium(live_server
         '<input name="consent" value="yes"></form><script>document.forms[0].submit()</script></body></html>'
     )
     (tmp_path / "index.html").write_text(evil, encoding="utf-8")
-    handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=str(tmp_path))  # noqa: E731
+    handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=str(tmp_path))
     foreign = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=foreign.serve_forever, daemon=True).start()
     before = httpx.get(f"{base_url}/healthz", timeout=10).status_code
@@ -296,7 +297,7 @@ def test_slow_clients_are_cut_off_and_cannot_take_the_server_down(site, tmp_path
                     data = sock.recv(200)  # b"" once the server closed it
                 except ConnectionResetError:
                     data = b""  # refused by the cap: aborted
-                except socket.timeout:
+                except TimeoutError:
                     data = b"still open"
                 closed += data == b"" or data.startswith(b"HTTP/1.1 408")
             assert closed == len(slow)
@@ -328,7 +329,7 @@ def test_a_repeated_log_message_passes_once_per_interval_with_a_count():
 
     now = [0.0]
     repeat = RepeatFilter(10, clock=lambda: now[0])
-    record = lambda: logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "socket.accept() out of system resource", None, None)  # noqa: E731
+    record = lambda: logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "socket.accept() out of system resource", None, None)
     passed = [repeat.filter(record()) for _ in range(1000)]
     assert passed.count(True) == 1
     now[0] = 11.0

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from support import ROOT
 from kennisbank.server.settings import RateLimit, Settings, SettingsError, markdown_table, names, normalise_origin, variables
+
+from support import ROOT
 
 README = ROOT / "README.md"
 START, END = "<!-- settings:start -->\n", "<!-- settings:end -->"
@@ -114,7 +115,7 @@ def test_every_declared_default_is_what_from_env_uses():
 
 
 def test_empty_and_blank_values_mean_the_default_and_values_are_stripped():
-    blank = Settings.from_env({name: value for name, value in zip(names(), ["", " ", "\t", "  \n", "", " ", "", " "])})
+    blank = Settings.from_env(dict(zip(names(), ["", " ", "\t", "  \n", "", " ", "", " "], strict=False)))
     assert blank == Settings.from_env({})
     assert Settings.from_env({"PORT": " 8080 ", "RATE_LIMIT": " 10 / 30 "}).port == 8080
     assert Settings.from_env({"RATE_LIMIT": " 10 / 30 "}).rate_limit == RateLimit(10, 30)

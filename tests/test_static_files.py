@@ -13,6 +13,7 @@ from pathlib import Path
 import brotli
 import pytest
 from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient  # after conftest silenced its httpx2 warning
 from starlette.routing import Route
 
 from kennisbank import assets
@@ -21,9 +22,8 @@ from kennisbank.csp import inline_scripts, script_hash
 from kennisbank.manifest import load_manifest
 from kennisbank.server import Settings, create_app
 from kennisbank.server.static import accepted_encodings
-from support import ARTICLE, DOCUMENT_HEADERS, ENDPOINT, SECURITY_HEADERS, environment, form, payload
 
-from fastapi.testclient import TestClient  # after conftest silenced its httpx2 warning
+from support import ARTICLE, DOCUMENT_HEADERS, ENDPOINT, SECURITY_HEADERS, environment, form, payload
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -224,7 +224,7 @@ def test_the_build_compresses_every_text_file_beside_itself(site):
             else:
                 assert len(raw) < 200, f"{path} ({len(raw)} bytes) has no {suffix} copy"
     assert compressed > 100
-    assert not [p for p in site.site.rglob("*.br.*")] + [p for p in site.site.rglob("*.gz.*")]
+    assert not list(site.site.rglob("*.br.*")) + list(site.site.rglob("*.gz.*"))
 
 
 def test_copies_are_kept_only_where_they_pay(tmp_path):

@@ -10,9 +10,10 @@ import pytest
 from bs4 import BeautifulSoup
 from mkdocs.theme import Theme
 
-from support import ROOT, build
 from kennisbank.articles import Labels
 from kennisbank.translations import FrontMatterError, page_status, report, set_source_hash, source_changes, source_hash, status_of
+
+from support import ROOT, build
 
 
 def _status(project):

@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from kennisbank.assessment import Assessment
 from kennisbank.manifest import Manifest, ManifestError, definition, load_manifest, manifest_file

@@ -16,7 +16,7 @@ import mailbox
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -106,7 +106,7 @@ def email_message(submission: Submission, assessment: Assessment, site: SiteConf
         "weak_count": len(result.weak),
         "title": assessment.title[lang],
         "reader_lang": site.language(submission.lang).name if submission.lang in site.locales else submission.lang,
-        "received": format_datetime(submission.created_at.astimezone(timezone.utc)),
+        "received": format_datetime(submission.created_at.astimezone(UTC)),
         "dashboard_url": dashboard_url,
     }
     message = EmailMessage()
@@ -117,7 +117,7 @@ def email_message(submission: Submission, assessment: Assessment, site: SiteConf
     message["To"] = settings.to
     if lead and submission.email:
         message["Reply-To"] = str(Address(display_name=submission.name or "", addr_spec=submission.email))
-    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id(submission.public_id, settings.sender)
     message["Content-Language"] = lang
     message.set_content(templates.get_template("notify/submission.txt").render(context))
@@ -134,14 +134,14 @@ def request_message(request: ContactRequest, site: SiteConfig, settings: NotifyS
     message["From"] = settings.sender
     message["To"] = settings.to
     message["Reply-To"] = str(Address(display_name=request.name, addr_spec=request.email))
-    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id(request.public_id, settings.sender, "request")
     message["Content-Language"] = lang
     lines = [
         site.string("notify_request_intro", lang, kind=kind),
         "",
         f"{site.string('notify_reference', lang)}: {request.public_id}",
-        f"{site.string('notify_received', lang)}: {format_datetime(request.created_at.astimezone(timezone.utc))} ({site.language(request.lang).name if request.lang in site.locales else request.lang})",
+        f"{site.string('notify_received', lang)}: {format_datetime(request.created_at.astimezone(UTC))} ({site.language(request.lang).name if request.lang in site.locales else request.lang})",
         f"{site.string('notify_name', lang)}: {request.name}",
         f"{site.string('notify_email', lang)}: {request.email}",
         "",
@@ -227,7 +227,7 @@ def webhook_payload(submission: Submission) -> str:
 
 def send_webhook(submission: Submission, settings: NotifySettings, now: datetime | None = None) -> None:
     """POST the submission, signed; the submission's public id is the idempotency key (``webhook-id``)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     payload = webhook_payload(submission)
     signature = Webhook(settings.webhook_secret).sign(submission.public_id, now, payload)
     headers = {

@@ -10,7 +10,8 @@ docs: this is for tests and for readers of the code.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Literal, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -29,7 +30,7 @@ def _answers(assessments: Iterable[Assessment], *, as_text: bool) -> dict[str, A
     questions = sorted({q.id for a in assessments for q in a.questions})
     values = sorted({v for a in assessments for v in a.values})
     scale = Literal[tuple(str(v) for v in values)] if as_text else Literal[tuple(values)]  # type: ignore[valid-type]
-    return {question: scale for question in questions}
+    return dict.fromkeys(questions, scale)
 
 
 def request_models(assessments: Mapping[str, Assessment], locales: Iterable[str]) -> tuple[type[BaseModel], type[BaseModel]]:

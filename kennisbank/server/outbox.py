@@ -61,7 +61,7 @@ class Outbox:
         while True:
             try:
                 due = await anyio.to_thread.run_sync(lambda: self.store.due_deliveries(utc_now(), BATCH, all_pending=everything), limiter=self._limiter)
-            except Exception:  # noqa: BLE001 - the database may be away for a moment; the worker must go on
+            except Exception:
                 log.exception("the outbox could not be read; trying again in %g s", IDLE_POLL)
                 due = []
             everything = False
@@ -72,7 +72,7 @@ class Outbox:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             # under load, let a few more submissions come in: one mail session and one
             # commit for the batch, instead of one each
@@ -106,7 +106,7 @@ class Outbox:
             for delivery in deliveries:
                 try:
                     self._send(delivery, mailer)
-                except Exception as exc:  # noqa: BLE001 - any failure of a mail server or receiver is retried
+                except Exception as exc:
                     outcomes.append((delivery, exc))
                 else:
                     outcomes.append((delivery, None))

@@ -11,7 +11,7 @@ import ipaddress
 import math
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 
 def client_key(host: str | None) -> str:

@@ -98,7 +98,7 @@ class GuardedH11Protocol(H11Protocol):
         if self.conn.our_state is h11.IDLE and self.conn.their_state in (h11.IDLE, h11.SEND_BODY):
             try:
                 self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-            except Exception:  # noqa: BLE001 - the client may be gone already; closing is what matters
+            except Exception:
                 pass
         self.transport.close()
 
