@@ -309,6 +309,45 @@ def stats(form: str) -> None:
             click.echo(f"  {band:<24} {count:>6}  {100 * count / a.count:5.1f}%")
 
 
+@cli.command(cls=Command, reads=("DATABASE_URL",))
+@click.option("--to", "target", required=True, type=click.Path(dir_okay=False, path_type=Path), help="the new backup file (an existing file is never overwritten)")
+def backup(target: Path) -> None:
+    """Copy the database to a new file, also while the server runs and takes submissions.
+
+    The copy is one consistent snapshot, compacted (nothing erased or purged lingers
+    in it), integrity-checked and synced; it appears under its name only when
+    complete. Prints how many submissions it holds. To restore, copy it over the
+    server's database while the server is stopped (README: Deploying).
+    """
+    import time
+
+    from kennisbank.server.store import StoreError, parse_database_url
+
+    chosen = read_settings()
+    _, source = parse_database_url(chosen.database_url, chosen.project_dir)  # valid: read_settings checked it
+    if isinstance(source, Path) and not source.is_file():
+        raise BadInput(
+            f"DATABASE_URL: {source} does not exist, so there is nothing to back up. "
+            "Fix: point DATABASE_URL at the server's database, e.g. sqlite:////var/lib/kennisbank/kennisbank.sqlite3"
+        )
+    if target.exists() or target.is_symlink():
+        raise BadInput(f"--to {target}: the file exists, and a backup never overwrites one. Fix: choose a new name, e.g. with the date and time in it")
+    if not target.parent.is_dir():
+        raise BadInput(f"--to {target}: the folder {target.parent} does not exist. Fix: create it first, or choose a file in an existing folder")
+    started = time.monotonic()
+    with store(chosen) as opened:
+        try:
+            count = opened.backup(target)
+        except FileExistsError:
+            raise BadInput(f"--to {target}: the file appeared while the backup ran, and was left as it is. Fix: choose a new name") from None
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None  # exit 1: the database, not the input
+        except OSError as exc:
+            raise BadInput(f"--to {target}: cannot write the backup ({exc.strerror}); nothing was left behind. Fix: choose a writable folder with room for it") from None
+    seconds = time.monotonic() - started
+    click.echo(f"backed up {count} submission(s) to {target} ({target.stat().st_size / 1024:.0f} KB, integrity checked, {seconds:.2f} s)")
+
+
 @cli.command("settings")
 @click.option("--markdown", is_flag=True, help="as the Markdown table in README.md, to paste there")
 def show_settings(markdown: bool) -> None:

@@ -8,6 +8,7 @@
   ``migrations/sqlite/``, each applied once, in order, in its own transaction; the
   table ``schema_migrations`` records which ones ran.
 - One connection per store, used under a lock: callers may use it from any thread.
+- ``backup`` copies the database while the server runs and writes (``VACUUM INTO``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import sqlite3
 import threading
 from datetime import datetime
@@ -74,6 +76,15 @@ def migrations() -> list[tuple[int, str, str]]:
         if version != expected:
             raise StoreError(f"migrations/sqlite/{name}: expected version {expected:04d}; number the files 0001, 0002, ... without gaps")
     return found
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to the disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _statements(sql: str) -> Iterator[str]:
@@ -429,6 +440,48 @@ class SQLiteStore:
                 for key, entry in totals.items()
             },
         )
+
+    def backup(self, path: Path) -> int:
+        """Copy the database to the new file ``path`` while others read and write it; the
+        number of submissions the copy holds.
+
+        ``VACUUM INTO`` reads one snapshot (in WAL mode the server's writes go on
+        meanwhile) and writes it compacted, as one file with a rollback journal: no free
+        pages, so nothing erased or purged lingers in the copy. It goes to a temporary
+        file beside ``path``, readable by its owner only, is checked (``PRAGMA
+        integrity_check``) and synced, and only then linked to ``path``, which is never
+        overwritten (``FileExistsError``). On any failure the temporary file is
+        removed: no half-written backup is left."""
+        if self.target == MEMORY:
+            raise StoreError("an in-memory database cannot be backed up. Fix: point DATABASE_URL at the server's database file")
+        path = Path(path)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            # created empty and private first (VACUUM INTO fills an empty file): the copy holds
+            # personal data, and is readable by its owner only, whatever the umask
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            with self._lock:
+                self._db.execute("VACUUM INTO ?", (str(temporary),))
+            copy = sqlite3.connect(str(temporary), isolation_level=None)
+            try:
+                problems = [row[0] for row in copy.execute("PRAGMA integrity_check").fetchall()]
+                if problems != ["ok"]:
+                    raise StoreError(
+                        f"{self.target}: its copy failed the integrity check ({'; '.join(problems[:3])}); no backup was written. "
+                        "Fix: check the disk and the database (PRAGMA integrity_check), then back up again"
+                    )
+                if copy.execute("PRAGMA journal_mode").fetchone()[0].lower() != "delete":
+                    copy.execute("PRAGMA journal_mode = DELETE")  # one file: nothing to copy beside it
+                count = copy.execute("SELECT count(*) FROM submissions").fetchone()[0]
+            finally:
+                copy.close()
+            _fsync(temporary)
+            os.link(temporary, path)  # unlike rename, refuses to replace an existing file
+            os.unlink(temporary)
+            _fsync(path.parent)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return count
 
     def close(self) -> None:
         with self._lock:

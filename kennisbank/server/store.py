@@ -228,6 +228,11 @@ class SubmissionStore(Protocol):
         """A definition served once, by its digest."""
         ...
 
+    def backup(self, path: Path) -> int:
+        """Copy the database, while the server writes, to the new file ``path`` (never overwritten:
+        ``FileExistsError``), checked and complete or not at all; the number of submissions in it."""
+        ...
+
     def close(self) -> None: ...
 
 
