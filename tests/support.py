@@ -192,3 +192,26 @@ def submission(days_ago: float = 0, email: str | None = None, **changes) -> Subm
 SECURITY_HEADERS = {"content-security-policy", "x-content-type-options", "referrer-policy"}
 #: on documents (HTML) too
 DOCUMENT_HEADERS = {"x-frame-options", "permissions-policy"}
+
+
+# In a browser and on the command line
+
+
+def answer_all(page, value: str) -> int:
+    """Tick ``value`` for every question of the assessment on ``page``; how many were ticked."""
+    radios = page.locator(f'form.kb-assessment input[type=radio][value="{value}"]')
+    for index in range(radios.count()):
+        radios.nth(index).check()
+    return radios.count()
+
+
+def export_json(database) -> list[dict]:
+    """``kennisbank export --format json`` of the SQLite file ``database``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    done = subprocess.run([sys.executable, "-m", "kennisbank.cli", "export", "--format", "json"], capture_output=True, text=True, env=env, check=True)
+    return json.loads(done.stdout)

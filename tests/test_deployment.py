@@ -35,14 +35,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from conftest import ARTICLE, ROOT, start_server
 from kennisbank.cli import main
-from kennisbank.server.local import free_port
 from kennisbank.server.settings import Settings
 from kennisbank.server.store import open_store
-from test_submission_api import ENDPOINT, payload
-from test_submission_browser import _answer_all, _export
-from test_submission_storage import submission
+
+from local_server import free_port
+from support import ARTICLE, ENDPOINT, ROOT, answer_all, export_json, payload, start_server, submission
 
 DEPLOY = ROOT / "deploy"
 README = ROOT / "README.md"
@@ -196,14 +194,14 @@ def test_the_form_is_sent_with_javascript_through_the_proxy(deployment, browser)
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         page.goto(f"{deployment.proxy.https}/{ARTICLE}/")
-        assert _answer_all(page, "2") == 14
+        assert answer_all(page, "2") == 14
         page.click("form.kb-assessment button[type=submit]")
         page.wait_for_function("() => document.querySelector('[data-kb-sent]').textContent.startsWith('Verstuurd')")
         public_id = page.locator("[data-kb-sent]").inner_text().split("Kenmerk:")[-1].strip().rstrip(".")
     finally:
         context.close()
     assert errors == []  # the app's CSP arrived intact: no script was blocked
-    assert public_id in {row["id"] for row in _export(deployment.database)}
+    assert public_id in {row["id"] for row in export_json(deployment.database)}
 
 
 @pytest.mark.browser
@@ -212,7 +210,7 @@ def test_the_form_is_sent_without_javascript_through_the_proxy(deployment, brows
     page = context.new_page()
     try:
         page.goto(f"{deployment.proxy.https}/en/{ARTICLE}/")
-        _answer_all(page, "1")
+        answer_all(page, "1")
         page.fill("form.kb-assessment input[name=email]", "proxy-no-js@example.org")
         page.check("form.kb-assessment input[name=consent]")
         with page.expect_navigation() as navigation:
@@ -221,7 +219,7 @@ def test_the_form_is_sent_without_javascript_through_the_proxy(deployment, brows
         assert page.locator("[data-kb-score]").inner_text() == "50 out of 100"
     finally:
         context.close()
-    assert [row["lang"] for row in _export(deployment.database) if row.get("email") == "proxy-no-js@example.org"] == ["en"]
+    assert [row["lang"] for row in export_json(deployment.database) if row.get("email") == "proxy-no-js@example.org"] == ["en"]
 
 
 def test_each_client_address_has_its_own_allowance_through_the_proxy(deployment):
@@ -757,7 +755,7 @@ def test_restore_drill_backup_while_writing_restore_and_find_every_acknowledged_
     server, url = start_server(site.site, restored)
     try:
         assert httpx.get(url + "/healthz", timeout=10).json()["status"] == "ok"
-        found = {row["id"] for row in _export(restored)}
+        found = {row["id"] for row in export_json(restored)}
         assert before <= found  # every submission acknowledged before the backup began
         assert not after & found  # and none acknowledged after it ended: one snapshot
         assert len(found) == count == 20_000 + len(before) + len(during & found)

@@ -3,35 +3,17 @@ and finding the submission in the consultant's export."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from support import ARTICLE, ROOT
+from support import ARTICLE, answer_all, export_json
 
 pytestmark = pytest.mark.browser
-
-
-def _export(database) -> list[dict]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
-    done = subprocess.run([sys.executable, "-m", "kennisbank.cli", "export", "--format", "json"], capture_output=True, text=True, env=env, check=True)
-    return json.loads(done.stdout)
-
-
-def _answer_all(page, value: str) -> int:
-    radios = page.locator(f'form.kb-assessment input[type=radio][value="{value}"]')
-    for index in range(radios.count()):
-        radios.nth(index).check()
-    return radios.count()
 
 
 def test_sending_with_javascript_confirms_and_drops_contact_details_without_consent(page, live_server, console_errors):
     base_url, database = live_server
     page.goto(f"{base_url}/{ARTICLE}/")
-    assert _answer_all(page, "2") == 14
+    assert answer_all(page, "2") == 14
     page.fill("form.kb-assessment input[name=name]", "Ada Zonder-Toestemming")
     page.fill("form.kb-assessment input[name=email]", "ada@example.org")
     page.click("form.kb-assessment button[type=submit]")
@@ -39,7 +21,7 @@ def test_sending_with_javascript_confirms_and_drops_contact_details_without_cons
     sent = page.locator("[data-kb-sent]").inner_text()
     public_id = sent.split("Kenmerk:")[-1].strip().rstrip(".")
     assert page.url.endswith(f"/{ARTICLE}/")  # no page change: the reply came through fetch
-    stored = {row["id"]: row for row in _export(database)}
+    stored = {row["id"]: row for row in export_json(database)}
     assert public_id in stored
     row = stored[public_id]
     assert row["score"] == 100 and row["band"] == "resultaatgericht" and row["lang"] == "nl"
@@ -53,7 +35,7 @@ def test_sending_without_javascript_answers_a_result_page_in_the_readers_languag
     page = context.new_page()
     page.goto(f"{base_url}/en/{ARTICLE}/")
     assert page.locator("[data-kb-progress]").is_hidden()  # the script did not run
-    _answer_all(page, "0")
+    answer_all(page, "0")
     page.fill("form.kb-assessment input[name=name]", "Bea Met-Toestemming")
     page.fill("form.kb-assessment input[name=email]", "Bea@Example.org")
     page.check("form.kb-assessment input[name=consent]")
@@ -66,14 +48,14 @@ def test_sending_without_javascript_answers_a_result_page_in_the_readers_languag
     back = page.get_by_role("link", name="Back to the article")
     assert back.count() >= 1
     context.close()
-    stored = [row for row in _export(database) if row.get("email") == "bea@example.org"]
+    stored = [row for row in export_json(database) if row.get("email") == "bea@example.org"]
     assert len(stored) == 1
     assert stored[0]["name"] == "Bea Met-Toestemming" and stored[0]["lang"] == "en" and stored[0]["score"] == 0
 
 
 def test_a_failed_send_keeps_the_answers_and_says_how_to_retry(page, base_url):
     page.goto(f"{base_url}/{ARTICLE}/")
-    _answer_all(page, "1")
+    answer_all(page, "1")
     page.route("**/api/**", lambda route: route.abort())
     page.click("form.kb-assessment button[type=submit]")
     page.wait_for_function("() => document.querySelector('[data-kb-sent]').textContent.length > 0 && !document.querySelector('[data-kb-sent]').textContent.startsWith('Bezig')")
