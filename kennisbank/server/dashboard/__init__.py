@@ -129,6 +129,8 @@ class Dashboard:
             session=session,
             path=request.url.path,
             query=request.url.query,
+            # where the language switch returns to: this page, unless it answered a POST
+            back=request.url.path + (f"?{request.url.query}" if request.url.query else "") if request.method == "GET" else f"{PREFIX}/inzendingen",
             prefix=PREFIX,
             **context,
         )
