@@ -432,3 +432,36 @@ def test_insight_counts_match_the_data_and_follow_the_filters(logged_in):
     assert html.count("<svg class=\"kb-chart\"") == 4 and html.count("<table") == 4
     assert "<td>3</td><td>75.0%</td>" in html  # 90-100: 3 of 4
     assert "1 inzendingen gevonden" in client.get("/beheer/inzicht?language=en").text
+
+
+# 100,000 submissions
+
+
+def _bench():
+    import importlib.util
+
+    from support import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_dashboard", ROOT / "bench" / "dashboard.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_list_and_charts_over_100000_submissions(site, logged_in, tmp_path):
+    client, _ = logged_in
+    store = client.app.state.store
+    _bench().generate(store.target, site.site, 100_000)
+    started = time.perf_counter()
+    first = client.get("/beheer/inzendingen")
+    assert "100000 inzendingen gevonden" in first.text and len(re.findall(r'href="/beheer/inzendingen/\w+"', first.text)) == 50
+    leads = client.get("/beheer/inzendingen?kind=lead&status=new")
+    expected = store._db.execute("SELECT count(*) FROM submissions WHERE consent = 1 AND status = 'new'").fetchone()[0]
+    assert f"{expected} inzendingen gevonden" in leads.text
+    insight = client.get("/beheer/inzicht")
+    assert "100000 inzendingen gevonden" in insight.text and insight.text.count('class="kb-chart"') == 4
+    numbers = store.insight(LeadFilter(assessment="contract-check"))
+    assert sum(numbers.scores.values()) == 100_000 == sum(sum(m.values()) for m in numbers.bands_by_month.values())
+    assert all(sum(counts.values()) == 100_000 for counts in numbers.answers.values())
+    assert time.perf_counter() - started < 60  # generous: bench/dashboard.py measures the time
+    assert len(first.content) < 64_000 and len(insight.content) < 64_000

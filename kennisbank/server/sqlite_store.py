@@ -120,6 +120,7 @@ class SQLiteStore:
                 raise StoreError(f"{path.parent}: cannot create the database folder ({exc.strerror}). Fix: create it or point DATABASE_URL elsewhere") from None
         self._lock = threading.Lock()
         self._definitions: dict[str, StoredDefinition] = {}
+        self._insights: dict[LeadFilter, tuple[tuple[int, int], Insight]] = {}
         self._connect()
         self.migrate()
 
@@ -430,14 +431,6 @@ class SQLiteStore:
         with self._lock:
             return self._db.execute(f"SELECT count(*) FROM submissions {_clause(where)}", parameters).fetchone()[0]
 
-    def filter_choices(self) -> dict[str, list[str]]:
-        """The assessments, bands and languages found in the submissions (for the filter's menus)."""
-        with self._lock:
-            return {
-                column: [row[0] for row in self._db.execute(f"SELECT DISTINCT {column} FROM submissions ORDER BY 1")]
-                for column in ("assessment", "band", "lang")
-            }
-
     def lead(self, public_id: str) -> Lead | None:
         with self._lock:
             row = self._db.execute(f"SELECT {_COLUMNS}, status, id FROM submissions WHERE public_id = ?", (public_id,)).fetchone()
@@ -473,21 +466,36 @@ class SQLiteStore:
         return self._select(f"{_clause(where)} ORDER BY created_at, id", tuple(parameters))
 
     def insight(self, chosen: LeadFilter) -> Insight:
-        """The counts behind the charts, in one pass over the selected rows per question."""
+        """The counts behind the charts; the last few are kept until the data changes."""
+        with self._lock:
+            version = (self._db.total_changes, self._db.execute("PRAGMA data_version").fetchone()[0])
+            cached = self._insights.get(chosen)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            found = self._insight_locked(chosen)
+            self._insights[chosen] = (version, found)
+            while len(self._insights) > 32:
+                self._insights.pop(next(iter(self._insights)))
+        return found
+
+    def _insight_locked(self, chosen: LeadFilter) -> Insight:
         where, parameters = _where(chosen)
         clause = _clause(where)
-        with self._lock:
-            count = self._db.execute(f"SELECT count(*) FROM submissions {clause}", parameters).fetchone()[0]
-            scores = dict(self._db.execute(f"SELECT min(score / 10, 9), count(*) FROM submissions {clause} GROUP BY 1", parameters).fetchall())
-            months: dict[str, dict[str, int]] = {}
-            for month, band, n in self._db.execute(f"SELECT substr(created_at, 1, 7), band, count(*) FROM submissions {clause} GROUP BY 1, 2 ORDER BY 1", parameters):
-                months.setdefault(month, {})[band] = n
-            # identical answer sets are counted once by SQLite, then split per question here
-            answers: dict[str, dict[int, int]] = {}
-            for text, n in self._db.execute(f"SELECT answers, count(*) FROM submissions {clause} GROUP BY answers", parameters):
-                for question, value in json.loads(text).items():
-                    counts = answers.setdefault(question, {})
-                    counts[value] = counts.get(value, 0) + n
+        # one pass over the index for the scores and the bands per month
+        count, scores, months = 0, {}, {}
+        grouped = f"SELECT substr(created_at, 1, 7), band, min(score / 10, 9), count(*) FROM submissions {clause} GROUP BY 1, 2, 3"
+        for month, band, decile, n in self._db.execute(grouped, parameters):
+            count += n
+            scores[decile] = scores.get(decile, 0) + n
+            per_band = months.setdefault(month, {})
+            per_band[band] = per_band.get(band, 0) + n
+        # identical answer sets are counted once by SQLite, then split per question here
+        answers: dict[str, dict[int, int]] = {}
+        for text, n in self._db.execute(f"SELECT answers, count(*) FROM submissions {clause} GROUP BY answers", parameters):
+            for question, value in json.loads(text).items():
+                counts = answers.setdefault(question, {})
+                counts[value] = counts.get(value, 0) + n
+        months = dict(sorted(months.items()))
         return Insight(count, scores, months, answers)
 
     # Accounts, sessions, failed logins, the audit log
@@ -695,7 +703,7 @@ def _where(chosen: LeadFilter) -> tuple[list[str], list]:
     elif chosen.kind == "anonymous":
         where.append("consent = 0")
     if chosen.search:
-        where.append("(email LIKE ? ESCAPE '\\' OR lower(organisation) LIKE ? ESCAPE '\\')")
+        where.append("(email LIKE ? ESCAPE '\\' OR organisation LIKE ? ESCAPE '\\')")
         parameters += [_like(chosen.search)] * 2
     return where, parameters
 
