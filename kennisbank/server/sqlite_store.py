@@ -582,10 +582,17 @@ class SQLiteStore:
                 "DELETE FROM admin_sessions WHERE created_at < ? OR last_seen < ?", (format_time(created_before), format_time(seen_before))
             )
 
-    def login_failed(self, keys: list[str]) -> None:
+    def login_failed(self, keys: list[str], forget_before: datetime | None = None) -> None:
+        """Record a failed login under ``keys``; forget those before ``forget_before`` (out of every window)."""
         now = format_time(utc_now())
+
+        def work(db: sqlite3.Connection) -> None:
+            if forget_before is not None:
+                db.execute("DELETE FROM login_failures WHERE at < ?", (format_time(forget_before),))
+            db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)", [(key, now) for key in keys])
+
         with self._lock:
-            self._transaction(lambda db: db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)", [(key, now) for key in keys]))
+            self._transaction(work)
 
     def login_failures(self, key: str, since: datetime) -> list[datetime]:
         """The times of the failed logins under ``key`` since ``since``, oldest first."""

@@ -87,6 +87,10 @@ def totp_uri(secret: str, email: str, issuer: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=issuer)
 
 
+_ADDRESS_KEY = secrets.token_bytes(32)
+"""Per process: a failed login's address cannot be recovered from the database."""
+
+
 def session_alive(session: Session, now: datetime | None = None) -> bool:
     now = now or utc_now()
     return now - session.last_seen < IDLE and now - session.created_at < LONGEST
@@ -100,7 +104,8 @@ class Lockout:
     limit: RateLimit
 
     def keys(self, email: str, address: str | None) -> list[str]:
-        return [f"account:{email.strip().lower()}", f"address:{address or 'unknown'}"]
+        """The account's key, and the address's as a keyed hash: no IP address is stored."""
+        return [f"account:{email.strip().lower()}", "address:" + hmac.new(_ADDRESS_KEY, (address or "unknown").encode(), "sha256").hexdigest()[:32]]
 
     def wait(self, keys: list[str]) -> int | None:
         """Seconds until a login may be tried again under ``keys``, or ``None``: now."""
@@ -115,7 +120,7 @@ class Lockout:
         return max(waits) if waits else None
 
     def failed(self, keys: list[str]) -> None:
-        self.store.login_failed(keys)
+        self.store.login_failed(keys, forget_before=utc_now() - timedelta(seconds=self.limit.seconds))
 
     def succeeded(self, keys: list[str]) -> None:
         self.store.clear_login_failures(keys[0])  # the account's; the address's count stays

@@ -40,7 +40,7 @@ CREATE TABLE admin_sessions (
 CREATE INDEX admin_sessions_admin ON admin_sessions (admin);
 
 CREATE TABLE login_failures (
-    key           TEXT    NOT NULL,          -- 'account:<email>' or 'address:<client address>'
+    key           TEXT    NOT NULL,          -- 'account:<email>' or 'address:<keyed hash of the client address>'
     at            TEXT    NOT NULL
 );
 
