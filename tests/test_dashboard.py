@@ -8,6 +8,7 @@ import io
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -274,7 +275,9 @@ def test_security_headers_let_through_only_the_dashboard_cookie(path, kept):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(SecurityHeaders(app, [(b"content-security-policy", b"default-src 'self'")])({"type": "http", "path": path}, None, send))
+    middleware = SecurityHeaders(app, [(b"content-security-policy", b"default-src 'self'")])
+    with ThreadPoolExecutor(1) as pool:  # not this thread: a browser test's Playwright may run a loop in it
+        pool.submit(asyncio.run, middleware({"type": "http", "path": path}, None, send)).result()
     cookies = [value.decode() for name, value in sent[0]["headers"] if name == b"set-cookie"]
     assert cookies == kept
 

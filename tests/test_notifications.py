@@ -14,6 +14,7 @@ import mailbox
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -227,7 +228,10 @@ def _lead(**changes) -> Submission:
 def _deliver_due(store, outbox, later: float = 0) -> int:
     due = store.due_deliveries(utc_now() + timedelta(seconds=later))
     for delivery in due:
-        asyncio.run(outbox.deliver(delivery))
+        # in a thread of its own: once a browser test ran in this worker, Playwright's
+        # sync API keeps an event loop running in this one, and asyncio.run refuses
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, outbox.deliver(delivery)).result()
     return len(due)
 
 
