@@ -390,6 +390,10 @@ def test_purge_takes_notes_and_the_old_audit_log(logged_in):
     assert store.purge_older_than(utc_now() - timedelta(days=365)) == 1
     assert store._db.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
     assert store.audit_log() == []
+    assert store._db.execute("SELECT count(*) FROM admin_sessions").fetchone()[0] == 1  # this login's session stays
+    store._db.execute("UPDATE admin_sessions SET created_at = '2020-01-01T00:00:00Z'")
+    store.purge_older_than(utc_now() - timedelta(days=365))
+    assert store._db.execute("SELECT count(*) FROM admin_sessions").fetchone()[0] == 0
 
 
 def test_the_audit_log_shows_who_did_what(logged_in):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from .store import (
+    SESSION_LONGEST,
     STATUSES,
     Admin,
     AssessmentStats,
@@ -372,12 +373,15 @@ class SQLiteStore:
 
     def purge_older_than(self, cutoff: datetime) -> int:
         count = self._delete("WHERE created_at < ?", (format_time(cutoff),))
-        # the dashboard's audit log and failed logins are kept no longer than the submissions
+        # the dashboard's audit log and failed logins are kept no longer than the submissions,
+        # and sessions no longer than they can be used (7 days after the login)
+        oldest_session = format_time(utc_now() - SESSION_LONGEST)
         with self._lock:
             self._transaction(
                 lambda db: (
                     db.execute("DELETE FROM audit_log WHERE at < ?", (format_time(cutoff),)),
                     db.execute("DELETE FROM login_failures WHERE at < ?", (format_time(cutoff),)),
+                    db.execute("DELETE FROM admin_sessions WHERE created_at < ?", (oldest_session,)),
                 )
             )
         return count

@@ -16,7 +16,7 @@ import importlib
 import secrets
 import string
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Mapping, Protocol, runtime_checkable
 
@@ -134,6 +134,10 @@ class DeliveryState:
     created_at: datetime
     sent_at: datetime | None
 
+
+SESSION_IDLE = timedelta(hours=8)
+SESSION_LONGEST = timedelta(days=7)
+"""A dashboard session ends after ``SESSION_IDLE`` without use, ``SESSION_LONGEST`` after the login at most."""
 
 STATUSES = ("new", "contacted", "closed")
 """A submission's follow-up in the dashboard, in order."""

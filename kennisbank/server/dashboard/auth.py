@@ -20,10 +20,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..settings import RateLimit
-from ..store import Admin, Session, utc_now
+from ..store import SESSION_IDLE, SESSION_LONGEST, Admin, Session, utc_now
 
-IDLE = timedelta(hours=8)
-LONGEST = timedelta(days=7)
+IDLE = SESSION_IDLE
+LONGEST = SESSION_LONGEST
 COOKIE = "kb-beheer"
 SECURE_COOKIE = "__Host-" + COOKIE
 """With Secure (HTTPS): the ``__Host-`` prefix binds it to this host and path /."""
