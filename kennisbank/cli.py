@@ -348,6 +348,93 @@ def backup(target: Path) -> None:
     click.echo(f"backed up {count} submission(s) to {target} ({target.stat().st_size / 1024:.0f} KB, integrity checked, {seconds:.2f} s)")
 
 
+@cli.group()
+def admin() -> None:
+    """The accounts of the consultant's dashboard (/beheer/ on `kennisbank serve`)."""
+
+
+def _password(reset: bool) -> str:
+    """The password from a prompt (typed twice), or from standard input when it is not a terminal."""
+    if sys.stdin.isatty():
+        return click.prompt("new password" if reset else "password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise BadInput("no password on standard input. Fix: type it at the prompt, or pipe it in: printf '%s\\n' \"$PASSWORD\" | kennisbank admin add EMAIL")
+    return line
+
+
+@admin.command("add", cls=Command, reads=("DATABASE_URL",))
+@click.argument("email", type=Email())
+@click.option("--reset", is_flag=True, help="the account exists: set a new password (its sessions end)")
+def admin_add(email: str, reset: bool) -> None:
+    """Add a dashboard account (or give it a new password with --reset).
+
+    The password (12 characters at least) is asked for, or read from standard input
+    when that is not a terminal; only its argon2 hash is stored.
+    """
+    from kennisbank.server.dashboard.auth import hash_password
+    from kennisbank.server.store import StoreError
+
+    password = _password(reset)
+    try:
+        hashed = hash_password(password)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    with store(read_settings()) as opened:
+        try:
+            new = opened.add_admin(email, hashed, replace=reset)
+        except StoreError as exc:
+            raise BadInput(str(exc)) from None
+    click.echo(f"added the account {email}" if new else f"set a new password for {email}; its sessions have ended")
+
+
+@admin.command("remove", cls=Command, reads=("DATABASE_URL",))
+@click.argument("email", type=Email())
+def admin_remove(email: str) -> None:
+    """Remove a dashboard account; its sessions end at once."""
+    with store(read_settings()) as opened:
+        if not opened.remove_admin(email):
+            raise BadInput(f"there is no account {email}. Fix: see the accounts with kennisbank admin list")
+    click.echo(f"removed the account {email}")
+
+
+@admin.command("list", cls=Command, reads=("DATABASE_URL",))
+def admin_list() -> None:
+    """List the dashboard accounts, with whether TOTP is on."""
+    with store(read_settings()) as opened:
+        accounts = opened.admins()
+    if not accounts:
+        click.echo("no accounts; add one with kennisbank admin add EMAIL")
+    for account in accounts:
+        click.echo(f"{account.email}  since {account.created_at.date().isoformat()}  TOTP {'on' if account.totp_secret else 'off'}")
+
+
+@admin.command("totp", cls=Command, reads=("DATABASE_URL",))
+@click.argument("email", type=Email())
+@click.option("--off", is_flag=True, help="switch TOTP off for the account")
+def admin_totp(email: str, off: bool) -> None:
+    """Switch on TOTP (a code from an authenticator app at every login) for an account.
+
+    Prints the otpauth URI and the secret once, to put in the app; running it again
+    makes a new secret (the old one stops working).
+    """
+    from kennisbank.server.dashboard.auth import new_totp_secret, totp_uri
+
+    with store(read_settings()) as opened:
+        account = opened.admin(email)
+        if account is None:
+            raise BadInput(f"there is no account {email}. Fix: add it first with kennisbank admin add {email}")
+        if off:
+            opened.update_admin(account.id, totp_secret=None, totp_last=None)
+            click.echo(f"TOTP is off for {email}")
+            return
+        secret = new_totp_secret()
+        opened.update_admin(account.id, totp_secret=secret, totp_last=None)
+    click.echo(f"TOTP is on for {email}. Add it to an authenticator app (shown once):")
+    click.echo(f"  URI:    {totp_uri(secret, email, 'Kennisbank beheer')}")
+    click.echo(f"  secret: {secret}")
+
+
 @cli.command("settings")
 @click.option("--markdown", is_flag=True, help="as the Markdown table in README.md, to paste there")
 def show_settings(markdown: bool) -> None:

@@ -46,7 +46,7 @@ def test_the_readme_check_sees_a_missing_and_a_stale_setting():
 
 def test_the_table_declares_each_variable_once_with_a_default_and_a_help():
     table = variables()
-    assert [v.name for v in table] == ["HOST", "PORT", "DATABASE_URL", "SITE_DIR", "RETENTION_MONTHS", "RATE_LIMIT", "CORS_ORIGINS", "MAX_BODY_BYTES", "TRUSTED_PROXIES", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "NOTIFY", "SMTP_URL", "NOTIFY_TO", "NOTIFY_FROM", "MAILDIR", "WEBHOOK_URL", "WEBHOOK_SECRET"]
+    assert [v.name for v in table] == ["HOST", "PORT", "DATABASE_URL", "SITE_DIR", "RETENTION_MONTHS", "RATE_LIMIT", "CORS_ORIGINS", "MAX_BODY_BYTES", "TRUSTED_PROXIES", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "NOTIFY", "SMTP_URL", "NOTIFY_TO", "NOTIFY_FROM", "MAILDIR", "WEBHOOK_URL", "WEBHOOK_SECRET", "LOGIN_ATTEMPTS"]
     assert all(v.help and isinstance(v.default, str) for v in table)
     assert variables("SITE_DIR", "PORT") == [table[1], table[3]]  # in the table's order
     with pytest.raises(KeyError, match="MKDOCS_CONFIG is not a setting"):
@@ -62,6 +62,7 @@ BAD_SETTINGS = [
     ("HOST", "example.org/x", "not a host"),
     ("RATE_LIMIT", "5 per minute", "<submissions>/<seconds>"),
     ("RATE_LIMIT", "0/60", "<submissions>/<seconds>"),
+    ("LOGIN_ATTEMPTS", "five", "<failures>/<seconds>"),
     ("CORS_ORIGINS", "*", "every website"),
     ("CORS_ORIGINS", "https://ok.example, example.org", "not an origin"),
     ("CORS_ORIGINS", "https://x.example/path", "not an origin"),

@@ -24,6 +24,8 @@ from kennisbank.siteconfig import SiteConfig
 
 from . import openapi
 from .contact import ContactDesk
+from .dashboard import Dashboard
+from .dashboard import PREFIX as DASHBOARD_PREFIX
 from .definitions import Definitions
 from .outbox import Outbox
 from .receiver import Receiver
@@ -62,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise
     static = StaticSite(site_dir, [lang.prefix for lang in site.languages])
     replies = Replies(site, lambda: definitions.manifest.shells, static.not_found_page)
-    outbox = Outbox(store, definitions, settings.notify_settings())
+    # the notification links to the submission in the dashboard
+    outbox = Outbox(store, definitions, settings.notify_settings(), dashboard_url=f"{site.site_url}{DASHBOARD_PREFIX.strip('/')}/inzendingen/{{id}}")
     receiver = Receiver(settings, definitions, store, replies, outbox)
 
     @asynccontextmanager
@@ -121,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route(site.contact_endpoint, desk.take, methods=["POST"], include_in_schema=False)
     app.add_api_route(site.contact_endpoint, lambda: Response(status_code=405, headers={"Allow": "POST", **NO_STORE}), methods=["GET", "HEAD", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     app.add_api_route(path, not_allowed, methods=["GET", "HEAD", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    app.include_router(Dashboard(settings, store, definitions).router())  # before the site, which takes every other path
     app.mount("/", static)
     return app
 

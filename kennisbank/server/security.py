@@ -74,8 +74,15 @@ def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
 _DOCUMENT_TYPES = (b"text/html", b"image/svg+xml")
 
 
+#: The dashboard (``kennisbank.server.dashboard``): the one place a cookie may be set,
+#: and only its session cookie; its pages bring their own, stricter policy.
+DASHBOARD_PATH = "/beheer/"
+DASHBOARD_COOKIES = (b"kb-beheer=", b"__Host-kb-beheer=")
+
+
 class SecurityHeaders:
-    """ASGI middleware: the security headers on every HTTP response, and no ``Set-Cookie``."""
+    """Adds the security headers to every HTTP response and drops any ``Set-Cookie``
+    (except the dashboard's session cookie on its own responses)."""
 
     def __init__(self, app: ASGIApp, csp: str):
         self.app = app
@@ -93,7 +100,13 @@ class SecurityHeaders:
                 kept = [(name, value) for name, value in message.get("headers", []) if name.lower() not in self.names]
                 kind = next((value for name, value in kept if name.lower() == b"content-type"), b"")
                 document = not kind or kind.lower().startswith(_DOCUMENT_TYPES)
-                message = {**message, "headers": kept + (self.document if document else self.resource)}
+                added = self.document if document else self.resource
+                if scope["path"].startswith(DASHBOARD_PATH):  # its session cookie, and its own policy instead of the site's
+                    own = [(n, v) for n, v in message.get("headers", []) if n.lower() == b"content-security-policy" or (n.lower() == b"set-cookie" and v.startswith(DASHBOARD_COOKIES))]
+                    if any(n.lower() == b"content-security-policy" for n, _ in own):
+                        added = [(n, v) for n, v in added if n != b"content-security-policy"]
+                    kept += own
+                message = {**message, "headers": kept + added}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -115,6 +115,16 @@ def _rate_limit(value: str) -> RateLimit | None:
     return RateLimit(int(match[1]), int(match[2]))
 
 
+def _login_attempts(value: str) -> RateLimit:
+    match = re.fullmatch(r"(\d+)\s*/\s*(\d+)", value)
+    if not match or int(match[1]) < 1 or int(match[2]) < 1:
+        raise _problem(
+            f"{value!r} is not <failures>/<seconds>",
+            "set e.g. LOGIN_ATTEMPTS=5/900 (after 5 failed logins in 900 seconds, per account and per address, logins wait)",
+        )
+    return RateLimit(int(match[1]), int(match[2]))
+
+
 def normalise_origin(value: str) -> str | None:
     """``scheme://host[:port]`` in lowercase without a default port; ``None`` if not an origin."""
     try:
@@ -299,6 +309,11 @@ class Settings(BaseSettings):
     )
     webhook_secret: Annotated[str, BeforeValidator(_webhook_secret)] = Field(
         "", description="the webhook's signing secret, whsec_ and base64 (required with WEBHOOK_URL)"
+    )
+    login_attempts: Annotated[RateLimit, BeforeValidator(_login_attempts)] = Field(
+        "5/900",
+        description="failed dashboard logins per seconds, per account and per client address, before further logins "
+        "are refused (429) until the window has passed",
     )
     _project_dir: Path = PrivateAttr(default_factory=Path.cwd)
 

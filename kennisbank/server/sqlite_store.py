@@ -25,7 +25,30 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from .store import AssessmentStats, ContactRequest, Delivery, DeliveryState, Stats, StoredDefinition, StoreError, StoreURLError, Submission, format_time, normalise_email, parse_time, utc_now
+from .store import (
+    SESSION_LONGEST,
+    STATUSES,
+    Admin,
+    AssessmentStats,
+    AuditEntry,
+    ContactRequest,
+    Delivery,
+    DeliveryState,
+    Insight,
+    Lead,
+    LeadFilter,
+    Note,
+    Session,
+    Stats,
+    StoredDefinition,
+    StoreError,
+    StoreURLError,
+    Submission,
+    format_time,
+    normalise_email,
+    parse_time,
+    utc_now,
+)
 
 MEMORY = ":memory:"
 
@@ -111,6 +134,7 @@ class SQLiteStore:
                 raise StoreError(f"{path.parent}: cannot create the database folder ({exc.strerror}). Fix: create it or point DATABASE_URL elsewhere") from None
         self._lock = threading.Lock()
         self._definitions: dict[str, StoredDefinition] = {}
+        self._insights: dict[LeadFilter, tuple[tuple[int, int], Insight]] = {}
         self._connect()
         self.migrate()
 
@@ -410,7 +434,19 @@ class SQLiteStore:
     def purge_older_than(self, cutoff: datetime) -> int:
         """Submissions and requests received before ``cutoff``; the number of submissions."""
         self._delete("WHERE created_at < ?", (format_time(cutoff),), table="requests")
-        return self._delete("WHERE created_at < ?", (format_time(cutoff),))
+        count = self._delete("WHERE created_at < ?", (format_time(cutoff),))
+        # the dashboard's audit log and failed logins are kept no longer than the submissions,
+        # and sessions no longer than they can be used (7 days after the login)
+        oldest_session = format_time(utc_now() - SESSION_LONGEST)
+        with self._lock:
+            self._transaction(
+                lambda db: (
+                    db.execute("DELETE FROM audit_log WHERE at < ?", (format_time(cutoff),)),
+                    db.execute("DELETE FROM login_failures WHERE at < ?", (format_time(cutoff),)),
+                    db.execute("DELETE FROM admin_sessions WHERE created_at < ?", (oldest_session,)),
+                )
+            )
+        return count
 
     def stats(self) -> Stats:
         with self._lock:
@@ -441,47 +477,216 @@ class SQLiteStore:
             },
         )
 
-    def backup(self, path: Path) -> int:
-        """Copy the database to the new file ``path`` while others read and write it; the
-        number of submissions the copy holds.
+        """Submissions and requests received before ``cutoff``; the number of submissions."""
+        self._delete("WHERE created_at < ?", (format_time(cutoff),), table="requests")
+    # The dashboard (/beheer/)
 
-        ``VACUUM INTO`` reads one snapshot (in WAL mode the server's writes go on
-        meanwhile) and writes it compacted, as one file with a rollback journal: no free
-        pages, so nothing erased or purged lingers in the copy. It goes to a temporary
-        file beside ``path``, readable by its owner only, is checked (``PRAGMA
-        integrity_check``) and synced, and only then linked to ``path``, which is never
-        overwritten (``FileExistsError``). On any failure the temporary file is
-        removed: no half-written backup is left."""
-        if self.target == MEMORY:
-            raise StoreError("an in-memory database cannot be backed up. Fix: point DATABASE_URL at the server's database file")
-        path = Path(path)
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            # created empty and private first (VACUUM INTO fills an empty file): the copy holds
-            # personal data, and is readable by its owner only, whatever the umask
-            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            with self._lock:
-                self._db.execute("VACUUM INTO ?", (str(temporary),))
-            copy = sqlite3.connect(str(temporary), isolation_level=None)
-            try:
-                problems = [row[0] for row in copy.execute("PRAGMA integrity_check").fetchall()]
-                if problems != ["ok"]:
-                    raise StoreError(
-                        f"{self.target}: its copy failed the integrity check ({'; '.join(problems[:3])}); no backup was written. "
-                        "Fix: check the disk and the database (PRAGMA integrity_check), then back up again"
-                    )
-                if copy.execute("PRAGMA journal_mode").fetchone()[0].lower() != "delete":
-                    copy.execute("PRAGMA journal_mode = DELETE")  # one file: nothing to copy beside it
-                count = copy.execute("SELECT count(*) FROM submissions").fetchone()[0]
-            finally:
-                copy.close()
-            _fsync(temporary)
-            os.link(temporary, path)  # unlike rename, refuses to replace an existing file
-            os.unlink(temporary)
-            _fsync(path.parent)
-        finally:
-            temporary.unlink(missing_ok=True)
-        return count
+    def leads(self, chosen: LeadFilter, limit: int = 50, after: str | None = None) -> list[Lead]:
+        """Submissions ``chosen`` selects, newest first, ``limit`` at most, after the cursor ``after``."""
+        where, parameters = _where(chosen)
+        if after:
+            created, _, rowid = after.partition("~")
+            if rowid.isdigit():
+                where.append("(created_at, id) < (?, ?)")
+                parameters += [created, int(rowid)]
+        sql = f"SELECT {_COLUMNS}, status, id FROM submissions {_clause(where)} ORDER BY created_at DESC, id DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(sql, (*parameters, limit)).fetchall()
+        return [Lead(_submission(row[:15]), row[15], f"{row[1]}~{row[16]}") for row in rows]
+
+    def count_leads(self, chosen: LeadFilter) -> int:
+        where, parameters = _where(chosen)
+        with self._lock:
+            return self._db.execute(f"SELECT count(*) FROM submissions {_clause(where)}", parameters).fetchone()[0]
+
+    def lead(self, public_id: str) -> Lead | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_COLUMNS}, status, id FROM submissions WHERE public_id = ?", (public_id,)).fetchone()
+        return Lead(_submission(row[:15]), row[15], f"{row[1]}~{row[16]}") if row else None
+
+    def set_status(self, public_id: str, status: str) -> bool:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
+        with self._lock:
+            return self._write("UPDATE submissions SET status = ? WHERE public_id = ?", (status, public_id)) == 1
+
+    def add_note(self, public_id: str, author: str, text: str) -> bool:
+        with self._lock:
+            return (
+                self._write(
+                    "INSERT INTO notes (submission, author, created_at, text) SELECT id, ?, ?, ? FROM submissions WHERE public_id = ?",
+                    (author, format_time(utc_now()), text, public_id),
+                )
+                == 1
+            )
+
+    def notes(self, public_id: str) -> list[Note]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT n.author, n.created_at, n.text FROM notes n JOIN submissions s ON s.id = n.submission WHERE s.public_id = ? ORDER BY n.id",
+                (public_id,),
+            ).fetchall()
+        return [Note(row[0], parse_time(row[1]), row[2]) for row in rows]
+
+    def select(self, chosen: LeadFilter) -> list[Submission]:
+        """Every submission ``chosen`` selects, oldest first (the dashboard's export)."""
+        where, parameters = _where(chosen)
+        return self._select(f"{_clause(where)} ORDER BY created_at, id", tuple(parameters))
+
+    def insight(self, chosen: LeadFilter) -> Insight:
+        """The counts behind the charts; the last few are kept until the data changes."""
+        with self._lock:
+            version = (self._db.total_changes, self._db.execute("PRAGMA data_version").fetchone()[0])
+            cached = self._insights.get(chosen)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            found = self._insight_locked(chosen)
+            self._insights[chosen] = (version, found)
+            while len(self._insights) > 32:
+                self._insights.pop(next(iter(self._insights)))
+        return found
+
+    def _insight_locked(self, chosen: LeadFilter) -> Insight:
+        where, parameters = _where(chosen)
+        clause = _clause(where)
+        # one pass over the index for the scores and the bands per month
+        count, scores, months = 0, {}, {}
+        grouped = f"SELECT substr(created_at, 1, 7), band, min(score / 10, 9), count(*) FROM submissions {clause} GROUP BY 1, 2, 3"
+        for month, band, decile, n in self._db.execute(grouped, parameters):
+            count += n
+            scores[decile] = scores.get(decile, 0) + n
+            per_band = months.setdefault(month, {})
+            per_band[band] = per_band.get(band, 0) + n
+        # identical answer sets are counted once by SQLite, then split per question here
+        answers: dict[str, dict[int, int]] = {}
+        for text, n in self._db.execute(f"SELECT answers, count(*) FROM submissions {clause} GROUP BY answers", parameters):
+            for question, value in json.loads(text).items():
+                counts = answers.setdefault(question, {})
+                counts[value] = counts.get(value, 0) + n
+        months = dict(sorted(months.items()))
+        return Insight(count, scores, months, answers)
+
+    # Accounts, sessions, failed logins, the audit log
+
+    def add_admin(self, email: str, password_hash: str, *, replace: bool = False) -> bool:
+        """Add an account (or with ``replace`` set a new password, ending its sessions); whether it is new."""
+        email = normalise_email(email)
+
+        def work(db: sqlite3.Connection) -> bool:
+            found = db.execute("SELECT id FROM admins WHERE email = ?", (email,)).fetchone()
+            if found and not replace:
+                raise StoreError(f"the account {email} exists. Fix: remove it first (kennisbank admin remove {email}) or give --reset to set a new password")
+            if found:
+                db.execute("UPDATE admins SET password = ? WHERE id = ?", (password_hash, found[0]))
+                db.execute("DELETE FROM admin_sessions WHERE admin = ?", (found[0],))
+                return False
+            db.execute("INSERT INTO admins (email, password, created_at) VALUES (?, ?, ?)", (email, password_hash, format_time(utc_now())))
+            return True
+
+        with self._lock:
+            return self._transaction(work)
+
+    def remove_admin(self, email: str) -> bool:
+        """Remove an account and its sessions; whether there was one."""
+        with self._lock:
+            return self._write("DELETE FROM admins WHERE email = ?", (normalise_email(email),)) == 1
+
+    def admins(self) -> list[Admin]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, email, password, totp_secret, totp_last, created_at FROM admins ORDER BY email").fetchall()
+        return [_admin(row) for row in rows]
+
+    def admin(self, email: str) -> Admin | None:
+        with self._lock:
+            row = self._db.execute("SELECT id, email, password, totp_secret, totp_last, created_at FROM admins WHERE email = ?", (normalise_email(email),)).fetchone()
+        return _admin(row) if row else None
+
+    def update_admin(self, admin_id: int, **changes: object) -> None:
+        """Change ``password``, ``totp_secret`` or ``totp_last`` of an account."""
+        allowed = {"password", "totp_secret", "totp_last"}
+        if not changes or set(changes) - allowed:
+            raise ValueError(f"only {', '.join(sorted(allowed))} can be changed")
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        with self._lock:
+            self._write(f"UPDATE admins SET {assignments} WHERE id = ?", (*changes.values(), admin_id))
+
+    def use_totp_step(self, admin_id: int, step: int) -> bool:
+        """Record a TOTP time step as used; ``False`` if it (or a later one) was used before (a replay)."""
+        with self._lock:
+            return self._write("UPDATE admins SET totp_last = ? WHERE id = ? AND coalesce(totp_last, -1) < ?", (step, admin_id, step)) == 1
+
+    def create_session(self, token_hash: str, admin_id: int, csrf: str, lang: str) -> None:
+        now = format_time(utc_now())
+        with self._lock:
+            self._write(
+                "INSERT INTO admin_sessions (token_hash, admin, csrf, lang, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)",
+                (token_hash, admin_id, csrf, lang, now, now),
+            )
+
+    def session(self, token_hash: str) -> Session | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT a.id, a.email, a.password, a.totp_secret, a.totp_last, a.created_at, s.csrf, s.lang, s.created_at, s.last_seen "
+                "FROM admin_sessions s JOIN admins a ON a.id = s.admin WHERE s.token_hash = ?",
+                (token_hash,),
+            ).fetchone()
+        return Session(_admin(row[:6]), row[6], row[7], parse_time(row[8]), parse_time(row[9])) if row else None
+
+    def touch_session(self, token_hash: str, lang: str | None = None) -> None:
+        with self._lock:
+            self._write(
+                "UPDATE admin_sessions SET last_seen = ?, lang = coalesce(?, lang) WHERE token_hash = ?",
+                (format_time(utc_now()), lang, token_hash),
+            )
+
+    def end_session(self, token_hash: str) -> None:
+        with self._lock:
+            self._write("DELETE FROM admin_sessions WHERE token_hash = ?", (token_hash,))
+
+    def end_sessions_before(self, created_before: datetime, seen_before: datetime) -> int:
+        """Delete sessions started before the one or idle since before the other; the number."""
+        with self._lock:
+            return self._write(
+                "DELETE FROM admin_sessions WHERE created_at < ? OR last_seen < ?", (format_time(created_before), format_time(seen_before))
+            )
+
+    def login_failed(self, keys: list[str], forget_before: datetime | None = None) -> None:
+        """Record a failed login under ``keys``; forget those before ``forget_before`` (out of every window)."""
+        now = format_time(utc_now())
+
+        def work(db: sqlite3.Connection) -> None:
+            if forget_before is not None:
+                db.execute("DELETE FROM login_failures WHERE at < ?", (format_time(forget_before),))
+            db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)", [(key, now) for key in keys])
+
+        with self._lock:
+            self._transaction(work)
+
+    def login_failures(self, key: str, since: datetime) -> list[datetime]:
+        """The times of the failed logins under ``key`` since ``since``, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT at FROM login_failures WHERE key = ? AND at >= ? ORDER BY at", (key, format_time(since))).fetchall()
+        return [parse_time(row[0]) for row in rows]
+
+    def clear_login_failures(self, key: str) -> None:
+        with self._lock:
+            self._write("DELETE FROM login_failures WHERE key = ?", (key,))
+
+    def audit(self, actor: str, action: str, subject: str | None = None, detail: str | None = None) -> None:
+        with self._lock:
+            self._write(
+                "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+                (format_time(utc_now()), actor, action, subject, detail),
+            )
+
+    def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
+        """The audit log, newest first, ``limit`` entries older than entry ``before``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, at, actor, action, subject, detail FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
+                (before if before is not None else 2**62, limit),
+            ).fetchall()
+        return [AuditEntry(row[0], parse_time(row[1]), row[2], row[3], row[4], row[5]) for row in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -547,3 +752,40 @@ def _submission(row: tuple) -> Submission:
         discuss=None if row[13] is None else bool(row[13]),
         definition=row[14],
     )
+
+
+def _admin(row: tuple) -> Admin:
+    return Admin(row[0], row[1], row[2], row[3], row[4], parse_time(row[5]))
+
+
+def _like(text: str) -> str:
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _where(chosen: LeadFilter) -> tuple[list[str], list]:
+    """The conditions (and their parameters) of a dashboard filter; every value a parameter."""
+    where: list[str] = []
+    parameters: list = []
+    if chosen.since:
+        where.append("created_at >= ?")
+        parameters.append(f"{chosen.since}T00:00:00Z")
+    if chosen.until:
+        where.append("created_at <= ?")
+        parameters.append(f"{chosen.until}T23:59:59Z")
+    for column in ("assessment", "band", "lang", "status"):
+        value = getattr(chosen, column)
+        if value:
+            where.append(f"{column} = ?")
+            parameters.append(value)
+    if chosen.kind == "lead":
+        where.append("consent = 1")
+    elif chosen.kind == "anonymous":
+        where.append("consent = 0")
+    if chosen.search:
+        where.append("(email LIKE ? ESCAPE '\\' OR organisation LIKE ? ESCAPE '\\')")
+        parameters += [_like(chosen.search)] * 2
+    return where, parameters
+
+
+def _clause(where: list[str]) -> str:
+    return ("WHERE " + " AND ".join(where)) if where else ""

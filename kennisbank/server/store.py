@@ -16,7 +16,7 @@ import importlib
 import secrets
 import string
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Mapping, Protocol, runtime_checkable
 
@@ -162,6 +162,92 @@ class DeliveryState:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+
+
+SESSION_IDLE = timedelta(hours=8)
+SESSION_LONGEST = timedelta(days=7)
+"""A dashboard session ends after ``SESSION_IDLE`` without use, ``SESSION_LONGEST`` after the login at most."""
+
+STATUSES = ("new", "contacted", "closed")
+"""A submission's follow-up in the dashboard, in order."""
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    """What the dashboard's list, charts and exports select; ``None`` or ``""``: any."""
+
+    since: str | None = None
+    """First day, ``YYYY-MM-DD`` (UTC), inclusive."""
+    until: str | None = None
+    """Last day, ``YYYY-MM-DD`` (UTC), inclusive."""
+    assessment: str | None = None
+    band: str | None = None
+    lang: str | None = None
+    kind: str | None = None
+    """``lead`` (consent given) or ``anonymous``."""
+    status: str | None = None
+    search: str | None = None
+    """Part of the email address or the organisation, case-insensitive."""
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A submission as the dashboard shows it: with its follow-up status."""
+
+    submission: Submission
+    status: str
+    cursor: str
+    """Where the next page starts after this one (keyset pagination)."""
+
+
+@dataclass(frozen=True)
+class Note:
+    author: str
+    created_at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class Admin:
+    id: int
+    email: str
+    password: str
+    """The argon2 hash."""
+    totp_secret: str | None
+    totp_last: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Session:
+    admin: Admin
+    csrf: str
+    lang: str
+    created_at: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class Insight:
+    """The numbers behind the dashboard's charts, for the submissions a filter selects."""
+
+    count: int
+    scores: dict[int, int]
+    """Submissions per score decile: 0 (0-9) ... 9 (90-100)."""
+    bands_by_month: dict[str, dict[str, int]]
+    """``{"2026-11": {band id: count}}``, months in order."""
+    answers: dict[str, dict[int, int]]
+    """``{question id: {answer value: count}}``."""
 
 
 @runtime_checkable
