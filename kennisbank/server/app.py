@@ -19,7 +19,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from kennisbank.manifest import ManifestError, load_manifest
+from kennisbank.manifest import Manifest, ManifestError, load_manifest
 from kennisbank.siteconfig import SiteConfig
 
 from . import openapi
@@ -47,22 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Everything that can be wrong with the settings, the site or the database shows
     here, before the first request: :class:`SettingsError`, ``StoreError``."""
     settings = settings or Settings.from_env()
-    site_dir = settings.site_dir
-    try:
-        manifest = load_manifest(site_dir)
-    except ManifestError as exc:
-        problem, _, fix = str(exc).partition(". Fix: ")
-        raise SettingsError("SITE_DIR", problem, fix or "build the site again (make build)") from None
+    manifest, store, definitions = _open(settings)
     site = manifest.site
-    path = _endpoint_path(site)
-    store = open_store(settings.database_url, settings.project_dir)
-    try:
-        store.check_writable()  # say so now, not with a 503 on the first reader's submission
-        definitions = Definitions(store, site_dir, manifest)
-    except Exception:
-        store.close()
-        raise
-    static = StaticSite(site_dir, [lang.prefix for lang in site.languages])
+    static = StaticSite(settings.site_dir, [lang.prefix for lang in site.languages])
     replies = Replies(site, lambda: definitions.manifest.shells, static.not_found_page)
     # the notification links to the submission in the dashboard
     outbox = Outbox(store, definitions, settings.notify_settings(), dashboard_url=f"{site.site_url}{DASHBOARD_PREFIX.strip('/')}/inzendingen/{{id}}")
@@ -90,8 +77,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.static = static
     app.add_middleware(SecurityHeaders, csp=content_security_policy(manifest.script_hashes))
     app.add_exception_handler(500, server_error)  # sent past every middleware: it carries the headers itself
+    _add_routes(app, receiver, ContactDesk(receiver), manifest, settings)
+    app.include_router(Dashboard(settings, store, definitions).router())  # before the site, which takes every other path
+    app.mount("/", static)
+    return app
 
-    # Routes: each hands the request to the receiver
+
+def _open(settings: Settings) -> tuple[Manifest, SubmissionStore, Definitions]:
+    """The build manifest, the database (writable, migrated) and the definitions it knows."""
+    try:
+        manifest = load_manifest(settings.site_dir)
+    except ManifestError as exc:
+        problem, _, fix = str(exc).partition(". Fix: ")
+        raise SettingsError("SITE_DIR", problem, fix or "build the site again (make build)") from None
+    _endpoint_path(manifest.site)  # a bad endpoint shows now
+    store = open_store(settings.database_url, settings.project_dir)
+    try:
+        store.check_writable()  # say so now, not with a 503 on the first reader's submission
+        definitions = Definitions(store, settings.site_dir, manifest)
+    except Exception:
+        store.close()
+        raise
+    return manifest, store, definitions
+
+
+def _add_routes(app: FastAPI, receiver: Receiver, desk: ContactDesk, manifest: Manifest, settings: Settings) -> None:
+    """The API's routes: each hands the request to the receiver (or the contact desk)."""
+    path, store = _endpoint_path(manifest.site), receiver.store
 
     async def submit(assessment_id: str, request: Request) -> Response:
         return await receiver.submit(assessment_id, request)
@@ -100,13 +112,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return receiver.preflight(request)
 
     async def healthz() -> Response:
-        checks = await anyio.to_thread.run_sync(health, store, site_dir)
+        checks = await anyio.to_thread.run_sync(health, store, settings.site_dir)
         healthy = all(state == "ok" for state in checks.values())
         return JSONResponse({"status": "ok" if healthy else "failing", "checks": checks}, status_code=200 if healthy else 503, headers=NO_STORE)
 
-    async def not_allowed(assessment_id: str) -> Response:
-        return Response(status_code=405, headers={"Allow": "POST, OPTIONS", **NO_STORE})
+    def not_allowed(allow: str):
+        return lambda: Response(status_code=405, headers={"Allow": allow, **NO_STORE})
 
+    other = ["GET", "HEAD", "PUT", "PATCH", "DELETE"]
     app.add_api_route(
         path,
         submit,
@@ -115,18 +128,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_class=Response,
         summary="Send a self-assessment",
         description="The HTML form gets the result page (200); fetch with JSON gets the score (201).",
-        openapi_extra=openapi.request_body(manifest.assessments, site.locales),
+        openapi_extra=openapi.request_body(manifest.assessments, manifest.site.locales),
         responses=openapi.responses(),
     )
     app.add_api_route(path, preflight, methods=["OPTIONS"], include_in_schema=False)
+    app.add_api_route(path, not_allowed("POST, OPTIONS"), methods=other, include_in_schema=False)
+    app.add_api_route(manifest.site.contact_endpoint, desk.take, methods=["POST"], include_in_schema=False)
+    app.add_api_route(manifest.site.contact_endpoint, not_allowed("POST"), methods=other, include_in_schema=False)
     app.add_api_route(HEALTH_PATH, healthz, methods=["GET", "HEAD"], include_in_schema=False)
-    desk = ContactDesk(receiver)
-    app.add_api_route(site.contact_endpoint, desk.take, methods=["POST"], include_in_schema=False)
-    app.add_api_route(site.contact_endpoint, lambda: Response(status_code=405, headers={"Allow": "POST", **NO_STORE}), methods=["GET", "HEAD", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    app.add_api_route(path, not_allowed, methods=["GET", "HEAD", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    app.include_router(Dashboard(settings, store, definitions).router())  # before the site, which takes every other path
-    app.mount("/", static)
-    return app
 
 
 def health(store: SubmissionStore, site_dir) -> dict[str, str]:
