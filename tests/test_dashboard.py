@@ -275,7 +275,7 @@ def test_security_headers_let_through_only_the_dashboard_cookie(path, kept):
     async def send(message):
         sent.append(message)
 
-    middleware = SecurityHeaders(app, [(b"content-security-policy", b"default-src 'self'")])
+    middleware = SecurityHeaders(app, csp="default-src 'self'")
     with ThreadPoolExecutor(1) as pool:  # not this thread: a browser test's Playwright may run a loop in it
         pool.submit(asyncio.run, middleware({"type": "http", "path": path}, None, send)).result()
     cookies = [value.decode() for name, value in sent[0]["headers"] if name == b"set-cookie"]

@@ -688,6 +688,48 @@ class SQLiteStore:
             ).fetchall()
         return [AuditEntry(row[0], parse_time(row[1]), row[2], row[3], row[4], row[5]) for row in rows]
 
+    def backup(self, path: Path) -> int:
+        """Copy the database to the new file ``path`` while others read and write it; the
+        number of submissions the copy holds.
+
+        ``VACUUM INTO`` reads one snapshot (in WAL mode the server's writes go on
+        meanwhile) and writes it compacted, as one file with a rollback journal: no free
+        pages, so nothing erased or purged lingers in the copy. It goes to a temporary
+        file beside ``path``, readable by its owner only, is checked (``PRAGMA
+        integrity_check``) and synced, and only then linked to ``path``, which is never
+        overwritten (``FileExistsError``). On any failure the temporary file is
+        removed: no half-written backup is left."""
+        if self.target == MEMORY:
+            raise StoreError("an in-memory database cannot be backed up. Fix: point DATABASE_URL at the server's database file")
+        path = Path(path)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            # created empty and private first (VACUUM INTO fills an empty file): the copy holds
+            # personal data, and is readable by its owner only, whatever the umask
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            with self._lock:
+                self._db.execute("VACUUM INTO ?", (str(temporary),))
+            copy = sqlite3.connect(str(temporary), isolation_level=None)
+            try:
+                problems = [row[0] for row in copy.execute("PRAGMA integrity_check").fetchall()]
+                if problems != ["ok"]:
+                    raise StoreError(
+                        f"{self.target}: its copy failed the integrity check ({'; '.join(problems[:3])}); no backup was written. "
+                        "Fix: check the disk and the database (PRAGMA integrity_check), then back up again"
+                    )
+                if copy.execute("PRAGMA journal_mode").fetchone()[0].lower() != "delete":
+                    copy.execute("PRAGMA journal_mode = DELETE")  # one file: nothing to copy beside it
+                count = copy.execute("SELECT count(*) FROM submissions").fetchone()[0]
+            finally:
+                copy.close()
+            _fsync(temporary)
+            os.link(temporary, path)  # unlike rename, refuses to replace an existing file
+            os.unlink(temporary)
+            _fsync(path.parent)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return count
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
