@@ -11,6 +11,7 @@ from PIL import Image, ImageChops
 from kennisbank import share
 from kennisbank.articles import is_article_file
 from kennisbank.siteconfig import load_mkdocs
+
 from support import ROOT, build
 
 SITE = load_mkdocs(ROOT / "mkdocs.yml")
