@@ -12,7 +12,7 @@ from kennisbank import share
 from kennisbank.articles import is_article_file
 from kennisbank.siteconfig import load_mkdocs
 
-from support import ROOT, build
+from support import ARTICLE, ROOT, build
 
 SITE = load_mkdocs(ROOT / "mkdocs.yml")
 ARTICLES = sorted(path for path in (ROOT / "docs").rglob("*.md") if is_article_file(str(path.relative_to(ROOT / "docs")), SITE.locales))
@@ -131,3 +131,12 @@ def test_a_rebuild_without_changes_draws_nothing(project, tmp_path):
     third = build(project, tmp_path / "three", env=env)
     changed = re.search(r"share images: (\d+) drawn", third.output)
     assert third.returncode == 0 and changed and changed[1] == "1", third.output
+
+
+def test_the_server_serves_the_share_images(make_client):
+    client = make_client()
+    for path in (f"/{ARTICLE}/share.png", f"/en/{ARTICLE}/share.png", "/share.png", "/en/share.png"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == "image/png", path
+        assert response.content.startswith(b"\x89PNG"), path
