@@ -5,7 +5,7 @@
 #   make build   strict build into site/
 #   make dev     live-reload preview for writers (drafts shown)
 #   make bench   build-time benchmark at 10, 100 and 1000 articles
-#   make audit   Lighthouse, axe and page weight against audit/budgets.json
+#   make audit   Lighthouse, axe, the Nu Html Checker and page weight against audit/budgets.json
 
 PYTHON ?= python3
 VENV := .venv
@@ -34,10 +34,11 @@ serve: build
 dev: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 KENNISBANK_DRAFTS=1 $(BIN)/mkdocs serve --dev-addr $(HOST):$(PORT)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
-
+# The Nu Html Checker (vnu-jar) comes pinned with Lighthouse from audit/package.json.
 AUDIT_NODE := audit/node_modules/.package-lock.json
+
+test: $(STAMP) $(AUDIT_NODE)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 $(AUDIT_NODE): audit/package.json audit/package-lock.json
 	cd audit && npm ci --ignore-scripts --no-audit --no-fund

@@ -10,7 +10,9 @@ loopback port with a throw-away database, serving an already built site
 * axe-core in Chromium, light and dark colour scheme, and on a page with the
   self-assessment also after answering every question;
 * the page weight of a first visit: requests, bytes transferred, bytes per
-  resource type, hosts contacted.
+  resource type, hosts contacted;
+* the Nu Html Checker (vnu-jar, ``audit/nu.py``) on every built page: errors and
+  warnings per page; any error breaks the budget.
 
 Prints one table, every broken budget and the failing audits behind them; writes
 the full reports to ``reports/audit/``. Exit status: 0 every budget met, 1 a
@@ -51,6 +53,8 @@ from measure import (  # noqa: E402  (found through the path above)
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the test harness that starts the server
 from local_server import LocalServer, LocalServerError  # noqa: E402
+
+import nu  # noqa: E402  (audit/nu.py)
 
 LIGHTHOUSE = AUDIT_DIR / "node_modules" / ".bin" / "lighthouse"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
@@ -468,9 +472,26 @@ def tool_errors(audits: list[PageAudit]) -> list[str]:
     return sorted({name for audit in audits for result in audit.lighthouse.values() for name in result.errors})
 
 
-def write_summary(reports: Path, audits: list[PageAudit], broken: list[str], found: list[Cause], seconds: float) -> Path:
+def html_validity(site_dir: Path) -> dict[str, dict[str, int]]:
+    """Errors and warnings of the Nu Html Checker per built page (one JVM for all)."""
+    pages = sorted(path for path in site_dir.rglob("*.html") if "assets" not in path.relative_to(site_dir).parts)
+    try:
+        return nu.per_page(nu.check(pages), pages, site_dir)
+    except (nu.NuError, OSError, subprocess.TimeoutExpired) as error:
+        raise AuditError(f"the Nu Html Checker could not run: {error}") from None
+
+
+def html_table(counts: dict[str, dict[str, int]]) -> str:
+    width = max((len(page) for page in counts), default=4)
+    lines = [f"{'page'.ljust(width)}  errors  warnings", "-" * (width + 18)]
+    lines += [f"{page.ljust(width)}  {c['error']:>6}  {c['warning']:>8}" for page, c in counts.items()]
+    return "\n".join(lines)
+
+
+def write_summary(reports: Path, audits: list[PageAudit], broken: list[str], found: list[Cause], seconds: float, html: dict | None = None) -> Path:
     summary = reports / "summary.json"
     data = {
+        "html_validity": html or {},
         "seconds": round(seconds, 1),
         "budgets_met": not broken,
         "breaches": broken,
@@ -500,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not LIGHTHOUSE.exists():
             raise AuditError(f"no Lighthouse in {LIGHTHOUSE.parent}: run `npm ci --ignore-scripts` in audit/")
+        html = html_validity(args.site)
         with server(args.base_url, args.site, args.reports) as base_url:
             audits = audit_site(base_url, budgets, args.reports, max(1, args.runs))
     except AuditError as error:
@@ -507,9 +529,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     broken = [line for audit in audits for line in breaches(audit, budgets)]
+    broken += [f"html {page}: {c['error']} error(s) from the Nu Html Checker (see tests/test_html_valid.py)" for page, c in html.items() if c["error"]]
     found = causes(audits, budgets)
     seconds = time.monotonic() - started
-    summary = write_summary(args.reports, audits, broken, found, seconds)
+    summary = write_summary(args.reports, audits, broken, found, seconds, html)
+    print(html_table(html) + "\n")
     print(table(audits))
     print(f"\nReports in {args.reports} (summary: {summary.name}); {seconds:.0f} s.")
     for line in reruns(audits):

@@ -1,5 +1,8 @@
 """Build-time benchmark: N synthetic articles in both languages, built with and
 without the project's hooks. Prints seconds, milliseconds per page and peak memory.
+With the hooks it builds three times: without the share images (hooks/share.py
+left out), with them and an empty image cache (every image drawn), and once more
+with the cache the previous build filled (nothing drawn).
 
     make bench                       # N = 10, 100, 1000
     .venv/bin/python bench/build.py 10 100
@@ -44,7 +47,7 @@ def _article(locale: str, number: int, rng: random.Random) -> str:
     )
 
 
-def make_project(folder: Path, articles: int, hooks: bool) -> Path:
+def make_project(folder: Path, articles: int, hooks: bool, images: bool = True) -> Path:
     folder.mkdir(parents=True)
     for part in PARTS:
         source = ROOT / part
@@ -58,12 +61,15 @@ def make_project(folder: Path, articles: int, hooks: bool) -> Path:
     if not hooks:
         config = folder / "mkdocs.yml"
         config.write_text(re.sub(r"\nhooks:\n(  - .*\n)+", "\n", config.read_text(encoding="utf-8")), encoding="utf-8")
+    elif not images:
+        config = folder / "mkdocs.yml"
+        config.write_text(config.read_text(encoding="utf-8").replace("  - hooks/share.py\n", ""), encoding="utf-8")
     return folder
 
 
-def measure(project: Path) -> tuple[float, int, float]:
-    """(seconds, pages, peak resident MB) of one strict build in a child process."""
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+def measure(project: Path, cache: Path) -> tuple[float, int, float]:
+    """(seconds, pages, peak resident MB) of one strict build in a child process, caching in ``cache``."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "XDG_CACHE_HOME": str(cache)}
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(project / "mkdocs.yml"), "-d", str(project / "site")]
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -80,12 +86,19 @@ def main(sizes: list[int]) -> int:
     per_page: dict[tuple[int, bool], float] = {}
     with tempfile.TemporaryDirectory(prefix="kennisbank-bench-") as tmp:
         for size in sizes:
-            for hooks in (False, True):
-                project = make_project(Path(tmp) / f"{size}-{hooks}", size, hooks)
-                seconds, pages, peak = measure(project)
-                per_page[size, hooks] = 1000 * seconds / pages
-                print(f"{size:>6} {'on' if hooks else 'off':>6} {pages:>6} {seconds:>8.2f} {per_page[size, hooks]:>8.2f} {peak:>8.0f}", flush=True)
-                shutil.rmtree(project)
+            # (label, hooks, share images, a cache filled by the build before)
+            for label, hooks, images, warm in (("off", False, False, False), ("no-img", True, False, False), ("cold", True, True, False), ("on", True, True, True)):
+                if not warm:
+                    project = make_project(Path(tmp) / f"{size}-{label}", size, hooks, images)
+                    cache = Path(tmp) / f"cache-{size}-{label}"  # empty: brotli copies and images made anew
+                seconds, pages, peak = measure(project, cache)
+                per_page[size, label] = 1000 * seconds / pages
+                if label in ("off", "on"):
+                    per_page[size, label == "on"] = per_page[size, label]
+                print(f"{size:>6} {label:>6} {pages:>6} {seconds:>8.2f} {per_page[size, label]:>8.2f} {peak:>8.0f}", flush=True)
+                if label in ("off", "no-img", "on"):
+                    shutil.rmtree(project)
+                    shutil.rmtree(cache, ignore_errors=True)
     if len(sizes) >= 2:
         middle, largest = sizes[-2], sizes[-1]
         growth = per_page[largest, True] / per_page[middle, True]
@@ -93,6 +106,8 @@ def main(sizes: list[int]) -> int:
     for size in sizes:
         overhead = per_page[size, True] / per_page[size, False] - 1
         print(f"hooks' cost at N={size}: {overhead:+.0%} (goal <= +10%)")
+        drawing = per_page[size, "cold"] / per_page[size, "no-img"] - 1
+        print(f"share images at N={size}: {drawing:+.0%} drawing every image, {per_page[size, 'on'] / per_page[size, 'no-img'] - 1:+.0%} from the cache")
     return 0
 
 

@@ -104,6 +104,8 @@ measure = _audit_module("measure")
 #: Debian's Chromium and its flags: defined once, in audit/measure.py, for the audit
 #: and the tests alike.
 CHROMIUM, CHROMIUM_ARGS = measure.CHROMIUM, measure.CHROMIUM_ARGS
+#: The Nu Html Checker (vnu.jar) over HTML files: tests/test_html_valid.py and `make audit`.
+nu = _audit_module("nu")
 
 
 def start_server(site_dir: Path, database: Path, **env: str):

@@ -142,7 +142,12 @@ def test_every_page_has_open_graph_and_a_twitter_card(pages):
         assert _meta(soup, "og:locale") == [OG_LOCALES[lang]]
         assert _meta(soup, "og:locale:alternate") == [OG_LOCALES[code] for code in LOCALES if code != lang]
         assert _meta(soup, "og:site_name") == [SITE.language(lang).site_name]
-        assert _meta(soup, "twitter:card") == ["summary"]
+        # every page has a share image (hooks/share.py): the large card
+        assert _meta(soup, "twitter:card") == ["summary_large_image"], url
+        (image,) = _meta(soup, "og:image")
+        assert image.startswith(SITE.site_url) and image.endswith("/share.png"), (url, image)
+        assert (_meta(soup, "og:image:width"), _meta(soup, "og:image:height")) == (["1200"], ["630"]), url
+        assert _meta(soup, "og:image:alt")[0].strip(), url
         is_article = f"/{ARTICLE}/" in url
         assert _meta(soup, "og:type") == ["article" if is_article else "website"], url
         if not is_article:

@@ -84,8 +84,11 @@ def render_form(assessment: Assessment, locale: str, *, action: str, article_url
 
 
 def render_result(
-    assessment: Assessment, locale: str, result: Result, answers: Mapping[str, int], *, article_url: str = ""
+    assessment: Assessment, locale: str, result: Result, answers: Mapping[str, int], *, article_url: str = "", heading_level: int = 3
 ) -> Markup:
-    """The result of scored answers as static HTML (the server's reply to a plain form post)."""
+    """The result of scored answers as static HTML (the server's reply to a plain form post).
+
+    ``heading_level`` is its heading's: 3 inside the article's section (as the form
+    renders it), 2 right under a page's ``h1`` (the server's reply), so no level is skipped."""
     template = templates.get_template("assessment/result.html")
-    return Markup(template.render(**_context(assessment, locale, article_url), result=result, answers=answers))
+    return Markup(template.render(**_context(assessment, locale, article_url), result=result, answers=answers, heading_level=heading_level))
