@@ -1,7 +1,8 @@
 # The project's interface. Every target sets up what it needs on a fresh machine:
 # a virtual environment in .venv with the packages pinned in requirements.lock.
 #   make serve   build the site and serve it with the submission server
-#   make test    run every test
+#   make test    the house style (make lint), then every test
+#   make lint    ruff: lint and format check of the whole tree (make format fixes what it can)
 #   make build   strict build into site/
 #   make dev     live-reload preview for writers (drafts shown)
 #   make bench   build-time benchmark at 10, 100 and 1000 articles
@@ -15,7 +16,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: setup build serve dev test bench bench-receiver audit clean
+.PHONY: setup build serve dev test lint format bench bench-receiver audit clean
 
 setup: $(STAMP)
 
@@ -37,8 +38,16 @@ dev: $(STAMP)
 # The Nu Html Checker (vnu-jar) comes pinned with Lighthouse from audit/package.json.
 AUDIT_NODE := audit/node_modules/.package-lock.json
 
-test: $(STAMP) $(AUDIT_NODE)
+test: lint $(AUDIT_NODE)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 $(AUDIT_NODE): audit/package.json audit/package-lock.json
 	cd audit && npm ci --ignore-scripts --no-audit --no-fund

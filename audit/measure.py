@@ -276,7 +276,7 @@ class AxeResult:
         lines = [f"{self.url} ({self.scheme}, {self.state}): {self.count} axe violation(s)"]
         for violation in self.violations:
             lines.append(f"  {violation.rule} [{violation.impact}] {violation.help} ({violation.help_url})")
-            lines += [f"    {target}: {snippet}" for target, snippet in zip(violation.targets, violation.snippets)]
+            lines += [f"    {target}: {snippet}" for target, snippet in zip(violation.targets, violation.snippets, strict=False)]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

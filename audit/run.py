@@ -52,9 +52,9 @@ from measure import (  # noqa: E402  (found through the path above)
 
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the test harness that starts the server
-from local_server import LocalServer, LocalServerError  # noqa: E402
-
 import nu  # noqa: E402  (audit/nu.py)
+
+from local_server import LocalServer, LocalServerError  # noqa: E402
 
 LIGHTHOUSE = AUDIT_DIR / "node_modules" / ".bin" / "lighthouse"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
@@ -249,10 +249,7 @@ class PageAudit:
             "page": self.target.path,
             "locale": self.target.locale,
             "url": self.url,
-            "lighthouse": {
-                form: {**result.__dict__, "findings": [f.__dict__ for f in result.findings]}
-                for form, result in self.lighthouse.items()
-            },
+            "lighthouse": {form: {**result.__dict__, "findings": [f.__dict__ for f in result.findings]} for form, result in self.lighthouse.items()},
             "axe": [result.to_dict() for result in self.axe],
             "weight": self.weight.to_dict() if self.weight else None,
             "layout_shifts": {form: [shift.__dict__ for shift in shifts] for form, shifts in self.shifts.items()},
@@ -341,7 +338,7 @@ def _causes_on(audit: PageAudit, budgets: Budgets):
         yield "weight", "bytes", f"Largest transfers (budget {most} B)", slug, [f"{t.bytes:6} B  {t.resource_type:10} {t.url}" for t in biggest]
     for result in audit.axe:
         for violation in result.violations:
-            items = [f"{target} {snippet}" for target, snippet in zip(violation.targets, violation.snippets)]
+            items = [f"{target} {snippet}" for target, snippet in zip(violation.targets, violation.snippets, strict=False)]
             yield "axe", violation.rule, f"{violation.help} [{violation.impact}]", f"{slug} {result.scheme}/{result.state}", items
 
 
@@ -350,7 +347,7 @@ def format_causes(found: list[Cause]) -> str:
     for cause in found:
         lines.append(f"  {cause.tool} {cause.rule}: {cause.title}")
         lines.append(f"      on: {', '.join(cause.where)}")
-        lines += [f"      - {item[:300]}" for item in cause.items[:MAX_ITEMS.get(cause.tool, 5)]]
+        lines += [f"      - {item[:300]}" for item in cause.items[: MAX_ITEMS.get(cause.tool, 5)]]
     return "\n".join(lines)
 
 
@@ -436,9 +433,11 @@ def audit_site(base_url: str, budgets: Budgets, reports: Path, runs: int) -> lis
 
 COLUMNS = (  # title, value; LCP and TBT are Lighthouse mobile's, CLS the worse of the two
     ("page", lambda a: a.target.slug),
-    *((f"{form[0].upper()} {label}", lambda a, f=form, c=category: a.lighthouse[f].scores[c])
-      for form in FORM_FACTORS
-      for category, label in zip(CATEGORIES, ("perf", "a11y", "best", "SEO"))),
+    *(
+        (f"{form[0].upper()} {label}", lambda a, f=form, c=category: a.lighthouse[f].scores[c])
+        for form in FORM_FACTORS
+        for category, label in zip(CATEGORIES, ("perf", "a11y", "best", "SEO"), strict=False)
+    ),
     ("LCP s", lambda a: f"{a.lighthouse['mobile'].lcp_ms / 1000:.1f}"),
     ("CLS", lambda a: f"{a.worst_cls:.2g}"),
     ("TBT ms", lambda a: round(a.lighthouse["mobile"].tbt_ms)),
@@ -453,7 +452,7 @@ def table(audits: list[PageAudit]) -> str:
     """One line per page and language."""
     cells = [[title for title, _ in COLUMNS]] + [[str(value(audit)) for _, value in COLUMNS] for audit in audits]
     widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in cells]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=False))) for row in cells]
     return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
 
 
@@ -509,9 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--site", type=Path, default=ROOT / "site", help="the built site to serve (default: site)")
     parser.add_argument("--reports", type=Path, default=ROOT / "reports" / "audit", help="where the reports go")
-    parser.add_argument(
-        "--runs", type=int, default=3, help="Lighthouse runs when the first misses the performance budget; the median counts (default 3)"
-    )
+    parser.add_argument("--runs", type=int, default=3, help="Lighthouse runs when the first misses the performance budget; the median counts (default 3)")
     parser.add_argument("--base-url", help="audit this running server instead of starting `kennisbank serve`")
     args = parser.parse_args(argv)
 

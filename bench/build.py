@@ -87,7 +87,12 @@ def main(sizes: list[int]) -> int:
     with tempfile.TemporaryDirectory(prefix="kennisbank-bench-") as tmp:
         for size in sizes:
             # (label, hooks, share images, a cache filled by the build before)
-            for label, hooks, images, warm in (("off", False, False, False), ("no-img", True, False, False), ("cold", True, True, False), ("on", True, True, True)):
+            for label, hooks, images, warm in (
+                ("off", False, False, False),
+                ("no-img", True, False, False),
+                ("cold", True, True, False),
+                ("on", True, True, True),
+            ):
                 if not warm:
                     project = make_project(Path(tmp) / f"{size}-{label}", size, hooks, images)
                     cache = Path(tmp) / f"cache-{size}-{label}"  # empty: brotli copies and images made anew

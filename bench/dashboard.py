@@ -57,10 +57,22 @@ def generate(database: Path, site_dir: Path, count: int, seed: int = 1) -> None:
         created = now - timedelta(seconds=rng.randrange(365 * 24 * 3600))
         rows.append(
             (
-                new_public_id(), format_time(created), assessment.id, assessment.version, rng.choice(("nl", "nl", "en")),
-                json.dumps(answers, separators=(",", ":")), result.score, result.band.id, int(lead),
-                f"Naam {n}" if lead else None, f"lead{n}@example.org" if lead else None, f"Organisatie {n % 997}" if lead else None,
-                None, int(rng.random() < 0.5) if lead else None, assessment.digest, rng.choice(("new", "new", "contacted", "closed")),
+                new_public_id(),
+                format_time(created),
+                assessment.id,
+                assessment.version,
+                rng.choice(("nl", "nl", "en")),
+                json.dumps(answers, separators=(",", ":")),
+                result.score,
+                result.band.id,
+                int(lead),
+                f"Naam {n}" if lead else None,
+                f"lead{n}@example.org" if lead else None,
+                f"Organisatie {n % 997}" if lead else None,
+                None,
+                int(rng.random() < 0.5) if lead else None,
+                assessment.digest,
+                rng.choice(("new", "new", "contacted", "closed")),
             )
         )
     db = sqlite3.connect(str(database))

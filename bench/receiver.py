@@ -94,13 +94,22 @@ def bodies(questions: list[str], kind: str, rng: random.Random):
     while True:
         answers = {q: rng.choice([0, 1, 2]) for q in questions}
         if kind == "json":
-            yield {"json": {"assessment": "contract-check", "lang": rng.choice(["nl", "en"]), "version": 1, "answers": answers, "consent": False, "website": ""}}
+            yield {
+                "json": {"assessment": "contract-check", "lang": rng.choice(["nl", "en"]), "version": 1, "answers": answers, "consent": False, "website": ""}
+            }
         else:
             yield {"data": {"lang": "nl", **{f"answer-{q}": str(v) for q, v in answers.items()}}}
 
 
 async def load(
-    url: str, endpoint: str, questions: list[str], concurrency: int, total: int, kind: str, seconds: float, ids: list[str] | None = None,
+    url: str,
+    endpoint: str,
+    questions: list[str],
+    concurrency: int,
+    total: int,
+    kind: str,
+    seconds: float,
+    ids: list[str] | None = None,
     sent_at: dict[str, float] | None = None,
 ):
     """Send up to ``total`` submissions from ``concurrency`` workers; latencies of the successes and the failure count."""
@@ -194,13 +203,17 @@ def side_effects(site: Path, work: Path, endpoint: str, questions: list[str]) ->
     sent_at: dict[str, float] = {}
     try:
         smtp = {"SMTP_URL": f"smtp://127.0.0.1:{controller.port}", "NOTIFY_TO": "a@example.nl", "NOTIFY_FROM": "b@example.nl"}
-        rate, p99, failed = measure(site, work / "smtp.sqlite3", endpoint, questions, sent_at=sent_at, settled=lambda: len(arrived) >= len(sent_at), NOTIFY="all", **smtp)
+        rate, p99, failed = measure(
+            site, work / "smtp.sqlite3", endpoint, questions, sent_at=sent_at, settled=lambda: len(arrived) >= len(sent_at), NOTIFY="all", **smtp
+        )
     finally:
         controller.stop()
     ok &= failed == 0
     print(f"{'NOTIFY=all to a local SMTP server':<44}{rate:>9.0f}{p99:>9.1f}{rate / base - 1:>+10.0%}")
     delays = [arrived[key] - sent_at[key] for key in sent_at if key in arrived]
-    print(f"  submit to delivered mail: {len(delays)} of {len(sent_at)} arrived, p50 {percentile(delays, 0.5) * 1000:.0f} ms, p99 {percentile(delays, 0.99) * 1000:.0f} ms")
+    print(
+        f"  submit to delivered mail: {len(delays)} of {len(sent_at)} arrived, p50 {percentile(delays, 0.5) * 1000:.0f} ms, p99 {percentile(delays, 0.99) * 1000:.0f} ms"
+    )
 
     # 1,000 slow clients hold half a request line open the whole time
     slow_server = local_server(site, work / "slow.sqlite3", MAX_CONNECTIONS="2000", REQUEST_TIMEOUT="60")

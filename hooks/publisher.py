@@ -33,7 +33,8 @@ def on_config(config):
     problems = publisher.problems()
     if problems and is_public(config.site_url or ""):
         raise PluginError(
-            f"the site is built for {config.site_url}, but the publisher is not identified:\n  " + "\n  ".join(problems)
+            f"the site is built for {config.site_url}, but the publisher is not identified:\n  "
+            + "\n  ".join(problems)
             + "\nReaders must be able to see who publishes the site (GDPR art. 13, art. 3:15d BW)."
         )
     locale = config.plugins["i18n"].current_language

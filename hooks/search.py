@@ -47,7 +47,7 @@ def on_post_build(config):
         own = env.get_template(f"partials/languages/{language.locale}.html").module
         fallback = env.get_template("partials/languages/en.html").module
 
-        def t(key: str) -> str:
+        def t(key: str, own=own, fallback=fallback) -> str:
             return str(own.t(key)) or str(fallback.t(key))
 
         data = index_json(

@@ -102,10 +102,7 @@ def _facts(page) -> seo.PageFacts:
         url=page.url,
         locale=locale,
         written_in=getattr(page.file, "locale", None) or locale,
-        versions={
-            code: seo.Version(file.url, getattr(file, "locale", None) or code)
-            for code, file in (getattr(page.file, "alternates", None) or {}).items()
-        },
+        versions={code: seo.Version(file.url, getattr(file, "locale", None) or code) for code, file in (getattr(page.file, "alternates", None) or {}).items()},
         meta=page.meta,
         content=page.content or "",
         title=page.title,

@@ -81,11 +81,7 @@ class Article:
 
 def is_article(source_path: str) -> bool:
     """``source_path`` is a page path under docs/ without language suffix."""
-    return (
-        source_path.startswith(ARTICLE_FOLDER)
-        and not source_path.startswith(CATEGORY_FOLDER + "/")
-        and not source_path.endswith("index.md")
-    )
+    return source_path.startswith(ARTICLE_FOLDER) and not source_path.startswith(CATEGORY_FOLDER + "/") and not source_path.endswith("index.md")
 
 
 def front_matter_problems(meta: Mapping[str, Any], categories: Iterable[str] | None = None) -> list[str]:
@@ -105,10 +101,7 @@ def front_matter_problems(meta: Mapping[str, Any], categories: Iterable[str] | N
         known = sorted(categories)
         for category in listed:
             if category not in known:
-                problems.append(
-                    f"unknown category '{category}': use one of {', '.join(known)}, "
-                    "or add it with its names to extra.categories in mkdocs.yml"
-                )
+                problems.append(f"unknown category '{category}': use one of {', '.join(known)}, or add it with its names to extra.categories in mkdocs.yml")
     if "draft" in meta and not isinstance(meta["draft"], bool):
         problems.append("front matter field 'draft' must be true or false")
     return problems

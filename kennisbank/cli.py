@@ -268,7 +268,11 @@ def outbox_list(everything: bool = False) -> None:
         click.echo("the outbox is empty: nothing pending or failed" if not everything else "no deliveries")
         return
     for row in rows:
-        when = f"next attempt {row.next_attempt.isoformat(timespec='seconds')}" if row.state == "pending" else (f"sent {row.sent_at.isoformat(timespec='seconds')}" if row.sent_at else "")
+        when = (
+            f"next attempt {row.next_attempt.isoformat(timespec='seconds')}"
+            if row.state == "pending"
+            else (f"sent {row.sent_at.isoformat(timespec='seconds')}" if row.sent_at else "")
+        )
         error = f"; last error: {row.last_error}" if row.last_error else ""
         click.echo(f"{row.id:>6}  {row.submission}  {row.channel:<7}  {row.state:<7}  {row.attempts} attempt(s)  {when}{error}")
 
@@ -310,7 +314,9 @@ def stats(form: str) -> None:
 
 
 @cli.command(cls=Command, reads=("DATABASE_URL",))
-@click.option("--to", "target", required=True, type=click.Path(dir_okay=False, path_type=Path), help="the new backup file (an existing file is never overwritten)")
+@click.option(
+    "--to", "target", required=True, type=click.Path(dir_okay=False, path_type=Path), help="the new backup file (an existing file is never overwritten)"
+)
 def backup(target: Path) -> None:
     """Copy the database to a new file, also while the server runs and takes submissions.
 
@@ -343,7 +349,9 @@ def backup(target: Path) -> None:
         except StoreError as exc:
             raise click.ClickException(str(exc)) from None  # exit 1: the database, not the input
         except OSError as exc:
-            raise BadInput(f"--to {target}: cannot write the backup ({exc.strerror}); nothing was left behind. Fix: choose a writable folder with room for it") from None
+            raise BadInput(
+                f"--to {target}: cannot write the backup ({exc.strerror}); nothing was left behind. Fix: choose a writable folder with room for it"
+            ) from None
     seconds = time.monotonic() - started
     click.echo(f"backed up {count} submission(s) to {target} ({target.stat().st_size / 1024:.0f} KB, integrity checked, {seconds:.2f} s)")
 

@@ -19,6 +19,7 @@ PRIVACY_KINDS = frozenset(KINDS) - {"question"}
 
 def render_form(site: SiteConfig, locale: str, *, privacy_url: str, page: str) -> str:
     """The form for the page at absolute path ``page`` (where the server's reply leads back to)."""
+
     def s(key: str, **values: object) -> str:
         return site.string(key, locale, **values)
 

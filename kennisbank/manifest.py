@@ -79,14 +79,10 @@ class Manifest:
         data = {
             "format": FORMAT,
             "site": self.site.to_dict(),
-            "assessments": {
-                key: {"id": a.id, "version": a.version, "digest": a.digest, "definition": a.data}
-                for key, a in sorted(self.assessments.items())
-            },
+            "assessments": {key: {"id": a.id, "version": a.version, "digest": a.digest, "definition": a.data} for key, a in sorted(self.assessments.items())},
             "script_hashes": sorted(set(self.script_hashes)),
             "shells": {
-                locale: {"url": shell.url, "title": shell.title, "before": shell.before, "after": shell.after}
-                for locale, shell in sorted(self.shells.items())
+                locale: {"url": shell.url, "title": shell.title, "before": shell.before, "after": shell.after} for locale, shell in sorted(self.shells.items())
             },
         }
         return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
@@ -139,8 +135,7 @@ def load_manifest(site_dir: Path | str) -> Manifest:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ManifestError(
-            f"{path} does not exist: {site_dir} is not a site built by this project. "
-            "Fix: build it (make build), or set SITE_DIR to the folder the build wrote"
+            f"{path} does not exist: {site_dir} is not a site built by this project. Fix: build it (make build), or set SITE_DIR to the folder the build wrote"
         ) from None
     except OSError as exc:
         raise ManifestError(f"{path}: cannot be read ({exc.strerror}). Fix: check the file's permissions") from None

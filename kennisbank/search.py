@@ -22,7 +22,7 @@ def split_by_language(entries: Iterable[Mapping[str, Any]], prefixes: Sequence[s
     for entry in entries:
         location = str(entry["location"])
         prefix = next((p for p in specific if location.startswith(p)), "")
-        split.setdefault(prefix, []).append({**entry, "location": location[len(prefix):]})
+        split.setdefault(prefix, []).append({**entry, "location": location[len(prefix) :]})
     return split
 
 

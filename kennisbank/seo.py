@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 from xml.etree import ElementTree as ET
 
@@ -294,11 +295,7 @@ def _json_ld(page: PageFacts, site: SiteConfig, og: OpenGraph, others: Sequence[
 
 def _real_versions(page: PageFacts, site: SiteConfig) -> dict[str, str]:
     """Language -> absolute URL of each real translation of ``page`` (not fallback copies), the page itself included."""
-    versions = {
-        code: absolute(site.site_url, version.url)
-        for code, version in page.versions.items()
-        if code in site.locales and version.written_in == code
-    }
+    versions = {code: absolute(site.site_url, version.url) for code, version in page.versions.items() if code in site.locales and version.written_in == code}
     if page.written_in == page.locale:
         versions[page.locale] = absolute(site.site_url, page.url)
     return versions

@@ -74,12 +74,11 @@ def front_matter(text: str) -> tuple[dict[str, Any], str]:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 2}" if mark else "the front matter"
         raise FrontMatterError(
-            f"{where}: front matter is not valid YAML ({getattr(exc, 'problem', exc)}); "
-            "quote values that contain ': ' or start with a special character"
+            f"{where}: front matter is not valid YAML ({getattr(exc, 'problem', exc)}); quote values that contain ': ' or start with a special character"
         ) from None
     if not isinstance(meta, dict):
         raise FrontMatterError("front matter is not a mapping of keys to values; write it as 'key: value' lines")
-    return meta, text[match.end():]
+    return meta, text[match.end() :]
 
 
 def source_hash(text: str) -> str:
@@ -103,7 +102,7 @@ def set_source_hash(translation_text: str, value: str) -> str:
         block = re.sub(rf"^{HASH_KEY}:.*\n?", line, block, count=1, flags=re.M)
     else:
         block += line
-    return f"---\n{block}---\n" + translation_text[match.end():]
+    return f"---\n{block}---\n" + translation_text[match.end() :]
 
 
 # Status
@@ -201,10 +200,7 @@ def _text(path: Path) -> str | None:
 
 def report(docs: Path, locales: Sequence[str], default: str) -> list[Status]:
     """Every page of the default language, in every other language."""
-    pages = sorted(
-        split_locale(str(path.relative_to(docs).as_posix()), locales)[0]
-        for path in docs.rglob(f"*.{default}.md")
-    )
+    pages = sorted(split_locale(str(path.relative_to(docs).as_posix()), locales)[0] for path in docs.rglob(f"*.{default}.md"))
     return [page_status(docs, page, locale, default) for page in pages for locale in locales if locale != default]
 
 
@@ -216,9 +212,7 @@ def source_changes(docs: Path, page: str, default: str, recorded: str) -> str | 
     try:
         top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=docs, capture_output=True, text=True, check=True).stdout.strip()
         relative = source.resolve().relative_to(Path(top).resolve()).as_posix()
-        commits = subprocess.run(
-            ["git", "log", "--format=%H", "--", relative], cwd=top, capture_output=True, text=True, check=True
-        ).stdout.split()
+        commits = subprocess.run(["git", "log", "--format=%H", "--", relative], cwd=top, capture_output=True, text=True, check=True).stdout.split()
     except (OSError, subprocess.CalledProcessError, ValueError):
         return None
     current = source.read_text(encoding="utf-8")
@@ -230,4 +224,3 @@ def source_changes(docs: Path, page: str, default: str, recorded: str) -> str | 
             )
             return "\n".join(diff)
     return None
-

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kennisbank.server import Settings, create_app
+
 from support import CHROMIUM, CHROMIUM_ARGS, ROOT, Build, build, copy_project, environment, start_server
 
 # Starlette's TestClient warns on import that it wants httpx2; imported here first, so

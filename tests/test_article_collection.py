@@ -145,7 +145,9 @@ def test_reading_time_and_dates():
 
 def test_a_bad_list_marker_fails_the_build_naming_page_option_and_fix(project):
     home = project / "docs" / "index.nl.md"
-    home.write_text(home.read_text(encoding="utf-8").replace("<!-- md:articles limit=5 level=3 -->", "<!-- md:articles limit=vijf level=3 -->"), encoding="utf-8")
+    home.write_text(
+        home.read_text(encoding="utf-8").replace("<!-- md:articles limit=5 level=3 -->", "<!-- md:articles limit=vijf level=3 -->"), encoding="utf-8"
+    )
     result = build(project)
     assert result.returncode != 0
     assert "docs/index.nl.md: <!-- md:articles limit=vijf level=3 -->: limit=vijf is not a number above 0. Fix: limit=<number>" in result.output
@@ -178,7 +180,12 @@ def test_a_category_name_with_both_quotes_and_markup_builds_strictly_and_shows_a
 
 
 def test_category_page_front_matter_is_yaml_whatever_the_name():
-    labels = Labels("nl", "nl_NL", {"category_title": {"nl": "Over {category}"}, "category_description": {"nl": "Alles over {category}: {category}."}}, {"x": {"nl": QUOTED["nl"]}})
+    labels = Labels(
+        "nl",
+        "nl_NL",
+        {"category_title": {"nl": "Over {category}"}, "category_description": {"nl": "Alles over {category}: {category}."}},
+        {"x": {"nl": QUOTED["nl"]}},
+    )
     page = category_page("x", labels)
     _, front, body = page.split("---\n", 2)
     assert yaml.safe_load(front) == {"title": f"Over {QUOTED['nl']}", "description": f"Alles over {QUOTED['nl']}: {QUOTED['nl']}."}
@@ -203,7 +210,11 @@ def test_list_options_are_read_from_the_marker():
         (" limit=vijf", "limit=vijf is not a number above 0", "Fix: limit=<number>"),
         (" level=5", "level=5 is not 2, 3 or 4", "Fix: level=<2|3|4>"),
         (" level=h3", "level=h3 is not 2, 3 or 4", "Fix: level=<2|3|4>"),
-        (" category=inkoop", "unknown category 'inkoop'", "Fix: use one of contractmanagement, outsourcing, or add it with its names to extra.categories in mkdocs.yml"),
+        (
+            " category=inkoop",
+            "unknown category 'inkoop'",
+            "Fix: use one of contractmanagement, outsourcing, or add it with its names to extra.categories in mkdocs.yml",
+        ),
         (" sort=date", "'sort=date' is not an option", "Fix: use category=<id>, limit=<number> and level=<2|3|4>"),
         (" limit", "'limit' is not an option", "Fix: use category=<id>"),
         (" limit=", "'limit' is not an option", "Fix: use category=<id>"),
@@ -231,7 +242,12 @@ def test_list_options_choose_by_category_then_limit():
 
 
 def test_read_article_lists_every_problem_of_its_front_matter():
-    site = SiteConfig("https://e.org/", "S", (Language("nl", "Nederlands", True, "S", "D"), Language("en", "English", False, "S", "D")), categories=dict.fromkeys(CATEGORIES, {}))
+    site = SiteConfig(
+        "https://e.org/",
+        "S",
+        (Language("nl", "Nederlands", True, "S", "D"), Language("en", "English", False, "S", "D")),
+        categories=dict.fromkeys(CATEGORIES, {}),
+    )
     with pytest.raises(ArticleError) as error:
         read_article("artikelen/a.nl.md", "artikelen/a/", "---\ntitle: T\ncategories: [inkoop]\n---\n# T\n", site)
     assert "'description' is missing" in str(error.value) and "unknown category 'inkoop'" in str(error.value)
@@ -256,12 +272,28 @@ def theme():
 
 
 def _hostile_article(locale="nl", **more):
-    meta = {"title": HOSTILE, "description": HOSTILE, "author": HOSTILE, "date": dt.date(2026, 1, 2), "updated": dt.date(2026, 2, 3), "categories": ["x"], **more}
+    meta = {
+        "title": HOSTILE,
+        "description": HOSTILE,
+        "author": HOSTILE,
+        "date": dt.date(2026, 1, 2),
+        "updated": dt.date(2026, 2, 3),
+        "categories": ["x"],
+        **more,
+    }
     return article_from("artikelen/a.md", locale, "artikelen/a/", meta, "")
 
 
 def _labels(locale="en"):
-    strings = {"byline": "By {author}", "published": "Published on {date}", "updated": "updated on {date}", "reading_time": "{minutes} min", "draft": "Draft", "in_language": "(in {language})", "no_articles": "None."}
+    strings = {
+        "byline": "By {author}",
+        "published": "Published on {date}",
+        "updated": "updated on {date}",
+        "reading_time": "{minutes} min",
+        "draft": "Draft",
+        "in_language": "(in {language})",
+        "no_articles": "None.",
+    }
     return Labels(locale, "en_GB", {key: {locale: text} for key, text in strings.items()}, {"x": {locale: HOSTILE}})
 
 

@@ -10,8 +10,10 @@ from support import ARTICLE, SEED
 
 #: The typing errors corrected in the Dutch article: (as in the seed, as published).
 CORRECTIONS = [
-    ("Hoe Klantgericht optreden bevorderen bij jullie Outsourcing leverancier of SSC",
-     "Hoe klantgericht optreden bevorderen bij jullie outsourcing leverancier of SSC"),
+    (
+        "Hoe Klantgericht optreden bevorderen bij jullie Outsourcing leverancier of SSC",
+        "Hoe klantgericht optreden bevorderen bij jullie outsourcing leverancier of SSC",
+    ),
     ("heeft dus dus niet nodig", "heeft hij dus niet nodig"),
     ("VVE , de Vereniging", "VVE, de Vereniging"),
     ("Ik heb gen idee", "Ik heb geen idee"),

@@ -9,9 +9,10 @@ import random
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from support import ARTICLE
 from kennisbank.assessment import load_definitions, score
 from kennisbank.siteconfig import load_mkdocs
+
+from support import ARTICLE
 
 pytestmark = pytest.mark.browser
 
@@ -130,10 +131,8 @@ def test_browser_and_python_agree_on_the_score(page, base_url, assessment):
     rng = random.Random(20261126)
     sets = [{q.id: rng.choice([0, 1, 2]) for q in assessment.questions} for _ in range(500)]
     sets += [{q.id: v for q in assessment.questions} for v in (0, 1, 2)]
-    browser_results = page.evaluate(
-        "([data, sets]) => sets.map(a => window.kennisbankAssessment.score(data, a))", [data, sets]
-    )
-    for answers, from_browser in zip(sets, browser_results):
+    browser_results = page.evaluate("([data, sets]) => sets.map(a => window.kennisbankAssessment.score(data, a))", [data, sets])
+    for answers, from_browser in zip(sets, browser_results, strict=False):
         expected = score(assessment, answers)
         assert from_browser["score"] == expected.score
         assert from_browser["band"] == expected.band.id

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import copy
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 import pytest
 import yaml
 
-from support import ROOT
 from kennisbank.assessment import (
     Assessment,
     DefinitionError,
@@ -25,6 +25,8 @@ from kennisbank.assessment import (
 )
 from kennisbank.assessment.definition import REQUIRED_STRINGS
 from kennisbank.siteconfig import load_mkdocs
+
+from support import ROOT
 
 DEFINITIONS = ROOT / "assessments"
 REAL = DEFINITIONS / "contract-check.yml"
@@ -177,14 +179,32 @@ def _add_theme(*ids: str) -> Callable[[dict[str, Any]], None]:
 CASES = [
     # (name, change, place, problem fragment, fix fragment)
     ("unknown top-level key", _set("colour", "red"), "colour", "unknown key 'colour'", "remove it or correct its spelling"),
-    ("unknown nested key", _set("questions[2].wieght", 2), "questions[2].wieght", "unknown key 'wieght'", "allowed here: advice, help, id, section, text, theme, weight"),
+    (
+        "unknown nested key",
+        _set("questions[2].wieght", 2),
+        "questions[2].wieght",
+        "unknown key 'wieght'",
+        "allowed here: advice, help, id, section, text, theme, weight",
+    ),
     ("unknown key in a text", _set("questions[1].text.english", "Hello"), "questions[1].text.english", "unknown key 'english'", "allowed here: en, nl"),
-    ("missing English question text", _delete("questions[3].text.en"), "questions[3].text.en", "the text 'en' is missing", "add a en text (every text needs nl, en)"),
+    (
+        "missing English question text",
+        _delete("questions[3].text.en"),
+        "questions[3].text.en",
+        "the text 'en' is missing",
+        "add a en text (every text needs nl, en)",
+    ),
     ("missing Dutch band title", _delete("bands[1].title.nl"), "bands[1].title.nl", "the text 'nl' is missing", "add a nl text"),
     ("missing required key", _delete("questions[5].section"), "questions[5].section", "the key 'section' is missing", "add 'section:' under questions[5]"),
     ("missing string", _delete("strings.print"), "strings.print", "the key 'print' is missing", "add 'print:' under strings"),
     ("empty text", _set("questions[0].text.nl", ""), "questions[0].text.nl", "the text is empty", "write the text"),
-    ("duplicate question id", _copy_id("questions", 1, 5), "questions[5].id", "duplicate id 'eindsituatie-gebruiker'", "give every entry of questions its own id"),
+    (
+        "duplicate question id",
+        _copy_id("questions", 1, 5),
+        "questions[5].id",
+        "duplicate id 'eindsituatie-gebruiker'",
+        "give every entry of questions its own id",
+    ),
     ("duplicate theme id", _copy_id("themes", 0, 2), "themes[2].id", "duplicate id 'resultaten'", "give every entry of themes its own id"),
     ("duplicate band id", _copy_id("bands", 0, 1), "bands[1].id", "duplicate id 'inspanning'", "give every entry of bands its own id"),
     ("duplicate scale value", _set("scale[1].value", 0), "scale[1].value", "duplicate value 0", "give every entry of scale its own value"),
@@ -193,16 +213,40 @@ CASES = [
     ("weight -1", _set("questions[4].weight", -1), "questions[4].weight", "weight -1 is not positive", "1 or more"),
     ("weight 1.5", _set("questions[4].weight", 1.5), "questions[4].weight", "1.5 is not of type integer", "write a value of type integer"),
     ("weight as a string", _set("questions[4].weight", "2"), "questions[4].weight", "'2' is not of type integer", "write a value of type integer"),
-    ("invalid question id", _set("questions[0].id", "Diensten als resultaat"), "questions[0].id", "is not a valid id", "lowercase letters, digits and single hyphens"),
+    (
+        "invalid question id",
+        _set("questions[0].id", "Diensten als resultaat"),
+        "questions[0].id",
+        "is not a valid id",
+        "lowercase letters, digits and single hyphens",
+    ),
     ("bands with a gap", _set("bands[1].min", 45), "bands[1].min", "scores 40 to 44 fall in no band (a gap)", "start this band at 40"),
     ("bands that overlap", _set("bands[1].min", 35), "bands[1].min", "scores 35 to 39 fall in two bands (an overlap)", "start this band at 40"),
     ("bands not reaching 100", _set("bands[2].max", 99), "bands", "scores 100 to 100 fall in no band", "let the last band end at max: 100"),
     ("band min above max", _set("bands[1].min", 80), "bands[1]", "min 80 is above max 69", "swap them"),
     ("band max above 100", _set("bands[2].max", 120), "bands[2].max", "120 is out of range (maximum 100)", "use a value from 0 to 100"),
-    ("unknown theme reference", _set("questions[0].theme", "onbekend"), "questions[0].theme", "unknown theme 'onbekend'", "use one of: beloning, heronderhandeling, resultaten, sturing"),
+    (
+        "unknown theme reference",
+        _set("questions[0].theme", "onbekend"),
+        "questions[0].theme",
+        "unknown theme 'onbekend'",
+        "use one of: beloning, heronderhandeling, resultaten, sturing",
+    ),
     ("theme without questions", _add_theme("leeg"), "themes[4]", "theme 'leeg' has no questions", "add questions to it or remove the theme"),
-    ("missing placeholder", _set("strings.progress.en", "{answered} questions answered"), "strings.progress.en", "the placeholder {total} is missing", "put {total} where the value belongs"),
-    ("missing placeholder in Dutch", _set("strings.sent.nl", "Verstuurd."), "strings.sent.nl", "the placeholder {id} is missing", "put {id} where the value belongs"),
+    (
+        "missing placeholder",
+        _set("strings.progress.en", "{answered} questions answered"),
+        "strings.progress.en",
+        "the placeholder {total} is missing",
+        "put {total} where the value belongs",
+    ),
+    (
+        "missing placeholder in Dutch",
+        _set("strings.sent.nl", "Verstuurd."),
+        "strings.sent.nl",
+        "the placeholder {id} is missing",
+        "put {id} where the value belongs",
+    ),
     ("too few themes", lambda d: d.update(themes=d["themes"][:2]), "themes", "has 2 item(s)", "give between 3 and 5 items"),
     ("too many themes", _add_theme("extra-een", "extra-twee"), "themes", "has 6 item(s)", "give between 3 and 5 items"),
     ("no questions", _set("questions", []), "questions", "has 0 item(s)", "give between 1 and any number of items"),
@@ -320,7 +364,15 @@ def test_load_definitions_stops_at_a_broken_file(raw, tmp_path):
 def test_an_added_language_makes_every_text_report_it_missing(raw):
     expected = {place + ".de" for place in text_places(raw)}
     # sanity: the walk found every kind of text
-    assert {"title.de", "intro.de", "scale[0].label.de", "themes[3].title.de", "questions[13].help.de", "bands[2].advice.de", "strings.error_rate.de"} <= expected
+    assert {
+        "title.de",
+        "intro.de",
+        "scale[0].label.de",
+        "themes[3].title.de",
+        "questions[13].help.de",
+        "bands[2].advice.de",
+        "strings.error_rate.de",
+    } <= expected
     assert len(expected) == 2 + 3 + 4 + 14 * 3 + 3 * 2 + len(REQUIRED_STRINGS)
     problems = check(raw, ["nl", "en", "de"])
     assert {p.place for p in problems} == expected

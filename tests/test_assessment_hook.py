@@ -13,8 +13,9 @@ import pytest
 import yaml
 from bs4 import Comment
 
-from support import ARTICLE, ROOT, build
 from kennisbank.assessment import load_definition
+
+from support import ARTICLE, ROOT, build
 
 REAL = ROOT / "assessments" / "contract-check.yml"
 LANGUAGES = [("nl", ""), ("en", "en/")]
@@ -90,7 +91,7 @@ def test_article_loads_the_assessment_script_and_style(site, locale, prefix):
 def test_pages_without_a_form_do_not_load_it(site, locale, prefix, path):
     soup = site.html(f"{prefix}{path}")
     assert soup.select("form.kb-assessment") == []
-    assert [l["href"] for l in soup.find_all("link", href=True) if "assessment" in l["href"]] == []
+    assert [link["href"] for link in soup.find_all("link", href=True) if "assessment" in link["href"]] == []
     assert [s["src"] for s in soup.find_all("script", src=True) if "assessment" in s["src"]] == []
 
 
@@ -140,8 +141,7 @@ def test_marker_in_code_is_shown_not_replaced(project):
     # in the English translation, so the Dutch source (and the translation's status) stays as it is
     append(
         project / "docs" / "over.en.md",
-        "\n\nPut `<!-- md:assessment contract-check -->` in a page:\n\n"
-        "```markdown\n<!-- md:assessment contract-check -->\n```\n",
+        "\n\nPut `<!-- md:assessment contract-check -->` in a page:\n\n```markdown\n<!-- md:assessment contract-check -->\n```\n",
     )
     result = build(project)
     assert result.returncode == 0, result.output

@@ -12,9 +12,10 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from support import ROOT
 from kennisbank.assessment import Assessment, client_data, load_definition, render_form, render_result, score
 from kennisbank.assessment.contact import CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
+
+from support import ROOT
 
 REAL = ROOT / "assessments" / "contract-check.yml"
 LOCALES = ["nl", "en"]
@@ -34,10 +35,7 @@ def parse(markup) -> BeautifulSoup:
 
 @pytest.fixture(scope="module")
 def forms(real) -> dict[str, BeautifulSoup]:
-    return {
-        locale: parse(render_form(real, locale, action=ACTION, article_url=ARTICLE_URL, privacy_url=PRIVACY_URL))
-        for locale in LOCALES
-    }
+    return {locale: parse(render_form(real, locale, action=ACTION, article_url=ARTICLE_URL, privacy_url=PRIVACY_URL)) for locale in LOCALES}
 
 
 def the_form(soup: BeautifulSoup):
@@ -76,7 +74,7 @@ def test_one_fieldset_with_legend_per_question(forms, real, locale):
     assert len(fieldsets) == len(real.questions) == 14
     theme_order = [theme.id for theme in real.themes]
     by_theme = sorted(real.questions, key=lambda q: theme_order.index(q.theme))
-    for fieldset, question in zip(fieldsets, by_theme):
+    for fieldset, question in zip(fieldsets, by_theme, strict=False):
         legends = fieldset.find_all("legend", recursive=False)
         assert len(legends) == 1
         assert fieldset["data-kb-question"] == question.id
@@ -101,7 +99,7 @@ def test_three_required_labelled_radios_per_question(forms, real, locale):
         radios = fieldset.find_all("input", attrs={"type": "radio"})
         assert len(radios) == 3
         assert [r["value"] for r in radios] == ["0", "1", "2"]
-        for radio, text in zip(radios, labels):
+        for radio, text in zip(radios, labels, strict=False):
             assert radio["name"] == f"answer-{question.id}"
             assert radio.has_attr("required")
             assert not radio.has_attr("checked")
@@ -147,7 +145,11 @@ def test_embedded_data_matches_the_definition(forms, real, locale):
     assert data["values"] == [0, 1, 2]
     assert data["labels"] == {str(o.value): o.label[locale] for o in real.scale}
     assert data["questions"] == [{"id": q.id, "theme": q.theme, "weight": q.weight} for q in real.questions]
-    assert data["bands"] == [{"id": "inspanning", "min": 0, "max": 39}, {"id": "gemengd", "min": 40, "max": 69}, {"id": "resultaatgericht", "min": 70, "max": 100}]
+    assert data["bands"] == [
+        {"id": "inspanning", "min": 0, "max": 39},
+        {"id": "gemengd", "min": 40, "max": 69},
+        {"id": "resultaatgericht", "min": 70, "max": 100},
+    ]
     assert data["themes"] == [t.id for t in real.themes]
     assert data["strings"]["progress"] == real.strings["progress"][locale]
     raw = yaml.safe_load(REAL.read_text(encoding="utf-8"))

@@ -13,9 +13,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support import ROOT
 from kennisbank.assessment import AnswerError, Assessment, check_answers, load_definition, percentage, score
 from kennisbank.assessment.definition import REQUIRED_STRINGS
+
+from support import ROOT
 
 REAL = ROOT / "assessments" / "contract-check.yml"
 LOCALES = ["nl", "en"]
@@ -114,7 +115,7 @@ def test_weak_questions_are_heaviest_first_then_in_document_order(real):
     assert weak[-3:] == ["dvo-gevolgen", "kennis-en-capaciteit", "exitafspraken"]
     weights = [q.weight for q in result.weak]
     assert weights == sorted(weights, reverse=True)
-    for heavier, lighter in zip(result.weak, result.weak[1:]):
+    for heavier, lighter in zip(result.weak, result.weak[1:], strict=False):
         if heavier.weight == lighter.weight:
             assert real.questions.index(heavier) < real.questions.index(lighter)
 
@@ -177,7 +178,20 @@ def test_theme_scores_are_rounded_to_whole_numbers(small):
 
 @pytest.mark.parametrize(
     "earned,possible,expected",
-    [(1, 8, 13), (0, 8, 0), (8, 8, 100), (1, 200, 1), (79, 200, 40), (78, 200, 39), (139, 200, 70), (1, 3, 33), (2, 3, 67), (1, 2, 50), (1, 400, 0), (3, 400, 1)],
+    [
+        (1, 8, 13),
+        (0, 8, 0),
+        (8, 8, 100),
+        (1, 200, 1),
+        (79, 200, 40),
+        (78, 200, 39),
+        (139, 200, 70),
+        (1, 3, 33),
+        (2, 3, 67),
+        (1, 2, 50),
+        (1, 400, 0),
+        (3, 400, 1),
+    ],
 )
 def test_percentage_rounds_half_up(earned, possible, expected):
     assert percentage(earned, possible) == expected
@@ -196,7 +210,7 @@ def test_percentage_equals_round_half_up(pair):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from([0, 1, 2]), min_size=14, max_size=14))
 def test_score_of_any_answers_is_the_rounded_weighted_share(real, values):
-    answers = {q.id: v for q, v in zip(real.questions, values)}
+    answers = {q.id: v for q, v in zip(real.questions, values, strict=False)}
     result = score(real, answers)
     earned = sum(q.weight * answers[q.id] for q in real.questions)
     possible = sum(q.weight * 2 for q in real.questions)

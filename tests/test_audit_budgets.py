@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from support import ROOT, measure  # measure: audit/measure.py
 from kennisbank.siteconfig import load_mkdocs
+
+from support import ROOT, measure  # measure: audit/measure.py
 
 pytestmark = pytest.mark.browser
 
 
 BUDGETS = measure.Budgets.load()
 LANGUAGES = load_mkdocs(ROOT / "mkdocs.yml").languages
-AUDITED = [
-    pytest.param(lang.prefix, path, id=f"{lang.locale}-{path.strip('/').split('/')[-1] or 'home'}")
-    for path in BUDGETS.pages
-    for lang in LANGUAGES
-]
+AUDITED = [pytest.param(lang.prefix, path, id=f"{lang.locale}-{path.strip('/').split('/')[-1] or 'home'}") for path in BUDGETS.pages for lang in LANGUAGES]
 
 
 def test_the_article_is_audited_and_has_a_weight_budget():

@@ -214,7 +214,7 @@ def test_a_malformed_digest_is_a_field_problem_not_a_conflict(live_server):
 def _question_ids(live_server) -> list[str]:
     base_url, _ = live_server
     page = httpx.get(f"{base_url}/{ARTICLE}/", timeout=10).text
-    start = page.index('data-kb-data')
+    start = page.index("data-kb-data")
     data = json.loads(page[page.index(">", start) + 1 : page.index("</script>", start)])
     return [q["id"] for q in data["questions"]]
 

@@ -14,10 +14,11 @@ from datetime import timedelta
 
 import pytest
 
-from support import QUESTIONS, ROOT, submission
 from kennisbank.cli import main
 from kennisbank.server.settings import Settings, markdown_table, variables
 from kennisbank.server.store import months_before, open_store, utc_now
+
+from support import QUESTIONS, ROOT, submission
 
 SETTINGS = [v.name for v in variables()]
 
@@ -43,7 +44,7 @@ def env(monkeypatch, tmp_path):
     items = {
         "old": submission(created_at=cutoff - timedelta(days=3), email="old@example.org", score=10, band="inspanning"),
         "ann": submission(email="ann@example.org", name="=HYPERLINK(1)", score=50, band="gemengd"),
-        "ann2": submission(email="Ann@Example.org", score=80, band="resultaatgericht", answers={q: 2 for q in QUESTIONS}),
+        "ann2": submission(email="Ann@Example.org", score=80, band="resultaatgericht", answers=dict.fromkeys(QUESTIONS, 2)),
         "anon": submission(score=60, band="gemengd"),
     }
     for item in items.values():

@@ -8,7 +8,14 @@ from axe_playwright_python.sync_playwright import Axe
 from kennisbank.contact import KINDS
 
 ENDPOINT = "/api/contact"
-GOOD = {"lang": "nl", "page": "/over/", "kind": "erasure", "name": "Ada Lovelace", "email": "Ada@Example.org", "message": "Wis al mijn gegevens.\nKenmerk: onbekend."}
+GOOD = {
+    "lang": "nl",
+    "page": "/over/",
+    "kind": "erasure",
+    "name": "Ada Lovelace",
+    "email": "Ada@Example.org",
+    "message": "Wis al mijn gegevens.\nKenmerk: onbekend.",
+}
 
 
 # The form on the page
@@ -94,7 +101,7 @@ def test_erasing_a_person_erases_their_requests_and_pending_deliveries(make_clie
     store = client.app.state.store
     store.erase_email("ada@example.org")
     assert [request.email for request in store.requests()] == ["bob@example.org"]
-    assert len(store.deliveries()) == 1
+    assert len(store.deliveries(("pending", "sent", "failed"))) == 1  # the worker may have sent it already
 
 
 # In the browser, with and without JavaScript

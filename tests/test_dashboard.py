@@ -17,11 +17,12 @@ from kennisbank.cli import main
 from kennisbank.server.dashboard import auth
 from kennisbank.server.security import SecurityHeaders
 from kennisbank.server.store import LeadFilter, format_time, utc_now
+
 from support import submission
 
 EMAIL = "consultant@example.org"
 PASSWORD = "correct horse battery staple"
-HOSTILE_ORG = "=HYPERLINK(\"http://evil.example\",\"x\")"
+HOSTILE_ORG = '=HYPERLINK("http://evil.example","x")'
 HOSTILE_MESSAGE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
 
 
@@ -116,6 +117,7 @@ def test_over_https_the_cookie_is_secure_and_host_bound(site, tmp_path):
     from fastapi.testclient import TestClient
 
     from kennisbank.server import Settings, create_app
+
     from support import environment
 
     app = create_app(Settings.from_env(environment(site.site, tmp_path / "https.sqlite3")))
@@ -179,7 +181,12 @@ def test_another_sites_form_is_refused_even_with_the_token(logged_in, headers):
 def test_the_same_origin_passes(logged_in):
     client, csrf = logged_in
     (lead,) = add(client, submission(email="lead@example.org"))
-    response = client.post(f"/beheer/inzendingen/{lead.public_id}/status", data={"status": "contacted", "csrf": csrf}, headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}, follow_redirects=False)
+    response = client.post(
+        f"/beheer/inzendingen/{lead.public_id}/status",
+        data={"status": "contacted", "csrf": csrf},
+        headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
 
 
@@ -191,7 +198,11 @@ def test_failed_logins_lock_the_account_without_telling_whether_it_exists(client
     for email in (EMAIL, "nobody@example.org"):
         statuses, bodies = [], []
         for _ in range(3):
-            response = login(client, email, "wrong password here", )
+            response = login(
+                client,
+                email,
+                "wrong password here",
+            )
             statuses.append(response.status_code)
             bodies.append(re.sub(r"\s+", " ", re.search(r'role="alert">(.*?)</p>', response.text, re.S)[1]))
         locked = login(client, email, PASSWORD)
@@ -267,7 +278,13 @@ def test_security_headers_let_through_only_the_dashboard_cookie(path, kept):
     import asyncio
 
     async def app(scope, receive, send):
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html"), (b"set-cookie", b"kb-beheer=abc; Path=/beheer/"), (b"set-cookie", b"tracker=1")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/html"), (b"set-cookie", b"kb-beheer=abc; Path=/beheer/"), (b"set-cookie", b"tracker=1")],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
 
     sent = []
@@ -297,7 +314,7 @@ def test_the_list_is_newest_first_filtered_searched_and_paged(logged_in):
     expected = [lead.submission.public_id for lead in store.leads(LeadFilter(), 200)]
     seen = list(ids)
     page = first
-    while (found := re.search(r'href="(\?[^"]*after=[^"]+)" rel="next"', page.text)):
+    while found := re.search(r'href="(\?[^"]*after=[^"]+)" rel="next"', page.text):
         page = client.get("/beheer/inzendingen" + found[1].replace("&amp;", "&"))
         seen += re.findall(r'href="/beheer/inzendingen/(\w+)"', page.text)
     assert seen == expected  # every one once, newest first
@@ -335,7 +352,9 @@ def test_detail_shows_the_readers_result_status_notes_and_deliveries(logged_in):
     client, csrf = logged_in
     store = client.app.state.store
     digest = next(iter(client.app.state.receiver.definitions.current.values())).digest
-    (lead,) = add(client, submission(email="lead@example.org", answers={q: 0 for q in __import__("support").QUESTIONS}, score=0, band="inspanning", definition=digest))
+    (lead,) = add(
+        client, submission(email="lead@example.org", answers=dict.fromkeys(__import__("support").QUESTIONS, 0), score=0, band="inspanning", definition=digest)
+    )
     html = client.get(f"/beheer/inzendingen/{lead.public_id}").text
     assert 'class="kb-result"' in html and "kb-bar-fill" in html
     assert "Geen notities" not in html and "Nog geen notities" in html
@@ -412,7 +431,10 @@ def test_the_language_switch_keeps_english_for_the_session(logged_in):
     assert response.headers["location"] == "/beheer/inzicht"
     html = client.get("/beheer/inzicht").text
     assert '<html lang="en">' in html and "Mean per theme" in html
-    assert client.post("/beheer/taal", data={"csrf": csrf, "lang": "en", "back": "https://evil.example/"}, follow_redirects=False).headers["location"] == "/beheer/inzendingen"
+    assert (
+        client.post("/beheer/taal", data={"csrf": csrf, "lang": "en", "back": "https://evil.example/"}, follow_redirects=False).headers["location"]
+        == "/beheer/inzendingen"
+    )
     assert "Inloggen" not in client.get("/beheer/login?lang=en").text
 
 
@@ -430,13 +452,13 @@ def test_insight_counts_match_the_data_and_follow_the_filters(logged_in):
     client, _ = logged_in
     from support import QUESTIONS
 
-    add(client, *(submission(score=95, band="resultaatgericht", answers={q: 2 for q in QUESTIONS}) for _ in range(3)))
-    add(client, submission(score=5, band="inspanning", answers={q: 0 for q in QUESTIONS}, lang="en"))
+    add(client, *(submission(score=95, band="resultaatgericht", answers=dict.fromkeys(QUESTIONS, 2)) for _ in range(3)))
+    add(client, submission(score=5, band="inspanning", answers=dict.fromkeys(QUESTIONS, 0), lang="en"))
     numbers = client.app.state.store.insight(LeadFilter(assessment="contract-check"))
     assert numbers.count == 4 and numbers.scores == {9: 3, 0: 1}
     assert numbers.answers[QUESTIONS[0]] == {2: 3, 0: 1}
     html = client.get("/beheer/inzicht").text
-    assert html.count("<svg class=\"kb-chart\"") == 4 and html.count("<table") == 4
+    assert html.count('<svg class="kb-chart"') == 4 and html.count("<table") == 4
     assert "<td>3</td><td>75.0%</td>" in html  # 90-100: 3 of 4
     assert "1 inzendingen gevonden" in client.get("/beheer/inzicht?language=en").text
 

@@ -14,6 +14,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from kennisbank.server.dashboard import auth
 from kennisbank.server.store import open_store
+
 from support import ENDPOINT, measure, payload, start_server
 
 pytestmark = pytest.mark.browser

@@ -122,7 +122,13 @@ def start_caddy(folder: Path, app_url: str, timeout: float = 20) -> Proxy:
     config.write_text(caddyfile_for_test(text, app_port=urlsplit(app_url).port, http_port=http_port, https_port=https_port, storage=storage), encoding="utf-8")
     log = folder / "caddy.log"
     with log.open("w") as output:
-        process = subprocess.Popen([CADDY, "run", "--config", str(config), "--adapter", "caddyfile"], stdout=output, stderr=subprocess.STDOUT, env=caddy_environment(folder), cwd=folder)
+        process = subprocess.Popen(
+            [CADDY, "run", "--config", str(config), "--adapter", "caddyfile"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=caddy_environment(folder),
+            cwd=folder,
+        )
     https = f"https://127.0.0.1:{https_port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -429,7 +435,12 @@ def test_the_caddyfile_as_installed_is_valid_formatted_and_sets_the_limits(tmp_p
     server = config["apps"]["http"]["servers"]["srv0"]
     assert server["listen"] == [":443"] and server["protocols"] == ["h1", "h2"]
     seconds = 1_000_000_000
-    assert (server["read_header_timeout"], server["read_timeout"], server["write_timeout"], server["idle_timeout"]) == (10 * seconds, 10 * seconds, 30 * seconds, 120 * seconds)
+    assert (server["read_header_timeout"], server["read_timeout"], server["write_timeout"], server["idle_timeout"]) == (
+        10 * seconds,
+        10 * seconds,
+        30 * seconds,
+        120 * seconds,
+    )
     handlers = {}
     for handler in _handlers(server["routes"]):
         handlers.setdefault(handler["handler"], []).append(handler)
@@ -439,7 +450,9 @@ def test_the_caddyfile_as_installed_is_valid_formatted_and_sets_the_limits(tmp_p
     assert proxy["upstreams"] == [{"dial": "127.0.0.1:8000"}]  # the port of kennisbank.service
     assert proxy["transport"]["compression"] is False and proxy["transport"]["keep_alive"]["idle_timeout"] == 3 * seconds
     assert "trusted_proxies" not in proxy  # so Caddy replaces a client's X-Forwarded-For
-    assert config["logging"]["logs"]["default"]["encoder"]["fields"] == {f"request>{field}": {"filter": "delete"} for field in ("headers", "remote_ip", "remote_port")}
+    assert config["logging"]["logs"]["default"]["encoder"]["fields"] == {
+        f"request>{field}": {"filter": "delete"} for field in ("headers", "remote_ip", "remote_port")
+    }
 
 
 def _handlers(routes: list) -> list[dict]:
@@ -595,7 +608,9 @@ def test_the_backup_units_commands_back_up_and_delete_only_old_backups(tmp_path)
     assert made.returncode == 0, made.stderr
     new = [p.name for p in folder.iterdir() if re.fullmatch(r"kennisbank-\d{8}T\d{6}Z\.sqlite3", p.name) and p.name not in ages]
     assert len(new) == 1 and f"backed up 1 submission(s) to {folder / new[0]}" in made.stdout
-    pruned = subprocess.run(systemd_command(backup["ExecStartPost"][0], {"/var/lib/kennisbank-backup": str(folder)}), capture_output=True, text=True, timeout=60, check=False)
+    pruned = subprocess.run(
+        systemd_command(backup["ExecStartPost"][0], {"/var/lib/kennisbank-backup": str(folder)}), capture_output=True, text=True, timeout=60, check=False
+    )
     assert pruned.returncode == 0, pruned.stderr
     assert sorted(p.name for p in folder.iterdir()) == sorted([new[0], "kennisbank-20260104T031500Z.sqlite3", "notes.txt"])
 
@@ -607,7 +622,13 @@ def test_the_readme_explains_every_setting_of_the_units_and_uses_their_paths():
     for name in ("kennisbank.service", "kennisbank-backup.service"):
         for key in unit(name)["Service"]:
             assert f"`{key}" in section, f"README.md, Deploying: explain {key} of deploy/{name}"
-    for path in ("/opt/kennisbank/venv", "/srv/kennisbank/site", "/var/lib/kennisbank/kennisbank.sqlite3", "/var/lib/kennisbank-backup", "/etc/caddy/Caddyfile"):
+    for path in (
+        "/opt/kennisbank/venv",
+        "/srv/kennisbank/site",
+        "/var/lib/kennisbank/kennisbank.sqlite3",
+        "/var/lib/kennisbank-backup",
+        "/etc/caddy/Caddyfile",
+    ):
         assert path in section, path
     assert "kennisbank backup --to" in README.read_text(encoding="utf-8").split("\n## Deploying\n", 1)[0]  # in the command list too
 
@@ -689,7 +710,19 @@ def _prefill(database: Path, count: int) -> None:
     with sqlite3.connect(database) as db:
         db.executemany(
             "INSERT INTO submissions (public_id, created_at, assessment, version, lang, answers, score, band, consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-            [(f"prefill{i:09d}", row.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), row.assessment, row.version, row.lang, json.dumps(dict(row.answers)), row.score, row.band) for i in range(count)],
+            [
+                (
+                    f"prefill{i:09d}",
+                    row.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    row.assessment,
+                    row.version,
+                    row.lang,
+                    json.dumps(dict(row.answers)),
+                    row.score,
+                    row.band,
+                )
+                for i in range(count)
+            ],
         )
 
 
@@ -774,7 +807,19 @@ def test_the_server_runs_from_the_built_wheel_with_its_migrations_and_templates(
         shutil.copy2(ROOT / part, source / part)
     shutil.copytree(ROOT / "kennisbank", source / "kennisbank", ignore=shutil.ignore_patterns("__pycache__"))
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--disable-pip-version-check", "-w", str(tmp_path / "dist"), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -789,7 +834,9 @@ def test_the_server_runs_from_the_built_wheel_with_its_migrations_and_templates(
     zipfile.ZipFile(wheel).extractall(installed)
     # the unpacked wheel first on the path, and not the current folder (this checkout)
     imports = {"PYTHONPATH": str(installed), "PYTHONSAFEPATH": "1"}
-    where = subprocess.run([sys.executable, "-c", "import kennisbank; print(kennisbank.__file__)"], env={**os.environ, **imports}, capture_output=True, text=True, check=True)
+    where = subprocess.run(
+        [sys.executable, "-c", "import kennisbank; print(kennisbank.__file__)"], env={**os.environ, **imports}, capture_output=True, text=True, check=True
+    )
     assert where.stdout.strip() == str(installed / "kennisbank" / "__init__.py")
     server, url = start_server(site.site, tmp_path / "db.sqlite3", **imports)
     try:

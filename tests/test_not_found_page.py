@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from support import ROOT
 from kennisbank.seo import root_path
 from kennisbank.siteconfig import load_mkdocs
+
+from support import ROOT
 
 SITE = load_mkdocs(ROOT / "mkdocs.yml")
 HOMES = {lang.locale: root_path(SITE.site_url, lang.prefix) for lang in SITE.languages}

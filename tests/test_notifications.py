@@ -149,9 +149,20 @@ def test_a_lead_arrives_as_a_message_with_the_right_fields(site, tmp_path, smtp)
 def test_html_and_formulas_from_a_reader_are_inert_in_the_email(site, tmp_path):
     manifest = load_manifest(site.site)
     evil = Submission(
-        public_id=new_public_id(), created_at=utc_now(), assessment="contract-check", version=1, lang="nl",
-        answers=dict.fromkeys(QUESTIONS, 1), score=50, band="gemengd", consent=True,
-        name="<script>alert(1)</script>", email="x@example.org", organisation="=HYPERLINK(\"http://evil\")", message="<b>hi</b>", discuss=True,
+        public_id=new_public_id(),
+        created_at=utc_now(),
+        assessment="contract-check",
+        version=1,
+        lang="nl",
+        answers=dict.fromkeys(QUESTIONS, 1),
+        score=50,
+        band="gemengd",
+        consent=True,
+        name="<script>alert(1)</script>",
+        email="x@example.org",
+        organisation='=HYPERLINK("http://evil")',
+        message="<b>hi</b>",
+        discuss=True,
     )
     message = email_message(evil, manifest.assessments["contract-check"], manifest.site, NotifySettings(to="a@example.nl", sender="b@example.nl"))
     html = message.get_body(("html",)).get_content()
@@ -219,8 +230,18 @@ def outbox_for(site, tmp_path):
 def _lead(**changes) -> Submission:
     """A lead scored by the current definition (``definition=None``)."""
     fields = {
-        "public_id": new_public_id(), "created_at": utc_now(), "assessment": "contract-check", "version": 1, "lang": "nl",
-        "answers": dict.fromkeys(QUESTIONS, 1), "score": 50, "band": "gemengd", "consent": True, "name": "Ada", "email": "ada@example.org", "discuss": True,
+        "public_id": new_public_id(),
+        "created_at": utc_now(),
+        "assessment": "contract-check",
+        "version": 1,
+        "lang": "nl",
+        "answers": dict.fromkeys(QUESTIONS, 1),
+        "score": 50,
+        "band": "gemengd",
+        "consent": True,
+        "name": "Ada",
+        "email": "ada@example.org",
+        "discuss": True,
     }
     return Submission(**{**fields, **changes})
 

@@ -13,7 +13,14 @@ from kennisbank.publisher import Publisher, PublisherError, is_public
 
 from support import ROOT, build
 
-REAL = {"name": "Voorbeeld Advies B.V.", "address": "Voorbeeldstraat 1, 3511 AB Utrecht", "kvk": "12345678", "vat": "NL123456789B01", "email": "info@kennisbank-voorbeeld.nl", "privacy_email": "privacy@kennisbank-voorbeeld.nl"}
+REAL = {
+    "name": "Voorbeeld Advies B.V.",
+    "address": "Voorbeeldstraat 1, 3511 AB Utrecht",
+    "kvk": "12345678",
+    "vat": "NL123456789B01",
+    "email": "info@kennisbank-voorbeeld.nl",
+    "privacy_email": "privacy@kennisbank-voorbeeld.nl",
+}
 
 
 def _set_publisher(project, publisher: dict) -> None:

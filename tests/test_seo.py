@@ -16,9 +16,10 @@ import pytest
 from bs4 import BeautifulSoup
 from lxml import etree
 
-from support import ARTICLE, ROOT, build
 from kennisbank import seo
 from kennisbank.siteconfig import load_mkdocs
+
+from support import ARTICLE, ROOT, build
 
 SITE = load_mkdocs(ROOT / "mkdocs.yml")
 LOCALES = list(SITE.locales)
@@ -42,18 +43,14 @@ def _url(site, file: Path, site_url: str) -> str:
 def _pages(site, site_url: str) -> dict[str, BeautifulSoup]:
     """URL -> parsed page, for every built HTML page meant for search engines: not the
     404 pages, not pages marked noindex (the server's result page)."""
-    parsed = {
-        _url(site, file, site_url): BeautifulSoup(file.read_text(encoding="utf-8"), "lxml")
-        for file in site.pages()
-        if file.name != "404.html"
-    }
-    return {url: soup for url, soup in parsed.items() if not soup.select_one('meta[name=robots][content~=noindex]')}
+    parsed = {_url(site, file, site_url): BeautifulSoup(file.read_text(encoding="utf-8"), "lxml") for file in site.pages() if file.name != "404.html"}
+    return {url: soup for url, soup in parsed.items() if not soup.select_one("meta[name=robots][content~=noindex]")}
 
 
 def test_the_result_page_is_kept_out_of_search_engines_and_sitemaps(site):
     for prefix in ("", "en/"):
         soup = site.html(prefix + "uitslag/")
-        assert soup.select_one('meta[name=robots]')["content"] == "noindex"
+        assert soup.select_one("meta[name=robots]")["content"] == "noindex"
     sitemap = (site.site / "sitemap.xml").read_text(encoding="utf-8")
     assert "/uitslag/" not in sitemap
 
@@ -228,7 +225,7 @@ def test_every_absolute_url_follows_site_url(project, monkeypatch):
     assert result.returncode == 0, result.output
     pages = _pages(result, base)
     found = []
-    for url, soup in pages.items():
+    for _url, soup in pages.items():
         found += [link["href"] for link in soup.head.select("link[rel=canonical], link[rel=alternate][hreflang]")]
         found += _meta(soup, "og:url")
         for data in _json_ld(soup):
@@ -269,9 +266,9 @@ def _visit(browser, base: str, paths: list[str]) -> dict[str, tuple[list, list]]
     for path in paths:
         page = browser.new_page()
         requests, errors = [], []
-        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-        page.on("requestfailed", lambda request: requests.append(("failed", request.url)))
-        page.on("response", lambda response: "sitemap" in response.url and requests.append((response.status, response.url)))
+        page.on("console", lambda message, errors=errors: message.type == "error" and errors.append(message.text))
+        page.on("requestfailed", lambda request, requests=requests: requests.append(("failed", request.url)))
+        page.on("response", lambda response, requests=requests: "sitemap" in response.url and requests.append((response.status, response.url)))
         page.goto(base + path)
         page.wait_for_load_state("networkidle")
         seen[path] = (requests, errors)
@@ -369,7 +366,15 @@ def test_hreflang_alternates_follow_the_language_order_then_x_default():
 
 
 def test_article_json_ld_links_original_and_translation():
-    common = dict(title="T", description="D", author="A", published=dt.date(2026, 1, 2), modified=None, site_name="S", home_url="https://e.org/")
+    common = {
+        "title": "T",
+        "description": "D",
+        "author": "A",
+        "published": dt.date(2026, 1, 2),
+        "modified": None,
+        "site_name": "S",
+        "home_url": "https://e.org/",
+    }
     original = seo.article_json_ld(url="https://e.org/a/", language="nl", translations=[seo.Alternate("en", "https://e.org/en/a/")], **common)
     assert original["workTranslation"][0]["url"] == "https://e.org/en/a/" and original["dateModified"] == "2026-01-02"
     translation = seo.article_json_ld(url="https://e.org/en/a/", language="en", original=seo.Alternate("nl", "https://e.org/a/"), **common)

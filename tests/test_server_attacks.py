@@ -102,7 +102,9 @@ def test_a_foreign_pages_self_submitting_form_is_refused_in_chromium(live_server
     import threading
 
     base_url, database = live_server
-    questions = json.loads(httpx.get(f"{base_url}/{ARTICLE}/", timeout=10).text.split('data-kb-data', 1)[1].split(">", 1)[1].split("</script>", 1)[0])["questions"]
+    questions = json.loads(httpx.get(f"{base_url}/{ARTICLE}/", timeout=10).text.split("data-kb-data", 1)[1].split(">", 1)[1].split("</script>", 1)[0])[
+        "questions"
+    ]
     fields = "".join(f'<input name="answer-{q["id"]}" value="2">' for q in questions)
     evil = (
         '<!doctype html><html lang="en"><head><meta name="referrer" content="no-referrer"><title>evil</title></head><body>'
@@ -353,7 +355,11 @@ def test_a_redirect_never_takes_its_location_from_the_host_or_a_line_break(app_f
     for path in ("/artikelen%0a", "/artikelen%0a/", "/artikelen%0d%0aSet-Cookie:x=1", "//evil.example/artikelen"):
         response = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
         location = response.headers.get("location", "")
-        assert "evil.example" not in location and "\n" not in location and "set-cookie" not in {k.lower() for k in response.headers}, (path, response.status_code, location)
+        assert "evil.example" not in location and "\n" not in location and "set-cookie" not in {k.lower() for k in response.headers}, (
+            path,
+            response.status_code,
+            location,
+        )
 
 
 def test_forwarded_headers_are_ignored_without_trusted_proxies(site, tmp_path):

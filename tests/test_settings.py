@@ -46,7 +46,27 @@ def test_the_readme_check_sees_a_missing_and_a_stale_setting():
 
 def test_the_table_declares_each_variable_once_with_a_default_and_a_help():
     table = variables()
-    assert [v.name for v in table] == ["HOST", "PORT", "DATABASE_URL", "SITE_DIR", "RETENTION_MONTHS", "RATE_LIMIT", "CORS_ORIGINS", "MAX_BODY_BYTES", "TRUSTED_PROXIES", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "NOTIFY", "SMTP_URL", "NOTIFY_TO", "NOTIFY_FROM", "MAILDIR", "WEBHOOK_URL", "WEBHOOK_SECRET", "LOGIN_ATTEMPTS"]
+    assert [v.name for v in table] == [
+        "HOST",
+        "PORT",
+        "DATABASE_URL",
+        "SITE_DIR",
+        "RETENTION_MONTHS",
+        "RATE_LIMIT",
+        "CORS_ORIGINS",
+        "MAX_BODY_BYTES",
+        "TRUSTED_PROXIES",
+        "REQUEST_TIMEOUT",
+        "MAX_CONNECTIONS",
+        "NOTIFY",
+        "SMTP_URL",
+        "NOTIFY_TO",
+        "NOTIFY_FROM",
+        "MAILDIR",
+        "WEBHOOK_URL",
+        "WEBHOOK_SECRET",
+        "LOGIN_ATTEMPTS",
+    ]
     assert all(v.help and isinstance(v.default, str) for v in table)
     assert variables("SITE_DIR", "PORT") == [table[1], table[3]]  # in the table's order
     with pytest.raises(KeyError, match="MKDOCS_CONFIG is not a setting"):
@@ -92,7 +112,9 @@ def test_settings_errors_name_the_variable_the_problem_and_the_fix(name, value, 
 def test_a_number_out_of_range_names_the_range_and_an_example():
     with pytest.raises(SettingsError) as error:
         Settings.from_env({"MAX_BODY_BYTES": "10"})
-    assert str(error.value) == "MAX_BODY_BYTES: 10 is out of range (4096 to 16777216). Fix: set a size in bytes from 4096 to 16777216, e.g. MAX_BODY_BYTES=65536"
+    assert (
+        str(error.value) == "MAX_BODY_BYTES: 10 is out of range (4096 to 16777216). Fix: set a size in bytes from 4096 to 16777216, e.g. MAX_BODY_BYTES=65536"
+    )
 
 
 def test_default_settings(monkeypatch):

@@ -9,12 +9,11 @@ import json
 
 import pytest
 from bs4 import BeautifulSoup
-
-from kennisbank.export import neutralise, to_csv, to_json
-from support import ASSESSMENT, ENDPOINT, QUESTIONS, form, payload, stored
-
 from fastapi.testclient import TestClient  # after conftest silenced its httpx2 warning
 
+from kennisbank.export import neutralise, to_csv, to_json
+
+from support import ASSESSMENT, ENDPOINT, QUESTIONS, form, payload, stored
 
 # Honeypot
 
@@ -108,7 +107,7 @@ def test_100_kb_of_unicode_is_refused(make_client):
 HOSTILE = {
     "name": "<script>alert('x')</script>",
     "organisation": "Robert'); DROP TABLE submissions;--",
-    "message": "=HYPERLINK(\"http://evil.example\",\"klik\")\n+1+1\n-2\n@SUM(A1)\n\"quoted\", and; more",
+    "message": '=HYPERLINK("http://evil.example","klik")\n+1+1\n-2\n@SUM(A1)\n"quoted", and; more',
     "email": "o'brien+tag@example.org",
 }
 

@@ -58,7 +58,9 @@ def test_a_failed_send_keeps_the_answers_and_says_how_to_retry(page, base_url):
     answer_all(page, "1")
     page.route("**/api/**", lambda route: route.abort())
     page.click("form.kb-assessment button[type=submit]")
-    page.wait_for_function("() => document.querySelector('[data-kb-sent]').textContent.length > 0 && !document.querySelector('[data-kb-sent]').textContent.startsWith('Bezig')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-kb-sent]').textContent.length > 0 && !document.querySelector('[data-kb-sent]').textContent.startsWith('Bezig')"
+    )
     assert page.locator("[data-kb-sent]").inner_text().startswith("Versturen is niet gelukt")
     assert page.locator("form.kb-assessment input[type=radio]:checked").count() == 14
     assert page.locator("form.kb-assessment button[type=submit]").is_enabled()

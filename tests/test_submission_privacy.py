@@ -11,10 +11,11 @@ from datetime import timedelta
 
 from bs4 import BeautifulSoup
 
-from support import ASSESSMENT, ENDPOINT, ROOT, form, payload, start_server, stored, submission
 from kennisbank.server.ratelimit import RateLimiter, client_key
 from kennisbank.server.settings import Settings
 from kennisbank.server.store import months_before, open_store, utc_now
+
+from support import ASSESSMENT, ENDPOINT, ROOT, form, payload, start_server, stored, submission
 
 CONTACT = {"name": "Jan Jansen", "email": "jan@example.nl", "organisation": "Gemeente X", "message": "Bel me"}
 

@@ -4,7 +4,7 @@ across restarts, and purge and erase removing exactly what they should."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,6 +17,7 @@ from kennisbank.server.store import (
     open_store,
     utc_now,
 )
+
 from support import ENDPOINT, payload, stored, submission
 
 
@@ -123,7 +124,13 @@ def test_migration_files_are_numbered_without_gaps():
 
 @pytest.mark.parametrize(
     "url, fragment",
-    [("postgresql://db/x", "PostgreSQL"), ("mysql://x", "unknown database scheme"), ("sqlite://", "names no file"), ("sqlite:///x.db?mode=ro", "options"), ("kennisbank.db", "not a database URL")],
+    [
+        ("postgresql://db/x", "PostgreSQL"),
+        ("mysql://x", "unknown database scheme"),
+        ("sqlite://", "names no file"),
+        ("sqlite:///x.db?mode=ro", "options"),
+        ("kennisbank.db", "not a database URL"),
+    ],
 )
 def test_bad_database_urls(tmp_path, url, fragment):
     from kennisbank.server.store import StoreURLError
@@ -194,7 +201,7 @@ def test_erased_data_does_not_linger_in_the_files(tmp_path):
 
 
 def test_months_before():
-    utc = timezone.utc
+    utc = UTC
     assert months_before(datetime(2026, 3, 31, 12, tzinfo=utc), 1) == datetime(2026, 2, 28, 12, tzinfo=utc)
     assert months_before(datetime(2026, 1, 15, tzinfo=utc), 12) == datetime(2025, 1, 15, tzinfo=utc)
     assert months_before(datetime(2024, 2, 29, tzinfo=utc), 12) == datetime(2023, 2, 28, tzinfo=utc)

@@ -10,8 +10,9 @@ import feedparser
 import pytest
 import yaml
 
-from support import build
 from kennisbank.translations import report, set_source_hash, source_hash
+
+from support import build
 
 GERMAN = """        - locale: de
           name: Deutsch
@@ -50,7 +51,7 @@ def german(tmp_path_factory):
     _add_german_texts(data)
     definition.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     source = (project / "docs" / "privacy.nl.md").read_text(encoding="utf-8")
-    german_page = "---\ntitle: Datenschutzerklärung\ndescription: \"Keine Cookies, kein Tracking, keine Dienste Dritter: was wir speichern und warum.\"\n---\n\n# Datenschutzerklärung\n\nKeine Cookies, kein Tracking.\n"
+    german_page = '---\ntitle: Datenschutzerklärung\ndescription: "Keine Cookies, kein Tracking, keine Dienste Dritter: was wir speichern und warum."\n---\n\n# Datenschutzerklärung\n\nKeine Cookies, kein Tracking.\n'
     (project / "docs" / "privacy.de.md").write_text(set_source_hash(german_page, source_hash(source)), encoding="utf-8")
     result = build(project, strict=False)
     assert result.returncode == 0, result.output

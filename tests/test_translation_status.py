@@ -166,7 +166,9 @@ def test_accepted_gaps_build_strictly_with_notices(project):
     source.write_text(source.read_text(encoding="utf-8") + "\nEen nieuwe alinea.\n", encoding="utf-8")
     translation = docs / "over.en.md"
     translation.write_text(translation.read_text(encoding="utf-8").replace("---\n", "---\ntranslation: outdated-ok\n", 1), encoding="utf-8")
-    (docs / "nieuw.nl.md").write_text("---\ntitle: Nieuw\ndescription: Een nieuwe pagina zonder vertaling.\ntranslation: optional\n---\n# Nieuw\n\nTekst.\n", encoding="utf-8")
+    (docs / "nieuw.nl.md").write_text(
+        "---\ntitle: Nieuw\ndescription: Een nieuwe pagina zonder vertaling.\ntranslation: optional\n---\n# Nieuw\n\nTekst.\n", encoding="utf-8"
+    )
     result = build(project)
     assert result.returncode == 0, result.output
     assert result.html("en/over/").select_one("[data-kb-translation=outdated]") is not None

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import jsonschema
 import yaml
@@ -184,12 +185,17 @@ def load_definition(path: Path | str, locales: Sequence[str]) -> Assessment:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise DefinitionError(path, [Problem("(file)", f"cannot be read ({exc.strerror})", "check the path in mkdocs.yml extra.assessment.definitions")]) from exc
+        raise DefinitionError(
+            path, [Problem("(file)", f"cannot be read ({exc.strerror})", "check the path in mkdocs.yml extra.assessment.definitions")]
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         reason = getattr(exc, "problem", None) or str(exc)
-        raise DefinitionError(path, [Problem(place, f"not valid YAML: {reason}", "correct the YAML syntax there (quote texts that contain ': ' or start with a special character)")]) from exc
+        raise DefinitionError(
+            path,
+            [Problem(place, f"not valid YAML: {reason}", "correct the YAML syntax there (quote texts that contain ': ' or start with a special character)")],
+        ) from exc
     return from_data(raw, path, locales)
 
 
@@ -216,7 +222,14 @@ def load_definitions(folder: Path | str, locales: Sequence[str]) -> dict[str, As
     for path in sorted(folder.glob("*.yml")):
         assessment = load_definition(path, locales)
         if assessment.id != path.stem:
-            raise DefinitionError(path, [Problem("id", f"is '{assessment.id}' but the file is named '{path.name}'", f"rename the file to '{assessment.id}.yml' or set id: {path.stem}")])
+            raise DefinitionError(
+                path,
+                [
+                    Problem(
+                        "id", f"is '{assessment.id}' but the file is named '{path.name}'", f"rename the file to '{assessment.id}.yml' or set id: {path.stem}"
+                    )
+                ],
+            )
         assessments[assessment.id] = assessment
     return assessments
 
@@ -294,9 +307,21 @@ def _explain(error: jsonschema.ValidationError, locales: Sequence[str]) -> list[
     if kind == "minLength":
         return [Problem(place, "the text is empty", "write the text, or remove the key if it is optional")]
     if kind in ("minItems", "maxItems"):
-        return [Problem(place, f"has {len(error.instance)} item(s): {error.message.split(' is ', 1)[-1]}", f"give between {error.schema.get('minItems', 1)} and {error.schema.get('maxItems', 'any number of')} items")]
+        return [
+            Problem(
+                place,
+                f"has {len(error.instance)} item(s): {error.message.split(' is ', 1)[-1]}",
+                f"give between {error.schema.get('minItems', 1)} and {error.schema.get('maxItems', 'any number of')} items",
+            )
+        ]
     if kind in ("minimum", "maximum"):
-        return [Problem(place, f"{error.instance!r} is out of range ({kind} {error.validator_value})", f"use a value from {error.schema.get('minimum', 0)} to {error.schema.get('maximum', 'any')}")]
+        return [
+            Problem(
+                place,
+                f"{error.instance!r} is out of range ({kind} {error.validator_value})",
+                f"use a value from {error.schema.get('minimum', 0)} to {error.schema.get('maximum', 'any')}",
+            )
+        ]
     return [Problem(place, error.message, "correct the value as the message says")]
 
 
@@ -344,7 +369,9 @@ def _band_problems(bands: list[dict[str, Any]]) -> Iterable[Problem]:
             yield Problem(place, f"min {band['min']} is above max {band['max']}", "swap them")
             return
         if band["min"] > expected:
-            yield Problem(f"{place}.min", f"scores {expected} to {band['min'] - 1} fall in no band (a gap)", f"start this band at {expected} or add a band for the gap")
+            yield Problem(
+                f"{place}.min", f"scores {expected} to {band['min'] - 1} fall in no band (a gap)", f"start this band at {expected} or add a band for the gap"
+            )
         elif band["min"] < expected:
             yield Problem(f"{place}.min", f"scores {band['min']} to {expected - 1} fall in two bands (an overlap)", f"start this band at {expected}")
         expected = band["max"] + 1

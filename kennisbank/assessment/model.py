@@ -6,9 +6,9 @@ the part a page or a reply in one language needs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 Text = Mapping[str, str]
 

@@ -7,7 +7,8 @@ renders the result for readers without JavaScript, from the same templates.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from markupsafe import Markup
 
@@ -18,7 +19,6 @@ from .scoring import Result
 
 #: Strings the script needs; the rest of the texts are in the markup.
 CLIENT_STRINGS = ("progress", "score_value", "theme_score", "restored", "cleared", "sending", "sent", "send_failed", "reload", "follow_up")
-
 
 
 def storage_key(assessment: Assessment) -> str:
@@ -83,9 +83,7 @@ def render_form(assessment: Assessment, locale: str, *, action: str, article_url
     )
 
 
-def render_result(
-    assessment: Assessment, locale: str, result: Result, answers: Mapping[str, int], *, article_url: str = "", heading_level: int = 3
-) -> Markup:
+def render_result(assessment: Assessment, locale: str, result: Result, answers: Mapping[str, int], *, article_url: str = "", heading_level: int = 3) -> Markup:
     """The result of scored answers as static HTML (the server's reply to a plain form post).
 
     ``heading_level`` is its heading's: 3 inside the article's section (as the form

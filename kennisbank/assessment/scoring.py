@@ -8,8 +8,8 @@ exactly. ``score = floor((200 * earned + possible) / (2 * possible))`` is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from .model import Assessment, Band, Question
 

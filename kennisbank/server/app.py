@@ -24,8 +24,8 @@ from kennisbank.siteconfig import SiteConfig
 
 from . import openapi
 from .contact import ContactDesk
-from .dashboard import Dashboard
 from .dashboard import PREFIX as DASHBOARD_PREFIX
+from .dashboard import Dashboard
 from .definitions import Definitions
 from .outbox import Outbox
 from .receiver import Receiver

@@ -129,7 +129,9 @@ class ContactDesk:
 
     # Replies
 
-    def _failure(self, lang: str, as_json: bool, status: int, key: str, headers: dict[str, str] | None = None, page: str | None = None, **values: str) -> Response:
+    def _failure(
+        self, lang: str, as_json: bool, status: int, key: str, headers: dict[str, str] | None = None, page: str | None = None, **values: str
+    ) -> Response:
         text = self.site.string(key, lang, **values)
         if as_json:
             return JSONResponse({"error": text}, status_code=status, headers={**NO_STORE, **(headers or {})})
@@ -142,7 +144,9 @@ class ContactDesk:
         html = templates.get_template("server/contact_problems.html").render(heading=heading, problems=problems, **self._back(lang, page))
         return HTMLResponse(self.receiver.replies.shells()[lang].render(html, title_prefix=heading), status_code=422, headers=NO_STORE)
 
-    def _page(self, lang: str, status: int, text: str, *, title: str, headers: dict[str, str] | None = None, failure: bool = False, page: str | None = None) -> Response:
+    def _page(
+        self, lang: str, status: int, text: str, *, title: str, headers: dict[str, str] | None = None, failure: bool = False, page: str | None = None
+    ) -> Response:
         html = templates.get_template("server/contact_reply.html").render(text=text, failure=failure, **self._back(lang, page))
         return HTMLResponse(self.receiver.replies.shells()[lang].render(html, title_prefix=title), status_code=status, headers={**NO_STORE, **(headers or {})})
 

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import random
 from datetime import timedelta
+from functools import partial
 
 import anyio
 
@@ -60,7 +61,7 @@ class Outbox:
         everything = True  # at start: every pending delivery, whatever its backoff
         while True:
             try:
-                due = await anyio.to_thread.run_sync(lambda: self.store.due_deliveries(utc_now(), BATCH, all_pending=everything), limiter=self._limiter)
+                due = await anyio.to_thread.run_sync(partial(self.store.due_deliveries, utc_now(), BATCH, all_pending=everything), limiter=self._limiter)
             except Exception:
                 log.exception("the outbox could not be read; trying again in %g s", IDLE_POLL)
                 due = []
@@ -94,9 +95,23 @@ class Outbox:
             retry_at = None if permanent or attempts >= MAX_ATTEMPTS else utc_now() + timedelta(seconds=retry_delay(attempts))
             reason = str(error) if permanent else f"{type(error).__name__}: {error}"
             if retry_at is None:
-                log.error("delivery %d (%s of %s) failed for good after %d attempt(s) (kennisbank outbox retry): %s", delivery.id, delivery.channel, delivery.public_id, attempts, reason)
+                log.error(
+                    "delivery %d (%s of %s) failed for good after %d attempt(s) (kennisbank outbox retry): %s",
+                    delivery.id,
+                    delivery.channel,
+                    delivery.public_id,
+                    attempts,
+                    reason,
+                )
             else:
-                log.warning("delivery %d (%s of %s) failed, trying again at %s: %s", delivery.id, delivery.channel, delivery.public_id, retry_at.isoformat(timespec="seconds"), reason)
+                log.warning(
+                    "delivery %d (%s of %s) failed, trying again at %s: %s",
+                    delivery.id,
+                    delivery.channel,
+                    delivery.public_id,
+                    retry_at.isoformat(timespec="seconds"),
+                    reason,
+                )
             failed.append((delivery.id, attempts, reason, retry_at))
         await anyio.to_thread.run_sync(self.store.record_deliveries, sent, failed, limiter=self._limiter)
 

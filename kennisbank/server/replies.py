@@ -8,8 +8,8 @@ build manifest holds; nothing here decides whether a submission is accepted.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -85,7 +85,9 @@ class Replies:
         html = self._page(lang, "problems.html", title_prefix=heading, heading=heading, problems=items, **self._back(assessment, lang))
         return HTMLResponse(html, status_code=422, headers=NO_STORE)
 
-    def failure(self, assessment: Assessment, lang: str, as_json: bool, status: int, key: str, headers: Mapping[str, str] | None = None, **values: str) -> Response:
+    def failure(
+        self, assessment: Assessment, lang: str, as_json: bool, status: int, key: str, headers: Mapping[str, str] | None = None, **values: str
+    ) -> Response:
         """A refusal in words: ``key`` is a definition string or a site string (``extra.strings``)."""
         text = message(assessment, key, lang, self.site.strings, **values)
         headers = {**NO_STORE, **(headers or {})}

@@ -102,7 +102,11 @@ class SecurityHeaders:
                 document = not kind or kind.lower().startswith(_DOCUMENT_TYPES)
                 added = self.document if document else self.resource
                 if scope["path"].startswith(DASHBOARD_PATH):  # its session cookie, and its own policy instead of the site's
-                    own = [(n, v) for n, v in message.get("headers", []) if n.lower() == b"content-security-policy" or (n.lower() == b"set-cookie" and v.startswith(DASHBOARD_COOKIES))]
+                    own = [
+                        (n, v)
+                        for n, v in message.get("headers", [])
+                        if n.lower() == b"content-security-policy" or (n.lower() == b"set-cookie" and v.startswith(DASHBOARD_COOKIES))
+                    ]
                     if any(n.lower() == b"content-security-policy" for n, _ in own):
                         added = [(n, v) for n, v in added if n != b"content-security-policy"]
                     kept += own

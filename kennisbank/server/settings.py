@@ -132,7 +132,15 @@ def normalise_origin(value: str) -> str | None:
         port = parts.port
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
         return None
     host = parts.hostname.lower()
     if ":" in host:
@@ -147,7 +155,10 @@ def _origins(value: str) -> tuple[str, ...]:
         if not item:
             continue
         if item == "*":
-            raise _problem("'*' would let every website post submissions", "list the origins that host the static site, e.g. CORS_ORIGINS=https://www.example.nl,https://example.nl")
+            raise _problem(
+                "'*' would let every website post submissions",
+                "list the origins that host the static site, e.g. CORS_ORIGINS=https://www.example.nl,https://example.nl",
+            )
         origin = normalise_origin(item)
         if origin is None:
             raise _problem(
@@ -236,7 +247,7 @@ def _webhook_secret(value: str) -> str:
     try:
         Webhook(value)
         raw = base64.b64decode(value.removeprefix("whsec_") + "==")
-    except Exception:  # noqa: BLE001 - the library raises several kinds for a bad secret
+    except Exception:
         raw = b""
     if len(raw) < 24:
         raise _problem(
@@ -296,8 +307,7 @@ class Settings(BaseSettings):
     )
     smtp_url: Annotated[str, BeforeValidator(_smtp_url)] = Field(
         "",
-        description="the mail server, e.g. smtp+starttls://user:password@mail.example.nl:587 or smtps://…:465; "
-        "empty: mail goes into the Maildir MAILDIR",
+        description="the mail server, e.g. smtp+starttls://user:password@mail.example.nl:587 or smtps://…:465; empty: mail goes into the Maildir MAILDIR",
     )
     notify_to: Annotated[str, BeforeValidator(_address)] = Field("", description="who receives the email about a submission (required with SMTP_URL)")
     notify_from: Annotated[str, BeforeValidator(_address)] = Field("", description="the sender of that email (required with SMTP_URL)")
@@ -342,7 +352,9 @@ class Settings(BaseSettings):
                 if not getattr(self, name):
                     raise _problem_for(name.upper(), "is required when SMTP_URL is set", f"set {name.upper()}=advies@example.nl, or NOTIFY=off")
         if self.webhook_url and not self.webhook_secret:
-            raise _problem_for("WEBHOOK_SECRET", "is required when WEBHOOK_URL is set", "set WEBHOOK_SECRET=whsec_… (the receiver verifies every delivery with it)")
+            raise _problem_for(
+                "WEBHOOK_SECRET", "is required when WEBHOOK_URL is set", "set WEBHOOK_SECRET=whsec_… (the receiver verifies every delivery with it)"
+            )
         return self
 
     def notify_settings(self):
@@ -368,7 +380,13 @@ class Settings(BaseSettings):
         return {key: value.strip() if isinstance(value, str) else value for key, value in values.items() if not isinstance(value, str) or value.strip()}
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, env_settings: PydanticBaseSettingsSource, **others: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        **others: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         """The environment and nothing else: no .env file, no secrets folder."""
         return init_settings, env_settings
 

@@ -20,10 +20,11 @@ import re
 import secrets
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 from .store import (
     SESSION_LONGEST,
@@ -56,10 +57,7 @@ log = logging.getLogger("kennisbank.server")
 
 T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_COLUMNS = (
-    "public_id, created_at, assessment, version, lang, answers, score, band, "
-    "consent, name, email, organisation, message, discuss, definition"
-)
+_COLUMNS = "public_id, created_at, assessment, version, lang, answers, score, band, consent, name, email, organisation, message, discuss, definition"
 _REQUEST_COLUMNS = "public_id, created_at, lang, kind, name, email, message"
 
 
@@ -82,7 +80,7 @@ def parse_url(rest: str, base: Path) -> str | Path:
     return file
 
 
-def open_target(target: str | Path) -> "SQLiteStore":
+def open_target(target: str | Path) -> SQLiteStore:
     return SQLiteStore(target)
 
 
@@ -229,10 +227,7 @@ class SQLiteStore:
 
     def _migrate_locked(self) -> list[str]:
         applied = []
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
         known = migrations()
         current = self._version()
         if current > len(known):
@@ -342,10 +337,15 @@ class SQLiteStore:
         now = format_time(utc_now())
 
         def work(db: sqlite3.Connection) -> None:
-            db.executemany("UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = NULL WHERE id = ?", [(attempts, now, id_) for id_, attempts in sent])
+            db.executemany(
+                "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = NULL WHERE id = ?", [(attempts, now, id_) for id_, attempts in sent]
+            )
             db.executemany(
                 "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt = coalesce(?, next_attempt) WHERE id = ?",
-                [("pending" if retry_at else "failed", attempts, error[:500], format_time(retry_at) if retry_at else None, id_) for id_, attempts, error, retry_at in failed],
+                [
+                    ("pending" if retry_at else "failed", attempts, error[:500], format_time(retry_at) if retry_at else None, id_)
+                    for id_, attempts, error, retry_at in failed
+                ],
             )
 
         if sent or failed:
@@ -477,8 +477,6 @@ class SQLiteStore:
             },
         )
 
-        """Submissions and requests received before ``cutoff``; the number of submissions."""
-        self._delete("WHERE created_at < ?", (format_time(cutoff),), table="requests")
     # The dashboard (/beheer/)
 
     def leads(self, chosen: LeadFilter, limit: int = 50, after: str | None = None) -> list[Lead]:
@@ -598,7 +596,9 @@ class SQLiteStore:
 
     def admin(self, email: str) -> Admin | None:
         with self._lock:
-            row = self._db.execute("SELECT id, email, password, totp_secret, totp_last, created_at FROM admins WHERE email = ?", (normalise_email(email),)).fetchone()
+            row = self._db.execute(
+                "SELECT id, email, password, totp_secret, totp_last, created_at FROM admins WHERE email = ?", (normalise_email(email),)
+            ).fetchone()
         return _admin(row) if row else None
 
     def update_admin(self, admin_id: int, **changes: object) -> None:
@@ -646,9 +646,7 @@ class SQLiteStore:
     def end_sessions_before(self, created_before: datetime, seen_before: datetime) -> int:
         """Delete sessions started before the one or idle since before the other; the number."""
         with self._lock:
-            return self._write(
-                "DELETE FROM admin_sessions WHERE created_at < ? OR last_seen < ?", (format_time(created_before), format_time(seen_before))
-            )
+            return self._write("DELETE FROM admin_sessions WHERE created_at < ? OR last_seen < ?", (format_time(created_before), format_time(seen_before)))
 
     def login_failed(self, keys: list[str], forget_before: datetime | None = None) -> None:
         """Record a failed login under ``keys``; forget those before ``forget_before`` (out of every window)."""

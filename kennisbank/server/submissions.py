@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from typing import Any, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qsl
 
 from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -95,6 +95,7 @@ class Input:
 
     body: Body = field(default_factory=Body)
     problems: dict[str, Problem] = field(default_factory=dict)
+
 
 @dataclass(frozen=True)
 class Accepted:
@@ -243,7 +244,7 @@ def read_form(items: Sequence[tuple[str, str]]) -> Input:
         if counts[name] > 1:
             problems[printable(name)] = ("error_invalid", {})
         elif name.startswith(ANSWER_PREFIX):
-            data["answers"][name[len(ANSWER_PREFIX):]] = value
+            data["answers"][name[len(ANSWER_PREFIX) :]] = value
         elif name in CONTACT_FIELDS:
             data["contact"][name] = value
         elif name in (DISCUSS_FIELD, CONSENT_FIELD):

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 import anyio
@@ -121,7 +122,9 @@ class Dashboard:
 
         return t
 
-    def page(self, request: Request, template: str, lang: str, session=None, status: int = 200, headers: Mapping[str, str] | None = None, **context: Any) -> HTMLResponse:
+    def page(
+        self, request: Request, template: str, lang: str, session=None, status: int = 200, headers: Mapping[str, str] | None = None, **context: Any
+    ) -> HTMLResponse:
         html = templates.get_template(f"dashboard/{template}").render(
             t=self.words(lang),
             lang=lang,
@@ -237,7 +240,9 @@ class Dashboard:
         keys = self.lockout.keys(email, request.client.host if request.client else None)
         wait = await self.run(self.lockout.wait, keys)
         if wait is not None:
-            return self.page(request, "login.html", lang, status=429, headers={"Retry-After": str(wait)}, next=next_url, error="login_locked", minutes=max(1, -(-wait // 60)))
+            return self.page(
+                request, "login.html", lang, status=429, headers={"Retry-After": str(wait)}, next=next_url, error="login_locked", minutes=max(1, -(-wait // 60))
+            )
         admin = await self.run(self.store.admin, email) if email else None
         good = await self.run(auth.check_password, admin, password)
         if good and admin is not None:
@@ -310,8 +315,19 @@ class Dashboard:
         next_url = f"?{filter_query(values, after=rows[-1].cursor)}" if more else None
         first_url = f"?{filter_query(values)}" if after else None
         return self.page(
-            request, "leads.html", session.lang, session, for_insight=False, leads=rows, total=total, values=values, choices=choices, statuses=STATUSES,
-            next_url=next_url, first_url=first_url, band_title=self.band_title(session.lang),
+            request,
+            "leads.html",
+            session.lang,
+            session,
+            for_insight=False,
+            leads=rows,
+            total=total,
+            values=values,
+            choices=choices,
+            statuses=STATUSES,
+            next_url=next_url,
+            first_url=first_url,
+            band_title=self.band_title(session.lang),
         )
 
     def choices(self) -> dict[str, list[str]]:
@@ -350,13 +366,23 @@ class Dashboard:
             try:
                 result = score(assessment, answers)
                 result_html = render_result(assessment, submission.lang, result, answers, article_url=self.article_url(assessment, submission.lang))
-            except Exception:  # noqa: BLE001 - an incomplete old submission: its answers are still shown below
+            except Exception:
                 result_html = None
         notes = await self.run(self.store.notes, submission.public_id)
         deliveries = await self.run(self.store.deliveries, ("pending", "failed", "sent"), submission.public_id)
         return self.page(
-            request, "detail.html", session.lang, session, lead=lead, s=submission, assessment=assessment, result_html=result_html,
-            notes=notes, deliveries=deliveries, statuses=STATUSES, band_title=self.band_title(session.lang),
+            request,
+            "detail.html",
+            session.lang,
+            session,
+            lead=lead,
+            s=submission,
+            assessment=assessment,
+            result_html=result_html,
+            notes=notes,
+            deliveries=deliveries,
+            statuses=STATUSES,
+            band_title=self.band_title(session.lang),
         )
 
     async def status(self, request: Request, public_id: str) -> Response:
@@ -396,8 +422,18 @@ class Dashboard:
         choices = self.choices()
         lang = session.lang
         return self.page(
-            request, "insight.html", lang, session, for_insight=True, values=values, choices=choices, statuses=STATUSES, numbers=numbers,
-            figures=charts.figures(numbers, assessment, lang, self.words(lang)), assessment=assessment, band_title=self.band_title(lang),
+            request,
+            "insight.html",
+            lang,
+            session,
+            for_insight=True,
+            values=values,
+            choices=choices,
+            statuses=STATUSES,
+            numbers=numbers,
+            figures=charts.figures(numbers, assessment, lang, self.words(lang)),
+            assessment=assessment,
+            band_title=self.band_title(lang),
         )
 
     async def data(self, request: Request) -> Response:

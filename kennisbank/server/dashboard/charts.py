@@ -7,8 +7,8 @@ the same numbers (:func:`figures`). Colours come from the stylesheet's classes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from markupsafe import Markup, escape
 
@@ -34,9 +34,7 @@ class Figure:
 def _svg(figure_id: str, title: str, height: int, body: list[str]) -> Markup:
     return Markup(
         f'<svg class="kb-chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
-        f'aria-labelledby="{figure_id}-svg-title" focusable="false"><title id="{figure_id}-svg-title">{escape(title)}</title>'
-        + "".join(body)
-        + "</svg>"
+        f'aria-labelledby="{figure_id}-svg-title" focusable="false"><title id="{figure_id}-svg-title">{escape(title)}</title>' + "".join(body) + "</svg>"
     )
 
 
@@ -81,8 +79,11 @@ def figures(numbers: Insight, assessment: Assessment, lang: str, t: Callable[...
     top = max((n for _, n in deciles), default=0) or 1
     found.append(
         Figure(
-            "scores", t("chart_scores"), _hbars("scores", t("chart_scores"), [(label, [(0, n)]) for label, n in deciles], top),
-            [t("score_range"), t("count"), t("share")], [[label, n, _percent(n, total)] for label, n in deciles],
+            "scores",
+            t("chart_scores"),
+            _hbars("scores", t("chart_scores"), [(label, [(0, n)]) for label, n in deciles], top),
+            [t("score_range"), t("count"), t("share")],
+            [[label, n, _percent(n, total)] for label, n in deciles],
         )
     )
 
@@ -96,12 +97,18 @@ def figures(numbers: Insight, assessment: Assessment, lang: str, t: Callable[...
         whole = sum(counts.values())
         items.append((month, [(index % 5, 100 * counts.get(band.id, 0) / whole) for index, band in enumerate(bands)]))
         rows.append([month, whole, *(f"{counts.get(band.id, 0)} ({_percent(counts.get(band.id, 0), whole)})" for band in bands)])
-    legend = [f'<li><svg class="kb-swatch" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true"><rect class="kb-c{i % 5}" width="10" height="10"></rect></svg> {escape(text(b.title))}</li>' for i, b in enumerate(bands)]
+    legend = [
+        f'<li><svg class="kb-swatch" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true"><rect class="kb-c{i % 5}" width="10" height="10"></rect></svg> {escape(text(b.title))}</li>'
+        for i, b in enumerate(bands)
+    ]
     svg = _hbars("bands", t("chart_bands"), items, 100) if items else Markup("")
     found.append(
         Figure(
-            "bands", t("chart_bands"), Markup('<ul class="kb-legend">' + "".join(legend) + "</ul>") + svg,
-            [t("month"), t("count"), *(text(b.title) for b in bands)], rows,
+            "bands",
+            t("chart_bands"),
+            Markup('<ul class="kb-legend">' + "".join(legend) + "</ul>") + svg,
+            [t("month"), t("count"), *(text(b.title) for b in bands)],
+            rows,
         )
     )
 
@@ -120,8 +127,11 @@ def figures(numbers: Insight, assessment: Assessment, lang: str, t: Callable[...
         theme_rows.append((text(theme.title), round(100 * earned / possible, 1) if possible else 0.0))
     found.append(
         Figure(
-            "themes", t("chart_themes"), _hbars("themes", t("chart_themes"), [(label, [(0, value)]) for label, value in theme_rows], 100),
-            [t("theme"), t("mean")], [[label, f"{value:.1f}"] for label, value in theme_rows],
+            "themes",
+            t("chart_themes"),
+            _hbars("themes", t("chart_themes"), [(label, [(0, value)]) for label, value in theme_rows], 100),
+            [t("theme"), t("mean")],
+            [[label, f"{value:.1f}"] for label, value in theme_rows],
         )
     )
 
@@ -134,11 +144,17 @@ def figures(numbers: Insight, assessment: Assessment, lang: str, t: Callable[...
         parts = [(index % 5, 100 * counts.get(option.value, 0) / whole if whole else 0) for index, option in enumerate(scale)]
         items.append((f"{number}. {text(question.text)}", parts))
         rows.append([f"{number}. {text(question.text)}", whole, *(f"{counts.get(o.value, 0)} ({_percent(counts.get(o.value, 0), whole)})" for o in scale)])
-    legend = [f'<li><svg class="kb-swatch" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true"><rect class="kb-c{i % 5}" width="10" height="10"></rect></svg> {escape(text(o.label))}</li>' for i, o in enumerate(scale)]
+    legend = [
+        f'<li><svg class="kb-swatch" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true"><rect class="kb-c{i % 5}" width="10" height="10"></rect></svg> {escape(text(o.label))}</li>'
+        for i, o in enumerate(scale)
+    ]
     found.append(
         Figure(
-            "answers", t("chart_answers"), Markup('<ul class="kb-legend">' + "".join(legend) + "</ul>") + _hbars("answers", t("chart_answers"), items, 100),
-            [t("question"), t("count"), *(text(o.label) for o in scale)], rows,
+            "answers",
+            t("chart_answers"),
+            Markup('<ul class="kb-legend">' + "".join(legend) + "</ul>") + _hbars("answers", t("chart_answers"), items, 100),
+            [t("question"), t("count"), *(text(o.label) for o in scale)],
+            rows,
         )
     )
     return found
