@@ -275,29 +275,24 @@ class SQLiteStore:
             None if submission.discuss is None else int(submission.discuss),
             submission.definition,
         )
-        now = format_time(utc_now())
-
-        def work(db: sqlite3.Connection) -> None:
-            cursor = db.execute(f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row)
-            # the deliveries it triggers, in the same transaction: both or neither
-            db.executemany(
-                "INSERT INTO outbox (submission, channel, next_attempt, created_at) VALUES (?, ?, ?, ?)",
-                [(cursor.lastrowid, channel, now, now) for channel in channels],
-            )
-
-        with self._lock:
-            self._transaction(work)
+        self._insert_with_deliveries(f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row, "submission", channels)
 
     # The outbox
 
     def add_request(self, request: ContactRequest, channels: Iterable[str] = ()) -> None:
         row = (request.public_id, format_time(request.created_at), request.lang, request.kind, request.name, normalise_email(request.email), request.message)
+        self._insert_with_deliveries(f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row, "request", channels)
+
+    def _insert_with_deliveries(self, insert: str, row: tuple, owner: str, channels: Iterable[str]) -> None:
+        """Insert one row and a pending outbox delivery per channel, in one transaction: both or neither.
+
+        ``owner`` is the outbox column that points at the row (``submission`` or ``request``)."""
         now = format_time(utc_now())
 
         def work(db: sqlite3.Connection) -> None:
-            cursor = db.execute(f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            cursor = db.execute(insert, row)
             db.executemany(
-                "INSERT INTO outbox (request, channel, next_attempt, created_at) VALUES (?, ?, ?, ?)",
+                f"INSERT INTO outbox ({owner}, channel, next_attempt, created_at) VALUES (?, ?, ?, ?)",
                 [(cursor.lastrowid, channel, now, now) for channel in channels],
             )
 
