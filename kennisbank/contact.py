@@ -6,12 +6,14 @@ build time) and the server (``kennisbank.server.contact``) never disagree.
 
 from __future__ import annotations
 
+from kennisbank.assessment.contact import CONTACT_FIELDS
 from kennisbank.siteconfig import SiteConfig
 from kennisbank.templating import templates
 
 KINDS = ("question", "access", "correction", "erasure", "withdraw")
 #: field -> maximum length in characters
-LIMITS = {"name": 200, "email": 254, "message": 5000}
+LIMITS = {field: CONTACT_FIELDS[field] for field in ("name", "email", "message")}
+"""The same limits as the scan's contact details: one place for both."""
 HONEYPOT = "website"
 PRIVACY_KINDS = frozenset(KINDS) - {"question"}
 """The kinds that are privacy requests: verified before they are answered."""
