@@ -126,6 +126,20 @@ def _load_assessment():
 
 ASSESSMENT = _load_assessment()
 QUESTIONS = [q.id for q in ASSESSMENT.questions]
+#: The answer to the context question (who the contract is with): the first option,
+#: under which questions for another context do not apply, whatever they are answered.
+CONTEXT = {ASSESSMENT.context.id: ASSESSMENT.context.options[0].id} if ASSESSMENT.context else {}
+
+
+def answers(value=1) -> dict:
+    """A complete set of answers (the context question's included), every question ``value``."""
+    return {**CONTEXT, **{q: value for q in QUESTIONS}}
+
+
+def stored_answers(value=1) -> dict:
+    """``answers(value)`` as the server stores them: a question for another context as ``"na"``."""
+    context = CONTEXT.get(ASSESSMENT.context.id) if ASSESSMENT.context else None
+    return {**CONTEXT, **{q.id: (value if q.applies(context) else "na") for q in ASSESSMENT.questions}}
 
 
 def environment(site_dir: Path, database: Path, **env: str) -> dict[str, str]:
@@ -144,7 +158,7 @@ def payload(value: int = 1, **changes) -> dict:
         "assessment": "contract-check",
         "lang": "nl",
         "version": ASSESSMENT.version,
-        "answers": {q: value for q in QUESTIONS},
+        "answers": {**CONTEXT, **{q: value for q in QUESTIONS}},
         "contact": {"name": "", "email": "", "organisation": "", "message": ""},
         "discuss": False,
         "consent": False,
@@ -158,6 +172,7 @@ def form(value: str = "1", **changes) -> dict:
     """A complete form post answering every question with ``value``."""
     fields = {"assessment": "contract-check", "lang": "nl", "version": str(ASSESSMENT.version)}
     fields.update({f"answer-{q}": value for q in QUESTIONS})
+    fields.update({f"answer-{key}": option for key, option in CONTEXT.items()})
     fields.update({"name": "", "email": "", "organisation": "", "message": "", "website": ""})
     fields.update(changes)
     return {key: value for key, value in fields.items() if value is not None}
@@ -176,7 +191,7 @@ def submission(days_ago: float = 0, email: str | None = None, **changes) -> Subm
         assessment="contract-check",
         version=1,
         lang="nl",
-        answers={q: 1 for q in QUESTIONS},
+        answers={**CONTEXT, **{q: 1 for q in QUESTIONS}},
         score=50,
         band="gemengd",
     )

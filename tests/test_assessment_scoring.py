@@ -15,10 +15,15 @@ from hypothesis import strategies as st
 
 from support import ROOT
 from kennisbank.assessment import AnswerError, Assessment, check_answers, load_definition, percentage, score
-from kennisbank.assessment.definition import REQUIRED_STRINGS
+from kennisbank.assessment.definition import OPTIONAL_STRINGS, REQUIRED_STRINGS
 
 REAL = ROOT / "assessments" / "contract-check.yml"
 LOCALES = ["nl", "en"]
+#: The questions put to each context of the real definition.
+APPLYING = {
+    context: [q["id"] for q in yaml.safe_load(REAL.read_text(encoding="utf-8"))["questions"] if context in q.get("applies_to", [context])]
+    for context in ("commercieel", "ssc")
+}
 
 
 def half_up(earned: int, possible: int) -> int:
@@ -68,8 +73,11 @@ def small(tmp_path_factory) -> Assessment:
     return load_definition(path, LOCALES)
 
 
-def answers_for(assessment: Assessment, default: int = 0, **values: int) -> dict[str, int]:
+def answers_for(assessment: Assessment, default: int | str = 0, context: str | None = None, **values: int | str) -> dict[str, int | str]:
+    """Every question ``default`` but those named; the context question (if any) ``context``, else its first option."""
     answers = {q.id: default for q in assessment.questions}
+    if assessment.context is not None:
+        answers[assessment.context.id] = context or assessment.context.options[0].id
     answers.update({key.replace("_", "-"): value for key, value in values.items()})
     return answers
 
@@ -83,7 +91,7 @@ def test_all_weakest_answers_score_0_in_the_lowest_band(real):
     assert result.band.id == "inspanning"
     assert result.band == min(real.bands, key=lambda band: band.min)
     assert all(theme.score == 0 for theme in result.themes)
-    assert len(result.weak) == 14
+    assert len(result.weak) == len(APPLYING["commercieel"]) == 19
 
 
 def test_all_strongest_answers_score_100_in_the_top_band_without_weak_questions(real):
@@ -99,7 +107,7 @@ def test_all_middle_answers_score_50(real):
     result = score(real, answers_for(real, 1))
     assert result.score == 50
     assert result.band.id == "gemengd"
-    assert len(result.weak) == 14
+    assert len(result.weak) == 19
 
 
 def test_theme_scores_follow_the_definition_order(real):
@@ -111,7 +119,8 @@ def test_weak_questions_are_heaviest_first_then_in_document_order(real):
     result = score(real, answers_for(real, 0))
     weak = [q.id for q in result.weak]
     assert weak[:4] == ["diensten-als-resultaat", "eindsituatie-gebruiker", "bonus-malus", "variabele-vergoeding"]
-    assert weak[-3:] == ["dvo-gevolgen", "kennis-en-capaciteit", "exitafspraken"]
+    assert weak[-3:] == ["escalatie-termijnen", "exit-data-terug", "exit-ondersteuning"]
+    assert "dvo-gevolgen" not in weak  # an SSC question: the first context is a commercial provider
     weights = [q.weight for q in result.weak]
     assert weights == sorted(weights, reverse=True)
     for heavier, lighter in zip(result.weak, result.weak[1:]):
@@ -120,9 +129,9 @@ def test_weak_questions_are_heaviest_first_then_in_document_order(real):
 
 
 def test_only_answers_below_the_top_are_weak(real):
-    answers = answers_for(real, 2, bonus_malus=1, exitafspraken=0, heronderhandelen=1)
+    answers = answers_for(real, 2, bonus_malus=1, exit_data_terug=0, heronderhandelen=1)
     result = score(real, answers)
-    assert [q.id for q in result.weak] == ["bonus-malus", "heronderhandelen", "exitafspraken"]
+    assert [q.id for q in result.weak] == ["bonus-malus", "heronderhandelen", "exit-data-terug"]
 
 
 # Band boundaries and theme scores on a small definition
@@ -194,25 +203,27 @@ def test_percentage_equals_round_half_up(pair):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([0, 1, 2]), min_size=14, max_size=14))
-def test_score_of_any_answers_is_the_rounded_weighted_share(real, values):
-    answers = {q.id: v for q, v in zip(real.questions, values)}
+@given(st.sampled_from(["commercieel", "ssc"]), st.lists(st.sampled_from([0, 1, 2]), min_size=20, max_size=20))
+def test_score_of_any_answers_is_the_rounded_weighted_share(real, context, values):
+    answers = {"dienstverlener": context, **{q.id: v for q, v in zip(real.questions, values)}}
     result = score(real, answers)
-    earned = sum(q.weight * answers[q.id] for q in real.questions)
-    possible = sum(q.weight * 2 for q in real.questions)
+    applying = [q for q in real.questions if q.id in APPLYING[context]]
+    earned = sum(q.weight * answers[q.id] for q in applying)
+    possible = sum(q.weight * 2 for q in applying)
     assert result.score == half_up(earned, possible)
-    assert result.band.contains(result.score)
-    assert {q.id for q in result.weak} == {qid for qid, v in answers.items() if v < 2}
+    assert result.score_band.contains(result.score)
+    assert result.band.min <= result.score_band.min  # a gate only ever lowers the band
+    assert {q.id for q in result.weak} == {q.id for q in applying if answers[q.id] < 2}
 
 
 # check_answers()
 
 
 def test_check_answers_accepts_digit_strings(real):
-    answers = {q.id: str(i % 3) for i, q in enumerate(real.questions)}
+    answers = {"dienstverlener": "ssc", **{q.id: str(i % 3) for i, q in enumerate(real.questions)}}
     clean = check_answers(real, answers)
-    assert clean == {q.id: i % 3 for i, q in enumerate(real.questions)}
-    assert all(type(v) is int for v in clean.values())
+    assert clean == {"dienstverlener": "ssc", **{q.id: (i % 3 if q.id in APPLYING["ssc"] else "na") for i, q in enumerate(real.questions)}}
+    assert all(type(v) is int for k, v in clean.items() if k in APPLYING["ssc"])
 
 
 def test_check_answers_rejects_unknown_ids(real):
@@ -232,12 +243,12 @@ def test_check_answers_shortens_a_long_unknown_field_name(real):
 def test_check_answers_reports_missing_answers_by_question_number(real):
     answers = answers_for(real, 1)
     del answers["eindsituatie-gebruiker"]  # question 2
-    del answers["exitafspraken"]  # question 14
+    del answers["exit-ondersteuning"]  # question 20
     with pytest.raises(AnswerError) as caught:
         check_answers(real, answers)
     assert caught.value.problems == {
         "eindsituatie-gebruiker": ("error_missing", {"question": "2"}),
-        "exitafspraken": ("error_missing", {"question": "14"}),
+        "exit-ondersteuning": ("error_missing", {"question": "20"}),
     }
 
 
@@ -286,11 +297,15 @@ def test_check_answers_lists_every_problem_at_once(real):
 
 def test_problem_keys_are_strings_of_the_definition_with_their_placeholders(real):
     answers = {**answers_for(real, 1), "bonus-malus": 9, "extra": 1}
-    del answers["exitafspraken"]
+    del answers["exit-ondersteuning"]
+    answers["dvo-gevolgen"] = "na"  # not applicable is right for an SSC question, but this is an SSC
+    answers["dienstverlener"] = "ssc"
+    answers["eindsituatie-gebruiker"] = "na"
     with pytest.raises(AnswerError) as caught:
         check_answers(real, answers)
+    assert {key for key, _ in caught.value.problems.values()} == {"error_scale", "error_unknown", "error_missing", "error_not_applicable"}
     for key, values in caught.value.problems.values():
-        assert set(values) == set(REQUIRED_STRINGS[key])
+        assert set(values) == set({**REQUIRED_STRINGS, **OPTIONAL_STRINGS}[key])
         for locale in LOCALES:
             text = real.string(key, locale, **values)
             assert all(value in text for value in values.values())
@@ -304,4 +319,4 @@ def test_score_refuses_incomplete_answers(real):
 
 
 def test_score_accepts_the_strings_a_form_posts(real):
-    assert score(real, {q.id: "2" for q in real.questions}).score == 100
+    assert score(real, {"dienstverlener": "commercieel", **{q.id: "2" for q in real.questions}}).score == 100

@@ -23,7 +23,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from local_server import LocalServer, free_port
-from support import ENDPOINT, QUESTIONS, payload
+from support import CONTEXT, ENDPOINT, QUESTIONS, answers as all_answers, payload
 from kennisbank.manifest import load_manifest
 from kennisbank.server.definitions import Definitions
 from kennisbank.server.notify import NotifySettings, email_message
@@ -108,7 +108,7 @@ def _smtp_env(controller) -> dict[str, str]:
 
 
 def _mixed() -> dict[str, int]:
-    return {q: (2 if index % 3 else 0) for index, q in enumerate(QUESTIONS)}
+    return CONTEXT | {q: (2 if index % 3 else 0) for index, q in enumerate(QUESTIONS)}
 
 
 # Email through a real SMTP server
@@ -149,7 +149,7 @@ def test_html_and_formulas_from_a_reader_are_inert_in_the_email(site, tmp_path):
     manifest = load_manifest(site.site)
     evil = Submission(
         public_id=new_public_id(), created_at=utc_now(), assessment="contract-check", version=1, lang="nl",
-        answers={q: 1 for q in QUESTIONS}, score=50, band="gemengd", consent=True,
+        answers=all_answers(1), score=50, band="gemengd", consent=True,
         name="<script>alert(1)</script>", email="x@example.org", organisation="=HYPERLINK(\"http://evil\")", message="<b>hi</b>", discuss=True,
     )
     message = email_message(evil, manifest.assessments["contract-check"], manifest.site, NotifySettings(to="a@example.nl", sender="b@example.nl"))
@@ -219,7 +219,7 @@ def _lead(**changes) -> Submission:
     """A lead scored by the current definition (``definition=None``)."""
     fields = dict(
         public_id=new_public_id(), created_at=utc_now(), assessment="contract-check", version=1, lang="nl",
-        answers={q: 1 for q in QUESTIONS}, score=50, band="gemengd", consent=True, name="Ada", email="ada@example.org", discuss=True,
+        answers=all_answers(1), score=50, band="gemengd", consent=True, name="Ada", email="ada@example.org", discuss=True,
     )
     return Submission(**{**fields, **changes})
 
@@ -357,7 +357,7 @@ def test_the_reader_is_told_that_the_consultancy_will_call(site, tmp_path):
     try:
         as_json = httpx.post(base_url + ENDPOINT, json=payload(contact=LEAD, consent=True, discuss=True), timeout=10).json()
         anonymous = httpx.post(base_url + ENDPOINT, json=payload(), timeout=10).json()
-        fields = {f"answer-{q}": "1" for q in QUESTIONS}
+        fields = {f"answer-{q}": "1" for q in QUESTIONS} | {f"answer-{key}": option for key, option in CONTEXT.items()}
         page = httpx.post(base_url + ENDPOINT, data={**fields, "lang": "en", "email": "b@example.org", "consent": "yes", "discuss": "yes"}, timeout=10).text
     finally:
         server.stop()
