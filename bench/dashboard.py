@@ -41,6 +41,7 @@ def generate(database: Path, site_dir: Path, count: int, seed: int = 1) -> None:
     consent and contact details; statuses and languages vary."""
     assessment = next(iter(load_manifest(site_dir).assessments.values()))
     from kennisbank.assessment import score
+    from kennisbank.assessment.model import NOT_APPLICABLE, UNKNOWN
 
     rng = random.Random(seed)
     scored: dict = {}
@@ -48,7 +49,17 @@ def generate(database: Path, site_dir: Path, count: int, seed: int = 1) -> None:
     rows = []
     for n in range(count):
         level = rng.random()
-        answers = {q.id: min(2, max(0, round(level * 2 + rng.uniform(-0.8, 0.8)))) for q in assessment.questions}
+        # as the server stores them: the context answer, "na" for a question of the other
+        # context, and now and then "don't know" where a question allows it
+        context = rng.choice(assessment.context.options).id if assessment.context else None
+        answers = {assessment.context.id: context} if assessment.context else {}
+        for q in assessment.questions:
+            if not q.applies(context):
+                answers[q.id] = NOT_APPLICABLE
+            elif q.allows_unknown and rng.random() < 0.08:
+                answers[q.id] = UNKNOWN
+            else:
+                answers[q.id] = min(2, max(0, round(level * 2 + rng.uniform(-0.8, 0.8))))
         key = tuple(answers.values())
         if key not in scored:
             scored[key] = score(assessment, answers)

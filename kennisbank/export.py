@@ -35,7 +35,12 @@ def question_order(site_dir: Path | str) -> list[str]:
     """The question ids of every assessment of the site built into ``site_dir``, in their order.
 
     Raises ``kennisbank.manifest.ManifestError`` (naming the fix) when the site has no manifest."""
-    return [question.id for assessment in load_manifest(site_dir).assessments.values() for question in assessment.questions]
+    return [
+        key
+        for assessment in load_manifest(site_dir).assessments.values()
+        # the context answer (who the contract is with) first: it decides which questions apply
+        for key in ([assessment.context.id] if assessment.context else []) + [question.id for question in assessment.questions]
+    ]
 
 
 def to_csv(submissions: Iterable[Submission], order: Sequence[str] = ()) -> str:

@@ -128,6 +128,20 @@ def _load_assessment():
 
 ASSESSMENT = _load_assessment()
 QUESTIONS = [q.id for q in ASSESSMENT.questions]
+#: The answer to the context question (who the contract is with): the first option,
+#: under which questions for another context do not apply, whatever they are answered.
+CONTEXT = {ASSESSMENT.context.id: ASSESSMENT.context.options[0].id} if ASSESSMENT.context else {}
+
+
+def answers(value=1) -> dict:
+    """A complete set of answers (the context question's included), every question ``value``."""
+    return {**CONTEXT, **dict.fromkeys(QUESTIONS, value)}
+
+
+def stored_answers(value=1) -> dict:
+    """``answers(value)`` as the server stores them: a question for another context as ``"na"``."""
+    context = CONTEXT.get(ASSESSMENT.context.id) if ASSESSMENT.context else None
+    return {**CONTEXT, **{q.id: (value if q.applies(context) else "na") for q in ASSESSMENT.questions}}
 
 
 def environment(site_dir: Path, database: Path, **env: str) -> dict[str, str]:
@@ -146,7 +160,7 @@ def payload(value: int = 1, **changes) -> dict:
         "assessment": "contract-check",
         "lang": "nl",
         "version": ASSESSMENT.version,
-        "answers": dict.fromkeys(QUESTIONS, value),
+        "answers": {**CONTEXT, **dict.fromkeys(QUESTIONS, value)},
         "contact": {"name": "", "email": "", "organisation": "", "message": ""},
         "discuss": False,
         "consent": False,
@@ -160,6 +174,7 @@ def form(value: str = "1", **changes) -> dict:
     """A complete form post answering every question with ``value``."""
     fields = {"assessment": "contract-check", "lang": "nl", "version": str(ASSESSMENT.version)}
     fields.update({f"answer-{q}": value for q in QUESTIONS})
+    fields.update({f"answer-{key}": option for key, option in CONTEXT.items()})
     fields.update({"name": "", "email": "", "organisation": "", "message": "", "website": ""})
     fields.update(changes)
     return {key: value for key, value in fields.items() if value is not None}
@@ -178,7 +193,7 @@ def submission(days_ago: float = 0, email: str | None = None, **changes) -> Subm
         "assessment": "contract-check",
         "version": 1,
         "lang": "nl",
-        "answers": dict.fromkeys(QUESTIONS, 1),
+        "answers": {**CONTEXT, **dict.fromkeys(QUESTIONS, 1)},
         "score": 50,
         "band": "gemengd",
     }
@@ -200,8 +215,13 @@ DOCUMENT_HEADERS = {"x-frame-options", "permissions-policy"}
 
 
 def answer_all(page, value: str) -> int:
-    """Tick ``value`` for every question of the assessment on ``page``; how many were ticked."""
-    radios = page.locator(f'form.kb-assessment input[type=radio][value="{value}"]')
+    """The context question's first option (a commercial provider), then ``value`` on every
+    question shown (all of them without JavaScript: the server ignores the ones that do not
+    apply); how many were ticked."""
+    context = page.locator("form.kb-assessment [data-kb-context] input[type=radio]")
+    if context.count():
+        context.first.check()
+    radios = page.locator(f'form.kb-assessment fieldset[data-kb-question]:not([hidden]) input[type=radio][value="{value}"]')
     for index in range(radios.count()):
         radios.nth(index).check()
     return radios.count()

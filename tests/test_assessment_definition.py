@@ -84,13 +84,19 @@ def test_real_definition_has_no_problems(raw):
     assert check(raw, LOCALES) == []
 
 
-def test_real_definition_loads_with_fourteen_questions_in_both_languages():
+def test_real_definition_loads_with_twenty_questions_in_both_languages():
     assessment = load_definition(REAL, LOCALES)
     assert isinstance(assessment, Assessment)
     assert assessment.id == "contract-check"
     assert assessment.source == REAL
-    assert len(assessment.questions) == 14
-    assert len({q.id for q in assessment.questions}) == 14
+    assert assessment.version == 2
+    assert len(assessment.questions) == 20
+    assert len({q.id for q in assessment.questions}) == 20
+    # the questions Q8, Q10, Q12 and Q14 of version 1 asked several things: they were split, under new ids
+    retired = {"meting-vastgelegd", "gebruikerservaring-telt", "escalatie-en-opzegging", "exitafspraken"}
+    assert set(assessment.data["retired_ids"]) == retired and not retired & {q.id for q in assessment.questions}
+    # the article's points that had no question: paid extra work, and guaranteed revenue
+    assert {"meerwerk-prijs", "volumegarantie"} <= {q.id for q in assessment.questions}
     assert 3 <= len(assessment.themes) <= 5
     assert sorted(assessment.values) == [0, 1, 2]
     for question in assessment.questions:
@@ -124,7 +130,7 @@ def test_real_article_exists_and_has_every_cited_section():
 def test_load_definitions_finds_the_real_definition_by_id():
     assessments = load_definitions(DEFINITIONS, LOCALES)
     assert list(assessments) == ["contract-check"]
-    assert len(assessments["contract-check"].questions) == 14
+    assert len(assessments["contract-check"].questions) == 20
 
 
 # Every validation failure: file, place, problem and fix
@@ -184,7 +190,7 @@ CASES = [
         _set("questions[2].wieght", 2),
         "questions[2].wieght",
         "unknown key 'wieght'",
-        "allowed here: advice, help, id, section, text, theme, weight",
+        "allowed here: advice, applies_to, clause, help, id, section, text, text_by_context, theme, unknown_advice, weight",
     ),
     ("unknown key in a text", _set("questions[1].text.english", "Hello"), "questions[1].text.english", "unknown key 'english'", "allowed here: en, nl"),
     (
@@ -251,6 +257,114 @@ CASES = [
     ("too many themes", _add_theme("extra-een", "extra-twee"), "themes", "has 6 item(s)", "give between 3 and 5 items"),
     ("no questions", _set("questions", []), "questions", "has 0 item(s)", "give between 1 and any number of items"),
     ("article not a Markdown path", _set("article", "/artikelen/x.html"), "article", "does not match", "correct the value"),
+    # gates
+    (
+        "gate on an unknown question",
+        _set("gates[0].question", "bestaat-niet"),
+        "gates[0].question",
+        "unknown question 'bestaat-niet'",
+        "use the id of a question",
+    ),
+    (
+        "gate on an unknown theme",
+        lambda d: d["gates"][2].update(theme="onbekend"),
+        "gates[2].theme",
+        "unknown theme 'onbekend'",
+        "use one of: beloning, heronderhandeling, resultaten, sturing",
+    ),
+    (
+        "gate on a question and a theme",
+        lambda d: d["gates"][0].update(theme="resultaten"),
+        "gates[0]",
+        "names both a question and a theme",
+        "give exactly one of 'question:'",
+    ),
+    ("gate on nothing", lambda d: d["gates"][0].pop("question"), "gates[0]", "names neither a question nor a theme", "give exactly one of 'question:'"),
+    (
+        "gate capping at an unknown band",
+        _set("gates[1].max_band", "middel"),
+        "gates[1].max_band",
+        "unknown band 'middel'",
+        "use one of: inspanning, gemengd, resultaatgericht",
+    ),
+    (
+        "gate capping at the top band",
+        _set("gates[1].max_band", "resultaatgericht"),
+        "gates[1].max_band",
+        "is the top band, so the gate can never lower a result",
+        "cap at a lower band: inspanning, gemengd",
+    ),
+    ("gate below a value above the scale", _set("gates[0].below", 3), "gates[0].below", "3 is above the top of the scale", "use a scale value from 1 to 2"),
+    ("gate below 0", _set("gates[0].below", 0), "gates[0].below", "0 is out of range (minimum 1)", "use a value from 1 to 100"),
+    (
+        "gate that can never lower a result",
+        lambda d: [
+            d["bands"][1].update(max=98),
+            d["bands"][2].update(min=99),
+            d["gates"].append({"id": "te-zwak", "question": "exit-ondersteuning", "below": 1, "max_band": "gemengd", "text": {"nl": "x", "en": "x"}}),
+        ],
+        "gates[3]",
+        "can never lower a result: when it trips, the score is at most 97, already within band 'gemengd' or below",
+        "cap at a lower band than 'gemengd'",
+    ),
+    ("duplicate gate id", _copy_id("gates", 0, 1), "gates[1].id", "duplicate id 'geen-resultaatafspraken'", "give every entry of gates its own id"),
+    (
+        "gate without its text string",
+        _delete("strings.gate_intro"),
+        "strings.gate_intro",
+        "the string 'gate_intro' is missing (the definition uses 'gates')",
+        "add strings.gate_intro",
+    ),
+    # "don't know"
+    ("unknown counting as no scale value", _set("unknown.counts_as", 5), "unknown.counts_as", "5 is not a value of the scale", "use one of [0, 1, 2]"),
+    ("advice for unknown without the answer", lambda d: d.pop("unknown"), "questions[0].unknown_advice", "there is no 'unknown' answer", "add 'unknown:'"),
+    (
+        "unknown without its count string",
+        _delete("strings.unknown_count"),
+        "strings.unknown_count",
+        "the string 'unknown_count' is missing",
+        "add strings.unknown_count",
+    ),
+    # the context question
+    (
+        "question for an unknown context",
+        _set("questions[3].applies_to", ["bank"]),
+        "questions[3].applies_to",
+        "unknown context option 'bank'",
+        "use one of: commercieel, ssc",
+    ),
+    (
+        "wording for an unknown context",
+        _set("questions[5].text_by_context", {"gr": {"nl": "x", "en": "x"}}),
+        "questions[5].text_by_context",
+        "unknown context option 'gr'",
+        "use one of: commercieel, ssc",
+    ),
+    ("context applies without a context", lambda d: d.pop("context"), "questions[3].applies_to", "there is no context question", "add 'context:'"),
+    ("context id that is a question id", _set("context.id", "bonus-malus"), "context.id", "is also a question id", "give the context question its own id"),
+    (
+        "context option no question applies to",
+        lambda d: [q.update(applies_to=["commercieel"]) for q in d["questions"]],
+        "context.options",
+        "no question applies to 'ssc'",
+        "let at least one question apply to 'ssc'",
+    ),
+    (
+        "duplicate context option",
+        _set("context.options[1].id", "commercieel"),
+        "context.options[1].id",
+        "duplicate id 'commercieel'",
+        "give every entry of context.options its own id",
+    ),
+    # links and ids
+    ("clause not a page with a heading", _set("questions[0].clause", "voorbeeldclausules#bonus"), "questions[0].clause", "does not match", "correct the value"),
+    (
+        "a retired id used again",
+        _set("questions[19].id", "exitafspraken"),
+        "questions[19].id",
+        "'exitafspraken' is a retired id",
+        "give the question a new id (never reuse one)",
+    ),
 ]
 
 
@@ -372,8 +486,19 @@ def test_an_added_language_makes_every_text_report_it_missing(raw):
         "questions[13].help.de",
         "bands[2].advice.de",
         "strings.error_rate.de",
+        "unknown.label.de",
+        "context.text.de",
+        "context.options[1].label.de",
+        "questions[0].unknown_advice.de",
+        "questions[5].text_by_context.ssc.de",
+        "gates[0].text.de",
+        "strings.gate_intro.de",
     } <= expected
-    assert len(expected) == 2 + 3 + 4 + 14 * 3 + 3 * 2 + len(REQUIRED_STRINGS)
+    with_unknown = sum("unknown_advice" in q for q in raw["questions"])
+    variants = sum(len(q.get("text_by_context", {})) for q in raw["questions"])
+    assert (with_unknown, variants) == (19, 3)
+    # title, intro; scale; themes; text, help, advice per question; bands; strings; unknown; context (text, help, 2 options); gates
+    assert len(expected) == 2 + 3 + 4 + 20 * 3 + with_unknown + variants + 3 * 2 + len(raw["strings"]) + 1 + 4 + 3
     problems = check(raw, ["nl", "en", "de"])
     assert {p.place for p in problems} == expected
     for problem in problems:
@@ -413,8 +538,8 @@ def test_check_sections_names_the_missing_section():
     article = "artikelen/klantgericht-optreden-bevorderen.nl.md"
     problems = check_sections(assessment, headings, article)
     citing = [i for i, q in enumerate(assessment.questions) if q.section == "conclusie"]
-    assert citing == [12]
-    assert [p.place for p in problems] == ["questions[12].section"]
+    assert citing == [17]
+    assert [p.place for p in problems] == ["questions[17].section"]
     assert problems[0].problem == f"'conclusie' is not a section of {article}"
     assert "use one of the article's heading ids: " in problems[0].fix
     assert "de-remedie" in problems[0].fix and "conclusie" not in problems[0].fix
@@ -423,5 +548,5 @@ def test_check_sections_names_the_missing_section():
 def test_check_sections_with_no_headings_names_every_question():
     assessment = load_definition(REAL, LOCALES)
     problems = check_sections(assessment, [], "x.md")
-    assert [p.place for p in problems] == [f"questions[{i}].section" for i in range(14)]
+    assert [p.place for p in problems] == [f"questions[{i}].section" for i in range(20)]
     assert all("(none found)" in p.fix for p in problems)

@@ -52,8 +52,8 @@ def test_article_holds_the_form_in_its_language(site, real, locale, prefix):
     assert form["lang"] == locale
     assert form["action"] == ENDPOINT
     assert form.find("input", attrs={"name": "lang"})["value"] == locale
-    legends = [" ".join(f.legend.get_text(" ").split()) for f in form.select("fieldset.kb-question")]
-    assert len(legends) == 14
+    legends = [" ".join(f.legend.get_text(" ").split()) for f in form.select("fieldset.kb-question[data-kb-question]")]
+    assert len(legends) == 20
     other = "en" if locale == "nl" else "nl"
     text = " ".join(form.get_text(" ").split())
     for question in real.questions:
@@ -99,8 +99,8 @@ def test_pages_without_a_form_do_not_load_it(site, locale, prefix, path):
 def test_advice_links_resolve_to_sections_of_the_article(site, real, locale, prefix):
     url = page_url(prefix, f"{ARTICLE}/")
     soup = site.html(f"{prefix}{ARTICLE}/")
-    links = soup.select("form.kb-assessment [data-kb-advice] a[href]")
-    assert len(links) == 14
+    links = soup.select("form.kb-assessment [data-kb-advice] a[href]:not([data-kb-clause])")
+    assert len(links) == 20
     for link in links:
         target = urljoin(url, link["href"])
         assert target.split("#")[0] == url
@@ -109,6 +109,23 @@ def test_advice_links_resolve_to_sections_of_the_article(site, real, locale, pre
         assert len(soup.find_all(id=fragment)) == 1, fragment
         assert soup.find(id=fragment).name in {"h2", "h3"}
     assert {urlsplit(urljoin(url, a["href"])).fragment for a in links} == set(real.sections)
+
+
+@pytest.mark.parametrize("locale,prefix", LANGUAGES)
+def test_clause_links_resolve_to_headings_of_the_example_clauses_in_the_same_language(site, real, locale, prefix):
+    url = page_url(prefix, f"{ARTICLE}/")
+    soup = site.html(f"{prefix}{ARTICLE}/")
+    links = soup.select("form.kb-assessment [data-kb-advice] a[data-kb-clause]")
+    assert len(links) == sum(1 for q in real.questions if q.clause) >= 10
+    clauses = site.html(f"{prefix}voorbeeldclausules/")
+    assert clauses.html["lang"] == locale
+    for link in links:
+        target = urljoin(url, link["href"])
+        assert target.split("#")[0] == page_url(prefix, "voorbeeldclausules/")
+        fragment = urlsplit(target).fragment
+        assert len(clauses.find_all(id=fragment)) == 1, fragment
+        assert clauses.find(id=fragment).name in {"h2", "h3"}
+        assert link.get_text(strip=True) == real.strings["clause_link"][locale]
 
 
 @pytest.mark.parametrize("locale,prefix", LANGUAGES)

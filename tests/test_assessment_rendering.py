@@ -70,8 +70,10 @@ def test_form_posts_to_the_action_with_assessment_and_language(forms, real, loca
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_one_fieldset_with_legend_per_question(forms, real, locale):
-    fieldsets = the_form(forms[locale]).select("fieldset.kb-question")
-    assert len(fieldsets) == len(real.questions) == 14
+    fieldsets = the_form(forms[locale]).select("fieldset.kb-question[data-kb-question]")
+    assert len(fieldsets) == len(real.questions) == 20
+    # and, before them, the context question (who the contract is with)
+    assert the_form(forms[locale]).select("fieldset.kb-question")[0]["data-kb-context"] == "dienstverlener"
     theme_order = [theme.id for theme in real.themes]
     by_theme = sorted(real.questions, key=lambda q: theme_order.index(q.theme))
     for fieldset, question in zip(fieldsets, by_theme, strict=False):
@@ -91,14 +93,22 @@ def test_questions_are_numbered_in_document_order_inside_their_themes(forms, rea
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_three_required_labelled_radios_per_question(forms, real, locale):
+def test_required_labelled_radios_per_question(forms, real, locale):
+    """The scale; "don't know" where the question has advice on finding out; "not
+    applicable" where the question is for one context only (the form without script)."""
     form = the_form(forms[locale])
-    labels = [option.label[locale] for option in real.scale]
     for question in real.questions:
+        labels = [option.label[locale] for option in real.scale]
+        values = ["0", "1", "2"]
+        if question.allows_unknown:
+            labels.append(real.unknown.label[locale])
+            values.append("unknown")
+        if question.applies_to:
+            labels.append(real.strings["not_applicable"][locale])
+            values.append("na")
         fieldset = form.find("fieldset", attrs={"data-kb-question": question.id})
         radios = fieldset.find_all("input", attrs={"type": "radio"})
-        assert len(radios) == 3
-        assert [r["value"] for r in radios] == ["0", "1", "2"]
+        assert [r["value"] for r in radios] == values
         for radio, text in zip(radios, labels, strict=False):
             assert radio["name"] == f"answer-{question.id}"
             assert radio.has_attr("required")
@@ -143,8 +153,19 @@ def test_embedded_data_matches_the_definition(forms, real, locale):
     assert data["lang"] == locale
     assert data["endpoint"] == ACTION
     assert data["values"] == [0, 1, 2]
-    assert data["labels"] == {str(o.value): o.label[locale] for o in real.scale}
-    assert data["questions"] == [{"id": q.id, "theme": q.theme, "weight": q.weight} for q in real.questions]
+    assert data["labels"] == {
+        **{str(o.value): o.label[locale] for o in real.scale},
+        "unknown": real.unknown.label[locale],
+        "na": real.strings["not_applicable"][locale],
+    }
+    assert [{key: q[key] for key in ("id", "theme", "weight")} for q in data["questions"]] == [
+        {"id": q.id, "theme": q.theme, "weight": q.weight} for q in real.questions
+    ]
+    assert [q["unknown"] for q in data["questions"]] == [q.allows_unknown for q in real.questions]
+    assert [q["appliesTo"] for q in data["questions"]] == [list(q.applies_to) if q.applies_to else None for q in real.questions]
+    assert data["context"] == {"id": "dienstverlener", "options": ["commercieel", "ssc"]}
+    assert data["unknown"] == {"value": "unknown", "countsAs": 0}
+    assert [g["id"] for g in data["gates"]] == [g.id for g in real.gates]
     assert data["bands"] == [
         {"id": "inspanning", "min": 0, "max": 39},
         {"id": "gemengd", "min": 40, "max": 69},
@@ -212,7 +233,9 @@ def test_result_skeleton_in_the_form_is_hidden(forms, real):
     assert [b["data-kb-band"] for b in bands] == [b.id for b in real.bands]
     assert all(b.has_attr("hidden") for b in bands)
     advice = form.select("[data-kb-advice]")
-    assert len(advice) == 14 and all(a.has_attr("hidden") for a in advice)
+    assert len(advice) == 20 and all(a.has_attr("hidden") for a in advice)
+    gates = form.select("[data-kb-gates]")
+    assert len(gates) == 1 and gates[0].has_attr("hidden")
 
 
 # Hostile text from the data file
@@ -258,7 +281,7 @@ def test_hostile_text_is_escaped(hostile, locale):
 
 
 def test_hostile_text_is_escaped_in_the_result(hostile):
-    answers = {q.id: 0 for q in hostile.questions}
+    answers = {"dienstverlener": "ssc", **{q.id: 0 for q in hostile.questions}}
     soup = parse(render_result(hostile, "en", score(hostile, answers), answers, article_url=ARTICLE_URL))
     assert soup.find_all("script") == []
     assert soup.find_all("img") == []
@@ -270,9 +293,9 @@ def test_hostile_text_is_escaped_in_the_result(hostile):
 
 @pytest.fixture(scope="module")
 def mixed(real):
-    # weight-3 questions at the top, the rest Partly, exitafspraken No
-    answers = {q.id: (2 if q.weight == 3 else 1) for q in real.questions}
-    answers["exitafspraken"] = 0
+    # a commercial provider: weight-3 questions at the top, the rest Partly, exit-ondersteuning No
+    answers = {"dienstverlener": "commercieel", **{q.id: (2 if q.weight == 3 else 1) for q in real.questions}}
+    answers["exit-ondersteuning"] = 0
     return answers, score(real, answers)
 
 
@@ -292,7 +315,7 @@ def test_result_shows_exactly_one_band_and_the_score(real, mixed, locale):
 
 
 def test_result_score_text_for_known_answers(real):
-    answers = {q.id: 1 for q in real.questions}
+    answers = {"dienstverlener": "ssc", **{q.id: 1 for q in real.questions}}
     soup = parse(render_result(real, "nl", score(real, answers), answers))
     assert soup.select_one("[data-kb-score]").get_text(strip=True) == "50 van 100"
     visible = [b["data-kb-band"] for b in soup.select("[data-kb-band]") if not b.has_attr("hidden")]
@@ -308,25 +331,35 @@ def test_result_shows_advice_for_weak_answers_only(real, mixed, locale):
     shown = [li["data-kb-advice"] for li in items if not li.has_attr("hidden")]
     hidden = {li["data-kb-advice"] for li in items if li.has_attr("hidden")}
     assert shown == [q.id for q in result.weak]
-    assert hidden == {q.id for q in real.questions if answers[q.id] == 2}
+    # the SSC question does not apply to a commercial provider: no advice, whatever was answered
+    assert hidden == {q.id for q in real.questions if answers[q.id] == 2} | {"dvo-gevolgen"}
     assert hidden == {q.id for q in real.questions if q.weight == 3}
-    assert shown[-3:] == ["dvo-gevolgen", "kennis-en-capaciteit", "exitafspraken"]
+    assert shown[-3:] == ["escalatie-termijnen", "exit-data-terug", "exit-ondersteuning"]
     for li in items:
         question = real.question(li["data-kb-advice"])
         assert question.text[locale] in li.get_text(" ")
         assert " ".join(question.advice[locale].split()) in " ".join(li.get_text(" ").split())
-        assert li.select_one("[data-kb-answer-label]").get_text(strip=True) == real.label(answers[question.id], locale)
+        if not li.has_attr("hidden"):
+            assert li.select_one("[data-kb-answer-label]").get_text(strip=True) == real.label(answers[question.id], locale)
         links = li.find_all("a")
-        assert len(links) == 1
+        assert len(links) == (2 if question.clause else 1)
         assert links[0]["href"] == f"{ARTICLE_URL}#{question.section}"
         assert links[0].get_text(strip=True) == real.strings["read_more"][locale]
+        if question.clause:
+            # the article (artikelen/<slug>/) is ../artikel/ from here: the example clauses
+            # page is two levels up from the article, in the same language tree
+            page, _, fragment = question.clause.partition("#")
+            assert links[1]["href"] == f"../../{page.removesuffix('.md')}/#{fragment}"
+            assert links[1].get_text(strip=True) == real.strings["clause_link"][locale]
 
 
 def test_result_links_to_sections_of_the_same_page_without_article_url(real, mixed):
     answers, result = mixed
     soup = parse(render_result(real, "nl", result, answers))
-    hrefs = {a["href"] for a in soup.select("[data-kb-advice] a")}
+    hrefs = {a["href"] for a in soup.select("[data-kb-advice] a:not([data-kb-clause])")}
     assert hrefs == {f"#{q.section}" for q in real.questions}
+    clauses = {a["href"] for a in soup.select("[data-kb-advice] a[data-kb-clause]")}
+    assert clauses and all(href.startswith("../../voorbeeldclausules/#") for href in clauses)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -341,11 +374,13 @@ def test_result_theme_scores_and_answers_table(real, mixed, locale):
         assert li.select_one("rect.kb-bar-fill")["width"] == str(theme_score.score)
     for question in real.questions:
         cell = soup.select_one(f"td[data-kb-answer='{question.id}']")
-        assert cell.get_text(strip=True) == real.label(answers[question.id], locale)
+        expected = real.label(answers[question.id] if question.applies("commercieel") else "na", locale)
+        assert cell.get_text(strip=True) == expected
+    assert soup.select_one("td[data-kb-context-answer]").get_text(strip=True) == real.context.option("commercieel").label[locale]
 
 
 def test_result_with_every_answer_at_the_top_shows_no_advice(real):
-    answers = {q.id: 2 for q in real.questions}
+    answers = {"dienstverlener": "commercieel", **{q.id: 2 for q in real.questions}}
     soup = parse(render_result(real, "en", score(real, answers), answers, article_url=ARTICLE_URL))
     assert all(li.has_attr("hidden") for li in soup.select("[data-kb-advice]"))
     visible = [b["data-kb-band"] for b in soup.select("[data-kb-band]") if not b.has_attr("hidden")]

@@ -14,12 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kennisbank.assessment import AnswerError, Assessment, check_answers, load_definition, percentage, score
-from kennisbank.assessment.definition import REQUIRED_STRINGS
+from kennisbank.assessment.definition import OPTIONAL_STRINGS, REQUIRED_STRINGS
 
 from support import ROOT
 
 REAL = ROOT / "assessments" / "contract-check.yml"
 LOCALES = ["nl", "en"]
+#: The questions put to each context of the real definition.
+APPLYING = {
+    context: [q["id"] for q in yaml.safe_load(REAL.read_text(encoding="utf-8"))["questions"] if context in q.get("applies_to", [context])]
+    for context in ("commercieel", "ssc")
+}
 
 
 def half_up(earned: int, possible: int) -> int:
@@ -69,8 +74,11 @@ def small(tmp_path_factory) -> Assessment:
     return load_definition(path, LOCALES)
 
 
-def answers_for(assessment: Assessment, default: int = 0, **values: int) -> dict[str, int]:
+def answers_for(assessment: Assessment, default: int | str = 0, context: str | None = None, **values: int | str) -> dict[str, int | str]:
+    """Every question ``default`` but those named; the context question (if any) ``context``, else its first option."""
     answers = {q.id: default for q in assessment.questions}
+    if assessment.context is not None:
+        answers[assessment.context.id] = context or assessment.context.options[0].id
     answers.update({key.replace("_", "-"): value for key, value in values.items()})
     return answers
 
@@ -84,7 +92,7 @@ def test_all_weakest_answers_score_0_in_the_lowest_band(real):
     assert result.band.id == "inspanning"
     assert result.band == min(real.bands, key=lambda band: band.min)
     assert all(theme.score == 0 for theme in result.themes)
-    assert len(result.weak) == 14
+    assert len(result.weak) == len(APPLYING["commercieel"]) == 19
 
 
 def test_all_strongest_answers_score_100_in_the_top_band_without_weak_questions(real):
@@ -100,7 +108,7 @@ def test_all_middle_answers_score_50(real):
     result = score(real, answers_for(real, 1))
     assert result.score == 50
     assert result.band.id == "gemengd"
-    assert len(result.weak) == 14
+    assert len(result.weak) == 19
 
 
 def test_theme_scores_follow_the_definition_order(real):
@@ -112,7 +120,8 @@ def test_weak_questions_are_heaviest_first_then_in_document_order(real):
     result = score(real, answers_for(real, 0))
     weak = [q.id for q in result.weak]
     assert weak[:4] == ["diensten-als-resultaat", "eindsituatie-gebruiker", "bonus-malus", "variabele-vergoeding"]
-    assert weak[-3:] == ["dvo-gevolgen", "kennis-en-capaciteit", "exitafspraken"]
+    assert weak[-3:] == ["escalatie-termijnen", "exit-data-terug", "exit-ondersteuning"]
+    assert "dvo-gevolgen" not in weak  # an SSC question: the first context is a commercial provider
     weights = [q.weight for q in result.weak]
     assert weights == sorted(weights, reverse=True)
     for heavier, lighter in zip(result.weak, result.weak[1:], strict=False):
@@ -121,9 +130,9 @@ def test_weak_questions_are_heaviest_first_then_in_document_order(real):
 
 
 def test_only_answers_below_the_top_are_weak(real):
-    answers = answers_for(real, 2, bonus_malus=1, exitafspraken=0, heronderhandelen=1)
+    answers = answers_for(real, 2, bonus_malus=1, exit_data_terug=0, heronderhandelen=1)
     result = score(real, answers)
-    assert [q.id for q in result.weak] == ["bonus-malus", "heronderhandelen", "exitafspraken"]
+    assert [q.id for q in result.weak] == ["bonus-malus", "heronderhandelen", "exit-data-terug"]
 
 
 # Band boundaries and theme scores on a small definition
@@ -208,25 +217,27 @@ def test_percentage_equals_round_half_up(pair):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([0, 1, 2]), min_size=14, max_size=14))
-def test_score_of_any_answers_is_the_rounded_weighted_share(real, values):
-    answers = {q.id: v for q, v in zip(real.questions, values, strict=False)}
+@given(st.sampled_from(["commercieel", "ssc"]), st.lists(st.sampled_from([0, 1, 2]), min_size=20, max_size=20))
+def test_score_of_any_answers_is_the_rounded_weighted_share(real, context, values):
+    answers = {"dienstverlener": context, **{q.id: v for q, v in zip(real.questions, values, strict=False)}}
     result = score(real, answers)
-    earned = sum(q.weight * answers[q.id] for q in real.questions)
-    possible = sum(q.weight * 2 for q in real.questions)
+    applying = [q for q in real.questions if q.id in APPLYING[context]]
+    earned = sum(q.weight * answers[q.id] for q in applying)
+    possible = sum(q.weight * 2 for q in applying)
     assert result.score == half_up(earned, possible)
-    assert result.band.contains(result.score)
-    assert {q.id for q in result.weak} == {qid for qid, v in answers.items() if v < 2}
+    assert result.score_band.contains(result.score)
+    assert result.band.min <= result.score_band.min  # a gate only ever lowers the band
+    assert {q.id for q in result.weak} == {q.id for q in applying if answers[q.id] < 2}
 
 
 # check_answers()
 
 
 def test_check_answers_accepts_digit_strings(real):
-    answers = {q.id: str(i % 3) for i, q in enumerate(real.questions)}
+    answers = {"dienstverlener": "ssc", **{q.id: str(i % 3) for i, q in enumerate(real.questions)}}
     clean = check_answers(real, answers)
-    assert clean == {q.id: i % 3 for i, q in enumerate(real.questions)}
-    assert all(type(v) is int for v in clean.values())
+    assert clean == {"dienstverlener": "ssc", **{q.id: (i % 3 if q.id in APPLYING["ssc"] else "na") for i, q in enumerate(real.questions)}}
+    assert all(type(v) is int for k, v in clean.items() if k in APPLYING["ssc"])
 
 
 def test_check_answers_rejects_unknown_ids(real):
@@ -246,12 +257,12 @@ def test_check_answers_shortens_a_long_unknown_field_name(real):
 def test_check_answers_reports_missing_answers_by_question_number(real):
     answers = answers_for(real, 1)
     del answers["eindsituatie-gebruiker"]  # question 2
-    del answers["exitafspraken"]  # question 14
+    del answers["exit-ondersteuning"]  # question 20
     with pytest.raises(AnswerError) as caught:
         check_answers(real, answers)
     assert caught.value.problems == {
         "eindsituatie-gebruiker": ("error_missing", {"question": "2"}),
-        "exitafspraken": ("error_missing", {"question": "14"}),
+        "exit-ondersteuning": ("error_missing", {"question": "20"}),
     }
 
 
@@ -300,11 +311,15 @@ def test_check_answers_lists_every_problem_at_once(real):
 
 def test_problem_keys_are_strings_of_the_definition_with_their_placeholders(real):
     answers = {**answers_for(real, 1), "bonus-malus": 9, "extra": 1}
-    del answers["exitafspraken"]
+    del answers["exit-ondersteuning"]
+    answers["dvo-gevolgen"] = "na"  # not applicable is right for an SSC question, but this is an SSC
+    answers["dienstverlener"] = "ssc"
+    answers["eindsituatie-gebruiker"] = "na"
     with pytest.raises(AnswerError) as caught:
         check_answers(real, answers)
+    assert {key for key, _ in caught.value.problems.values()} == {"error_scale", "error_unknown", "error_missing", "error_not_applicable"}
     for key, values in caught.value.problems.values():
-        assert set(values) == set(REQUIRED_STRINGS[key])
+        assert set(values) == set({**REQUIRED_STRINGS, **OPTIONAL_STRINGS}[key])
         for locale in LOCALES:
             text = real.string(key, locale, **values)
             assert all(value in text for value in values.values())
@@ -318,4 +333,141 @@ def test_score_refuses_incomplete_answers(real):
 
 
 def test_score_accepts_the_strings_a_form_posts(real):
-    assert score(real, {q.id: "2" for q in real.questions}).score == 100
+    assert score(real, {"dienstverlener": "commercieel", **{q.id: "2" for q in real.questions}}).score == 100
+
+
+# Gates: "without this, nothing else counts"
+
+
+@pytest.mark.parametrize("context", ["commercieel", "ssc"])
+def test_fault_1_no_result_agreements_is_never_called_result_driven(real, context):
+    """Issue 13, fault 1: questions 1-3 No and the rest Yes scored 72, 'Resultaatgericht
+    contract', with the theme Resultaatafspraken at 0. The score stays; the band may not."""
+    answers = answers_for(real, 2, context=context, diensten_als_resultaat=0, eindsituatie_gebruiker=0, herstel_zonder_wachten=0)
+    result = score(real, answers)
+    assert result.score >= 70 and result.score_band.id == "resultaatgericht"  # the mean alone would say so
+    assert {t.theme: t.score for t in result.themes}["resultaten"] == 0
+    assert result.band.id == "inspanning"
+    assert [gate.id for gate in result.gates] == ["geen-resultaatafspraken"]
+
+
+def test_gate_on_a_question_trips_below_its_value_only(real):
+    partly = score(real, answers_for(real, 2, diensten_als_resultaat=1))
+    assert (partly.score_band.id, partly.band.id) == ("resultaatgericht", "gemengd")
+    assert [gate.id for gate in partly.gates] == ["niet-alle-diensten-resultaat"]
+    yes = score(real, answers_for(real, 2))
+    assert yes.band.id == "resultaatgericht" and yes.gates == ()
+
+
+def test_gate_on_a_theme_trips_below_its_threshold_only(real):
+    # outcomes defined (Yes), but neither as the user sees them nor fixable without waiting
+    below = score(real, answers_for(real, 2, eindsituatie_gebruiker=0, herstel_zonder_wachten=0))
+    assert {t.theme: t.score for t in below.themes}["resultaten"] == 38
+    assert below.band.id == "gemengd" and [g.id for g in below.gates] == ["resultaatafspraken-zwak"]
+    at = score(real, answers_for(real, 2, eindsituatie_gebruiker=1, herstel_zonder_wachten=1))
+    assert {t.theme: t.score for t in at.themes}["resultaten"] == 69
+    assert at.gates == () and at.band.id == "resultaatgericht"
+    edge = score(real, answers_for(real, 2, eindsituatie_gebruiker=0, herstel_zonder_wachten=1))
+    assert {t.theme: t.score for t in edge.themes}["resultaten"] == 50  # not below 50: the gate holds its fire
+    assert edge.gates == ()
+
+
+def test_a_gate_never_raises_a_band_and_is_silent_when_the_score_is_already_low(real):
+    result = score(real, answers_for(real, 0))
+    assert result.band.id == result.score_band.id == "inspanning"
+    assert result.gates == ()  # tripped, but it changes nothing: nothing to explain
+    middle = score(real, answers_for(real, 1))
+    assert middle.band.id == "gemengd" and middle.gates == ()
+
+
+def test_the_strictest_gate_sets_the_band_and_only_it_is_explained(real):
+    result = score(real, answers_for(real, 2, diensten_als_resultaat=0))
+    # two gates trip (the theme, at 63, is not below 50); the strictest cap wins and is the one explained
+    assert result.band.id == "inspanning"
+    assert [gate.id for gate in result.gates] == ["geen-resultaatafspraken"]
+
+
+# "Don't know"
+
+
+def test_unknown_counts_as_no_and_is_counted(real):
+    unknown = score(real, answers_for(real, 2, bonus_malus="unknown", meerwerk_prijs="unknown"))
+    no = score(real, answers_for(real, 2, bonus_malus=0, meerwerk_prijs=0))
+    assert unknown.score == no.score < 100
+    assert [q.id for q in unknown.unknown] == ["bonus-malus", "meerwerk-prijs"]
+    assert {q.id for q in unknown.weak} == {"bonus-malus", "meerwerk-prijs"}
+    assert no.unknown == ()
+
+
+def test_unknown_trips_a_gate_like_no(real):
+    result = score(real, answers_for(real, 2, diensten_als_resultaat="unknown"))
+    assert result.band.id == "inspanning" and [g.id for g in result.gates] == ["geen-resultaatafspraken"]
+
+
+def test_unknown_is_refused_where_the_question_does_not_offer_it(real):
+    assert not real.question("kennis-en-capaciteit").allows_unknown
+    with pytest.raises(AnswerError) as caught:
+        check_answers(real, answers_for(real, 1, kennis_en_capaciteit="unknown"))
+    assert caught.value.problems == {"kennis-en-capaciteit": ("error_scale", {"question": "15"})}
+
+
+def test_unknown_and_not_applicable_can_never_be_scale_values(real):
+    assert all(isinstance(value, int) for value in real.values)
+    clean = check_answers(real, answers_for(real, "unknown", kennis_en_capaciteit=1))
+    assert clean["bonus-malus"] == "unknown" and clean["dvo-gevolgen"] == "na"
+
+
+# Questions that apply
+
+
+def test_questions_for_another_context_leave_the_denominator(real):
+    ssc = score(real, answers_for(real, 2, context="ssc", bonus_malus=0, volumegarantie=0))
+    assert ssc.score == 100  # the commercial questions do not count, whatever was answered
+    assert {q.id for q in ssc.not_applicable} == {"bonus-malus", "volumegarantie"}
+    commercial = score(real, answers_for(real, 2, context="commercieel", dvo_gevolgen=0))
+    assert commercial.score == 100 and [q.id for q in commercial.not_applicable] == ["dvo-gevolgen"]
+    # and the same answers do count where the questions apply
+    assert score(real, answers_for(real, 2, context="commercieel", bonus_malus=0)).score < 100
+
+
+def test_a_missing_answer_to_a_question_that_does_not_apply_is_fine(real):
+    answers = answers_for(real, 1, context="ssc")
+    del answers["bonus-malus"], answers["volumegarantie"]
+    assert check_answers(real, answers)["bonus-malus"] == "na"
+
+
+def test_not_applicable_is_refused_on_a_question_that_applies(real):
+    with pytest.raises(AnswerError) as caught:
+        check_answers(real, answers_for(real, 1, context="commercieel", bonus_malus="na"))
+    assert caught.value.problems == {"bonus-malus": ("error_not_applicable", {"question": "4"})}
+    with pytest.raises(AnswerError) as caught:
+        check_answers(real, answers_for(real, 1, diensten_als_resultaat="na"))  # a question for everyone
+    assert caught.value.problems == {"diensten-als-resultaat": ("error_scale", {"question": "1"})}
+
+
+@pytest.mark.parametrize("context", [None, "", "bank", 1, ["ssc"]])
+def test_the_context_answer_is_required_and_must_be_an_option(real, context):
+    answers = answers_for(real, 1)
+    answers["dienstverlener"] = context
+    with pytest.raises(AnswerError) as caught:
+        check_answers(real, answers)
+    assert caught.value.problems == {"dienstverlener": ("error_context", {})}
+
+
+def test_a_gate_on_a_question_that_does_not_apply_never_trips(small, tmp_path):
+    raw = copy.deepcopy(dict(small.data))
+    raw["context"] = {
+        "id": "wie",
+        "text": {"nl": "Wie?", "en": "Who?"},
+        "options": [{"id": "x", "label": {"nl": "X", "en": "X"}}, {"id": "y", "label": {"nl": "Y", "en": "Y"}}],
+    }
+    raw["questions"][0]["applies_to"] = ["x"]  # a-een, weight 20
+    raw["gates"] = [{"id": "poort", "question": "a-een", "below": 2, "max_band": "inspanning", "text": {"nl": "Nee.", "en": "No."}}]
+    raw["strings"] = {**raw["strings"], **yaml.safe_load(REAL.read_text(encoding="utf-8"))["strings"]}
+    path = tmp_path / "klein.yml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    gated = load_definition(path, LOCALES)
+    top = {q.id: 2 for q in gated.questions}
+    assert score(gated, {**top, "wie": "y", "a-een": "na"}).band.id == "resultaatgericht"  # does not apply: no gate
+    tripped = score(gated, {**top, "wie": "x", "a-een": 1})
+    assert (tripped.score, tripped.band.id, [g.id for g in tripped.gates]) == (80, "inspanning", ["poort"])

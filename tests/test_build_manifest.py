@@ -28,7 +28,8 @@ def _post(base_url: str, body: dict, **headers: str) -> httpx.Response:
 def _mixed(assessment) -> dict[str, int]:
     """Answers whose score depends on the weights: the first half Yes, the rest No."""
     half = len(assessment.questions) // 2
-    return {q.id: (2 if index < half else 0) for index, q in enumerate(assessment.questions)}
+    context = {assessment.context.id: assessment.context.options[0].id} if assessment.context else {}
+    return {**context, **{q.id: (2 if index < half else 0) for index, q in enumerate(assessment.questions)}}
 
 
 def _reweigh(project, factor: int) -> None:
@@ -187,7 +188,7 @@ def test_a_rebuild_while_the_server_runs_is_picked_up(project, tmp_path):
 )
 def test_an_unknown_definition_gets_a_clear_409_in_the_readers_language(live_server, body, lang, start):
     base_url, _ = live_server
-    answers = dict.fromkeys(_question_ids(live_server), 1)
+    answers = _answers(live_server)
     reply = _post(base_url, {"answers": answers, **body})
     assert reply.status_code == 409
     assert reply.json()["error"].startswith(start)
@@ -195,7 +196,7 @@ def test_an_unknown_definition_gets_a_clear_409_in_the_readers_language(live_ser
 
 def test_an_unknown_definition_in_a_plain_form_post_gets_a_page_that_leads_back(live_server):
     base_url, _ = live_server
-    fields = {f"answer-{key}": "1" for key in _question_ids(live_server)}
+    fields = {f"answer-{key}": str(value) for key, value in _answers(live_server).items()}
     reply = httpx.post(base_url + ENDPOINT, data={**fields, "lang": "en", "definition": "fedcba9876543210"}, headers={"Accept-Language": "nl"}, timeout=10)
     assert reply.status_code == 409
     assert "text/html" in reply.headers["content-type"]
@@ -205,18 +206,20 @@ def test_an_unknown_definition_in_a_plain_form_post_gets_a_page_that_leads_back(
 
 def test_a_malformed_digest_is_a_field_problem_not_a_conflict(live_server):
     base_url, _ = live_server
-    answers = dict.fromkeys(_question_ids(live_server), 1)
+    answers = _answers(live_server)
     reply = _post(base_url, {"answers": answers, "definition": "../../etc/passwd"})
     assert reply.status_code == 422
     assert set(reply.json()["errors"]) == {"definition"}
 
 
-def _question_ids(live_server) -> list[str]:
+def _answers(live_server) -> dict:
+    """Every question of the served page answered 1, and its context question (who the contract is with) its first option."""
     base_url, _ = live_server
     page = httpx.get(f"{base_url}/{ARTICLE}/", timeout=10).text
     start = page.index("data-kb-data")
     data = json.loads(page[page.index(">", start) + 1 : page.index("</script>", start)])
-    return [q["id"] for q in data["questions"]]
+    context = {data["context"]["id"]: data["context"]["options"][0]} if data.get("context") else {}
+    return {**context, **{q["id"]: 1 for q in data["questions"]}}
 
 
 # Errors that name the fix
@@ -260,8 +263,10 @@ def test_the_page_offers_a_reload_that_keeps_the_answers(site, tmp_path, browser
     try:
         page = context.new_page()
         page.goto(f"{base_url}/{ARTICLE}/")
-        radios = page.locator('form.kb-assessment input[type=radio][value="1"]')
-        for index in range(radios.count()):
+        page.locator("[data-kb-context] input[type=radio]").first.check()  # who the contract is with
+        radios = page.locator('form.kb-assessment fieldset[data-kb-question]:not([hidden]) input[type=radio][value="1"]')
+        applying = radios.count()
+        for index in range(applying):
             radios.nth(index).check()
         page.click("form.kb-assessment button[type=submit]")
         reload = page.locator("[data-kb-sent] button.kb-reload")
@@ -272,7 +277,7 @@ def test_the_page_offers_a_reload_that_keeps_the_answers(site, tmp_path, browser
         with page.expect_navigation():
             reload.click()
         page.locator("[data-kb-progress]").wait_for()
-        assert page.locator('form.kb-assessment input[type=radio][value="1"]:checked').count() == radios.count() == 14
+        assert page.locator('form.kb-assessment input[type=radio][value="1"]:checked').count() == applying == 19
     finally:
         context.close()
         server.stop()

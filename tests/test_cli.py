@@ -18,7 +18,8 @@ from kennisbank.cli import main
 from kennisbank.server.settings import Settings, markdown_table, variables
 from kennisbank.server.store import months_before, open_store, utc_now
 
-from support import QUESTIONS, ROOT, submission
+from support import CONTEXT, QUESTIONS, ROOT, submission
+from support import answers as all_answers
 
 SETTINGS = [v.name for v in variables()]
 
@@ -44,7 +45,7 @@ def env(monkeypatch, tmp_path):
     items = {
         "old": submission(created_at=cutoff - timedelta(days=3), email="old@example.org", score=10, band="inspanning"),
         "ann": submission(email="ann@example.org", name="=HYPERLINK(1)", score=50, band="gemengd"),
-        "ann2": submission(email="Ann@Example.org", score=80, band="resultaatgericht", answers=dict.fromkeys(QUESTIONS, 2)),
+        "ann2": submission(email="Ann@Example.org", score=80, band="resultaatgericht", answers=all_answers(2)),
         "anon": submission(score=60, band="gemengd"),
     }
     for item in items.values():
@@ -111,7 +112,7 @@ def test_export_csv_has_a_row_per_submission_and_answers_as_columns(capsys, env,
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [row["id"] for row in rows] == [s.public_id for s in env.values()]
-    assert [c for c in rows[0] if c.startswith("answer.")] == [f"answer.{q}" for q in QUESTIONS]
+    assert [c for c in rows[0] if c.startswith("answer.")] == [f"answer.{q}" for q in [*CONTEXT, *QUESTIONS]]
     ann2 = next(row for row in rows if row["id"] == env["ann2"].public_id)
     assert all(ann2[f"answer.{q}"] == "2" for q in QUESTIONS)
     ann = next(row for row in rows if row["id"] == env["ann"].public_id)
@@ -173,7 +174,7 @@ def test_export_without_a_built_site_sorts_the_answer_columns_and_says_why(capsy
     code, out, err = run(capsys, "export")
     assert code == 0
     columns = [c for c in next(csv.reader(io.StringIO(out))) if c.startswith("answer.")]
-    assert columns == sorted(f"answer.{q}" for q in QUESTIONS) != [f"answer.{q}" for q in QUESTIONS]
+    assert columns == sorted(f"answer.{q}" for q in [*CONTEXT, *QUESTIONS]) != [f"answer.{q}" for q in [*CONTEXT, *QUESTIONS]]
     assert "sorted by question id" in err and "make build" in err
 
 

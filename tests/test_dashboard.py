@@ -352,9 +352,7 @@ def test_detail_shows_the_readers_result_status_notes_and_deliveries(logged_in):
     client, csrf = logged_in
     store = client.app.state.store
     digest = next(iter(client.app.state.receiver.definitions.current.values())).digest
-    (lead,) = add(
-        client, submission(email="lead@example.org", answers=dict.fromkeys(__import__("support").QUESTIONS, 0), score=0, band="inspanning", definition=digest)
-    )
+    (lead,) = add(client, submission(email="lead@example.org", answers=__import__("support").stored_answers(0), score=0, band="inspanning", definition=digest))
     html = client.get(f"/beheer/inzendingen/{lead.public_id}").text
     assert 'class="kb-result"' in html and "kb-bar-fill" in html
     assert "Geen notities" not in html and "Nog geen notities" in html
@@ -450,16 +448,19 @@ def test_every_string_has_every_language():
 
 def test_insight_counts_match_the_data_and_follow_the_filters(logged_in):
     client, _ = logged_in
-    from support import QUESTIONS
+    from support import QUESTIONS, stored_answers
 
-    add(client, *(submission(score=95, band="resultaatgericht", answers=dict.fromkeys(QUESTIONS, 2)) for _ in range(3)))
-    add(client, submission(score=5, band="inspanning", answers=dict.fromkeys(QUESTIONS, 0), lang="en"))
+    add(client, *(submission(score=95, band="resultaatgericht", answers=stored_answers(2)) for _ in range(3)))
+    add(client, submission(score=5, band="inspanning", answers={**stored_answers(0), QUESTIONS[1]: "unknown"}, lang="en"))
     numbers = client.app.state.store.insight(LeadFilter(assessment="contract-check"))
     assert numbers.count == 4 and numbers.scores == {9: 3, 0: 1}
     assert numbers.answers[QUESTIONS[0]] == {2: 3, 0: 1}
+    assert numbers.answers[QUESTIONS[1]] == {2: 3, "unknown": 1}
     html = client.get("/beheer/inzicht").text
     assert html.count('<svg class="kb-chart"') == 4 and html.count("<table") == 4
     assert "<td>3</td><td>75.0%</td>" in html  # 90-100: 3 of 4
+    # "don't know" and "not applicable" have columns of their own in the answers table
+    assert '<th scope="col">Weet ik niet</th>' in html and '<th scope="col">Niet van toepassing</th>' in html
     assert "1 inzendingen gevonden" in client.get("/beheer/inzicht?language=en").text
 
 

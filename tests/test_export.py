@@ -12,7 +12,7 @@ import pytest
 from kennisbank.export import CSV_COLUMNS, FORMULA_START, neutralise, question_order, to_csv, to_json
 from kennisbank.manifest import ManifestError
 
-from support import QUESTIONS, submission
+from support import CONTEXT, QUESTIONS, submission
 
 
 @pytest.mark.parametrize("start", FORMULA_START)
@@ -60,7 +60,7 @@ def test_json_keeps_every_value_as_stored():
 
 
 def test_the_question_order_is_the_built_assessments(site):
-    assert question_order(site.site) == QUESTIONS
+    assert question_order(site.site) == [*CONTEXT, *QUESTIONS]  # the context answer first: it decides which questions apply
 
 
 def test_without_a_built_site_the_question_order_names_the_fix(tmp_path):

@@ -30,7 +30,8 @@ from kennisbank.server.sqlite_store import SQLiteStore
 from kennisbank.server.store import Submission, new_public_id, utc_now
 
 from local_server import LocalServer, free_port
-from support import ENDPOINT, QUESTIONS, payload
+from support import CONTEXT, ENDPOINT, QUESTIONS, payload
+from support import answers as all_answers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 LEAD = {"name": "Ada Lovelace", "email": "Ada@Example.org", "organisation": "Analytical Engines BV", "message": "Bel me maar.\nGraag na 14:00."}
@@ -109,7 +110,7 @@ def _smtp_env(controller) -> dict[str, str]:
 
 
 def _mixed() -> dict[str, int]:
-    return {q: (2 if index % 3 else 0) for index, q in enumerate(QUESTIONS)}
+    return CONTEXT | {q: (2 if index % 3 else 0) for index, q in enumerate(QUESTIONS)}
 
 
 # Email through a real SMTP server
@@ -154,7 +155,7 @@ def test_html_and_formulas_from_a_reader_are_inert_in_the_email(site, tmp_path):
         assessment="contract-check",
         version=1,
         lang="nl",
-        answers=dict.fromkeys(QUESTIONS, 1),
+        answers=all_answers(1),
         score=50,
         band="gemengd",
         consent=True,
@@ -235,7 +236,7 @@ def _lead(**changes) -> Submission:
         "assessment": "contract-check",
         "version": 1,
         "lang": "nl",
-        "answers": dict.fromkeys(QUESTIONS, 1),
+        "answers": all_answers(1),
         "score": 50,
         "band": "gemengd",
         "consent": True,
@@ -389,7 +390,7 @@ def test_the_reader_is_told_that_the_consultancy_will_call(site, tmp_path):
     try:
         as_json = httpx.post(base_url + ENDPOINT, json=payload(contact=LEAD, consent=True, discuss=True), timeout=10).json()
         anonymous = httpx.post(base_url + ENDPOINT, json=payload(), timeout=10).json()
-        fields = {f"answer-{q}": "1" for q in QUESTIONS}
+        fields = {f"answer-{q}": "1" for q in QUESTIONS} | {f"answer-{key}": option for key, option in CONTEXT.items()}
         page = httpx.post(base_url + ENDPOINT, data={**fields, "lang": "en", "email": "b@example.org", "consent": "yes", "discuss": "yes"}, timeout=10).text
     finally:
         server.stop()

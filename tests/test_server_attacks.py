@@ -40,12 +40,18 @@ def _questions(site) -> list[str]:
     return [q.id for q in load_manifest(site.site).assessments["contract-check"].questions]
 
 
+def _context(site) -> dict[str, str]:
+    """The context question (who the contract is with) answered with its first option."""
+    context = load_manifest(site.site).assessments["contract-check"].context
+    return {context.id: context.options[0].id} if context else {}
+
+
 def _json(site, **changes) -> dict:
-    return {"answers": dict.fromkeys(_questions(site), 1), **changes}
+    return {"answers": {**_context(site), **dict.fromkeys(_questions(site), 1)}, **changes}
 
 
 def _form(site, **changes) -> dict:
-    return {**{f"answer-{q}": "1" for q in _questions(site)}, **changes}
+    return {**{f"answer-{q}": str(v) for q, v in _context(site).items()}, **{f"answer-{q}": "1" for q in _questions(site)}, **changes}
 
 
 def _stored(client) -> int:
@@ -106,6 +112,8 @@ def test_a_foreign_pages_self_submitting_form_is_refused_in_chromium(live_server
         "questions"
     ]
     fields = "".join(f'<input name="answer-{q["id"]}" value="2">' for q in questions)
+    context = json.loads(httpx.get(f"{base_url}/{ARTICLE}/", timeout=10).text.split("data-kb-data", 1)[1].split(">", 1)[1].split("</script>", 1)[0])["context"]
+    fields += f'<input name="answer-{context["id"]}" value="{context["options"][0]}">' if context else ""
     evil = (
         '<!doctype html><html lang="en"><head><meta name="referrer" content="no-referrer"><title>evil</title></head><body>'
         f'<form method="post" action="{base_url}{ENDPOINT}">{fields}<input name="email" value="victim@example.org">'

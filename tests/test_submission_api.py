@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient  # after conftest silenced its httpx2 
 
 from kennisbank.assessment import score
 
-from support import ARTICLE, ASSESSMENT, ENDPOINT, QUESTIONS, form, payload, stored
+from support import ARTICLE, ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, form, payload, stored, stored_answers
+from support import answers as all_answers
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def test_json_submission_is_scored_by_the_server_and_stored(client, value):
     response = client.post(ENDPOINT, json=payload(value, lang="en"))
     assert response.status_code == 201, response.text
     reply = response.json()
-    expected = score(ASSESSMENT, dict.fromkeys(QUESTIONS, value))
+    expected = score(ASSESSMENT, all_answers(value))
     assert reply["score"] == expected.score
     assert reply["band"] == {"id": expected.band.id, "title": expected.band.title["en"]}
     assert reply["contact_stored"] is False
@@ -37,7 +38,7 @@ def test_json_submission_is_scored_by_the_server_and_stored(client, value):
     [submission] = stored(client)
     assert submission.public_id == reply["id"]
     assert (submission.score, submission.band) == (expected.score, expected.band.id)
-    assert dict(submission.answers) == dict.fromkeys(QUESTIONS, value)
+    assert dict(submission.answers) == stored_answers(value)
     assert (submission.assessment, submission.version, submission.lang) == ("contract-check", ASSESSMENT.version, "en")
 
 
@@ -46,7 +47,7 @@ def test_stored_score_matches_the_scoring_for_mixed_answers(client):
 
     rng = random.Random(4)
     for _ in range(20):
-        answers = {q: rng.choice([0, 1, 2]) for q in QUESTIONS}
+        answers = {**CONTEXT, **{q: rng.choice([0, 1, 2]) for q in QUESTIONS}}
         assert client.post(ENDPOINT, json=payload(answers=answers)).status_code == 201
     for submission in stored(client):
         result = score(ASSESSMENT, submission.answers)
@@ -132,7 +133,7 @@ def test_unknown_assessment_is_404_for_both_clients(client):
 
 
 def test_missing_and_unknown_questions(client):
-    answers = dict.fromkeys(QUESTIONS[1:], 1) | {"bestaat-niet": 1}
+    answers = CONTEXT | dict.fromkeys(QUESTIONS[1:], 1) | {"bestaat-niet": 1}
     errors = _json_errors(client.post(ENDPOINT, json=payload(answers=answers, lang="en")))
     assert errors == {
         "answers.bestaat-niet": "Unknown field: bestaat-niet.",
@@ -145,7 +146,7 @@ def test_missing_and_unknown_questions(client):
 
 @pytest.mark.parametrize("value", [3, -1, 1.5, True, None, "2", "x", [1], {"a": 1}, "9" * 5000])
 def test_answers_off_the_scale_json(client, value):
-    answers = dict.fromkeys(QUESTIONS, 1) | {QUESTIONS[2]: value}
+    answers = all_answers(1) | {QUESTIONS[2]: value}
     response = client.post(ENDPOINT, json=payload(answers=answers))
     if value == "2":  # digits as text are the form's way of sending a value
         assert response.status_code == 201
@@ -201,7 +202,7 @@ def test_control_characters_in_one_line_fields_are_rejected(client, text):
 
 def test_nul_in_message_and_answers_is_rejected(client):
     assert "contact.message" in _json_errors(client.post(ENDPOINT, json=payload(contact={"message": "hi\x00"})))
-    assert _json_errors(client.post(ENDPOINT, json=payload(answers=dict.fromkeys(QUESTIONS, 1) | {QUESTIONS[0]: "1\x00"})))
+    assert _json_errors(client.post(ENDPOINT, json=payload(answers=all_answers(1) | {QUESTIONS[0]: "1\x00"})))
     assert _html_errors(client.post(ENDPOINT, content=b"answer-x=%00&lang=nl", headers={"content-type": "application/x-www-form-urlencoded"}))
     assert stored(client) == []
 

@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .model import Assessment, Band, Question, ScaleOption, Theme
+from .model import Assessment, Band, Context, ContextOption, Gate, Question, ScaleOption, Theme, Unknown
 
 ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 LOCALE_PATTERN = r"^[a-z]{2}(-[A-Za-z]{2,4})?$"
@@ -72,6 +72,27 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
     "error_changed": (),
     "reload": (),
 }
+
+#: Strings a definition needs only when it uses a feature (so that a definition
+#: recorded before the feature existed still loads): feature -> strings.
+FEATURE_STRINGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "unknown": {"unknown_count": ("count",), "unknown_advice_label": ()},
+    "context": {
+        "not_applicable": (),
+        "theme_not_applicable": ("theme",),
+        "error_context": (),
+        "error_not_applicable": ("question",),
+        "variant_note": ("context", "text"),
+        "applies_only": ("context",),
+        "context_answer": (),
+    },
+    "gates": {"gate_intro": ("band", "score")},
+    "clause": {"clause_link": ()},
+}
+OPTIONAL_STRINGS: dict[str, tuple[str, ...]] = {key: names for strings in FEATURE_STRINGS.values() for key, names in strings.items()}
+
+#: ``clause:`` targets: a page of the site by its source path, with a heading id.
+CLAUSE_PATTERN = r"^[a-z0-9][a-z0-9/_-]*\.md#[A-Za-z][\w-]*$"
 
 
 @dataclass(frozen=True)
@@ -151,9 +172,42 @@ def schema(locales: Sequence[str]) -> dict[str, Any]:
                     theme=ident,
                     weight={"type": "integer", "minimum": 1},
                     section={"type": "string", "pattern": r"^[A-Za-z][\w-]*$"},
+                    clause={"type": "string", "pattern": CLAUSE_PATTERN},
                     text={"$ref": "#/$defs/text"},
                     help={"$ref": "#/$defs/text"},
                     advice={"$ref": "#/$defs/text"},
+                    unknown_advice={"$ref": "#/$defs/text"},
+                    applies_to={"type": "array", "minItems": 1, "items": ident},
+                    text_by_context={"type": "object", "propertyNames": {"pattern": ID_PATTERN}, "additionalProperties": {"$ref": "#/$defs/text"}},
+                ),
+            },
+            retired_ids={"type": "array", "items": ident},
+            unknown=obj(
+                ["label", "counts_as"],
+                label={"$ref": "#/$defs/text"},
+                counts_as={"type": "integer", "minimum": 0},
+            ),
+            context=obj(
+                ["id", "text", "options"],
+                id=ident,
+                text={"$ref": "#/$defs/text"},
+                help={"$ref": "#/$defs/text"},
+                options={
+                    "type": "array",
+                    "minItems": 2,
+                    "items": obj(["id", "label"], id=ident, label={"$ref": "#/$defs/text"}),
+                },
+            ),
+            gates={
+                "type": "array",
+                "items": obj(
+                    ["id", "below", "max_band", "text"],
+                    id=ident,
+                    question=ident,
+                    theme=ident,
+                    below={"type": "integer", "minimum": 1, "maximum": 100},
+                    max_band=ident,
+                    text={"$ref": "#/$defs/text"},
                 ),
             },
             bands={
@@ -170,7 +224,7 @@ def schema(locales: Sequence[str]) -> dict[str, Any]:
             },
             strings=obj(
                 list(REQUIRED_STRINGS),
-                **{key: {"$ref": "#/$defs/text"} for key in REQUIRED_STRINGS},
+                **{key: {"$ref": "#/$defs/text"} for key in (*REQUIRED_STRINGS, *OPTIONAL_STRINGS)},
             ),
         ),
     }
@@ -353,12 +407,179 @@ def _semantic_problems(raw: dict[str, Any], locales: Sequence[str]) -> Iterable[
         if theme["id"] not in used:
             yield Problem(f"themes[{index}]", f"theme '{theme['id']}' has no questions", "add questions to it or remove the theme")
     yield from _band_problems(raw["bands"])
-    for key, placeholders in REQUIRED_STRINGS.items():
+    yield from _feature_problems(raw)
+    needed = dict(REQUIRED_STRINGS)
+    for feature, strings in FEATURE_STRINGS.items():
+        used = any(feature in q for q in raw["questions"]) if feature == "clause" else raw.get(feature)
+        if not used:
+            continue
+        for key, placeholders in strings.items():
+            if key not in raw["strings"]:
+                yield Problem(
+                    f"strings.{key}",
+                    f"the string '{key}' is missing (the definition uses '{feature}')",
+                    f"add strings.{key} with a text in every language ({', '.join(locales)})",
+                )
+            else:
+                needed[key] = placeholders
+    for key, placeholders in needed.items():
         for locale in locales:
             text = raw["strings"][key][locale]
             for name in placeholders:
                 if "{" + name + "}" not in text:
                     yield Problem(f"strings.{key}.{locale}", f"the placeholder {{{name}}} is missing", f"put {{{name}}} where the value belongs")
+
+
+def _feature_problems(raw: dict[str, Any]) -> Iterable[Problem]:
+    """Retired ids, "don't know", the context question and the gates."""
+    questions = raw["questions"]
+    ids = {q["id"] for q in questions}
+    for index, question in enumerate(questions):
+        if question["id"] in set(raw.get("retired_ids", [])):
+            yield Problem(
+                f"questions[{index}].id",
+                f"'{question['id']}' is a retired id: readers' saved answers to the old question are kept under it",
+                "give the question a new id (never reuse one)",
+            )
+    unknown = raw.get("unknown")
+    scale_values = [option["value"] for option in raw["scale"]]
+    if unknown is not None and unknown["counts_as"] not in scale_values:
+        yield Problem(
+            "unknown.counts_as",
+            f"{unknown['counts_as']} is not a value of the scale",
+            f"use one of {scale_values} (the weakest, {scale_values[0]}, makes not knowing count as no)",
+        )
+    for index, question in enumerate(questions):
+        if "unknown_advice" in question and unknown is None:
+            yield Problem(
+                f"questions[{index}].unknown_advice",
+                "there is no 'unknown' answer to give this advice for",
+                "add 'unknown:' (label and counts_as) at the top level, or remove unknown_advice",
+            )
+    context = raw.get("context")
+    options = [option["id"] for option in context["options"]] if context else []
+    if context:
+        yield from _duplicates(context["options"], "id", "context.options")
+        if context["id"] in ids:
+            yield Problem("context.id", f"'{context['id']}' is also a question id; both are keys of the stored answers", "give the context question its own id")
+    for index, question in enumerate(questions):
+        for key in ("applies_to", "text_by_context"):
+            for option in question.get(key, []):
+                if not context:
+                    yield Problem(
+                        f"questions[{index}].{key}", f"names '{option}' but there is no context question", f"add 'context:' with the options, or remove {key}"
+                    )
+                elif option not in options:
+                    yield Problem(f"questions[{index}].{key}", f"unknown context option '{option}'", f"use one of: {', '.join(options)}")
+    for option in options:
+        if not any(option in q.get("applies_to", [option]) for q in questions):
+            yield Problem(
+                "context.options",
+                f"no question applies to '{option}'",
+                f"let at least one question apply to '{option}' (leave out applies_to, or add '{option}' to it)",
+            )
+    yield from _gate_problems(raw, options)
+
+
+def _gate_problems(raw: dict[str, Any], options: list[str]) -> Iterable[Problem]:
+    gates = raw.get("gates", [])
+    yield from _duplicates(gates, "id", "gates")
+    bands = sorted(raw["bands"], key=lambda band: band["min"])
+    band_ids = [band["id"] for band in bands]
+    themes = {theme["id"] for theme in raw["themes"]}
+    questions = {q["id"]: q for q in raw["questions"]}
+    values = sorted(option["value"] for option in raw["scale"])
+    for index, gate in enumerate(gates):
+        place = f"gates[{index}]"
+        if ("question" in gate) == ("theme" in gate):
+            yield Problem(
+                place,
+                "names both a question and a theme" if "question" in gate else "names neither a question nor a theme",
+                "give exactly one of 'question:' (a question id) or 'theme:' (a theme id)",
+            )
+            continue
+        if gate["max_band"] not in band_ids:
+            yield Problem(f"{place}.max_band", f"unknown band '{gate['max_band']}'", f"use one of: {', '.join(band_ids)}")
+            continue
+        if gate["max_band"] == band_ids[-1]:
+            yield Problem(
+                f"{place}.max_band",
+                f"'{gate['max_band']}' is the top band, so the gate can never lower a result",
+                f"cap at a lower band: {', '.join(band_ids[:-1])}",
+            )
+            continue
+        if "question" in gate:
+            if gate["question"] not in questions:
+                yield Problem(f"{place}.question", f"unknown question '{gate['question']}'", "use the id of a question in this definition")
+                continue
+            if gate["below"] > values[-1]:
+                yield Problem(
+                    f"{place}.below",
+                    f"{gate['below']} is above the top of the scale, so every answer trips the gate",
+                    f"use a scale value from {values[1]} to {values[-1]} (below {values[-1]}: anything but the strongest answer)",
+                )
+                continue
+        else:
+            if gate["theme"] not in themes:
+                yield Problem(f"{place}.theme", f"unknown theme '{gate['theme']}'", f"use one of: {', '.join(sorted(themes))}")
+                continue
+        if len(set(values)) != len(values) or values[0] != 0:
+            continue  # the scale is reported broken; reachability would be measured on nonsense
+        best = _best_score_when_tripped(raw, gate, options)
+        cap = bands[band_ids.index(gate["max_band"])]
+        if best is None:
+            yield Problem(place, "no set of answers trips this gate", "raise 'below:' or gate on another question or theme")
+        elif best <= cap["max"]:
+            yield Problem(
+                place,
+                f"can never lower a result: when it trips, the score is at most {best}, already within band '{cap['id']}' or below",
+                f"remove the gate, raise 'below:', or cap at a lower band than '{cap['id']}'",
+            )
+
+
+def _best_score_when_tripped(raw: dict[str, Any], gate: dict[str, Any], options: list[str]) -> int | None:
+    """The highest total score any answers that trip ``gate`` can reach (``None``: none trips it)."""
+    from .scoring import percentage
+
+    values = sorted(option["value"] for option in raw["scale"])
+    top = values[-1]
+    best: int | None = None
+    for context in options or [None]:
+        applying = [q for q in raw["questions"] if context is None or context in q.get("applies_to", [context])]
+        if "question" in gate:
+            target = [q for q in applying if q["id"] == gate["question"]]
+            if not target:
+                continue
+            lower = [value for value in values if value < gate["below"]]
+            if not lower:
+                continue
+            lowered = {gate["question"]: max(lower)}
+        else:
+            target = [q for q in applying if q["theme"] == gate["theme"]]
+            if not target:
+                continue
+            possible = sum(q["weight"] * top for q in target)
+            # the highest theme score below the threshold, answer by answer (a theme has few questions)
+            lowered = None
+            for combination in _combinations([values] * len(target)):
+                earned = sum(q["weight"] * value for q, value in zip(target, combination, strict=True))
+                if percentage(earned, possible) < gate["below"] and (lowered is None or earned > sum(q["weight"] * lowered[q["id"]] for q in target)):
+                    lowered = {q["id"]: value for q, value in zip(target, combination, strict=True)}
+            if lowered is None:
+                continue
+        earned = sum(q["weight"] * lowered.get(q["id"], top) for q in applying)
+        total = percentage(earned, sum(q["weight"] * top for q in applying))
+        best = total if best is None else max(best, total)
+    return best
+
+
+def _combinations(choices: list[list[int]]) -> Iterable[tuple[int, ...]]:
+    if not choices:
+        yield ()
+        return
+    for value in choices[0]:
+        for rest in _combinations(choices[1:]):
+            yield (value, *rest)
 
 
 def _band_problems(bands: list[dict[str, Any]]) -> Iterable[Problem]:
@@ -402,11 +623,27 @@ def _build(raw: dict[str, Any], path: Path) -> Assessment:
                 text=_text(q["text"]),
                 advice=_text(q["advice"]),
                 help=_text(q.get("help")),
+                unknown_advice=_text(q.get("unknown_advice")),
+                applies_to=tuple(q["applies_to"]) if "applies_to" in q else None,
+                text_by_context={key: _text(value) for key, value in q.get("text_by_context", {}).items()},
+                clause=q.get("clause"),
             )
             for q in raw["questions"]
         ),
         bands=tuple(Band(b["id"], b["min"], b["max"], _text(b["title"]), _text(b["advice"])) for b in sorted(raw["bands"], key=lambda b: b["min"])),
         strings={key: _text(value) for key, value in raw["strings"].items()},
+        unknown=Unknown(_text(raw["unknown"]["label"]), raw["unknown"]["counts_as"]) if "unknown" in raw else None,
+        context=(
+            Context(
+                raw["context"]["id"],
+                _text(raw["context"]["text"]),
+                tuple(ContextOption(o["id"], _text(o["label"])) for o in raw["context"]["options"]),
+                _text(raw["context"].get("help")),
+            )
+            if "context" in raw
+            else None
+        ),
+        gates=tuple(Gate(g["id"], g["max_band"], g["below"], _text(g["text"]), g.get("question"), g.get("theme")) for g in raw.get("gates", [])),
         digest=digest(raw),
         data=raw,
     )

@@ -34,6 +34,79 @@ class Question:
     text: Text
     advice: Text
     help: Text | None = None
+    unknown_advice: Text | None = None
+    """How to find the answer out; a question with it offers "don't know"."""
+    applies_to: tuple[str, ...] | None = None
+    """The context options the question is put to; ``None``: every one."""
+    text_by_context: Mapping[str, Text] = field(default_factory=dict)
+    """Other wording of the question for a context option."""
+    clause: str | None = None
+    """An optional second link target: a source path with a heading id (``voorbeeldclausules.md#bonus``)."""
+
+    @property
+    def allows_unknown(self) -> bool:
+        return self.unknown_advice is not None
+
+    def applies(self, context: str | None) -> bool:
+        """Whether the question is put to a reader in ``context`` (``None``: not chosen: every question)."""
+        return self.applies_to is None or context is None or context in self.applies_to
+
+    def wording(self, context: str | None) -> Text:
+        return self.text_by_context.get(context, self.text) if context else self.text
+
+
+@dataclass(frozen=True)
+class ContextOption:
+    id: str
+    label: Text
+
+
+@dataclass(frozen=True)
+class Context:
+    """The question about the reader's situation: it decides which questions apply."""
+
+    id: str
+    text: Text
+    options: tuple[ContextOption, ...]
+    help: Text | None = None
+
+    def option_labels(self, option_ids: tuple[str, ...], locale: str) -> str:
+        return "; ".join(self.option(option_id).label[locale] for option_id in option_ids)
+
+    def option(self, option_id: str) -> ContextOption:
+        for option in self.options:
+            if option.id == option_id:
+                return option
+        raise KeyError(option_id)
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """The "don't know" answer: stored as :data:`UNKNOWN`, scored as the scale value ``counts_as``."""
+
+    label: Text
+    counts_as: int
+
+
+@dataclass(frozen=True)
+class Gate:
+    """ "Without this, nothing else counts": when the condition holds, the band is at most ``max_band``.
+
+    The condition is either a question answered below ``below`` (a scale value; "don't
+    know" counts as its ``counts_as``) or a theme scoring below ``below`` (0 to 100). A
+    question or theme that does not apply never trips a gate."""
+
+    id: str
+    max_band: str
+    below: int
+    text: Text
+    question: str | None = None
+    theme: str | None = None
+
+
+#: The stored answer for "don't know" and for "does not apply": strings, so they can never be a scale value.
+UNKNOWN = "unknown"
+NOT_APPLICABLE = "na"
 
 
 @dataclass(frozen=True)
@@ -61,6 +134,9 @@ class Assessment:
     questions: tuple[Question, ...]
     bands: tuple[Band, ...]
     strings: Mapping[str, Text]
+    unknown: Unknown | None = None
+    context: Context | None = None
+    gates: tuple[Gate, ...] = ()
     digest: str = ""
     """A hash of the definition's content: which definition scored an answer, whatever its version says."""
     data: Mapping = field(default_factory=dict, compare=False, repr=False)
@@ -90,7 +166,21 @@ class Assessment:
                 return theme
         raise KeyError(theme_id)
 
-    def label(self, value: int, locale: str) -> str:
+    def band(self, band_id: str) -> Band:
+        for band in self.bands:
+            if band.id == band_id:
+                return band
+        raise KeyError(band_id)
+
+    def band_rank(self, band_id: str) -> int:
+        """The band's place from the lowest (0) up."""
+        return [band.id for band in self.bands].index(band_id)
+
+    def label(self, value: int | str, locale: str) -> str:
+        if value == UNKNOWN and self.unknown is not None:
+            return self.unknown.label[locale]
+        if value == NOT_APPLICABLE:
+            return self.strings["not_applicable"][locale]
         for option in self.scale:
             if option.value == value:
                 return option.label[locale]

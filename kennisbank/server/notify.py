@@ -88,7 +88,7 @@ def redact(url: str) -> str:
 def email_message(submission: Submission, assessment: Assessment, site: SiteConfig, settings: NotifySettings, dashboard_url: str = "") -> EmailMessage:
     """The consultant's message about ``submission``, in the site's default language."""
     lang = site.default_language.locale
-    answers = {key: int(value) for key, value in submission.answers.items()}
+    answers = dict(submission.answers)  # scale values, and "unknown", "na" and the context as texts
     result = score(assessment, answers)
     lead = is_lead(submission)
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from kennisbank.assessment import Assessment
 from kennisbank.assessment.contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
+from kennisbank.assessment.model import NOT_APPLICABLE, UNKNOWN
 
 from .submissions import DIGEST_PATTERN, Body, Contact
 
@@ -27,10 +28,17 @@ MULTIPART = "multipart/form-data"
 
 def _answers(assessments: Iterable[Assessment], *, as_text: bool) -> dict[str, Any]:
     """Question id -> (type, required), for every question of every definition."""
+    assessments = list(assessments)
     questions = sorted({q.id for a in assessments for q in a.questions})
     values = sorted({v for a in assessments for v in a.values})
-    scale = Literal[tuple(str(v) for v in values)] if as_text else Literal[tuple(values)]  # type: ignore[valid-type]
-    return dict.fromkeys(questions, scale)
+    # "don't know" and "does not apply" are texts, so they can never be a scale value
+    texts = sorted({UNKNOWN for a in assessments if a.unknown} | {NOT_APPLICABLE for a in assessments if a.context})
+    scale = Literal[(*(str(v) for v in values), *texts)] if as_text else Literal[(*values, *texts)]  # type: ignore[valid-type]
+    fields: dict[str, Any] = dict.fromkeys(questions, scale)
+    for a in assessments:
+        if a.context is not None:
+            fields[a.context.id] = Literal[tuple(o.id for o in a.context.options)]  # type: ignore[valid-type]
+    return dict(sorted(fields.items()))
 
 
 def request_models(assessments: Mapping[str, Assessment], locales: Iterable[str]) -> tuple[type[BaseModel], type[BaseModel]]:

@@ -102,7 +102,8 @@ class Accepted:
     """A checked and scored submission."""
 
     lang: str
-    answers: dict[str, int]
+    answers: dict[str, int | str]
+    """Scale values by question id; ``"unknown"``, ``"na"`` (does not apply) and the context option are texts."""
     result: Result
     contact: dict[str, str | None]
     """Every contact field, ``None`` when empty; stored only with consent."""
@@ -297,10 +298,11 @@ def validate(assessment: Assessment, found: Input, locales: Sequence[str]) -> tu
     for flag in (DISCUSS_FIELD, CONSENT_FIELD):
         if not isinstance(getattr(found.body, flag), bool):
             problems[flag] = ("error_invalid", {})
-    answers: dict[str, int] = {}
+    answers: dict[str, int | str] = {}
     if "answers" not in problems:
-        # a value that cannot be a scale value never reaches int(): "9" * 5000 would raise there
-        sent = {key: (-1 if isinstance(value, str) and len(value) > 9 else value) for key, value in found.body.answers.items()}
+        # a value that cannot be a scale value never reaches int(): "9" * 5000 would raise
+        # there; other texts ("unknown", "na", a context option) are compared, never converted
+        sent = {key: (-1 if isinstance(value, str) and len(value) > 9 and value.isdigit() else value) for key, value in found.body.answers.items()}
         try:
             answers = check_answers(assessment, sent)
         except AnswerError as exc:

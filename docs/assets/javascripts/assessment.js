@@ -8,22 +8,44 @@
   const percentage = (earned, possible) => Math.floor((200 * earned + possible) / (2 * possible));
   const fill = (text, values) => text.replace(/\{(\w+)\}/g, (m, key) => (key in values ? values[key] : m));
 
-  /* answers: {questionId: value} for every question. */
+  /* answers: {questionId: value} and {contextId: option}, as the server checks them:
+     a question that does not apply in the context may hold anything or nothing; "don't
+     know" counts as data.unknown.countsAs. The rules are scoring.py's, step by step. */
   function score(data, answers) {
     const top = Math.max(...data.values);
-    const part = (questions) =>
-      percentage(
-        questions.reduce((sum, q) => sum + q.weight * answers[q.id], 0),
-        questions.reduce((sum, q) => sum + q.weight * top, 0)
-      );
-    const total = part(data.questions);
+    const unknown = data.unknown ? data.unknown.value : null;
+    const countsAs = data.unknown ? data.unknown.countsAs : 0;
+    const context = data.context ? answers[data.context.id] : undefined;
+    const applies = (q) => !q.appliesTo || context === undefined || q.appliesTo.includes(context);
+    const applying = data.questions.filter(applies);
+    const value = (q) => (answers[q.id] === unknown ? countsAs : answers[q.id]);
+    const part = (questions) => {
+      const possible = questions.reduce((sum, q) => sum + q.weight * top, 0);
+      return possible ? percentage(questions.reduce((sum, q) => sum + q.weight * value(q), 0), possible) : null;
+    };
+    const total = part(applying);
     const themes = {};
-    for (const theme of data.themes) themes[theme] = part(data.questions.filter((q) => q.theme === theme));
+    for (const theme of data.themes) themes[theme] = part(applying.filter((q) => q.theme === theme));
+    const bandIds = data.bands.map((band) => band.id);
+    const rank = data.bands.findIndex((band) => band.min <= total && total <= band.max);
+    const tripped = (gate) => {
+      if (gate.question !== undefined) {
+        const q = applying.find((item) => item.id === gate.question);
+        return q !== undefined && value(q) < gate.below;
+      }
+      return themes[gate.theme] !== null && themes[gate.theme] < gate.below;
+    };
+    const lowering = (data.gates || []).filter((gate) => tripped(gate) && bandIds.indexOf(gate.maxBand) < rank);
+    const cap = Math.min(rank, ...lowering.map((gate) => bandIds.indexOf(gate.maxBand)));
     return {
       score: total,
-      band: data.bands.find((band) => band.min <= total && total <= band.max).id,
+      band: bandIds[cap],
+      scoreBand: bandIds[rank],
+      gates: lowering.filter((gate) => bandIds.indexOf(gate.maxBand) === cap).map((gate) => gate.id),
       themes,
-      weak: data.questions.filter((q) => answers[q.id] < top).map((q) => q.id),
+      weak: applying.filter((q) => answers[q.id] === unknown || value(q) < top).map((q) => q.id),
+      unknown: applying.filter((q) => answers[q.id] === unknown).map((q) => q.id),
+      notApplicable: data.questions.filter((q) => !applies(q)).map((q) => q.id),
     };
   }
 
@@ -37,15 +59,67 @@
     const progress = find("[data-kb-progress]");
     const printButton = find("[data-kb-print]");
     const submitButton = find("button[type=submit]");
-    const total = data.questions.length;
+    const unknown = data.unknown ? data.unknown.value : null;
+    const contextId = data.context ? data.context.id : null;
+    const fieldsets = {};
+    for (const q of data.questions) fieldsets[q.id] = find(`[data-kb-question="${q.id}"]`);
+    /* the wording the build wrote is the default; a context may have its own */
+    for (const element of findAll("[data-kb-text]")) element.dataset.kbDefault = element.textContent;
+    /* with the script, questions that do not apply are hidden, so the choices and notes
+       that stand in for that without it are not needed */
+    for (const element of findAll("[data-kb-na], [data-kb-applies-note], [data-kb-variant]")) element.hidden = true;
+
+    const inputValue = (input) => (/^\d+$/.test(input.value) ? Number(input.value) : input.value);
+    const currentContext = () => {
+      if (!contextId) return undefined;
+      const checked = form.querySelector(`input[name="${data.prefix}${contextId}"]:checked`);
+      return checked ? checked.value : undefined;
+    };
+    /* before the context is chosen, only the questions for everyone are shown */
+    const applies = (q, context) => !q.appliesTo || (context !== undefined && q.appliesTo.includes(context));
+    const applying = (context) => data.questions.filter((q) => applies(q, context));
+    const allowed = (q, value) => data.values.includes(value) || (q.unknown && value === unknown);
 
     const read = () => {
       const answers = {};
-      for (const q of data.questions) {
+      const context = currentContext();
+      if (context !== undefined) answers[contextId] = context;
+      for (const q of applying(context)) {
         const checked = form.querySelector(`input[name="${data.prefix}${q.id}"]:checked`);
-        if (checked) answers[q.id] = Number(checked.value);
+        if (checked && allowed(q, inputValue(checked))) answers[q.id] = inputValue(checked);
       }
       return answers;
+    };
+
+    /* every answer given, also to questions hidden by the context: switching back keeps them */
+    const readAll = () => {
+      const answers = read();
+      for (const q of data.questions) {
+        const checked = form.querySelector(`input[name="${data.prefix}${q.id}"]:checked`);
+        if (checked && allowed(q, inputValue(checked))) answers[q.id] = inputValue(checked);
+      }
+      return answers;
+    };
+
+    const arrange = (context) => {
+      let number = 0;
+      for (const q of data.questions) {
+        const fieldset = fieldsets[q.id];
+        const shown = applies(q, context);
+        fieldset.hidden = !shown;
+        fieldset.disabled = !shown; /* not required, not sent */
+        if (shown) {
+          number += 1;
+          fieldset.querySelector("[data-kb-number]").textContent = `${number}.`;
+        }
+        const text = (context !== undefined && q.texts[context]) || null;
+        for (const element of findAll(`[data-kb-question="${q.id}"] [data-kb-text], [data-kb-advice="${q.id}"] [data-kb-text], [data-kb-answer-row="${q.id}"] [data-kb-text]`)) {
+          element.textContent = text || element.dataset.kbDefault;
+        }
+      }
+      for (const section of findAll("[data-kb-theme-section]")) {
+        section.hidden = !applying(context).some((q) => q.theme === section.dataset.kbThemeSection);
+      }
     };
 
     /* Stored answers that no longer fit the definition (a question removed or renamed,
@@ -58,8 +132,9 @@
         stored = {};
       }
       const answers = {};
+      if (contextId && data.context.options.includes(stored[contextId])) answers[contextId] = stored[contextId];
       for (const q of data.questions) {
-        if (data.values.includes(stored[q.id])) answers[q.id] = stored[q.id];
+        if (allowed(q, stored[q.id])) answers[q.id] = stored[q.id];
       }
       return answers;
     };
@@ -72,38 +147,64 @@
       }
     };
 
+    const bandTitle = (id) => find(`[data-kb-band="${id}"] h4`).textContent;
+
     const show = (answers, outcome) => {
       find("[data-kb-score]").textContent = fill(data.strings.score_value, { score: outcome.score });
       for (const band of findAll("[data-kb-band]")) band.hidden = band.dataset.kbBand !== outcome.band;
+      const gates = find("[data-kb-gates]");
+      if (gates) {
+        gates.hidden = outcome.gates.length === 0;
+        find("[data-kb-gate-intro]").textContent = fill(data.strings.gate_intro, { score: outcome.score, band: bandTitle(outcome.scoreBand) });
+        for (const item of findAll("[data-kb-gate]")) item.hidden = !outcome.gates.includes(item.dataset.kbGate);
+      }
+      const count = find("[data-kb-unknown-count]");
+      if (count) {
+        count.hidden = outcome.unknown.length === 0;
+        count.textContent = fill(data.strings.unknown_count, { count: outcome.unknown.length });
+      }
       for (const item of findAll("[data-kb-theme]")) {
         const theme = item.dataset.kbTheme;
         const title = find(`#${form.id}-theme-${theme}`).textContent;
-        item.querySelector("[data-kb-theme-text]").textContent = fill(data.strings.theme_score, { theme: title, score: outcome.themes[theme] });
-        item.querySelector(".kb-bar-fill").setAttribute("width", outcome.themes[theme]);
+        const value = outcome.themes[theme];
+        item.querySelector("[data-kb-theme-text]").textContent =
+          value === null ? fill(data.strings.theme_not_applicable, { theme: title }) : fill(data.strings.theme_score, { theme: title, score: value });
+        item.querySelector(".kb-bar-fill").setAttribute("width", value || 0);
       }
       for (const item of findAll("[data-kb-advice]")) {
         const id = item.dataset.kbAdvice;
         item.hidden = !outcome.weak.includes(id);
-        item.querySelector("[data-kb-answer-label]").textContent = data.labels[answers[id]];
+        item.querySelector("[data-kb-answer-label]").textContent = data.labels[answers[id]] || "";
+        const how = item.querySelector("[data-kb-unknown-advice]");
+        if (how) how.hidden = answers[id] !== unknown;
       }
-      for (const cell of findAll("[data-kb-answer]")) cell.textContent = data.labels[answers[cell.dataset.kbAnswer]];
+      for (const cell of findAll("[data-kb-answer]")) {
+        const id = cell.dataset.kbAnswer;
+        cell.textContent = outcome.notApplicable.includes(id) ? data.labels[data.notApplicable] : data.labels[answers[id]];
+      }
+      const contextCell = find("[data-kb-context-answer]");
+      if (contextCell) {
+        const checked = form.querySelector(`input[name="${data.prefix}${contextId}"]:checked`);
+        contextCell.textContent = checked ? checked.closest("label").textContent.trim() : "";
+      }
     };
 
     const update = (announce) => {
+      const context = currentContext();
+      arrange(context);
       const answers = read();
-      const answered = Object.keys(answers).length;
+      const total = applying(context).length;
+      const answered = applying(context).filter((q) => q.id in answers).length;
+      progress.querySelector("progress").max = total;
       progress.querySelector("progress").value = answered;
       find("[data-kb-progress-text]").textContent = fill(data.strings.progress, { answered, total });
-      const complete = answered === total;
+      const complete = answered === total && (!contextId || context !== undefined);
       result.hidden = !complete;
       printButton.hidden = !complete;
       if (!complete) return answers;
       const outcome = score(data, answers);
       show(answers, outcome);
-      if (announce) {
-        const band = find(`[data-kb-band="${outcome.band}"] h4`).textContent;
-        status.textContent = `${fill(data.strings.score_value, { score: outcome.score })}: ${band}`;
-      }
+      if (announce) status.textContent = `${fill(data.strings.score_value, { score: outcome.score })}: ${bandTitle(outcome.band)}`;
       return answers;
     };
 
@@ -136,7 +237,7 @@
         } else if (response.status === 409) {
           /* the site was rebuilt since this page was loaded: the answers are saved on
              every change, so a reload brings them back into the new form */
-          save(read());
+          save(readAll());
           sent.textContent = reply.error || data.strings.send_failed;
           const again = document.createElement("button");
           again.type = "button";
@@ -164,11 +265,13 @@
     }
     progress.hidden = false;
     update(false);
-    if (Object.keys(restored).length) status.textContent = fill(data.strings.restored, { answered: Object.keys(restored).length });
+    const restoredCount = Object.keys(restored).filter((id) => id !== contextId).length;
+    if (restoredCount) status.textContent = fill(data.strings.restored, { answered: restoredCount });
 
     form.addEventListener("change", (event) => {
       if (!event.target.name.startsWith(data.prefix)) return;
-      save(update(true));
+      update(true);
+      save(readAll());
     });
     form.addEventListener("reset", () => {
       setTimeout(() => {

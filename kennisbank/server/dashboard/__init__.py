@@ -362,7 +362,9 @@ class Dashboard:
         except (Changed, KeyError):
             assessment = None
         if assessment is not None:
-            answers = {key: value for key, value in submission.answers.items() if key in {q.id for q in assessment.questions}}
+            # the questions and the context answer: the context decides which questions applied
+            known = {q.id for q in assessment.questions} | ({assessment.context.id} if assessment.context else set())
+            answers = {key: value for key, value in submission.answers.items() if key in known}
             try:
                 result = score(assessment, answers)
                 result_html = render_result(assessment, submission.lang, result, answers, article_url=self.article_url(assessment, submission.lang))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 from kennisbank.assessment import Assessment
+from kennisbank.assessment.model import NOT_APPLICABLE, UNKNOWN
 
 from ..store import Insight
 
@@ -118,10 +119,12 @@ def figures(numbers: Insight, assessment: Assessment, lang: str, t: Callable[...
     for theme in assessment.themes:
         earned = possible = 0.0
         for question in assessment.questions_of(theme.id):
-            counts = numbers.answers.get(question.id, {})
+            # as the score counts them: "don't know" as the definition's value, "not applicable" left out
+            counts = {_scored(assessment, value): n for value, n in numbers.answers.get(question.id, {}).items() if value != NOT_APPLICABLE}
+            counts.pop(None, 0)
             answered = sum(counts.values())
             if answered:
-                mean = sum(int(value) * n for value, n in counts.items()) / answered
+                mean = sum(value * n for value, n in counts.items()) / answered
                 earned += question.weight * mean
                 possible += question.weight * top_value
         theme_rows.append((text(theme.title), round(100 * earned / possible, 1) if possible else 0.0))
@@ -136,25 +139,45 @@ def figures(numbers: Insight, assessment: Assessment, lang: str, t: Callable[...
     )
 
     # 4. Each question's answers (stacked to 100 %)
-    scale = list(assessment.scale)
+    # the scale, then "don't know" and "not applicable" where the definition has them
+    options = [(o.value, text(o.label)) for o in assessment.scale]
+    if assessment.unknown is not None:
+        options.append((UNKNOWN, text(assessment.unknown.label)))
+    if assessment.context is not None:
+        options.append((NOT_APPLICABLE, text(assessment.strings["not_applicable"])))
     items, rows = [], []
     for number, question in enumerate(assessment.questions, start=1):
-        counts = {int(value): n for value, n in numbers.answers.get(question.id, {}).items()}
+        counts = {_option_key(value): n for value, n in numbers.answers.get(question.id, {}).items()}
         whole = sum(counts.values())
-        parts = [(index % 5, 100 * counts.get(option.value, 0) / whole if whole else 0) for index, option in enumerate(scale)]
+        parts = [(index % 5, 100 * counts.get(value, 0) / whole if whole else 0) for index, (value, _) in enumerate(options)]
         items.append((f"{number}. {text(question.text)}", parts))
-        rows.append([f"{number}. {text(question.text)}", whole, *(f"{counts.get(o.value, 0)} ({_percent(counts.get(o.value, 0), whole)})" for o in scale)])
+        rows.append([f"{number}. {text(question.text)}", whole, *(f"{counts.get(value, 0)} ({_percent(counts.get(value, 0), whole)})" for value, _ in options)])
     legend = [
-        f'<li><svg class="kb-swatch" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true"><rect class="kb-c{i % 5}" width="10" height="10"></rect></svg> {escape(text(o.label))}</li>'
-        for i, o in enumerate(scale)
+        f'<li><svg class="kb-swatch" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true"><rect class="kb-c{i % 5}" width="10" height="10"></rect></svg> {escape(label)}</li>'
+        for i, (_, label) in enumerate(options)
     ]
     found.append(
         Figure(
             "answers",
             t("chart_answers"),
             Markup('<ul class="kb-legend">' + "".join(legend) + "</ul>") + _hbars("answers", t("chart_answers"), items, 100),
-            [t("question"), t("count"), *(text(o.label) for o in scale)],
+            [t("question"), t("count"), *(label for _, label in options)],
             rows,
         )
     )
     return found
+
+
+def _option_key(value: int | str) -> int | str:
+    """A stored answer as the chart's key: scale values as numbers, "unknown" and "na" as they are."""
+    return value if value in (UNKNOWN, NOT_APPLICABLE) else int(value)
+
+
+def _scored(assessment, value: int | str) -> int | None:
+    """The value a stored answer counts as in the score (None: not a scale answer)."""
+    if value == UNKNOWN:
+        return assessment.unknown.counts_as if assessment.unknown is not None else None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
