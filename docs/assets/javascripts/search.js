@@ -22,6 +22,7 @@
   var form = box.querySelector(".md-search__form")
   var status = box.querySelector(".md-search-result__meta")
   var list = box.querySelector(".md-search-result__list")
+  var scroll = box.querySelector(".md-search__scrollwrap")
   var strings = JSON.parse(box.getAttribute("data-kb-strings"))
   // the site's root: this script is <root>assets/javascripts/search.js
   var root = new URL("../../", script.src)
@@ -62,6 +63,9 @@
 
   function say(text) {
     status.textContent = text
+    // focusable itself only while it holds no link to focus (axe: scrollable-region-focusable)
+    if (list.children.length) scroll.removeAttribute("tabindex")
+    else scroll.setAttribute("tabindex", "0")
   }
 
   function count(n) {
