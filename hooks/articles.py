@@ -98,6 +98,7 @@ def on_page_markdown(markdown, page, config, files):
     if pagination is not None and pagination.number > 1:
         title = page.meta.get("title") or page.title or ""
         page.meta["title"] = page_title(str(title), pagination, _state["labels"])
+        page.meta["search"] = {"exclude": True}  # the same text as page 1, which search finds (hooks/pagefind.py)
     return markdown
 
 

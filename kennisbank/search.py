@@ -1,7 +1,7 @@
 """Site search with Pagefind: an index per language, built once every language is built.
 
-Pagefind (the ``pagefind`` package, whose ``pagefind[bin]`` extra ships the indexer
-binary its Python API drives) reads the built HTML, splits it by ``<html lang>`` into
+Pagefind (the ``pagefind`` package's ``pagefind[bin]`` extra ships its indexer
+binary, which :func:`build_index` runs) reads the built HTML, splits it by ``<html lang>`` into
 one index per language and stems each with its language's Snowball stemmer (Dutch,
 English). In the browser, ``pagefind.js`` loads only the index of the page's own
 language, so a reader finds pages in that language only; it fetches the index in
@@ -22,10 +22,11 @@ site renders results in Material's markup with its own script
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,12 +70,21 @@ class Indexed:
     bundle: Path
 
 
-async def _index(site_dir: Path, bundle: Path) -> None:
-    from pagefind.index import IndexConfig, PagefindIndex
+def _run_pagefind(site_dir: Path, bundle: Path) -> None:
+    """Pagefind's binary (from ``pagefind[bin]``) over the site, configured by a
+    ``pagefind.json`` in a folder of its own as its working directory.
 
-    config = IndexConfig(exclude_selectors=list(EXCLUDE), output_path=str(bundle))
-    async with PagefindIndex(config=config) as index:  # writes the bundle when the block ends
-        await index.add_directory(str(site_dir))
+    Not the package's Python API (``pagefind.index``): it talks to the same binary over
+    its stdout with stderr merged in, so any warning the binary prints (it does, on
+    larger sites) breaks the exchange with a bare JSON error."""
+    from pagefind_bin import get_executable
+
+    config = {"site": str(site_dir), "output_path": str(bundle), "exclude_selectors": list(EXCLUDE), "quiet": True}
+    with tempfile.TemporaryDirectory(prefix="kb-pagefind-") as folder:
+        Path(folder, "pagefind.json").write_text(json.dumps(config), encoding="utf-8")
+        done = subprocess.run([str(get_executable())], cwd=folder, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SearchIndexError(f"Pagefind stopped with exit code {done.returncode}: {(done.stdout + done.stderr).strip()}")
 
 
 def build_index(site_dir: Path | str) -> Indexed:
@@ -84,10 +94,10 @@ def build_index(site_dir: Path | str) -> Indexed:
     bundle = site_dir / BUNDLE
     shutil.rmtree(bundle, ignore_errors=True)
     try:
-        asyncio.run(_index(site_dir, bundle))
+        _run_pagefind(site_dir, bundle)
         languages = json.loads((bundle / "pagefind-entry.json").read_text(encoding="utf-8"))["languages"]
-    except Exception as exc:  # the service's own errors carry no type of their own
-        raise SearchIndexError(f"Pagefind failed to index {site_dir}: {exc}") from exc
+    except (OSError, ValueError, KeyError) as exc:
+        raise SearchIndexError(f"Pagefind wrote no readable {bundle}/pagefind-entry.json: {exc}") from exc
     pages = {code: data["page_count"] for code, data in languages.items()}
     for path in bundle.iterdir():
         if UNUSED.search(path.name):

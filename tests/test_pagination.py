@@ -58,6 +58,8 @@ def test_the_index_is_split_into_pages_of_20(many, prefix, word):
     assert synthetic == sorted(synthetic, reverse=True) and len(synthetic) == SYNTHETIC
     for page in pages:
         assert page.html["lang"] == (prefix.rstrip("/") or "nl")
+    # search finds the index once: the further pages repeat its text and list nothing it indexes
+    assert [bool(page.select("[data-pagefind-body]")) for page in pages] == [True, False, False]
 
 
 @pytest.mark.parametrize("prefix", ["", "en/"])

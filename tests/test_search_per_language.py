@@ -3,6 +3,7 @@ only, stemmed by that language, by keyboard, without console or CSP errors."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from urllib.parse import urlparse
@@ -56,7 +57,12 @@ def test_only_the_article_content_is_indexed(site):
     assert body[0].select_one("form") is not None and "form" in EXCLUDE  # the self-assessment is in it, left out
     assert not site.html("uitslag/index.html").select("[data-pagefind-body]")
     assert not site.html("404.html").select("[data-pagefind-body]")
-    # a page with Material's `search: exclude` is left out too
+    # what the index holds of the pages (Pagefind's fragments: gzip of its JSON)
+    indexed = "\n".join(gzip.decompress(f.read_bytes()).decode("utf-8", "replace") for f in (site.site / "pagefind" / "fragment").iterdir())
+    assert "leverancier" in indexed and "Privacyverklaring" in indexed
+    for left_out in ("Waarover gaat het?", "What is it about?", "Verstuur"):  # the contact form's text
+        assert left_out in site.html("over/index.html").text + site.html("en/over/index.html").text
+        assert left_out not in indexed, left_out
     assert "data-pagefind-body" not in mark_body('<article class="other">')
     assert mark_body('<article class="md-content__inner md-typeset">x').count("data-pagefind-body") == 1
 
