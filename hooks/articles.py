@@ -4,7 +4,10 @@ Per language build it reads every article once (``on_files``), leaves drafts out
 unless ``KENNISBANK_DRAFTS=1`` (``make dev``), adds a page per category, replaces
 ``<!-- md:articles -->`` markers with the list (``overrides/partials/kb-article-list.html``;
 ``category=<id>`` and ``limit=<n>`` narrow it, ``level=3`` sets the titles' heading
-level), puts the author line under each article's title (``kb-byline.html``) and
+level), splits a list without ``limit=`` into pages of ``per_page`` articles (20 by
+default: ``artikelen/``, ``artikelen/page/2/``, …; category pages the same), each
+generated page with the language versions, sitemap entry and ``rel=prev/next`` links
+every page has, puts the author line under each article's title (``kb-byline.html``) and
 writes the language's Atom feed (``feed.xml`` at the language's root). What an
 article must say, what a marker may ask for, what a category page says and what a
 feed lists is decided in ``kennisbank.articles`` and ``kennisbank.feeds``. Articles
@@ -26,12 +29,16 @@ from kennisbank.articles import (
     MARKER,
     ArticleError,
     Labels,
+    Pagination,
     categories_in,
     category_page,
     category_url,
     is_article_file,
     list_options,
     newest_first,
+    page_count,
+    page_title,
+    paginated_list,
     read_article,
 )
 from kennisbank.feeds import feed_path, feed_title, language_feed
@@ -79,7 +86,20 @@ def on_files(files, config):
     _state["by_path"] = {article.path: article for article in articles}
     for category in categories_in(articles):
         files.append(_category_file(category, config))
+    _state["pagination"] = {}
+    for file in list(files.documentation_pages()):
+        if not is_article_file(file.src_uri, site.locales):
+            _paginate(file, files, config)
     return files
+
+
+def on_page_markdown(markdown, page, config, files):
+    pagination = _state["pagination"].get(page.url)
+    if pagination is not None and pagination.number > 1:
+        title = page.meta.get("title") or page.title or ""
+        page.meta["title"] = page_title(str(title), pagination, _state["labels"])
+        page.meta["search"] = {"exclude": True}  # the same text as page 1, which search finds (hooks/pagefind.py)
+    return markdown
 
 
 def on_page_content(html, page, config, files):
@@ -96,6 +116,12 @@ def on_page_context(context, page, config, nav):
     """``feed``: this language's feed, for ``<link rel="alternate">`` in every page's head."""
     site, locale = _state["site"], _state["locale"]
     context["feed"] = {"url": get_relative_url(feed_path(site, locale), page.url), "title": feed_title(site, locale)}
+    pagination = _state["pagination"].get(page.url)
+    if pagination is not None:  # overrides/main.html: rel=prev/next of the list's pages instead of the nav's
+        context["pagination"] = {
+            rel: get_relative_url(pagination.url_of(number), page.url) if number else None
+            for rel, number in (("prev", pagination.previous), ("next", pagination.next))
+        }
     return context
 
 
@@ -126,6 +152,41 @@ def _category_file(category: str, config) -> File:
     return file
 
 
+def _paginate(file: File, files, config) -> None:
+    """If ``file``'s page lists articles without limit=, the pages after its first:
+    generated files that render the same Markdown with the next articles."""
+    source = file.content_string
+    if "md:articles" not in source:
+        return
+    try:
+        options = paginated_list(source, f"docs/{file.src_uri}", _state["site"].categories)
+    except ArticleError as exc:
+        raise PluginError(str(exc)) from None
+    if options is None:
+        return
+    pages = page_count(len(options.select(_state["articles"])), options.per_page)
+    _state["pagination"][file.url] = Pagination(file.url, 1, pages)
+    prefix = _state["prefix"]
+    for number in range(2, pages + 1):
+        pagination = Pagination(file.url, number, pages)
+        url = pagination.url_of(number)
+        # artikelen/page/2/index.md: an index, so no hook takes it for an article
+        page = File.generated(config, url.removeprefix(prefix) + "index.md", content=source)
+        page.dest_uri = url + "index.html"
+        page.url = url
+        for attr in ("locale", "localization", "locale_alternate_of"):
+            setattr(page, attr, getattr(file, attr, _state["locale"]))
+        page.norm_src_uri = page.src_uri
+        page.alternates = {}
+        for locale, twin_of in (getattr(file, "alternates", None) or {}).items():
+            twin = File.generated(config, page.src_uri, content="")
+            twin.url = Pagination(twin_of.url, number, pages).url_of(number)
+            twin.locale = getattr(twin_of, "locale", locale)
+            page.alternates[locale] = twin
+        files.append(page)
+        _state["pagination"][page.url] = pagination
+
+
 def _category_link(category: str, page) -> str:
     return get_relative_url(category_url(category, _state["prefix"]), page.url)
 
@@ -135,8 +196,14 @@ def _list(options: str, page) -> str:
         chosen = list_options(options, f"docs/{page.file.src_uri}", _state["site"].categories)
     except ArticleError as exc:
         raise PluginError(str(exc)) from None
+    articles = chosen.select(_state["articles"])
+    pagination = _state["pagination"].get(page.url) if chosen.paginated else None
+    if pagination is not None:
+        articles = pagination.window(articles, chosen.per_page)
     return _state["list"].render(
-        articles=chosen.select(_state["articles"]),
+        articles=articles,
+        pagination=pagination,
+        page_link=lambda number: get_relative_url(pagination.url_of(number), page.url),
         l=_state["labels"],
         level=chosen.level,
         link=lambda article: get_relative_url(article.url, page.url),

@@ -25,7 +25,7 @@ def on_files(files, config):
     return files
 
 
-@event_priority(-300)  # after every other on_post_build: the search hook (-200) writes the indexes last
+@event_priority(-300)  # after every other on_post_build: the Pagefind hook (-200) writes its bundle last
 def on_post_build(config):
     if config.plugins["i18n"].building:
         return  # a nested language build; the outer (default language) build ends after all of them

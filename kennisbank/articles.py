@@ -46,7 +46,11 @@ REQUIRED_FIELDS: dict[str, str] = {
 #: ``<!-- md:articles category=… limit=… level=… -->`` in a page's HTML. Python-Markdown
 #: keeps the comment as it is, and escapes it inside code, where it stays text.
 MARKER = re.compile(r"<!--\s*md:articles\b(?P<options>.*?)-->", re.DOTALL)
-LIST_OPTIONS = "category=<id>, limit=<number> and level=<2|3|4> (the heading level of the titles)"
+LIST_OPTIONS = "category=<id>, limit=<number>, per_page=<number> and level=<2|3|4> (the heading level of the titles)"
+#: a list without limit= shows this many articles a page, then links to the next page
+PER_PAGE = 20
+#: where the further pages of a page's list are: artikelen/page/2/
+PAGE_FOLDER = "page"
 
 
 class ArticleError(ValueError):
@@ -211,6 +215,12 @@ class ListOptions:
     category: str | None = None
     limit: int | None = None
     level: int = 2
+    per_page: int = PER_PAGE
+
+    @property
+    def paginated(self) -> bool:
+        """A list without ``limit=`` lists every article, ``per_page`` a page."""
+        return self.limit is None
 
     def select(self, articles: Sequence[Article]) -> list[Article]:
         """The articles of the list, in the order given (newest first)."""
@@ -231,22 +241,77 @@ def list_options(text: str, page: str, categories: Iterable[str]) -> ListOptions
             raise ArticleError(f"{page}: {marker}: {problem}")
         options[name] = value
     limit = options.get("limit")
-    return ListOptions(options.get("category"), int(limit) if limit else None, int(options.get("level", 2)))
+    if limit and "per_page" in options:
+        raise ArticleError(
+            f"{page}: {marker}: limit= and per_page= exclude each other. Fix: limit=<n> for the first n articles, or per_page=<n> for every article, n a page"
+        )
+    return ListOptions(options.get("category"), int(limit) if limit else None, int(options.get("level", 2)), int(options.get("per_page", PER_PAGE)))
 
 
 def _option_problem(name: str, value: str, seen: Mapping[str, str], categories: Sequence[str]) -> str | None:
     """What is wrong with the option ``name=value`` (``seen``: the options before it), with its fix; ``None`` if nothing."""
-    if not value or name not in ("category", "limit", "level"):
+    if not value or name not in ("category", "limit", "level", "per_page"):
         return f"'{name}{'=' + value if value else ''}' is not an option. Fix: use {LIST_OPTIONS}"
     if name in seen:
         return f"{name} is given twice. Fix: give each option once"
     if name == "category" and value not in categories:
         return f"unknown category '{value}'. Fix: use one of {', '.join(categories)}, or add it with its names to extra.categories in mkdocs.yml"
-    if name == "limit" and not (value.isascii() and value.isdigit() and int(value) > 0):
-        return f"limit={value} is not a number above 0. Fix: limit=<number>, such as limit=5"
+    if name in ("limit", "per_page") and not (value.isascii() and value.isdigit() and int(value) > 0):
+        return f"{name}={value} is not a number above 0. Fix: {name}=<number>, such as {name}=5"
     if name == "level" and value not in ("2", "3", "4"):
         return f"level={value} is not 2, 3 or 4. Fix: level=<2|3|4>, the heading level of the titles under the page's own headings"
     return None
+
+
+def markers(markdown: str) -> list[str]:
+    """The options text of every ``<!-- md:articles -->`` marker in a page's Markdown source."""
+    return [match["options"] for match in MARKER.finditer(markdown)]
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """Page ``number`` of ``pages`` of one page's article list, whose first page is at ``url``."""
+
+    url: str
+    """Site-relative URL of the first page: ``artikelen/``, ``en/artikelen/categorie/x/``."""
+    number: int
+    pages: int
+
+    def url_of(self, number: int) -> str:
+        """Page 1 is the page itself; the others are ``<url>page/<n>/``."""
+        return self.url if number == 1 else f"{self.url}{PAGE_FOLDER}/{number}/"
+
+    @property
+    def previous(self) -> int | None:
+        return self.number - 1 if self.number > 1 else None
+
+    @property
+    def next(self) -> int | None:
+        return self.number + 1 if self.number < self.pages else None
+
+    def window(self, articles: Sequence[Article], per_page: int) -> Sequence[Article]:
+        """The articles on this page."""
+        return articles[(self.number - 1) * per_page : self.number * per_page]
+
+
+def page_count(articles: int, per_page: int) -> int:
+    """How many pages a list of ``articles`` takes: at least one (that says there are none)."""
+    return max(1, math.ceil(articles / per_page))
+
+
+def paginated_list(markdown: str, page: str, categories: Iterable[str]) -> ListOptions | None:
+    """The one list of a page's Markdown that is paginated, if it has one.
+
+    :class:`ArticleError` if it has two: a page has one set of page links."""
+    found = [options for options in (list_options(text, page, categories) for text in markers(markdown)) if options.paginated]
+    if len(found) > 1:
+        raise ArticleError(f"{page}: {len(found)} article lists without limit=, each would need its own pages. Fix: give all lists but one a limit=<number>")
+    return found[0] if found else None
+
+
+def page_title(title: str, pagination: Pagination, labels: Labels) -> str:
+    """The title of a further page: ``Artikelen, pagina 2 van 3``."""
+    return labels.s("pagination_title", title=title, page=pagination.number, pages=pagination.pages)
 
 
 def categories_in(articles: Iterable[Article]) -> list[str]:

@@ -215,7 +215,7 @@ def test_list_options_are_read_from_the_marker():
             "unknown category 'inkoop'",
             "Fix: use one of contractmanagement, outsourcing, or add it with its names to extra.categories in mkdocs.yml",
         ),
-        (" sort=date", "'sort=date' is not an option", "Fix: use category=<id>, limit=<number> and level=<2|3|4>"),
+        (" sort=date", "'sort=date' is not an option", "Fix: use category=<id>, limit=<number>, per_page=<number> and level=<2|3|4>"),
         (" limit", "'limit' is not an option", "Fix: use category=<id>"),
         (" limit=", "'limit' is not an option", "Fix: use category=<id>"),
         (" limit=3 limit=4", "limit is given twice", "Fix: give each option once"),

@@ -20,6 +20,7 @@ from kennisbank import assets
 from kennisbank.assets import COMPRESSIBLE, WORTH, compress_file, compress_site
 from kennisbank.csp import inline_scripts, script_hash
 from kennisbank.manifest import load_manifest
+from kennisbank.search import PRECOMPRESSED
 from kennisbank.server import Settings, create_app
 from kennisbank.server.static import accepted_encodings
 
@@ -156,7 +157,9 @@ def test_content_types_with_charset_for_text(client, site):
         "/sitemap.xml": "application/xml; charset=utf-8",
         "/feed.xml": "application/xml; charset=utf-8",
         "/robots.txt": "text/plain; charset=utf-8",
-        "/search/search_index.json": "application/json",
+        "/pagefind/pagefind-entry.json": "application/json",
+        "/pagefind/pagefind.js": "text/javascript; charset=utf-8",
+        "/pagefind/wasm.nl.pagefind": "application/octet-stream",
         bundle(site) + ".map": "application/json",
         "/assets/favicon.svg": "image/svg+xml",
         # a compressed copy asked for by name is not the page
@@ -206,9 +209,9 @@ def test_a_404_is_never_304(client):
 
 def test_the_build_compresses_every_text_file_beside_itself(site):
     """Every copy holds exactly the file as built: written after the last hook wrote it
-    (the search indexes come last)."""
+    (the search index comes last)."""
     originals = [p for p in site.site.rglob("*") if p.is_file() and p.suffix in COMPRESSIBLE]
-    assert any(p.name == "search_index.json" for p in originals)
+    assert any(p.name == "pagefind-entry.json" for p in originals)  # Pagefind's bundle is written before
     compressed = 0
     for path in originals:
         raw = path.read_bytes()
@@ -332,6 +335,45 @@ def test_head_and_range(client, site):
     assert headers["vary"] == "Accept-Encoding"
 
 
+def test_pagefinds_files_are_sent_as_they_are_with_their_type_and_cache(client, site):
+    """Pagefind's chunks are gzip inside (pagefind.js unpacks them): no copies, no
+    Content-Encoding, no Vary; the content-addressed ones are cached for a year."""
+    bundle_dir = site.site / "pagefind"
+    chunks = [p for p in bundle_dir.rglob("*") if p.is_file() and p.suffix in PRECOMPRESSED]
+    assert {p.suffix for p in chunks} >= {".pagefind", ".pf_meta", ".pf_index", ".pf_fragment"}
+    for chunk in chunks:
+        assert chunk.read_bytes()[:2] == b"\x1f\x8b", chunk  # gzip already
+        assert not chunk.with_name(chunk.name + ".br").exists() and not chunk.with_name(chunk.name + ".gz").exists()
+        path = "/" + chunk.relative_to(site.site).as_posix()
+        status, headers, body = raw_get(client, path, **{"accept-encoding": "br, gzip"})
+        assert status == 200 and body == chunk.read_bytes(), path
+        assert headers["content-type"] == "application/octet-stream" and "content-encoding" not in headers and "vary" not in headers
+        hashed = chunk.suffix != ".pagefind"  # wasm.nl.pagefind keeps its name from build to build
+        assert headers["cache-control"] == (IMMUTABLE if hashed else "no-cache"), path
+    for name in ("pagefind.js", "pagefind-worker.js", "pagefind-entry.json"):  # the same name in every build
+        response = client.get(f"/pagefind/{name}", headers={"accept-encoding": "br"})
+        assert response.headers["content-encoding"] == "br" and response.headers["cache-control"] == "no-cache", name
+
+
+def test_a_large_text_file_is_compressed_at_build_time_and_sent_compressed(site_copy, tmp_path):
+    """No size limit: a 6 MB index is compressed beside itself like any other text file,
+    and sent compressed with its own ETag per encoding."""
+    big = site_copy / "big.json"
+    big.write_bytes(b"[" + b",".join(b'{"title": "Outsourcing %d", "text": "leverancier en klant"}' % n for n in range(100_000)) + b"]")
+    assert big.stat().st_size > 6_000_000
+    [result] = [r for r in compress_site(site_copy, workers=2) if r.path.name == "big.json"]
+    assert set(result.copies) == {"br", "gzip"}
+    client = client_for(site_copy, tmp_path)
+    etags = set()
+    for encoding, suffix in (("br", ".br"), ("gzip", ".gz"), ("identity", "")):
+        status, headers, body = raw_get(client, "/big.json", **{"accept-encoding": encoding})
+        assert status == 200 and body == big.with_name(big.name + suffix).read_bytes()
+        assert headers.get("content-encoding") == (encoding if suffix else None)
+        assert headers["vary"] == "Accept-Encoding"
+        etags.add(headers["etag"])
+    assert len(etags) == 3
+
+
 def test_the_server_compresses_nothing_per_request(site_copy, tmp_path):
     for name in ("index.html.br", "index.html.gz"):
         (site_copy / name).unlink()
@@ -381,7 +423,7 @@ def test_security_headers_on_static_and_api_responses(make_client, site):
         if response.headers.get("content-type", "").startswith("text/html"):
             assert not DOCUMENT_HEADERS - set(response.headers), response.request.url
             assert response.headers["x-frame-options"] == "DENY"
-            assert "script-src 'self' 'sha256-" in policy
+            assert "script-src 'self' 'wasm-unsafe-eval' 'sha256-" in policy
 
 
 def test_a_500_reply_carries_the_security_headers(site, tmp_path):
@@ -404,10 +446,11 @@ def test_csp_allows_exactly_the_sites_inline_scripts(client, site):
     directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
     assert directives["default-src"] == "'self'"
     assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
-    assert "unsafe-inline" not in directives["script-src"] and "unsafe-eval" not in directives["script-src"]
+    assert "unsafe-inline" not in directives["script-src"] and "'unsafe-eval'" not in directives["script-src"]
     assert "http" not in csp
     # the hashes are the build manifest's, found when the site was built
-    assert directives["script-src"].split() == ["'self'", *load_manifest(site.site).script_hashes]
+    # and WebAssembly, for Pagefind's search (no string is run as script: no 'unsafe-eval')
+    assert directives["script-src"].split() == ["'self'", "'wasm-unsafe-eval'", *load_manifest(site.site).script_hashes]
     for page in site.pages():
         for script in inline_scripts(page.read_text(encoding="utf-8")):
             assert script_hash(script) in directives["script-src"], page

@@ -30,7 +30,8 @@ def content_security_policy(script_hashes: Iterable[str]) -> str:
     return "; ".join(
         [
             "default-src 'self'",
-            " ".join(["script-src 'self'", *script_hashes]),
+            # 'wasm-unsafe-eval': Pagefind's search compiles its WebAssembly (kennisbank.search)
+            " ".join(["script-src 'self' 'wasm-unsafe-eval'", *script_hashes]),
             "style-src 'self' 'unsafe-inline'",
             "img-src 'self' data:",
             "font-src 'self'",
@@ -44,8 +45,10 @@ def content_security_policy(script_hashes: Iterable[str]) -> str:
 
 
 #: The policy of everything that is not a document: same origin only (a worker
-#: script's own policy governs the worker, which loads its helpers from this site).
-RESOURCE_POLICY = "default-src 'self'; frame-ancestors 'none'"
+#: script's own policy governs the worker, which loads its helpers from this site;
+#: Pagefind's worker compiles its WebAssembly, hence 'wasm-unsafe-eval', which
+#: allows no string to be run as script).
+RESOURCE_POLICY = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'"
 
 #: The headers of every response that is not a document.
 RESOURCE_HEADERS = {

@@ -12,6 +12,9 @@
 - ``/x`` redirects to ``/x/`` when ``x`` is a folder: 301 and a relative
   ``Location`` (StaticFiles sends 307 to an absolute URL built from ``Host``).
 - Nothing in a dot folder or dot file is served (``.kennisbank/manifest.json``).
+- Pagefind's binary files (``.pf_fragment``, ``.pagefind``, …) are gzip inside,
+  unpacked by ``pagefind.js``: sent as ``application/octet-stream`` without a
+  ``Content-Encoding``; its content-addressed chunks are immutable like the above.
 - Content types come from one table with ``charset=utf-8`` for text, not from the
   machine's ``/etc/mime.types`` (which ``mimetypes`` reads and which differs by host).
 """
@@ -32,11 +35,13 @@ from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
 from kennisbank.assets import COMPRESSIBLE, ENCODINGS
+from kennisbank.search import PRECOMPRESSED
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-#: a hex content hash as a part of the file name: bundle.a5f9d56c.min.js, main.57a0d79d.min.css
-FINGERPRINT = re.compile(r"(?:^|[.-])[0-9a-f]{8,}(?=[.-])")
+#: a hex content hash as a part of the file name: bundle.a5f9d56c.min.js, main.57a0d79d.min.css,
+#: and Pagefind's content-addressed chunks: en_4e758de.pf_fragment, pagefind.nl_8db6d16e84.pf_meta
+FINGERPRINT = re.compile(r"(?:^|[.-])[0-9a-f]{8,}(?=[.-])|_[0-9a-f]{7,}\.pf_[a-z]+$")
 
 _TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -53,6 +58,9 @@ _TYPES = {
     ".woff": "font/woff",
     ".png": "image/png",
     ".ico": "image/x-icon",
+    # Pagefind's index, fragments and WebAssembly: gzip inside, which pagefind.js
+    # unpacks itself; sent as they are, never compressed again (kennisbank.search)
+    **dict.fromkeys(PRECOMPRESSED, "application/octet-stream"),
     # the compressed copies themselves, asked for by name (mimetypes says text/html for x.html.br)
     ".gz": "application/gzip",
     ".br": "application/octet-stream",
