@@ -238,7 +238,7 @@ def test_the_result_explains_a_gate_and_counts_unknown_answers(page, base_url, a
     assert page.locator('[data-kb-band="inspanning"]').is_visible()
     assert "Inspanningscontract" in page.locator("[data-kb-status]").inner_text()
     page.check('input[name="answer-bonus-malus"][value="unknown"]')
-    assert page.locator("[data-kb-unknown-count]").inner_text().startswith("Op 1 vragen antwoordde je ‘Weet ik niet’")
+    assert page.locator("[data-kb-unknown-count]").inner_text().startswith("Vragen met ‘Weet ik niet’: 1.")
     advice = page.locator('[data-kb-advice="bonus-malus"]')
     assert advice.locator("[data-kb-unknown-advice]").is_visible()
     assert advice.locator("[data-kb-answer-label]").inner_text() == "Weet ik niet"
