@@ -27,6 +27,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from kennisbank.manifest import load_manifest
+from kennisbank.server import notify
 from kennisbank.server import outbox as outbox_module
 from kennisbank.server.definitions import Definitions
 from kennisbank.server.notify import NotifySettings, email_message
@@ -434,6 +435,28 @@ def test_outbox_work_by_hand_one_worker_per_database_and_the_next_takes_over(sit
                 process.wait()
         store.close()
     assert _maildir_ids(mail) == sorted(f"<{lead.public_id}.submission@localhost>" for lead in (first_lead, second_lead))
+
+
+def test_the_kept_header_classes_build_the_message_the_standard_policy_builds(site, monkeypatch):
+    manifest = load_manifest(site.site)
+    lead = _lead(name="Zoë van 't Hof", organisation="Ærø & Søn B.V.", message="Bel me,\nna 14:00.")
+    settings = NotifySettings(to="advies@example.nl", sender="kennisbank@example.nl")
+
+    def built() -> email.message.EmailMessage:
+        message = email_message(lead, manifest.assessments["contract-check"], manifest.site, settings, "https://example.nl/beheer/x")
+        del message["Date"]  # the time it was built
+        return email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+
+    ours = built()
+    monkeypatch.setattr(notify, "POLICY", email.policy.default)
+    standard = built()
+    assert ours.get_content_type() == standard.get_content_type() == "multipart/alternative"
+    assert [item for item in ours.items() if item[0] != "Content-Type"] == [
+        item for item in standard.items() if item[0] != "Content-Type"
+    ]  # the boundary is random
+    assert [(part.get_content_type(), part.get_content()) for part in ours.iter_parts()] == [
+        (part.get_content_type(), part.get_content()) for part in standard.iter_parts()
+    ]
 
 
 # The webhook, to a real local receiver
