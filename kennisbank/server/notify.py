@@ -178,6 +178,13 @@ def request_message(request: ContactRequest, site: SiteConfig, settings: NotifyS
     return message
 
 
+def prepare() -> None:
+    """Compile the message's templates now: the worker does this before it lowers its
+    CPU priority, so its first mail on a busy machine does not wait for it."""
+    for name in ("notify/submission.txt", "notify/submission.html"):
+        templates.get_template(name)
+
+
 def message_id(public_id: str, sender: str, kind: str = "submission") -> str:
     """The same Message-ID for every attempt at the same submission, so a mail system
     (or the consultant's client) can drop a duplicate after a crash between send and mark."""

@@ -45,7 +45,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from .definitions import Changed, Definitions
-from .notify import EMAIL, WEBHOOK, Mailer, NotifySettings, PermanentFailure, email_message, request_message, send_webhook
+from .notify import EMAIL, WEBHOOK, Mailer, NotifySettings, PermanentFailure, email_message, prepare, request_message, send_webhook
 from .store import Delivery, SubmissionStore, utc_now
 
 log = logging.getLogger("kennisbank.server")
@@ -251,6 +251,7 @@ def run_worker(store: SubmissionStore, outbox: Outbox, *, nice: int = 0, parent:
     ``store`` is a database file (``outbox_lock_file`` is not ``None``)."""
     if parent is not None:
         die_with_parent(parent)
+    prepare()  # the CPU a start takes (imports, templates) at the server's priority
     lower_priority(nice)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
