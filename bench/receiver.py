@@ -178,42 +178,70 @@ SETTLE_SECONDS = 120  # at most this long for the last deliveries after the load
 IDLE_SUBMISSIONS, IDLE_GAP = 30, 0.3  # one submission at a time on an idle server
 
 
+# A real SMTP server in a process of its own: in the benchmark's process it would take
+# the GIL from the load generator, and the load it can send would drop with every mail
+SMTP_SINK = """
+import sys, time
+from aiosmtpd.controller import Controller
+
+arrivals = open(sys.argv[2], "a", buffering=1)
+
+
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        key = envelope.content.split(b"Message-ID: <", 1)[1].split(b".", 1)[0].decode()
+        arrivals.write(f"{key} {time.time()}\\n")
+        return "250 OK"
+
+
+controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+print("ready", flush=True)
+sys.stdin.read()  # until the benchmark closes it
+controller.stop()
+"""
+
+
 class Sinks:
     """Where the mail goes, and when each message arrived (wall clock, by submission id)."""
 
     def __init__(self, work: Path):
-        from aiosmtpd.controller import Controller
-
-        from local_server import free_port
-
         self.work = work
-        self.smtp_arrived: dict[str, float] = {}
-        arrived = self.smtp_arrived
-
-        class Sink:
-            async def handle_DATA(self, server, session, envelope):
-                arrived[message_key(envelope.content)] = time.time()
-                return "250 OK"
-
-        self.controller = Controller(Sink(), hostname="127.0.0.1", port=free_port())
-        self.controller.start()
         self.runs = 0
+        self.smtp: subprocess.Popen | None = None
 
     def environment(self, variant: str) -> tuple[dict[str, str], Callable[[], int], Callable[[], dict[str, float]]]:
         """The server's settings for ``variant``, and two functions: how many messages
         arrived so far (cheap, to wait on), and their arrival times."""
+        from local_server import free_port
+
         self.runs += 1
+        self.close()
         if variant == "off":
             return {}, lambda: 0, dict
         if variant == "Maildir":
             folder = self.work / f"mail{self.runs}"
             return {"NOTIFY": "all", "MAILDIR": str(folder)}, lambda: maildir_count(folder), lambda: maildir_arrivals(folder)
-        self.smtp_arrived.clear()
-        smtp = {"SMTP_URL": f"smtp://127.0.0.1:{self.controller.port}", "NOTIFY_TO": "a@example.nl", "NOTIFY_FROM": "b@example.nl"}
-        return {"NOTIFY": "all", **smtp}, lambda: len(self.smtp_arrived), lambda: dict(self.smtp_arrived)
+        port, log = free_port(), self.work / f"smtp{self.runs}.log"
+        log.touch()
+        self.smtp = subprocess.Popen([sys.executable, "-c", SMTP_SINK, str(port), str(log)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.smtp.stdout.readline().strip() == "ready", "the SMTP sink did not start"
+        smtp = {"SMTP_URL": f"smtp://127.0.0.1:{port}", "NOTIFY_TO": "a@example.nl", "NOTIFY_FROM": "b@example.nl"}
+        return {"NOTIFY": "all", **smtp}, lambda: log.read_text().count("\n"), lambda: smtp_arrivals(log)
 
     def close(self) -> None:
-        self.controller.stop()
+        if self.smtp is not None:
+            self.smtp.stdin.close()
+            self.smtp.wait(10)
+            self.smtp = None
+
+
+def smtp_arrivals(log: Path) -> dict[str, float]:
+    found = {}
+    for line in log.read_text().splitlines():
+        key, _, when = line.partition(" ")
+        found[key] = float(when)
+    return found
 
 
 def message_key(content: bytes) -> str:
