@@ -146,7 +146,7 @@ def serve() -> None:
 
     chosen = read_settings()
     try:
-        app = create_app(chosen)
+        app = create_app(chosen, outbox_worker=True)
     except (SettingsError, DefinitionError, StoreError) as exc:
         raise BadInput(str(exc)) from None
     from kennisbank.server.serving import GuardedH11Protocol, connection_cap, quiet_floods
@@ -277,11 +277,47 @@ def outbox_list(everything: bool = False) -> None:
         click.echo(f"{row.id:>6}  {row.submission}  {row.channel:<7}  {row.state:<7}  {row.attempts} attempt(s)  {when}{error}")
 
 
+@outbox.command(
+    "work",
+    cls=Command,
+    reads=("DATABASE_URL", "SITE_DIR", "NOTIFY", "SMTP_URL", "NOTIFY_TO", "NOTIFY_FROM", "MAILDIR", "WEBHOOK_URL", "WEBHOOK_SECRET"),
+)
+@click.option("--nice", type=click.IntRange(0, 19), default=0, show_default=True, help="lower the worker's CPU priority by this much")
+@click.option("--parent", type=click.IntRange(min=1), hidden=True, help="the server's pid: stop when it ends (kennisbank serve sets it)")
+def outbox_work(nice: int, parent: int | None) -> None:
+    """Deliver the outbox: send pending deliveries until stopped (SIGTERM or Ctrl+C).
+
+    `kennisbank serve` runs this itself, as a child process at a lower CPU priority;
+    run it by hand to send what waits in the outbox without the server. It reads the
+    outbox when another process commits to the database (a few times a second at
+    most), and at least every few seconds for retries that come due. One worker per
+    database: a second one waits until the first stops.
+    """
+    import logging
+
+    from kennisbank.manifest import ManifestError, load_manifest
+    from kennisbank.server.definitions import Definitions
+    from kennisbank.server.outbox import Outbox, dashboard_url, run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s", stream=sys.stderr)
+    chosen = read_settings()
+    try:
+        manifest = load_manifest(chosen.site_dir)
+    except ManifestError as exc:
+        raise BadInput(f"SITE_DIR: {exc}") from None
+    with store(chosen) as opened:
+        if opened.outbox_lock_file() is None:
+            raise BadInput("DATABASE_URL: an in-memory database cannot be shared with the server. Fix: point it at the server's database file")
+        definitions = Definitions(opened, chosen.site_dir, manifest)
+        outbox = Outbox(opened, definitions, chosen.notify_settings(), dashboard_url(manifest.site.site_url))
+        run_worker(opened, outbox, nice=nice, parent=parent)
+
+
 @outbox.command("retry", cls=Command, reads=("DATABASE_URL",))
 @click.argument("ids", nargs=-1, type=click.IntRange(min=1))
 @click.option("--all", "everything", is_flag=True, help="every failed delivery")
 def outbox_retry(ids: tuple[int, ...], everything: bool) -> None:
-    """Make failed deliveries pending again; the running server sends them within 30 seconds."""
+    """Make failed deliveries pending again; the running server sends them within a second."""
     if bool(ids) == everything:
         raise BadInput("name the deliveries to retry (their numbers from `kennisbank outbox`), or give --all")
     with store(read_settings()) as opened:

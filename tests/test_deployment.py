@@ -518,7 +518,7 @@ def test_the_server_unit_runs_the_app_as_the_proxy_expects_in_its_sandbox():
         assert service.get(key) == [value], key
     assert service["ExecStart"] == ["/opt/kennisbank/venv/bin/kennisbank serve"]
     assert service["StateDirectory"] == ["kennisbank"]
-    assert service["SystemCallFilter"] == ["@system-service", "~@privileged @resources"]
+    assert service["SystemCallFilter"] == ["@system-service", "~@privileged @resources", "setpriority"]  # the outbox worker's os.nice
     assert service["RestrictAddressFamilies"] == ["AF_INET AF_INET6 AF_UNIX"]
     assert (service["IPAddressDeny"], service["IPAddressAllow"]) == (["any"], ["localhost"])
     assert int(service["LimitNOFILE"][0]) >= 1000 + 64  # MAX_CONNECTIONS fits (kennisbank.server.serving.SPARE_FILES)

@@ -10,11 +10,15 @@ import email
 import email.policy
 import http.server
 import mailbox
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,9 +27,11 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from kennisbank.manifest import load_manifest
+from kennisbank.server import notify
+from kennisbank.server import outbox as outbox_module
 from kennisbank.server.definitions import Definitions
 from kennisbank.server.notify import NotifySettings, email_message
-from kennisbank.server.outbox import Outbox
+from kennisbank.server.outbox import BATCH, NICE, Outbox
 from kennisbank.server.sqlite_store import SQLiteStore
 from kennisbank.server.store import Submission, new_public_id, utc_now
 
@@ -248,19 +254,10 @@ def _lead(**changes) -> Submission:
 
 
 def _deliver_due(store, make_outbox, later: float = 0) -> int:
-    """What the worker does when ``later`` seconds have passed: deliver what is due then.
-
-    In a thread of its own with its own event loop: the browser tests' Playwright keeps
-    a loop running in this one."""
+    """What the worker does when ``later`` seconds have passed: deliver what is due then."""
     due = store.due_deliveries(utc_now() + timedelta(seconds=later))
-
-    async def deliver_all():
-        outbox = make_outbox()
-        for delivery in due:
-            await outbox.deliver(delivery)
-
-    with ThreadPoolExecutor(1) as runner:
-        runner.submit(asyncio.run, deliver_all()).result()
+    if due:
+        make_outbox().deliver_all(due)
     return len(due)
 
 
@@ -342,6 +339,125 @@ def test_failed_for_good_stays_visible_and_can_be_retried(outbox_for, webhook_re
     _deliver_due(store, outbox)
     assert store.deliveries(("sent",))[0].submission == lead.public_id
     assert [status for _, _, status in handler.seen] == [410, 200]
+
+
+# The worker: a process of its own, woken by commits
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def _maildir_ids(folder: Path) -> list[str]:
+    if not (folder / "new").is_dir():
+        return []
+    return sorted(message["Message-ID"] for message in mailbox.Maildir(folder, create=False))
+
+
+def test_the_server_sends_from_a_worker_process_of_lower_priority_that_ends_with_it(site, tmp_path, smtp):
+    sink, controller = smtp
+    server = _server(site, tmp_path, **_smtp_env(controller))
+    server.start()
+    try:
+        _wait(lambda: "the outbox worker delivers" in (tmp_path / "server.log").read_text(), seconds=60, what="the outbox worker")
+        [worker] = _children(server.process.pid)
+        assert "outbox work" in Path(f"/proc/{worker}/cmdline").read_text().replace("\0", " ")
+        assert os.getpriority(os.PRIO_PROCESS, worker) == min(19, os.getpriority(os.PRIO_PROCESS, server.process.pid) + NICE)  # 19: the lowest
+        assert os.getpgid(worker) == worker  # a Ctrl+C in the terminal reaches the server only, which stops it
+        reply = httpx.post(server.url + ENDPOINT, json=payload(contact=LEAD, consent=True), timeout=10).json()
+        _wait(lambda: sink.messages, what="the email")
+    finally:
+        server.kill()  # SIGKILL: the server cannot stop it
+    _wait(lambda: not _alive(worker), what="the worker to end with the server")
+    assert [message["Message-ID"] for message in sink.messages] == [f"<{reply['id']}.submission@example.nl>"]
+
+
+def test_the_worker_takes_a_backlog_batch_after_batch_and_wakes_at_a_commit_of_another_connection(outbox_for, tmp_path, monkeypatch):
+    monkeypatch.setattr(outbox_module, "IDLE_LOOK", 3600.0)  # only a full batch or a commit may make it read again
+    settings = NotifySettings(maildir=tmp_path / "mail", to="advies@example.nl", sender="kennisbank@example.nl")
+    store, make_outbox = outbox_for(settings)
+    backlog = [_lead() for _ in range(2 * BATCH + 3)]  # waiting when the worker starts
+    for lead in backlog:
+        store.add(lead, settings.channels(lead))
+    stop = threading.Event()
+    worker = threading.Thread(target=make_outbox().work, args=(stop,))
+    worker.start()
+    server = SQLiteStore(tmp_path / "kb.sqlite3")  # the server's own connection
+    try:
+        _wait(lambda: len(_maildir_ids(tmp_path / "mail")) == len(backlog), seconds=60, what="the whole backlog")
+        late = _lead()
+        server.add(late, settings.channels(late))
+        _wait(lambda: len(_maildir_ids(tmp_path / "mail")) == len(backlog) + 1, what="the submission after the backlog")
+    finally:
+        stop.set()
+        worker.join()
+        server.close()
+    expected = sorted(f"<{lead.public_id}.submission@example.nl>" for lead in [*backlog, late])
+    assert _maildir_ids(tmp_path / "mail") == expected
+    assert {state.state for state in store.deliveries(("pending", "sent", "failed"))} == {"sent"}
+
+
+def test_outbox_work_by_hand_one_worker_per_database_and_the_next_takes_over(site, tmp_path):
+    database, mail = tmp_path / "kb.sqlite3", tmp_path / "mail"
+    store = SQLiteStore(database)
+    settings = NotifySettings(maildir=mail)
+    first_lead, second_lead = _lead(), _lead()
+    store.add(first_lead, settings.channels(first_lead))
+    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "SITE_DIR": str(site.site), "MAILDIR": str(mail)}
+
+    def work(log: Path) -> subprocess.Popen:
+        output = log.open("w")
+        return subprocess.Popen([sys.executable, "-m", "kennisbank.cli", "outbox", "work"], env=environment, stdout=output, stderr=output)
+
+    first = work(tmp_path / "first.log")
+    second = None
+    try:
+        _wait(lambda: len(_maildir_ids(mail)) == 1, seconds=60, what="the first worker's delivery")  # a start on a busy machine
+        second = work(tmp_path / "second.log")
+        _wait(lambda: "another outbox worker delivers from this database" in (tmp_path / "second.log").read_text(), seconds=60, what="the second to wait")
+        first.send_signal(signal.SIGKILL)  # the lock goes with it
+        first.wait()
+        store.add(second_lead, settings.channels(second_lead))
+        _wait(lambda: len(_maildir_ids(mail)) == 2, seconds=60, what="the second worker's delivery")
+        second.terminate()
+        assert second.wait(10) == 0  # SIGTERM: stops when its batch is done, not an error
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+        store.close()
+    assert _maildir_ids(mail) == sorted(f"<{lead.public_id}.submission@localhost>" for lead in (first_lead, second_lead))
+
+
+def test_the_kept_header_classes_build_the_message_the_standard_policy_builds(site, monkeypatch):
+    manifest = load_manifest(site.site)
+    lead = _lead(name="Zoë van 't Hof", organisation="Ærø & Søn B.V.", message="Bel me,\nna 14:00.")
+    settings = NotifySettings(to="advies@example.nl", sender="kennisbank@example.nl")
+
+    def built() -> email.message.EmailMessage:
+        message = email_message(lead, manifest.assessments["contract-check"], manifest.site, settings, "https://example.nl/beheer/x")
+        del message["Date"]  # the time it was built
+        return email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+
+    ours = built()
+    monkeypatch.setattr(notify, "POLICY", email.policy.default)
+    standard = built()
+    assert ours.get_content_type() == standard.get_content_type() == "multipart/alternative"
+    assert [item for item in ours.items() if item[0] != "Content-Type"] == [
+        item for item in standard.items() if item[0] != "Content-Type"
+    ]  # the boundary is random
+    assert [(part.get_content_type(), part.get_content()) for part in ours.iter_parts()] == [
+        (part.get_content_type(), part.get_content()) for part in standard.iter_parts()
+    ]
 
 
 # The webhook, to a real local receiver

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -24,10 +25,9 @@ from kennisbank.siteconfig import SiteConfig
 
 from . import openapi
 from .contact import ContactDesk
-from .dashboard import PREFIX as DASHBOARD_PREFIX
 from .dashboard import Dashboard
 from .definitions import Definitions
-from .outbox import Outbox
+from .outbox import Outbox, WorkerProcess, dashboard_url
 from .receiver import Receiver
 from .replies import NO_STORE, Replies
 from .security import SecurityHeaders, content_security_policy, server_error
@@ -41,24 +41,31 @@ PURGE_EVERY_SECONDS = 24 * 60 * 60
 HEALTH_PATH = "/healthz"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, outbox_worker: bool = False) -> FastAPI:
     """The app for ``settings`` (default: from the environment).
 
     Everything that can be wrong with the settings, the site or the database shows
-    here, before the first request: :class:`SettingsError`, ``StoreError``."""
+    here, before the first request: :class:`SettingsError`, ``StoreError``.
+
+    With ``outbox_worker`` (``kennisbank serve``) the app runs the outbox worker as a
+    child process while it runs; without it (the tests' in-process apps) deliveries
+    wait in the outbox for a worker (``kennisbank outbox work``)."""
     settings = settings or Settings.from_env()
     manifest, store, definitions = _open(settings)
     site = manifest.site
     static = StaticSite(settings.site_dir, [lang.prefix for lang in site.languages])
     replies = Replies(site, lambda: definitions.manifest.shells, static.not_found_page)
     # the notification links to the submission in the dashboard
-    outbox = Outbox(store, definitions, settings.notify_settings(), dashboard_url=f"{site.site_url}{DASHBOARD_PREFIX.strip('/')}/inzendingen/{{id}}")
+    outbox = Outbox(store, definitions, settings.notify_settings(), dashboard_url=dashboard_url(site.site_url))
     receiver = Receiver(settings, definitions, store, replies, outbox)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await _purge(store, settings.retention_months)  # before the first request
-        tasks = [asyncio.create_task(_purge_regularly(store, settings.retention_months)), asyncio.create_task(outbox.run())]
+        tasks = [asyncio.create_task(_purge_regularly(store, settings.retention_months))]
+        worker = _outbox_worker(settings, store) if outbox_worker else None
+        if worker is not None:
+            tasks.append(asyncio.create_task(worker.supervise()))
         try:
             yield
         finally:
@@ -99,6 +106,29 @@ def _open(settings: Settings) -> tuple[Manifest, SubmissionStore, Definitions]:
         store.close()
         raise
     return manifest, store, definitions
+
+
+def _outbox_worker(settings: Settings, store: SubmissionStore) -> WorkerProcess | None:
+    """The outbox worker for ``settings``, reading the same database and sending the same way;
+    ``None`` when there is nothing it could send."""
+    if settings.notify == "off":
+        return None
+    if store.outbox_lock_file() is None:
+        log.warning("notifications wait in the outbox: an in-memory database cannot be shared with the outbox worker (DATABASE_URL)")
+        return None
+    environment = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "SITE_DIR": str(settings.site_dir),
+        "NOTIFY": settings.notify,
+        "SMTP_URL": settings.smtp_url,
+        "NOTIFY_TO": settings.notify_to,
+        "NOTIFY_FROM": settings.notify_from,
+        "MAILDIR": str(settings.maildir),
+        "WEBHOOK_URL": settings.webhook_url,
+        "WEBHOOK_SECRET": settings.webhook_secret,
+    }
+    return WorkerProcess(environment, settings.project_dir)
 
 
 def _add_routes(app: FastAPI, receiver: Receiver, desk: ContactDesk, manifest: Manifest, settings: Settings) -> None:

@@ -1,12 +1,25 @@
-"""The outbox worker: delivers what submissions trigger, with retries, in the server process.
+"""The outbox worker: delivers what submissions trigger, with retries, in a process of its own.
 
 A submission and its deliveries are committed together (``SubmissionStore.add``);
-the receiver then wakes this worker, so sending never sits on the request's path.
-The worker takes due deliveries oldest first and sends each one; a failure is
-tried again with exponential backoff (30 s doubling, at most two hours apart, for
-about a day), after which the delivery is marked failed and waits for
-``kennisbank outbox retry``. At start the worker takes every pending delivery at
-once: whatever a crash or a stop interrupted goes out as soon as the server is back.
+nothing more happens on the request's path. ``kennisbank serve`` starts the worker
+(``kennisbank outbox work``) as a child process at a lower CPU priority and stops it
+with itself; building and sending mail then never competes with the receiver for
+Python's one lock (the GIL) or for the store's connection, and the scheduler gives the
+receiver the CPU first when both want it.
+
+The worker asks SQLite a few times a second whether another connection committed
+(``PRAGMA data_version``: no query of the outbox, no message between the processes)
+and only then reads the due deliveries, oldest first, a batch at a time: one mail
+session and one commit for the batch. A failure is tried again with exponential
+backoff (30 s doubling, at most two hours apart, for about a day), after which the
+delivery is marked failed and waits for ``kennisbank outbox retry``. At start the
+worker takes every pending delivery at once: whatever a crash or a stop interrupted
+goes out as soon as it is back.
+
+One worker per database: it holds a lock on a file beside the database (``flock``,
+released by the kernel whatever way the process ends), and a second one waits for it.
+Started by the server it dies with the server, even on SIGKILL (``PR_SET_PDEATHSIG``
+on Linux; elsewhere it notices within a poll that its parent is gone).
 
 Delivery is at least once: a crash between a send and its mark sends again after
 the restart. The email's Message-ID and the webhook's ``webhook-id`` are the
@@ -16,15 +29,23 @@ submission's public id, so a receiver can tell.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import fcntl
 import logging
+import os
 import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
-from functools import partial
-
-import anyio
+from pathlib import Path
 
 from .definitions import Changed, Definitions
-from .notify import EMAIL, WEBHOOK, Mailer, NotifySettings, PermanentFailure, email_message, request_message, send_webhook
+from .notify import EMAIL, WEBHOOK, Mailer, NotifySettings, PermanentFailure, email_message, prepare, request_message, send_webhook
 from .store import Delivery, SubmissionStore, utc_now
 
 log = logging.getLogger("kennisbank.server")
@@ -33,9 +54,21 @@ FIRST_RETRY = 30.0
 LONGEST_WAIT = 2 * 60 * 60.0
 MAX_ATTEMPTS = 20
 """30 s, 1, 2, 4, 8, 16, 32, 64 minutes, then every two hours: about 24 hours in all."""
-BATCH = 20
-IDLE_POLL = 30.0
-COALESCE = 0.2
+BATCH = 50
+"""Deliveries sent in one mail session and recorded in one commit."""
+POLL = 0.25
+"""Seconds between two looks at ``PRAGMA data_version``: how long a new delivery waits at most before the worker sees it."""
+IDLE_LOOK = 5.0
+"""Seconds between two reads of the outbox when nothing was committed: retries come due without a commit."""
+NICE = 19
+"""How much lower the worker's CPU priority is than the server's (``os.nice``): the lowest.
+At +10 the worker still took a tenth of a busy CPU from the receiver (bench: -26 % subm/s
+with a Maildir); at +19 it sends in the gaps, and even a receiver that keeps the CPU busy
+leaves it about 1.5 %, some ten mails a second."""
+STOP_WAIT = 5.0
+"""Seconds the server gives the worker to finish its batch when stopping, before SIGKILL."""
+RESTART_WAIT = 5.0
+"""Seconds before the server starts a worker again that exited on its own."""
 
 
 def retry_delay(attempts: int, jitter: float = 0.1) -> float:
@@ -44,47 +77,60 @@ def retry_delay(attempts: int, jitter: float = 0.1) -> float:
     return base * (1 + random.uniform(-jitter, jitter))
 
 
+def dashboard_url(site_url: str) -> str:
+    """The link to a submission in the consultant's dashboard, ``{id}`` for its public id."""
+    from .dashboard import PREFIX
+
+    return f"{site_url}{PREFIX.strip('/')}/inzendingen/{{id}}"
+
+
 class Outbox:
+    """Sends deliveries and records their outcomes; :meth:`work` is the worker's loop."""
+
     def __init__(self, store: SubmissionStore, definitions: Definitions, settings: NotifySettings, dashboard_url: str = ""):
         self.store = store
         self.definitions = definitions
         self.settings = settings
         self.dashboard_url = dashboard_url
-        self._wake = asyncio.Event()
-        self._limiter = anyio.CapacityLimiter(1)
 
     def wake(self) -> None:
-        """A submission was stored: look at the outbox now rather than at the next poll."""
-        self._wake.set()
+        """A submission was stored. Nothing to do: the worker process sees the commit itself."""
 
-    async def run(self) -> None:
+    # The worker's loop
+
+    def work(self, stop: threading.Event, parent: int | None = None) -> None:
+        """Deliver until ``stop`` is set (or the process ``parent`` is gone)."""
         everything = True  # at start: every pending delivery, whatever its backoff
-        while True:
+        more = True  # the last read found a full batch: read again at once
+        seen, next_look = None, 0.0
+        while not stop.is_set():
+            if parent is not None and os.getppid() != parent:
+                log.warning("the server (pid %d) is gone: the outbox worker stops", parent)
+                return
             try:
-                due = await anyio.to_thread.run_sync(partial(self.store.due_deliveries, utc_now(), BATCH, all_pending=everything), limiter=self._limiter)
+                version = self.store.outbox_version()
+                if more or version != seen or time.monotonic() >= next_look:
+                    seen, next_look = version, time.monotonic() + IDLE_LOOK
+                    due = self.store.due_deliveries(utc_now(), BATCH, all_pending=everything)
+                    if due:
+                        self.deliver_all(due)
+                    more, everything = len(due) == BATCH, False
+                    if more:
+                        continue
             except Exception:
-                log.exception("the outbox could not be read; trying again in %g s", IDLE_POLL)
-                due = []
-            everything = False
-            if due:
-                await self.deliver_all(due)
-            if len(due) == BATCH:
+                log.exception("the outbox could not be read or marked; trying again in %g s", IDLE_LOOK)
+                stop.wait(IDLE_LOOK)
                 continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
-            except TimeoutError:
-                pass
-            # under load, let a few more submissions come in: one mail session and one
-            # commit for the batch, instead of one each
-            await asyncio.sleep(COALESCE)
+            stop.wait(POLL)
 
-    async def deliver(self, delivery: Delivery) -> None:
-        await self.deliver_all([delivery])
+    # Delivering
 
-    async def deliver_all(self, deliveries: list[Delivery]) -> None:
+    def deliver(self, delivery: Delivery) -> None:
+        self.deliver_all([delivery])
+
+    def deliver_all(self, deliveries: list[Delivery]) -> None:
         """Send ``deliveries`` (one mail session for all of them), then record every outcome in one commit."""
-        outcomes = await anyio.to_thread.run_sync(self._send_all, deliveries, limiter=self._limiter)
+        outcomes = self._send_all(deliveries)
         sent, failed = [], []
         for delivery, error in outcomes:
             attempts = delivery.attempts + 1
@@ -113,7 +159,7 @@ class Outbox:
                     reason,
                 )
             failed.append((delivery.id, attempts, reason, retry_at))
-        await anyio.to_thread.run_sync(self.store.record_deliveries, sent, failed, limiter=self._limiter)
+        self.store.record_deliveries(sent, failed)
 
     def _send_all(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception | None]]:
         outcomes: list[tuple[Delivery, Exception | None]] = []
@@ -143,3 +189,117 @@ class Outbox:
             raise PermanentFailure(f"the definition that scored {submission.public_id} is no longer known") from None
         url = self.dashboard_url.format(id=submission.public_id) if self.dashboard_url else ""
         mailer.send(email_message(submission, assessment, self.definitions.manifest.site, self.settings, url))
+
+
+# The worker process
+
+
+@contextlib.contextmanager
+def worker_lock(file: Path, stop: threading.Event) -> Iterator[bool]:
+    """Hold the lock on ``file`` (one worker per database); ``False`` if ``stop`` was set while waiting.
+
+    ``fcntl.flock`` rather than a row in the database: the kernel releases it however
+    the holder ends (a SIGKILL too), so a worker after a crash never waits for a lease
+    to run out before it sends what the crash interrupted."""
+    descriptor = os.open(file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        told = False
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told:
+                    log.warning("another outbox worker delivers from this database (it holds %s): waiting until it stops", file)
+                    told = True
+                if stop.wait(1.0):
+                    yield False
+                    return
+        yield True
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def die_with_parent(parent: int) -> None:
+    """Be killed when the process ``parent`` ends, however it ends (Linux: ``PR_SET_PDEATHSIG``).
+
+    ctypes, because the standard library has no ``prctl``; elsewhere (or where a
+    sandbox refuses it) :meth:`Outbox.work` notices the parent's end within a poll."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # 1: PR_SET_PDEATHSIG
+                log.info("the outbox worker cannot ask to die with the server (errno %d); it watches for it instead", ctypes.get_errno())
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def lower_priority(nice: int) -> None:
+    if nice <= 0:
+        return
+    try:
+        os.nice(nice)
+    except OSError as exc:  # e.g. a systemd sandbox without @resources
+        log.warning("the outbox worker could not lower its CPU priority (%s); it runs at the server's", exc.strerror or exc)
+
+
+def run_worker(store: SubmissionStore, outbox: Outbox, *, nice: int = 0, parent: int | None = None) -> None:
+    """The worker process's life: lock, deliver until SIGTERM or SIGINT (or the parent's end).
+
+    ``store`` is a database file (``outbox_lock_file`` is not ``None``)."""
+    if parent is not None:
+        die_with_parent(parent)
+    prepare()  # the CPU a start takes (imports, templates) at the server's priority
+    lower_priority(nice)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())  # the batch in hand is finished and recorded first
+    with worker_lock(store.outbox_lock_file(), stop) as locked:
+        if locked:
+            log.info("the outbox worker delivers through %s (pid %d, CPU priority %d lower)", outbox.settings.transport, os.getpid(), max(0, nice))
+            outbox.work(stop, parent)
+
+
+class WorkerProcess:
+    """``kennisbank outbox work`` as a child of the server: started at the server's start,
+    started again when it exits on its own, stopped with the server."""
+
+    def __init__(self, environment: dict[str, str], cwd: Path, nice: int = NICE):
+        self.environment = environment
+        self.cwd = cwd
+        self.nice = nice
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "kennisbank.cli", "outbox", "work", "--nice", str(self.nice), "--parent", str(os.getpid())]
+        # a process group of its own: Ctrl+C in a terminal reaches the server, which stops the
+        # worker when the batch in hand is done, instead of interrupting it mid-send. Not a
+        # session of its own: Linux's autogroup scheduling would give a new session as much
+        # CPU as the server's, whatever the worker's nice value
+        self.process = subprocess.Popen(command, env=self.environment, cwd=self.cwd, process_group=0)
+
+    async def supervise(self) -> None:
+        """Run the worker for as long as this task runs; stop it when the task is cancelled."""
+        try:
+            while True:
+                self.start()
+                while self.process.poll() is None:
+                    await asyncio.sleep(0.5)
+                log.error("the outbox worker exited (status %s); starting it again in %g s", self.process.returncode, RESTART_WAIT)
+                await asyncio.sleep(RESTART_WAIT)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_WAIT)
+        except subprocess.TimeoutExpired:
+            log.warning("the outbox worker did not stop within %g s; killed (what it was sending goes again at the next start)", STOP_WAIT)
+            process.kill()
+            process.wait()

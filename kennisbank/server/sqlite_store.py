@@ -347,6 +347,21 @@ class SQLiteStore:
             with self._lock:
                 self._transaction(work)
 
+    def outbox_version(self) -> int:
+        """A number that changes when another connection commits (``PRAGMA data_version``).
+
+        The outbox worker, in a process of its own, asks this a few times a second and
+        reads the outbox only when it changed: a submission wakes it without a word
+        between the processes, and an idle worker costs next to nothing."""
+        with self._lock:
+            self._ensure_file()  # a database replaced under the worker: follow it, as a write would
+            return self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    def outbox_lock_file(self) -> Path | None:
+        """The file the one outbox worker of this database keeps locked; ``None`` in memory,
+        where no other process can see the outbox."""
+        return None if self.target == MEMORY else Path(f"{self.target}.outbox-lock")
+
     def delivered(self, delivery_id: int, attempts: int) -> None:
         with self._lock:
             self._write(
