@@ -90,6 +90,8 @@ def assert_figures_match(store: SQLiteStore, chosen: LeadFilter) -> None:
     with store._lock:
         counted = store._rows_insight_locked(chosen)
     assert served == counted, chosen
+    # the list's count: whole months from the aggregate too
+    assert store.count_leads(chosen) == counted.count, chosen
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -189,3 +191,25 @@ def test_a_day_that_does_not_exist_is_no_period():
 
     assert lead_filter({"since": "2026-02-30", "until": "2026-13-01"}) == LeadFilter()
     assert lead_filter({"since": "2026-02-28", "until": "2026-03-01"}) == LeadFilter(since="2026-02-28", until="2026-03-01")
+
+
+def test_the_search_finds_a_substring_through_the_leads_index_and_stays_inert(tmp_path):
+    store = SQLiteStore(tmp_path / "kb.sqlite3")
+    rng = random.Random(5)
+    for n in range(200):
+        store.add(random_submission(rng, n))
+    expected = store._db.execute("SELECT count(*) FROM submissions WHERE email = 'person3@example.org'").fetchone()[0]
+    found = store.leads(LeadFilter(search="SON3@exam"), limit=500)
+    assert expected > 0 and len(found) == expected == store.count_leads(LeadFilter(search="SON3@exam"))
+    assert [lead.cursor for lead in found] == sorted((lead.cursor for lead in found), reverse=True)
+    # paged through the same index: the second page continues where the first ended
+    first = store.leads(LeadFilter(search="example"), limit=5)
+    second = store.leads(LeadFilter(search="example"), limit=5, after=first[-1].cursor)
+    assert first[-1].cursor > second[0].cursor and not {lead.cursor for lead in first} & {lead.cursor for lead in second}
+    for hostile in ("%", "_", "\\", "'); DROP TABLE submissions; --", '"org" OR 1', "NEAR(a b)"):
+        assert store.leads(LeadFilter(search=hostile)) == [] and store.count_leads(LeadFilter(search=hostile)) == 0
+    plan = store._db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM submissions INDEXED BY submissions_search WHERE consent = 1 AND email LIKE '%x%' ORDER BY created_at DESC, id DESC"
+    ).fetchall()
+    assert "TEMP B-TREE" not in repr(plan)
+    store.close()
