@@ -93,8 +93,8 @@ def generate(database: Path, site_dir: Path, count: int, seed: int = 1) -> None:
     with db:
         # the aggregates' triggers (migration 0005) would count 100,000 rows one by one;
         # set aside, the migration's own backfill counts them at once, then they return
-        triggers = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'submissions'").fetchall()
-        names = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'submissions'").fetchall()
+        triggers = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'submissions' AND name LIKE 'insight_%'").fetchall()
+        names = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'submissions' AND name LIKE 'insight_%'").fetchall()
         for (name,) in names:
             db.execute(f'DROP TRIGGER "{name}"')
         db.executemany(
@@ -142,12 +142,12 @@ def main(count: int = 100_000, requests: int = 200) -> int:
         app = create_app(Settings.from_env(env))  # creates and migrates the database
         started = time.perf_counter()
         generate(database, site_dir, count)
-        print(f"generated {count} submissions in {time.perf_counter() - started:.1f} s (the aggregates kept by their triggers)")
+        print(f"generated {count} submissions in {time.perf_counter() - started:.1f} s (the aggregates by the migration backfill)", flush=True)
         store = app.state.store
         with store._lock:
             sizes = {table: store._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("submissions", "insight_counts", "insight_answers")}
             pairs = store._db.execute("SELECT count(*) FROM submissions, json_each(answers)").fetchone()[0]
-        print("rows: " + ", ".join(f"{table} {n}" for table, n in sizes.items()) + f" (answers in the rows: {pairs})")
+        print("rows: " + ", ".join(f"{table} {n}" for table, n in sizes.items()) + f" (answers in the rows: {pairs})", flush=True)
         template = store.leads(LeadFilter(), 1)[0].submission
         month_start = utc_now().date().replace(day=1).isoformat()
         since_90 = (utc_now() - timedelta(days=90)).date().isoformat()
@@ -186,7 +186,7 @@ def main(count: int = 100_000, requests: int = 200) -> int:
             ]
             pages += [(f"insight{label}", f"/beheer/inzicht?{query}") for label, query in filters]
             pages += [(f"insight{label}, after new", f"/beheer/inzicht?{query}") for label, query in filters]
-            print(f"{'page':<34} {'p50 ms':>8} {'p99 ms':>8} {'bytes':>8} {'sent (br)':>10}")
+            print(f"{'page':<34} {'p50 ms':>8} {'p99 ms':>8} {'bytes':>8} {'sent (br)':>10}", flush=True)
             worst = 0.0
             for label, path in pages:
                 fresh = label.endswith("after new")
@@ -202,8 +202,8 @@ def main(count: int = 100_000, requests: int = 200) -> int:
                 raw = len(response.content)
                 sent = int(response.headers.get("content-length", raw))
                 worst = max(worst, percentile(times, 0.99))
-                print(f"{label:<34} {statistics.median(times):8.1f} {percentile(times, 0.99):8.1f} {raw:8d} {sent:10d}")
-            print(f"worst p99 {worst:.1f} ms (goal <= 100 ms); load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+                print(f"{label:<34} {statistics.median(times):8.1f} {percentile(times, 0.99):8.1f} {raw:8d} {sent:10d}", flush=True)
+            print(f"worst p99 {worst:.1f} ms (goal <= 100 ms); load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     return 0
 
 
