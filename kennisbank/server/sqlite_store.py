@@ -135,6 +135,7 @@ class SQLiteStore:
         self._definitions: dict[str, StoredDefinition] = {}
         self._insights: dict[LeadFilter, tuple[tuple[int, int], Insight]] = {}
         self._edges: dict[tuple, tuple[int, Insight]] = {}
+        self._months: dict[tuple, tuple[int, Insight]] = {}
         self._connect()
         self.migrate()
 
@@ -558,23 +559,23 @@ class SQLiteStore:
 
     def _insight_locked(self, chosen: LeadFilter) -> Insight:
         first, last, edges = _months(chosen.since, chosen.until)
-        dimensions, parameters = _dimensions(chosen)
-        if first is not None:
-            dimensions.append("month >= ?")
-            parameters.append(first)
-        if last is not None:
-            dimensions.append("month <= ?")
-            parameters.append(last)
-        clause = _clause(dimensions)
+        period = ["month >= ?"] * (first is not None) + ["month <= ?"] * (last is not None)
+        bounds = [month for month in (first, last) if month is not None]
+        parts = []
+        # month by month, each kept until its rows change: a new submission re-sums only
+        # the current month's few thousand aggregate rows, not the whole year's
+        for month, changes in self._db.execute(f"SELECT month, changes FROM insight_changes {_clause(period)}", bounds).fetchall():
+            key = (replace(chosen, since=None, until=None, search=None), month, self._identity)
+            cached = self._months.get(key)
+            if cached is None or cached[0] != changes:
+                cached = (changes, self._month_insight_locked(chosen, month))
+                self._months[key] = cached
+            parts.append(cached[1])
+        while len(self._months) > 1024:
+            self._months.pop(next(iter(self._months)))
+        parts += [self._edge_locked(chosen, since, until) for since, until in edges]
         count, scores, months, answers = 0, {}, {}, {}
-        if first is None or last is None or first <= last:
-            grouped = f"SELECT month, band, decile, sum(n) FROM insight_counts {clause} GROUP BY 1, 2, 3"
-            count = _add_scores(self._db.execute(grouped, parameters), scores, months)
-            for question, value, n in self._db.execute(f"SELECT question, answer, sum(n) FROM insight_answers {clause} GROUP BY 1, 2", parameters):
-                per_question = answers.setdefault(question, {})
-                per_question[value] = per_question.get(value, 0) + n
-        for since, until in edges:
-            part = self._edge_locked(chosen, since, until)
+        for part in parts:
             count += part.count
             for decile, n in part.scores.items():
                 scores[decile] = scores.get(decile, 0) + n
@@ -587,6 +588,19 @@ class SQLiteStore:
                 for value, n in values.items():
                     per_question[value] = per_question.get(value, 0) + n
         return Insight(count, scores, dict(sorted(months.items())), answers)
+
+    def _month_insight_locked(self, chosen: LeadFilter, month: str) -> Insight:
+        """One whole month's figures from the aggregate tables."""
+        dimensions, parameters = _dimensions(chosen)
+        clause = _clause(["month = ?", *dimensions])
+        parameters = [month, *parameters]
+        scores: dict[int, int] = {}
+        months: dict[str, dict[str, int]] = {}
+        count = _add_scores(self._db.execute(f"SELECT month, band, decile, sum(n) FROM insight_counts {clause} GROUP BY 1, 2, 3", parameters), scores, months)
+        answers: dict = {}
+        for question, value, n in self._db.execute(f"SELECT question, answer, sum(n) FROM insight_answers {clause} GROUP BY 1, 2", parameters):
+            answers.setdefault(question, {})[value] = n
+        return Insight(count, scores, months, answers)
 
     def _edge_locked(self, chosen: LeadFilter, since: str, until: str) -> Insight:
         """The figures of the days ``since``..``until`` (one month, in part) from the rows, kept while that month is unchanged."""

@@ -66,6 +66,8 @@ SELECT substr(s.created_at, 1, 7), s.assessment, s.version, s.lang, s.band, s.co
 FROM submissions s, json_each(s.answers) j
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 
+INSERT INTO insight_changes (month, changes) SELECT DISTINCT month, 0 FROM insight_counts;
+
 -- a row counts in, with its values after the change
 CREATE TRIGGER insight_insert AFTER INSERT ON submissions
 BEGIN
