@@ -21,7 +21,8 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
@@ -133,6 +134,8 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._definitions: dict[str, StoredDefinition] = {}
         self._insights: dict[LeadFilter, tuple[tuple[int, int], Insight]] = {}
+        self._edges: dict[tuple, tuple[int, Insight]] = {}
+        self._months: dict[tuple, tuple[int, Insight]] = {}
         self._connect()
         self.migrate()
 
@@ -497,15 +500,31 @@ class SQLiteStore:
             if rowid.isdigit():
                 where.append("(created_at, id) < (?, ?)")
                 parameters += [created, int(rowid)]
-        sql = f"SELECT {_COLUMNS}, status, id FROM submissions {_clause(where)} ORDER BY created_at DESC, id DESC LIMIT ?"
+        # a search reads the leads' index newest first, not every row (the planner, left
+        # alone, may walk submissions_created_at and read each row to test the LIKE)
+        source = "submissions INDEXED BY submissions_search" if chosen.search else "submissions"
+        sql = f"SELECT {_COLUMNS}, status, id FROM {source} {_clause(where)} ORDER BY created_at DESC, id DESC LIMIT ?"
         with self._lock:
             rows = self._db.execute(sql, (*parameters, limit)).fetchall()
         return [Lead(_submission(row[:15]), row[15], f"{row[1]}~{row[16]}") for row in rows]
 
     def count_leads(self, chosen: LeadFilter) -> int:
-        where, parameters = _where(chosen)
+        """How many submissions ``chosen`` selects: whole months from ``insight_counts``, partial months and searches from the rows."""
         with self._lock:
-            return self._db.execute(f"SELECT count(*) FROM submissions {_clause(where)}", parameters).fetchone()[0]
+            if chosen.search:
+                where, parameters = _where(chosen)
+                return self._db.execute(f"SELECT count(*) FROM submissions {_clause(where)}", parameters).fetchone()[0]
+            first, last, edges = _months(chosen.since, chosen.until)
+            count = 0
+            if first is None or last is None or first <= last:
+                dimensions, parameters = _dimensions(chosen)
+                dimensions += ["month >= ?"] * (first is not None) + ["month <= ?"] * (last is not None)
+                parameters += [month for month in (first, last) if month is not None]
+                count += self._db.execute(f"SELECT coalesce(sum(n), 0) FROM insight_counts {_clause(dimensions)}", parameters).fetchone()[0]
+            for since, until in edges:
+                where, parameters = _where(replace(chosen, since=since, until=until))
+                count += self._db.execute(f"SELECT count(*) FROM submissions {_clause(where)}", parameters).fetchone()[0]
+            return count
 
     def lead(self, public_id: str) -> Lead | None:
         with self._lock:
@@ -542,37 +561,102 @@ class SQLiteStore:
         return self._select(f"{_clause(where)} ORDER BY created_at, id", tuple(parameters))
 
     def insight(self, chosen: LeadFilter) -> Insight:
-        """The counts behind the charts; the last few are kept until the data changes."""
+        """The counts behind the charts.
+
+        Whole months come from the aggregate tables of migration 0005 (kept by triggers,
+        so they are current after every write); a month the period covers only in part is
+        counted from its rows and kept until that month's rows change (a new submission
+        changes only the current month). A search counts every row it finds."""
         with self._lock:
-            version = (self._db.total_changes, self._db.execute("PRAGMA data_version").fetchone()[0])
-            cached = self._insights.get(chosen)
-            if cached is not None and cached[0] == version:
-                return cached[1]
-            found = self._insight_locked(chosen)
-            self._insights[chosen] = (version, found)
-            while len(self._insights) > 32:
-                self._insights.pop(next(iter(self._insights)))
-        return found
+            if chosen.search:
+                return self._searched_insight_locked(chosen)
+            return self._insight_locked(chosen)
 
     def _insight_locked(self, chosen: LeadFilter) -> Insight:
+        first, last, edges = _months(chosen.since, chosen.until)
+        period = ["month >= ?"] * (first is not None) + ["month <= ?"] * (last is not None)
+        bounds = [month for month in (first, last) if month is not None]
+        parts = []
+        # month by month, each kept until its rows change: a new submission re-sums only
+        # the current month's few thousand aggregate rows, not the whole year's
+        for month, changes in self._db.execute(f"SELECT month, changes FROM insight_changes {_clause(period)}", bounds).fetchall():
+            key = (replace(chosen, since=None, until=None, search=None), month, self._identity)
+            cached = self._months.get(key)
+            if cached is None or cached[0] != changes:
+                cached = (changes, self._month_insight_locked(chosen, month))
+                self._months[key] = cached
+            parts.append(cached[1])
+        while len(self._months) > 1024:
+            self._months.pop(next(iter(self._months)))
+        parts += [self._edge_locked(chosen, since, until) for since, until in edges]
+        count, scores, months, answers = 0, {}, {}, {}
+        for part in parts:
+            count += part.count
+            for decile, n in part.scores.items():
+                scores[decile] = scores.get(decile, 0) + n
+            for month, bands in part.bands_by_month.items():
+                per_band = months.setdefault(month, {})
+                for band, n in bands.items():
+                    per_band[band] = per_band.get(band, 0) + n
+            for question, values in part.answers.items():
+                per_question = answers.setdefault(question, {})
+                for value, n in values.items():
+                    per_question[value] = per_question.get(value, 0) + n
+        return Insight(count, scores, dict(sorted(months.items())), answers)
+
+    def _month_insight_locked(self, chosen: LeadFilter, month: str) -> Insight:
+        """One whole month's figures from the aggregate tables."""
+        dimensions, parameters = _dimensions(chosen)
+        clause = _clause(["month = ?", *dimensions])
+        parameters = [month, *parameters]
+        scores: dict[int, int] = {}
+        months: dict[str, dict[str, int]] = {}
+        count = _add_scores(self._db.execute(f"SELECT month, band, decile, sum(n) FROM insight_counts {clause} GROUP BY 1, 2, 3", parameters), scores, months)
+        answers: dict = {}
+        for question, value, n in self._db.execute(f"SELECT question, answer, sum(n) FROM insight_answers {clause} GROUP BY 1, 2", parameters):
+            answers.setdefault(question, {})[value] = n
+        return Insight(count, scores, months, answers)
+
+    def _edge_locked(self, chosen: LeadFilter, since: str, until: str) -> Insight:
+        """The figures of the days ``since``..``until`` (one month, in part) from the rows, kept while that month is unchanged."""
+        row = self._db.execute("SELECT changes FROM insight_changes WHERE month = ?", (since[:7],)).fetchone()
+        changes = row[0] if row else 0
+        key = (replace(chosen, since=since, until=until, search=None), self._identity)
+        cached = self._edges.get(key)
+        if cached is not None and cached[0] == changes:
+            return cached[1]
+        found = self._rows_insight_locked(replace(chosen, since=since, until=until, search=None))
+        self._edges[key] = (changes, found)
+        while len(self._edges) > 64:
+            self._edges.pop(next(iter(self._edges)))
+        return found
+
+    def _searched_insight_locked(self, chosen: LeadFilter) -> Insight:
+        version = (self._db.total_changes, self._db.execute("PRAGMA data_version").fetchone()[0])
+        cached = self._insights.get(chosen)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        found = self._rows_insight_locked(chosen)
+        self._insights[chosen] = (version, found)
+        while len(self._insights) > 32:
+            self._insights.pop(next(iter(self._insights)))
+        return found
+
+    def _rows_insight_locked(self, chosen: LeadFilter) -> Insight:
+        """The figures counted from the rows (a partial month, a search; the tests' reference)."""
         where, parameters = _where(chosen)
         clause = _clause(where)
-        # one pass over the index for the scores and the bands per month
-        count, scores, months = 0, {}, {}
+        scores: dict[int, int] = {}
+        months: dict[str, dict[str, int]] = {}
         grouped = f"SELECT substr(created_at, 1, 7), band, min(score / 10, 9), count(*) FROM submissions {clause} GROUP BY 1, 2, 3"
-        for month, band, decile, n in self._db.execute(grouped, parameters):
-            count += n
-            scores[decile] = scores.get(decile, 0) + n
-            per_band = months.setdefault(month, {})
-            per_band[band] = per_band.get(band, 0) + n
+        count = _add_scores(self._db.execute(grouped, parameters), scores, months)
         # identical answer sets are counted once by SQLite, then split per question here
         answers: dict[str, dict[int, int]] = {}
         for text, n in self._db.execute(f"SELECT answers, count(*) FROM submissions {clause} GROUP BY answers", parameters):
             for question, value in json.loads(text).items():
                 counts = answers.setdefault(question, {})
                 counts[value] = counts.get(value, 0) + n
-        months = dict(sorted(months.items()))
-        return Insight(count, scores, months, answers)
+        return Insight(count, scores, dict(sorted(months.items())), answers)
 
     # Accounts, sessions, failed logins, the audit log
 
@@ -832,9 +916,70 @@ def _where(chosen: LeadFilter) -> tuple[list[str], list]:
     elif chosen.kind == "anonymous":
         where.append("consent = 0")
     if chosen.search:
-        where.append("(email LIKE ? ESCAPE '\\' OR organisation LIKE ? ESCAPE '\\')")
+        # only a lead has an email or organisation (the table's CHECK): consent = 1 lets
+        # SQLite read the smaller index submissions_search (migration 0005) instead of every row
+        where.append("consent = 1 AND (email LIKE ? ESCAPE '\\' OR organisation LIKE ? ESCAPE '\\')")
         parameters += [_like(chosen.search)] * 2
     return where, parameters
+
+
+def _dimensions(chosen: LeadFilter) -> tuple[list[str], list]:
+    """The conditions of a filter on the aggregate tables of migration 0005 (the period apart)."""
+    where: list[str] = []
+    parameters: list = []
+    for column in ("assessment", "band", "lang", "status"):
+        value = getattr(chosen, column)
+        if value:
+            where.append(f"{column} = ?")
+            parameters.append(value)
+    if chosen.kind == "lead":
+        where.append("consent = 1")
+    elif chosen.kind == "anonymous":
+        where.append("consent = 0")
+    return where, parameters
+
+
+def _months(since: str | None, until: str | None) -> tuple[str | None, str | None, list[tuple[str, str]]]:
+    """A period's whole months (first and last ``YYYY-MM``; ``None``: open) and its partial months' days.
+
+    ``2026-03-15``..``2026-06-30`` is the whole months 2026-04..2026-06 and the days
+    2026-03-15..2026-03-31. Whole months with ``first > last`` select nothing."""
+    start = date.fromisoformat(since) if since else None
+    end = date.fromisoformat(until) if until else None
+    if start and end and start > end:
+        return "9999-12", "0000-01", []
+    edges: list[tuple[str, str]] = []
+    first = last = None
+    if start:
+        first = f"{start:%Y-%m}"
+        if start.day != 1:
+            month_end = _month_end(start)
+            edges.append((start.isoformat(), min(month_end, end).isoformat() if end else month_end.isoformat()))
+            first = f"{month_end + timedelta(days=1):%Y-%m}"
+    if end:
+        last = f"{end:%Y-%m}"
+        if end != _month_end(end):
+            month_start = end.replace(day=1)
+            if not (start and start.day != 1 and (start.year, start.month) == (end.year, end.month)):
+                edges.append((max(month_start, start).isoformat() if start else month_start.isoformat(), end.isoformat()))
+            last = f"{month_start - timedelta(days=1):%Y-%m}"
+    return first, last, edges
+
+
+def _month_end(day: date) -> date:
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+def _add_scores(rows: Iterable[tuple], scores: dict[int, int], months: dict[str, dict[str, int]]) -> int:
+    """Add ``(month, band, decile, count)`` rows to the score and band counts; their total."""
+    count = 0
+    for month, band, decile, n in rows:
+        count += n
+        scores[decile] = scores.get(decile, 0) + n
+        per_band = months.setdefault(month, {})
+        per_band[band] = per_band.get(band, 0) + n
+    return count
 
 
 def _clause(where: list[str]) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -79,10 +80,9 @@ def lead_filter(values: Mapping[str, str]) -> LeadFilter:
         value = (values.get(key) or "").strip()
         return value[:200] or None
 
-    since, until = text("since"), text("until")
     return LeadFilter(
-        since=since if since and _DATE.match(since) else None,
-        until=until if until and _DATE.match(until) else None,
+        since=_day(text("since")),
+        until=_day(text("until")),
         assessment=text("assessment"),
         band=text("band"),
         lang=text("language"),
@@ -90,6 +90,16 @@ def lead_filter(values: Mapping[str, str]) -> LeadFilter:
         status=text("status") if text("status") in STATUSES else None,
         search=text("q"),
     )
+
+
+def _day(value: str | None) -> str | None:
+    """A ``YYYY-MM-DD`` that names a real day (not 2026-02-30), else ``None``."""
+    if not value or not _DATE.match(value):
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        return None
 
 
 def filter_query(values: Mapping[str, str], **extra: str) -> str:
