@@ -28,6 +28,7 @@ from .dashboard import PREFIX as DASHBOARD_PREFIX
 from .dashboard import Dashboard
 from .definitions import Definitions
 from .outbox import Outbox
+from .peers import backfill, known_definitions
 from .receiver import Receiver
 from .replies import NO_STORE, Replies
 from .security import SecurityHeaders, content_security_policy, server_error
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await _purge(store, settings.retention_months)  # before the first request
+        # theme scores of submissions stored before migration 0006, for the comparison with peers
+        await asyncio.to_thread(backfill, store, known_definitions(definitions))
         tasks = [asyncio.create_task(_purge_regularly(store, settings.retention_months)), asyncio.create_task(outbox.run())]
         try:
             yield

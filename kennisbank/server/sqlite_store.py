@@ -328,14 +328,14 @@ class SQLiteStore:
             self._peers.pop(next(iter(self._peers)))
         return found
 
-    def submissions_without_themes(self, limit: int = 1000) -> list[tuple[int, str, str, dict]]:
+    def submissions_without_themes(self, limit: int = 1000, after: int = 0) -> list[tuple[int, str, str, dict]]:
         """``(row id, assessment, definition digest, answers)`` of stored submissions whose theme
-        scores were never written (stored before migration 0006), at most ``limit``."""
+        scores were never written (stored before migration 0006), at most ``limit``, row ids above ``after``."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT s.id, s.assessment, s.definition, s.answers FROM submissions s WHERE s.definition IS NOT NULL "
-                "AND NOT EXISTS (SELECT 1 FROM submission_themes t WHERE t.submission = s.id) ORDER BY s.id LIMIT ?",
-                (limit,),
+                "AND s.id > ? AND NOT EXISTS (SELECT 1 FROM submission_themes t WHERE t.submission = s.id) ORDER BY s.id LIMIT ?",
+                (after, limit),
             ).fetchall()
         return [(row[0], row[1], row[2], json.loads(row[3])) for row in rows]
 
