@@ -180,6 +180,9 @@ def main() -> int:
     assessment = load_definitions(config.assessment_dir, config.locales)["contract-check"]
     with tempfile.TemporaryDirectory(prefix="kennisbank-bench-peers-") as folder:
         work = Path(folder)
+        # `python -m` puts the current folder first on sys.path: out of the checkout, so the
+        # baseline's PYTHONPATH (and otherwise the installed package) decides what runs
+        os.chdir(work)
         site = site_dir(work)
         code, commit = baseline_code(work)
         print(f"generating {STORED:,} scored submissions ...")
