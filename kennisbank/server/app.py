@@ -28,7 +28,7 @@ from .dashboard import PREFIX as DASHBOARD_PREFIX
 from .dashboard import Dashboard
 from .definitions import Definitions
 from .outbox import Outbox
-from .peers import backfill, known_definitions
+from .peers import FieldPage, backfill, field_route, known_definitions
 from .receiver import Receiver
 from .replies import NO_STORE, Replies
 from .security import SecurityHeaders, content_security_policy, server_error
@@ -81,6 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, csp=content_security_policy(manifest.script_hashes))
     app.add_exception_handler(500, server_error)  # sent past every middleware: it carries the headers itself
     _add_routes(app, receiver, ContactDesk(receiver), manifest, settings)
+    # the public page "how contracts in the field score", with its figures filled in
+    field_page = FieldPage(store, definitions, settings.benchmark_min)
+    for lang, shell in manifest.field_pages.items():
+        app.add_api_route(shell.url, field_route(field_page, lang), methods=["GET", "HEAD"], include_in_schema=False)
     app.include_router(Dashboard(settings, store, definitions).router())  # before the site, which takes every other path
     app.mount("/", static)
     return app

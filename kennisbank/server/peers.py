@@ -228,3 +228,62 @@ def backfill(store: Any, resolve: Any, batch: int = 1000) -> int:
     if skipped:
         log.warning("%d stored submission(s) cannot be scored with a known definition; their themes are left out of the comparison", skipped)
     return written
+
+
+class FieldPage:
+    """The public page "how contracts in the field score", per language: the built page
+    (``docs/praktijk.<lang>.md``, cut at its markers into the manifest's ``field_pages``)
+    with the figures of each served definition filled in, from the same counts and with
+    the same threshold as the reply. Rendered once per language until the counts change
+    (the store hands out the same counts object until then)."""
+
+    def __init__(self, store: Any, definitions: Any, minimum: int):
+        self.store = store
+        self.definitions = definitions
+        self.minimum = minimum
+        self._cache: dict[str, tuple[tuple, str]] = {}
+
+    def render(self, lang: str) -> str | None:
+        """The page in ``lang``; ``None`` when the site has none in it."""
+        manifest = self.definitions.manifest
+        shell = manifest.field_pages.get(lang)
+        if shell is None:
+            return None
+        assessments = [manifest.assessments[key] for key in sorted(manifest.assessments)]
+        counts = tuple(self.store.peer_counts(a.digest) for a in assessments)
+        cached = self._cache.get(lang)
+        if cached is not None and len(cached[0]) == len(counts) and all(old is new for old, new in zip(cached[0], counts, strict=True)):
+            return cached[1]
+        from kennisbank.templating import templates
+
+        strings = manifest.site.strings
+        items = [
+            {
+                "id": a.id,
+                "title": a.title[lang],
+                "themes": {theme.id: theme.title[lang] for theme in a.themes},
+                "figures": field_figures(a, found, self.minimum),
+            }
+            for a, found in zip(assessments, counts, strict=True)
+        ]
+        content = templates.get_template("server/field.html").render(
+            items=items, s=lambda key, **values: strings[key][lang].format(**values), number=lambda value: number(value, lang)
+        )
+        html = shell.render(content)
+        self._cache[lang] = (counts, html)
+        return html
+
+
+def field_route(page: FieldPage, lang: str) -> Any:
+    """The handler of the page's address in ``lang`` (``GET`` and ``HEAD``)."""
+    import anyio
+    from fastapi.responses import HTMLResponse
+
+    async def handler() -> HTMLResponse:
+        html = await anyio.to_thread.run_sync(page.render, lang)
+        if html is None:  # the site was rebuilt without the page: the built file is gone too
+            return HTMLResponse("Not Found", status_code=404, headers={"Cache-Control": "no-store"})
+        # figures change with every submission: a cache must ask again
+        return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+
+    return handler
