@@ -160,19 +160,28 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
-def run_once(site: Path, template: Path, work: Path, code: Path | None, bodies: list[bytes]) -> tuple[float, float, float, int, dict | None]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far: unlike wall time, hardly moved by other load on the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_once(site: Path, template: Path, work: Path, code: Path | None, bodies: list[bytes]) -> tuple[float, float, float, int, dict | None, float]:
     database = work / f"run-{time.monotonic_ns()}.sqlite3"
     shutil.copyfile(template, database)
     started = server(site, database, code)
     started.start()
     try:
         asyncio.run(load(started.url, bodies[:50]))  # warm up
+        cpu = cpu_seconds(started.process.pid)
         latencies, failures, elapsed, last = asyncio.run(load(started.url, bodies[50:]))
+        cpu = cpu_seconds(started.process.pid) - cpu
     finally:
         started.stop()
         for path in work.glob(f"{database.name}*"):
             path.unlink()
-    return len(latencies) / elapsed, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000, failures, last
+    served = max(1, len(latencies))
+    return len(latencies) / elapsed, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000, failures, last, cpu / served * 1000
 
 
 def main() -> int:
@@ -214,18 +223,21 @@ def main() -> int:
         peers = (last or {}).get("peers", {})
         print(f"\n{STORED:,} stored submissions, JSON c={CONCURRENCY}, {REQUESTS} submissions per round, median of {ROUNDS} rounds")
         print(f"without = the code before migration 0006 (commit {commit}); with = this checkout")
-        print(f"{'':<10}{'subm/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
+        print(f"{'':<10}{'subm/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}{'server CPU ms/subm':>20}")
         medians = {}
         for label, rounds in figures.items():
             rate = statistics.median(r[0] for r in rounds)
             p50 = statistics.median(r[1] for r in rounds)
             p99 = statistics.median(r[2] for r in rounds)
             failed = sum(r[3] for r in rounds)
-            medians[label] = (rate, p99)
-            print(f"{label:<10}{rate:>9.0f}{p50:>9.1f}{p99:>9.1f}{failed:>8}")
+            cpu = statistics.median(r[5] for r in rounds)
+            medians[label] = (rate, p99, cpu)
+            print(f"{label:<10}{rate:>9.0f}{p50:>9.1f}{p99:>9.1f}{failed:>8}{cpu:>20.2f}")
         rate_change = medians["with"][0] / medians["without"][0] - 1
         p99_change = medians["with"][1] / medians["without"][1] - 1
-        print(f"{'with vs. without':<16} subm/s {rate_change:+.1%}, p99 {p99_change:+.1%} (goal: within 10 %)")
+        cpu_change = medians["with"][2] / medians["without"][2] - 1
+        print(f"{'with vs. without':<16} subm/s {rate_change:+.1%}, p99 {p99_change:+.1%} (goal: within 10 %), server CPU per submission {cpu_change:+.1%}")
+        print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the machine moves the wall-time figures)")
         print(f"the last reply's comparison: shown={peers.get('shown')}, count={peers.get('count')}, higher_than={peers.get('total', {}).get('higher_than')}")
         failed = sum(r[3] for rounds in figures.values() for r in rounds)
         return 1 if failed or not peers.get("shown") else 0
