@@ -152,6 +152,8 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.target}: cannot open the SQLite database ({exc}). Fix: check the path in DATABASE_URL and its permissions") from None
         self._identity = self._file_identity()
+        # a new connection counts its changes from 0 again: a cached stamp could match by chance
+        self._peers.clear()
 
     def _file_identity(self) -> tuple[int, int] | None:
         if self.target == MEMORY:
