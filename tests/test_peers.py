@@ -252,22 +252,28 @@ def recount(database) -> dict:
 
 
 def test_1000_concurrent_submissions_leave_the_counts_equal_to_a_recount(tmp_path, site):
+    """Two server processes on one database (as with several workers), so that only the
+    database orders the writers: each reply must still count exactly those before it."""
     database = tmp_path / "db.sqlite3"
-    server, base_url = start_server(site.site, database, BENCHMARK_MIN="1000000")
+    servers = [start_server(site.site, database, BENCHMARK_MIN="1000000") for _ in range(2)]
     rng = random.Random(1000)
     bodies = [json.dumps(payload(answers=random_answers(rng))) for _ in range(1000)]
     try:
-        with httpx.Client(base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=32)) as http:
+        clients = [httpx.Client(base_url=url, timeout=60, limits=httpx.Limits(max_connections=16)) for _, url in servers]
 
-            def send(body: str) -> dict:
-                response = http.post(ENDPOINT, content=body, headers={"content-type": "application/json"})
-                assert response.status_code == 201, response.text
-                return response.json()["peers"]
+        def send(numbered: tuple[int, str]) -> dict:
+            index, body = numbered
+            response = clients[index % 2].post(ENDPOINT, content=body, headers={"content-type": "application/json"})
+            assert response.status_code == 201, response.text
+            return response.json()["peers"]
 
-            with ThreadPoolExecutor(32) as pool:
-                replies = list(pool.map(send, bodies))
+        with ThreadPoolExecutor(32) as pool:
+            replies = list(pool.map(send, enumerate(bodies)))
+        for client in clients:
+            client.close()
     finally:
-        server.stop()
+        for server, _ in servers:
+            server.stop()
     # each saw exactly the submissions committed before it: 0, 1, ..., 999, none twice
     assert sorted(reply["count"] for reply in replies) == list(range(1000))
     counted = recount(database)
