@@ -35,8 +35,10 @@ Decisions, and why:
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from kennisbank.assessment import Assessment
@@ -71,21 +73,24 @@ def higher_than_percent(buckets: Sequence[int], value: int) -> int:
 
 def nth(buckets: Sequence[int], rank: int) -> int:
     """The score at ``rank`` (0-based) in ascending order."""
-    seen = 0
-    for value, n in enumerate(buckets):
-        seen += n
-        if rank < seen:
-            return value
-    raise IndexError(rank)
+    return _nth(list(accumulate(buckets)), rank)
+
+
+def _nth(cumulative: list[int], rank: int) -> int:
+    # the first score whose running count passes the rank (a reply computes this a few
+    # times per submission: bisect over the running counts, not a loop in Python)
+    if not 0 <= rank < cumulative[-1]:
+        raise IndexError(rank)
+    return bisect_right(cumulative, rank)
 
 
 def median(buckets: Sequence[int]) -> float | None:
     """The median: the middle score, or the mean of the two middle ones; ``None`` for none."""
-    n = count(buckets)
+    cumulative = list(accumulate(buckets))
+    n = cumulative[-1] if cumulative else 0
     if not n:
         return None
-    low, high = nth(buckets, (n - 1) // 2), nth(buckets, n // 2)
-    return (low + high) / 2
+    return (_nth(cumulative, (n - 1) // 2) + _nth(cumulative, n // 2)) / 2
 
 
 def number(value: float, lang: str) -> str:
