@@ -166,7 +166,7 @@ def test_below_the_threshold_the_reply_says_how_many_more_are_needed(make_client
         assert "total" not in reply and "themes" not in reply
         assert f"So far there are {expected}: the comparison starts after {3 - expected} more." in reply["text"]
     page = BeautifulSoup(client.post(ENDPOINT, data=form("1", lang="en")).text, "html.parser")
-    section = page.select_one(".kb-peers")
+    section = page.select_one("section.kb-peers")
     assert section is not None and section.select_one("table") is None
     assert "starts after 1 more" in section.get_text() and "higher than" not in section.get_text()
 
@@ -198,7 +198,7 @@ def test_at_the_threshold_the_reply_matches_brute_force_in_json_and_on_the_page(
     mine_form = score(ASSESSMENT, {**CONTEXT, **dict.fromkeys(QUESTIONS, 1)})
     expected = brute(earlier, mine_form)
     page = BeautifulSoup(client.post(ENDPOINT, data=form("1", lang="nl")).text, "html.parser")
-    section = page.select_one(".kb-peers")
+    section = page.select_one("section.kb-peers")
     assert f"hoger dan die van {expected['higher_than']} % van de {minimum + 1} contracten" in section.get_text()
     rows = {row["data-kb-peers-theme"]: [cell.get_text() for cell in row.select("th, td")] for row in section.select("tr[data-kb-peers-theme]")}
     for theme in mine_form.themes:
