@@ -60,6 +60,7 @@ bench: $(STAMP)
 
 bench-receiver: build
 	$(BIN)/python bench/receiver.py
+	$(BIN)/python bench/peers.py
 
 clean:
 	rm -rf site var reports .pytest_cache

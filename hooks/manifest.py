@@ -2,7 +2,8 @@
 
 It hands ``kennisbank.manifest.builder`` the facts MkDocs has: the site's
 configuration, every page's HTML (for the CSP hashes of its inline scripts) and the
-result page of each language (the shell of the server's replies). The assessment
+result page of each language (the shell of the server's replies) and the page
+"how contracts in the field score" (the server fills in its figures). The assessment
 hook hands it the definitions. What the manifest holds and why is said in
 ``kennisbank.manifest``.
 """
@@ -13,7 +14,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
 from kennisbank.manifest import ManifestError, builder
-from kennisbank.shell import RESULT_PAGE, PageError
+from kennisbank.shell import FIELD_PAGE, RESULT_PAGE, PageError
 from kennisbank.siteconfig import from_mkdocs
 
 _state: dict = {}
@@ -33,6 +34,11 @@ def on_post_page(output, page, config):
     if page.file.dest_uri == _state["prefix"] + RESULT_PAGE:
         try:
             builder.add_result_page(_state["locale"], _state["prefix"], output, f"{config.site_dir}/{page.file.dest_uri}")
+        except PageError as exc:
+            raise PluginError(str(exc)) from None
+    if page.file.dest_uri == _state["prefix"] + FIELD_PAGE:
+        try:
+            builder.add_field_page(_state["locale"], _state["prefix"], output, f"{config.site_dir}/{page.file.dest_uri}")
         except PageError as exc:
             raise PluginError(str(exc)) from None
     return output

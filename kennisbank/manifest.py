@@ -73,6 +73,8 @@ class Manifest:
     assessments: Mapping[str, Assessment]
     script_hashes: tuple[str, ...]
     shells: Mapping[str, Shell] = field(default_factory=dict)
+    field_pages: Mapping[str, Shell] = field(default_factory=dict)
+    """Per language, the page "how contracts in the field score" cut where the server puts its figures."""
     source: Path | None = None
 
     def to_json(self) -> str:
@@ -83,6 +85,10 @@ class Manifest:
             "script_hashes": sorted(set(self.script_hashes)),
             "shells": {
                 locale: {"url": shell.url, "title": shell.title, "before": shell.before, "after": shell.after} for locale, shell in sorted(self.shells.items())
+            },
+            "field_pages": {
+                locale: {"url": shell.url, "title": shell.title, "before": shell.before, "after": shell.after}
+                for locale, shell in sorted(self.field_pages.items())
             },
         }
         return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
@@ -104,10 +110,12 @@ class Manifest:
             site = SiteConfig.from_dict(data["site"])
             assessments = {key: definition(record, site.locales, where) for key, record in data["assessments"].items()}
             shells = {locale: Shell(**shell) for locale, shell in data["shells"].items()}
+            # optional: a site without the page (or built before it) serves no figures there
+            field_pages = {locale: Shell(**shell) for locale, shell in data.get("field_pages", {}).items()}
             hashes = tuple(data["script_hashes"])
         except (KeyError, TypeError) as exc:
             raise ManifestError(f"{where}: incomplete manifest ({exc!r} missing or malformed). Fix: build the site again (make build)") from None
-        return cls(site=site, assessments=assessments, script_hashes=hashes, shells=shells, source=source)
+        return cls(site=site, assessments=assessments, script_hashes=hashes, shells=shells, field_pages=field_pages, source=source)
 
 
 def definition(record: Mapping[str, Any], locales, where: object = "the manifest") -> Assessment:
@@ -169,6 +177,7 @@ class ManifestBuilder:
         self.assessments: dict[str, Assessment] = {}
         self.hashes: set[str] = set()
         self.shells: dict[str, Shell] = {}
+        self.field_pages: dict[str, Shell] = {}
 
     def start(self, site: SiteConfig, *, first: bool) -> None:
         """A language build begins; ``first`` (the default language, built first) starts anew."""
@@ -192,6 +201,15 @@ class ManifestBuilder:
         self.shells[locale] = shell
         self.hashes |= script_hashes(shell.html)
 
+    def add_field_page(self, locale: str, prefix: str, html: str, where: str) -> None:
+        """The page "how contracts in the field score" of a language (``kennisbank.server.peers``)."""
+        from kennisbank.csp import script_hashes
+        from kennisbank.shell import FIELD_END, FIELD_PAGE, FIELD_START, cut
+
+        shell = cut(html, prefix, where, page=FIELD_PAGE, markers=(FIELD_START, FIELD_END))
+        self.field_pages[locale] = shell
+        self.hashes |= script_hashes(shell.html)
+
     def manifest(self) -> Manifest:
         if self.site is None:
             raise ManifestError("no language was built; nothing to write")
@@ -201,7 +219,13 @@ class ManifestBuilder:
                 f"the result page was not built for {', '.join(missing)}. "
                 "Fix: keep docs/uitslag.<lang>.md (or its fallback) in the site; the server answers plain form posts with it"
             )
-        return Manifest(site=self.site, assessments=dict(self.assessments), script_hashes=tuple(sorted(self.hashes)), shells=dict(self.shells))
+        return Manifest(
+            site=self.site,
+            assessments=dict(self.assessments),
+            script_hashes=tuple(sorted(self.hashes)),
+            shells=dict(self.shells),
+            field_pages=dict(self.field_pages),
+        )
 
     def write(self, site_dir: Path | str) -> Path:
         return write_manifest(site_dir, self.manifest())

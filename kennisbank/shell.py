@@ -25,6 +25,11 @@ from kennisbank.manifest import Shell
 START = "<!-- kb:result -->"
 END = "<!-- /kb:result -->"
 RESULT_PAGE = "uitslag/index.html"
+#: the public page "how contracts in the field score" (docs/praktijk.<lang>.md): the
+#: server serves it at its own address with the figures between these markers
+FIELD_START = "<!-- kb:peers -->"
+FIELD_END = "<!-- /kb:peers -->"
+FIELD_PAGE = "praktijk/index.html"
 
 _ATTRIBUTE = re.compile(r"""(?P<name>\s(?:href|src|action|poster))=(?P<quote>["'])(?P<value>[^"']*)(?P=quote)""", re.I)
 _SCOPE = re.compile(r"""__md_scope=new URL\((?P<quote>["'])(?P<value>[^"']*)(?P=quote),location\)""")
@@ -66,16 +71,19 @@ def absolutise(html: str, base: str) -> str:
     return _CONFIG.sub(config, html)
 
 
-def cut(html: str, prefix: str, where: str) -> Shell:
-    """The result page of the language with URL prefix ``prefix`` (``""``, ``"en/"``) as a shell.
+def cut(html: str, prefix: str, where: str, *, page: str = RESULT_PAGE, markers: tuple[str, str] = (START, END)) -> Shell:
+    """The result page (or ``page`` between ``markers``) of the language with URL prefix
+    ``prefix`` (``""``, ``"en/"``) as a shell.
 
     ``where`` names the built file in errors."""
-    if html.find(START) < 0 or html.find(END) < html.find(START):
-        raise PageError(f"{where}: the markers {START} and {END} are missing. Fix: keep them around the placeholder text in docs/uitslag.<lang>.md")
-    url = "/" + prefix + RESULT_PAGE.removesuffix("index.html")
+    first, last = markers
+    if html.find(first) < 0 or html.find(last) < html.find(first):
+        source = "docs/" + page.removesuffix("/index.html") + ".<lang>.md"
+        raise PageError(f"{where}: the markers {first} and {last} are missing. Fix: keep them around the placeholder text in {source}")
+    url = "/" + prefix + page.removesuffix("index.html")
     html = absolutise(html, url)
-    start, end = html.find(START), html.find(END)
+    start, end = html.find(first), html.find(last)
     title = _TITLE.search(html)
     if title is None:
         raise PageError(f"{where}: the page has no <title>. Fix: keep Material's main.html head block in overrides/main.html")
-    return Shell(url=url, before=html[: start + len(START)], after=html[end:], title=title["title"])
+    return Shell(url=url, before=html[: start + len(first)], after=html[end:], title=title["title"])

@@ -66,6 +66,7 @@ def test_the_table_declares_each_variable_once_with_a_default_and_a_help():
         "WEBHOOK_URL",
         "WEBHOOK_SECRET",
         "LOGIN_ATTEMPTS",
+        "BENCHMARK_MIN",
     ]
     assert all(v.help and isinstance(v.default, str) for v in table)
     assert variables("SITE_DIR", "PORT") == [table[1], table[3]]  # in the table's order
@@ -93,6 +94,8 @@ BAD_SETTINGS = [
     ("REQUEST_TIMEOUT", "0", "out of range"),
     ("MAX_CONNECTIONS", "many", "not a whole number"),
     ("RETENTION_MONTHS", "0", "out of range"),
+    ("BENCHMARK_MIN", "0", "out of range"),
+    ("BENCHMARK_MIN", "twenty", "not a whole number"),
     ("RETENTION_MONTHS", "a year", "not a whole number"),
     ("DATABASE_URL", "postgresql://db/kb", "PostgreSQL"),
     ("DATABASE_URL", "sqlite:/kb", "not a database URL"),

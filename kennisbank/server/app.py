@@ -28,6 +28,7 @@ from .contact import ContactDesk
 from .dashboard import Dashboard
 from .definitions import Definitions
 from .outbox import Outbox, WorkerProcess, dashboard_url
+from .peers import FieldPage, backfill, field_route, known_definitions
 from .receiver import Receiver
 from .replies import NO_STORE, Replies
 from .security import SecurityHeaders, content_security_policy, server_error
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await _purge(store, settings.retention_months)  # before the first request
+        # theme scores of submissions stored before migration 0006, for the comparison with peers
+        await asyncio.to_thread(backfill, store, known_definitions(definitions))
         tasks = [asyncio.create_task(_purge_regularly(store, settings.retention_months))]
         worker = _outbox_worker(settings, store) if outbox_worker else None
         if worker is not None:
@@ -85,6 +88,10 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     app.add_middleware(SecurityHeaders, csp=content_security_policy(manifest.script_hashes))
     app.add_exception_handler(500, server_error)  # sent past every middleware: it carries the headers itself
     _add_routes(app, receiver, ContactDesk(receiver), manifest, settings)
+    # the public page "how contracts in the field score", with its figures filled in
+    field_page = FieldPage(store, definitions, settings.benchmark_min)
+    for lang, shell in manifest.field_pages.items():
+        app.add_api_route(shell.url, field_route(field_page, lang), methods=["GET", "HEAD"], include_in_schema=False)
     app.include_router(Dashboard(settings, store, definitions).router())  # before the site, which takes every other path
     app.mount("/", static)
     return app

@@ -119,12 +119,55 @@ class _Band(BaseModel):
     title: str
 
 
+class _PeerTotal(BaseModel):
+    score: int = Field(ge=0, le=100)
+    higher_than: int = Field(ge=0, le=100, description="the whole percentage of earlier submissions with a strictly lower total (rounded down)")
+    lower: int = Field(ge=0, description="earlier submissions with a strictly lower total")
+    same: int = Field(ge=0, description="earlier submissions with the same total: counted neither lower nor higher")
+    median: float = Field(ge=0, le=100, description="the median of the earlier totals (a whole number or a half)")
+
+
+class _PeerTheme(BaseModel):
+    id: str
+    title: str
+    score: int = Field(ge=0, le=100)
+    count: int = Field(ge=0, description="earlier submissions the theme applied to")
+    median: float | None = Field(description="their median; null when fewer than BENCHMARK_MIN")
+    position: Literal["above", "at", "below"] | None
+    text: str
+
+
+class _PeerLabels(BaseModel):
+    heading: str
+    caption: str
+    theme: str
+    yours: str
+    median: str
+    count: str
+    position: str
+
+
+class _Peers(BaseModel):
+    """Where the reader stands among earlier submissions of the same definition digest
+    (kennisbank.server.peers); ``total`` and ``themes`` only when ``shown``."""
+
+    shown: bool = Field(description="whether at least BENCHMARK_MIN earlier submissions exist")
+    minimum: int = Field(ge=1, description="BENCHMARK_MIN")
+    count: int = Field(ge=0, description="earlier submissions of the same definition, the reader's own not among them")
+    needed: int = Field(ge=0, description="how many more are needed before figures are shown")
+    text: str = Field(description="the summary, or how many more are needed, in the reader's language")
+    total: _PeerTotal | None = None
+    themes: list[_PeerTheme] | None = Field(None, description="the themes that applied to the reader")
+    labels: _PeerLabels
+
+
 class _Stored(BaseModel):
     id: str
     score: int = Field(ge=0, le=100)
     band: _Band
     contact_stored: bool
     follow_up: bool
+    peers: _Peers
 
 
 def responses() -> dict[int, Any]:

@@ -32,10 +32,11 @@ from starlette.responses import Response
 
 from .definitions import Changed, Definitions
 from .outbox import Outbox
+from .peers import standing
 from .ratelimit import RateLimiter, client_key
 from .replies import NO_STORE, Replies
 from .settings import Settings, normalise_origin
-from .store import StoreError, Submission, SubmissionStore, new_public_id, utc_now
+from .store import PeerCounts, StoreError, Submission, SubmissionStore, new_public_id, utc_now
 from .submissions import BodyError, Input, language, read_form, read_json, read_multipart, read_urlencoded, valid_version, validate
 
 log = logging.getLogger("kennisbank.server")
@@ -124,15 +125,20 @@ class Receiver:
                 band=accepted.result.band.id,
                 consent=accepted.consent,
                 discuss=accepted.discuss if accepted.consent else None,
+                themes={theme.theme: theme.score for theme in accepted.result.themes},
                 **contact,
             )
             try:
-                await self._write(submission, self.notify.channels(submission))
+                before = await self._write(submission, self.notify.channels(submission))
             except (sqlite3.Error, OSError, StoreError):
                 log.exception("storing a submission failed")
                 return replies.failure(assessment, accepted.lang, as_json, 503, "send_failed", extra)
             self.outbox.wake()
-        return replies.stored(assessment, accepted, public_id, as_json, extra)
+        else:
+            # the honeypot's reply looks the same: compared with what is stored, without storing
+            before = await anyio.to_thread.run_sync(self.store.peer_counts, assessment.digest)
+        peers = standing(assessment, accepted.result, before, self.settings.benchmark_min, accepted.lang, self.replies.site.strings)
+        return replies.stored(assessment, accepted, public_id, as_json, extra, peers)
 
     def preflight(self, request: Request) -> Response:
         origin = normalise_origin(request.headers.get("origin", "") or "")
@@ -152,8 +158,9 @@ class Receiver:
 
     # Steps
 
-    async def _write(self, submission: Submission, channels: list[str]) -> None:
-        await anyio.to_thread.run_sync(self.store.add, submission, channels, limiter=self._writer_limiter())
+    async def _write(self, submission: Submission, channels: list[str]) -> PeerCounts:
+        """Store it; the counts of the earlier submissions of its definition (:mod:`.peers`)."""
+        return await anyio.to_thread.run_sync(self.store.add, submission, channels, limiter=self._writer_limiter())
 
     def _writer_limiter(self) -> anyio.CapacityLimiter:
         """Writes go to a worker thread one at a time: SQLite has one writer anyway, and

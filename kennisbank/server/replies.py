@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -18,9 +19,12 @@ from kennisbank.manifest import Shell
 from kennisbank.siteconfig import SiteConfig
 from kennisbank.templating import templates
 
+from .peers import number
 from .submissions import Accepted, Problem, message, messages
 
 NO_STORE = {"Cache-Control": "no-store"}
+PEER_LABELS = ("heading", "caption", "theme", "yours", "median", "count", "position")
+"""The site strings ``peers_<label>`` the comparison's heading and table are written with."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class Replies:
         return "/" + self.site.language(lang).prefix + page
 
     def _page(self, lang: str, template: str, *, title_prefix: str = "", **context) -> str:
-        content = templates.get_template(f"server/{template}").render(**context)
+        content = templates.get_template(f"server/{template}").render(format_number=number, lang=lang, **context)
         return self.shells()[lang].render(content, title_prefix=title_prefix)
 
     def _back(self, assessment: Assessment, lang: str) -> dict[str, str]:
@@ -48,8 +52,13 @@ class Replies:
 
     # Replies
 
-    def stored(self, assessment: Assessment, accepted: Accepted, public_id: str, as_json: bool, headers: Mapping[str, str]) -> Response:
+    def stored(
+        self, assessment: Assessment, accepted: Accepted, public_id: str, as_json: bool, headers: Mapping[str, str], peers: Mapping[str, Any] | None = None
+    ) -> Response:
+        """``peers``: where the reader stands among earlier submissions (:func:`.peers.standing`)."""
         lang = accepted.lang
+        if peers is not None:
+            peers = {**peers, "labels": {key: self.site.string(f"peers_{key}", lang) for key in PEER_LABELS}}
         if as_json:
             reply = {
                 "id": public_id,
@@ -57,6 +66,7 @@ class Replies:
                 "band": {"id": accepted.result.band.id, "title": accepted.result.band.title[lang]},
                 "contact_stored": accepted.contact_stored,
                 "follow_up": accepted.follow_up,
+                **({"peers": peers} if peers is not None else {}),
             }
             return JSONResponse(reply, status_code=201, headers={**NO_STORE, **headers})
         html = self._page(
@@ -66,6 +76,7 @@ class Replies:
             follow_up=assessment.string("follow_up", lang) if accepted.follow_up else "",
             consent_notice=assessment.string("error_consent", lang) if accepted.contact_given and not accepted.consent else "",
             result=render_result(assessment, lang, accepted.result, accepted.answers, article_url=self.article_url(assessment, lang), heading_level=2),
+            peers=peers,
             **self._back(assessment, lang),
         )
         return HTMLResponse(html, status_code=200, headers=NO_STORE)

@@ -325,6 +325,11 @@ class Settings(BaseSettings):
         description="failed dashboard logins per seconds, per account and per client address, before further logins "
         "are refused (429) until the window has passed",
     )
+    benchmark_min: Annotated[int, _whole(1, 1000000, "a number of submissions")] = Field(
+        "20",
+        description="earlier submissions of the same definition needed before a reader is shown where they stand among them "
+        "(and the public comparison page shows figures); fewer: only how many more are needed",
+    )
     _project_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @property

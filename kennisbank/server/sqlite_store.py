@@ -40,6 +40,7 @@ from .store import (
     Lead,
     LeadFilter,
     Note,
+    PeerCounts,
     Session,
     Stats,
     StoredDefinition,
@@ -136,6 +137,7 @@ class SQLiteStore:
         self._insights: dict[LeadFilter, tuple[tuple[int, int], Insight]] = {}
         self._edges: dict[tuple, tuple[int, Insight]] = {}
         self._months: dict[tuple, tuple[int, Insight]] = {}
+        self._peers: dict[str, tuple[tuple[int, int], PeerCounts]] = {}
         self._connect()
         self.migrate()
 
@@ -153,6 +155,8 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.target}: cannot open the SQLite database ({exc}). Fix: check the path in DATABASE_URL and its permissions") from None
         self._identity = self._file_identity()
+        # a new connection counts its changes from 0 again: a cached stamp could match by chance
+        self._peers.clear()
 
     def _file_identity(self) -> tuple[int, int] | None:
         if self.target == MEMORY:
@@ -278,7 +282,79 @@ class SQLiteStore:
             None if submission.discuss is None else int(submission.discuss),
             submission.definition,
         )
-        self._insert_with_deliveries(f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row, "submission", channels)
+        themes = [(submission.definition, theme, value) for theme, value in submission.themes.items()] if submission.definition else []
+        before: list[PeerCounts] = []
+
+        def compare() -> None:
+            # the counts of the earlier submissions, read in the insert's transaction (writers
+            # take turns: BEGIN IMMEDIATE), so concurrent submissions each see all that came first
+            if submission.definition:
+                before.append(self._peer_counts_locked(submission.definition))
+
+        def write_themes(db: sqlite3.Connection, rowid: int) -> None:
+            db.executemany("INSERT INTO submission_themes (submission, definition, theme, score) VALUES (?, ?, ?, ?)", [(rowid, *t) for t in themes])
+
+        def committed(stamp: tuple[int, int]) -> None:
+            # this insert's own change, added to the cached counts: no read for the next submission
+            cached = self._peers.get(submission.definition) if submission.definition else None
+            if cached is not None and before:
+                counts = {measure: list(values) for measure, values in cached[1].items()}
+                for measure, value in [("", submission.score), *((theme, value) for _, theme, value in themes if value is not None)]:
+                    counts.setdefault(measure, [0] * 101)[value] += 1
+                self._peers[submission.definition] = (stamp, {measure: tuple(values) for measure, values in counts.items()})
+
+        self._insert_with_deliveries(
+            f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row, "submission", channels, compare, write_themes, committed
+        )
+        return before[0] if before else {}
+
+    # Where a reader stands (migration 0006; the figures: kennisbank.server.peers)
+
+    def peer_counts(self, definition: str) -> PeerCounts:
+        with self._lock:
+            return self._peer_counts_locked(definition)
+
+    def _stamp(self) -> tuple[int, int]:
+        """Changes by this connection, and commits by any other (another process's erase or purge)."""
+        return self._db.total_changes, self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    def _peer_counts_locked(self, definition: str) -> PeerCounts:
+        """The counts of ``definition``, cached until the data changes."""
+        stamp = self._stamp()
+        cached = self._peers.get(definition)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        counts: dict[str, list[int]] = {}
+        for measure, value, count in self._db.execute("SELECT measure, value, count FROM peer_counts WHERE definition = ? AND count > 0", (definition,)):
+            counts.setdefault(measure, [0] * 101)[value] = count
+        found = {measure: tuple(values) for measure, values in counts.items()}
+        self._peers[definition] = (stamp, found)
+        while len(self._peers) > 32:
+            self._peers.pop(next(iter(self._peers)))
+        return found
+
+    def submissions_without_themes(self, limit: int = 1000, after: int = 0) -> list[tuple[int, str, str, dict]]:
+        """``(row id, assessment, definition digest, answers)`` of stored submissions whose theme
+        scores were never written (stored before migration 0006), at most ``limit``, row ids above ``after``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT s.id, s.assessment, s.definition, s.answers FROM submissions s WHERE s.definition IS NOT NULL "
+                "AND s.id > ? AND NOT EXISTS (SELECT 1 FROM submission_themes t WHERE t.submission = s.id) ORDER BY s.id LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [(row[0], row[1], row[2], json.loads(row[3])) for row in rows]
+
+    def add_themes(self, rows: Iterable[tuple[int, str, str, int | None]]) -> None:
+        """Write ``(row id, definition, theme, score)`` theme scores of stored submissions (the backfill)."""
+        rows = list(rows)
+        with self._lock:
+            self._transaction(
+                lambda db: db.executemany(
+                    "INSERT OR IGNORE INTO submission_themes (submission, definition, theme, score) "
+                    "SELECT id, ?, ?, ? FROM submissions WHERE id = ? AND definition = ?",
+                    [(definition, theme, value, rowid, definition) for rowid, definition, theme, value in rows],
+                )
+            )
 
     # The outbox
 
@@ -286,21 +362,40 @@ class SQLiteStore:
         row = (request.public_id, format_time(request.created_at), request.lang, request.kind, request.name, normalise_email(request.email), request.message)
         self._insert_with_deliveries(f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row, "request", channels)
 
-    def _insert_with_deliveries(self, insert: str, row: tuple, owner: str, channels: Iterable[str]) -> None:
+    def _insert_with_deliveries(
+        self,
+        insert: str,
+        row: tuple,
+        owner: str,
+        channels: Iterable[str],
+        first: Callable[[], None] | None = None,
+        also: Callable[[sqlite3.Connection, int], None] | None = None,
+        committed: Callable[[tuple[int, int]], None] | None = None,
+    ) -> None:
         """Insert one row and a pending outbox delivery per channel, in one transaction: both or neither.
 
-        ``owner`` is the outbox column that points at the row (``submission`` or ``request``)."""
+        ``owner`` is the outbox column that points at the row (``submission`` or ``request``);
+        ``first()`` runs in the same transaction before the insert, ``also(db, row id)`` after it; ``committed(stamp)`` after the commit,
+        with the data stamp (:meth:`_stamp`) read just before it: had another process written
+        in between, its ``data_version`` differs, so nothing cached under it goes stale."""
         now = format_time(utc_now())
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: sqlite3.Connection) -> tuple[int, int]:
+            if first is not None:
+                first()
             cursor = db.execute(insert, row)
+            if also is not None:
+                also(db, cursor.lastrowid)
             db.executemany(
                 f"INSERT INTO outbox ({owner}, channel, next_attempt, created_at) VALUES (?, ?, ?, ?)",
                 [(cursor.lastrowid, channel, now, now) for channel in channels],
             )
+            return self._stamp()
 
         with self._lock:
-            self._transaction(work)
+            stamp = self._transaction(work)
+            if committed is not None:
+                committed(stamp)
 
     def requests(self, email: str | None = None) -> list[ContactRequest]:
         where, parameters = ("WHERE email = ?", (normalise_email(email),)) if email else ("", ())

@@ -37,6 +37,9 @@ class StoreError(RuntimeError):
 
 CONTACT_KEYS = ("name", "email", "organisation", "message")
 
+PeerCounts = Mapping[str, tuple[int, ...]]
+"""Measure (``""`` the total, else a theme id) -> 101 counts, one per score 0-100."""
+
 
 @dataclass(frozen=True)
 class Submission:
@@ -57,6 +60,9 @@ class Submission:
     discuss: bool | None = None
     definition: str | None = None
     """The digest of the definition that scored it (``definitions`` table); ``None`` before migration 0002."""
+    themes: Mapping[str, int | None] = field(default_factory=dict)
+    """Theme id -> its score (``None``: no question of it applied); written with the submission
+    (migration 0006) for the comparison with peers. Not read back: empty when loaded."""
 
     def __post_init__(self) -> None:
         if self.created_at.tzinfo is None:
@@ -255,8 +261,13 @@ class Insight:
 class SubmissionStore(Protocol):
     """Every submission the receiver acknowledged; ``add`` returns only once it is durable."""
 
-    def add(self, submission: Submission, channels: Iterable[str] = ()) -> None:
-        """Store ``submission`` and a pending delivery per channel, in one transaction."""
+    def add(self, submission: Submission, channels: Iterable[str] = ()) -> PeerCounts:
+        """Store ``submission`` and a pending delivery per channel, in one transaction; the
+        peer counts of its definition as they were just before it (see :mod:`.peers`)."""
+        ...
+
+    def peer_counts(self, definition: str) -> PeerCounts:
+        """The submissions of ``definition`` counted per measure and score, as stored now."""
         ...
 
     def add_request(self, request: ContactRequest, channels: Iterable[str] = ()) -> None:

@@ -55,6 +55,7 @@
     const findAll = (selector) => [...form.querySelectorAll(selector)];
     const status = find("[data-kb-status]");
     const sent = find("[data-kb-sent]");
+    const peersBox = find("[data-kb-peers]");
     const result = find("[data-kb-result]");
     const progress = find("[data-kb-progress]");
     const printButton = find("[data-kb-print]");
@@ -208,6 +209,47 @@
       return answers;
     };
 
+    /* where the reader stands among earlier submissions (the reply's `peers`): the same
+       text and per-theme table as the page the server sends without the script */
+    const showPeers = (peers) => {
+      if (!peersBox) return;
+      peersBox.replaceChildren();
+      peersBox.hidden = !peers;
+      if (!peers) return;
+      const element = (tag, text, className) => {
+        const node = document.createElement(tag);
+        if (text !== undefined) node.textContent = text;
+        if (className) node.className = className;
+        return node;
+      };
+      const number = new Intl.NumberFormat(data.lang, { maximumFractionDigits: 1 });
+      peersBox.dataset.kbPeersShown = String(peers.shown);
+      peersBox.append(element(`h${peersBox.dataset.kbLevel || 4}`, peers.labels.heading), element("p", peers.text, "kb-peers-summary"));
+      if (!peers.shown || !peers.themes || !peers.themes.length) return;
+      const table = element("table", undefined, "kb-peers-themes");
+      table.append(element("caption", peers.labels.caption));
+      const head = element("tr");
+      for (const key of ["theme", "yours", "median", "count", "position"]) {
+        const cell = element("th", peers.labels[key]);
+        cell.scope = "col";
+        head.append(cell);
+      }
+      table.append(element("thead"));
+      table.tHead.append(head);
+      const body = element("tbody");
+      for (const theme of peers.themes) {
+        const row = element("tr");
+        row.dataset.kbPeersTheme = theme.id;
+        const title = element("th", theme.title);
+        title.scope = "row";
+        row.append(title, element("td", String(theme.score)), element("td", theme.median === null ? "–" : number.format(theme.median)));
+        row.append(element("td", String(theme.count)), element("td", theme.text));
+        body.append(row);
+      }
+      table.append(body);
+      peersBox.append(table);
+    };
+
     const send = async (event) => {
       event.preventDefault();
       const fields = new FormData(form);
@@ -234,6 +276,7 @@
         const reply = await response.json().catch(() => ({}));
         if (response.ok) {
           sent.textContent = fill(data.strings.sent, { id: reply.id }) + (reply.follow_up ? ` ${data.strings.follow_up}` : "");
+          showPeers(reply.peers);
         } else if (response.status === 409) {
           /* the site was rebuilt since this page was loaded: the answers are saved on
              every change, so a reload brings them back into the new form */
@@ -270,6 +313,7 @@
 
     form.addEventListener("change", (event) => {
       if (!event.target.name.startsWith(data.prefix)) return;
+      showPeers(null); /* it compared the answers as sent */
       update(true);
       save(readAll());
     });
@@ -281,6 +325,7 @@
           /* nothing stored */
         }
         update(false);
+        showPeers(null);
         status.textContent = data.strings.cleared;
         sent.textContent = "";
       });

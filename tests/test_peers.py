@@ -1,0 +1,281 @@
+"""Where a reader stands among earlier submissions (kennisbank.server.peers, migration
+0006): the figures against a brute-force count over the stored submissions, below, at
+and above BENCHMARK_MIN; the reply (JSON and the no-JS page); erasure and purge from
+another process; and 1,000 concurrent submissions against a real `kennisbank serve`."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+import pytest
+from bs4 import BeautifulSoup
+
+from kennisbank.assessment import score
+from kennisbank.server import peers
+from kennisbank.server.sqlite_store import SQLiteStore
+from kennisbank.server.store import utc_now
+
+from support import ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, environment, form, payload, start_server, submission
+
+STRINGS = {key: {"nl": key, "en": key} for key in ("peers_needed", "peers_summary", "peers_same", "peers_above", "peers_below", "peers_at", "peers_too_few")}
+
+
+def random_answers(rng: random.Random) -> dict:
+    values = sorted(ASSESSMENT.values)
+    return {**CONTEXT, **{q: rng.choice(values) for q in QUESTIONS}}
+
+
+def brute(earlier: list, mine) -> dict:
+    """The figures by hand from the earlier results: strictly lower counts, the median by statistics."""
+    totals = [r.score for r in earlier]
+    figures = {
+        "count": len(totals),
+        "lower": sum(1 for t in totals if t < mine.score),
+        "same": sum(1 for t in totals if t == mine.score),
+        "higher_than": (100 * sum(1 for t in totals if t < mine.score)) // len(totals) if totals else 0,
+        "median": statistics.median(totals) if totals else None,
+        "themes": {},
+    }
+    for theme in mine.themes:
+        scores = [s.score for r in earlier for s in r.themes if s.theme == theme.theme and s.score is not None]
+        figures["themes"][theme.theme] = (len(scores), statistics.median(scores) if scores else None)
+    return figures
+
+
+# The computation, against brute force
+
+
+@pytest.mark.parametrize("minimum", [1, 5, 20])
+def test_the_figures_match_a_brute_force_count_around_the_threshold(tmp_path, minimum):
+    rng = random.Random(minimum)
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    earlier = []
+    for n in range(minimum + 3):
+        answers = random_answers(rng)
+        result = score(ASSESSMENT, answers)
+        before = store.add(
+            submission(answers=answers, score=result.score, band=result.band.id, definition=ASSESSMENT.digest, themes={t.theme: t.score for t in result.themes})
+        )
+        reply = peers.standing(ASSESSMENT, result, before, minimum, "nl", STRINGS)
+        expected = brute(earlier, result)
+        assert reply["count"] == n == expected["count"]
+        if n < minimum:
+            assert reply["shown"] is False and reply["needed"] == minimum - n
+            assert "total" not in reply and "themes" not in reply, "below the threshold nothing is shown"
+        else:
+            assert reply["shown"] is True
+            total = reply["total"]
+            assert (total["lower"], total["same"], total["higher_than"]) == (expected["lower"], expected["same"], expected["higher_than"])
+            assert total["median"] == expected["median"]
+            for theme in reply["themes"]:
+                theme_n, theme_median = expected["themes"][theme["id"]]
+                assert theme["count"] == theme_n
+                assert theme["median"] == (theme_median if theme_n >= minimum else None)
+            shown = {t["id"] for t in reply["themes"]}
+            assert shown == {t.theme for t in result.themes if t.score is not None}, "a theme that does not apply to the reader is left out"
+        earlier.append(result)
+    store.close()
+
+
+def test_ties_count_as_neither_lower_nor_higher():
+    buckets = [0] * 101
+    buckets[40], buckets[50], buckets[60] = 1, 2, 1
+    assert peers.lower_than(buckets, 50) == 1
+    assert peers.higher_than_percent(buckets, 50) == 25  # 1 of 4 strictly lower; the 2 ties are not "beaten"
+    assert peers.higher_than_percent(buckets, 61) == 100
+    assert peers.median(buckets) == 50
+    buckets[50] = 1
+    assert peers.median(buckets) == 50  # 40, 50, 60
+    buckets[70] = 1
+    assert peers.median(buckets) == 55  # 40, 50, 60, 70: the mean of the middle two
+    assert peers.number(55.5, "nl") == "55,5" and peers.number(55.0, "en") == "55"
+
+
+def test_themes_that_do_not_apply_are_not_counted(tmp_path):
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    store.add(submission(definition="d", score=40, themes={"a": 10, "b": None}))
+    store.add(submission(definition="d", score=60, themes={"a": 30, "b": 80}))
+    counts = store.peer_counts("d")
+    assert sum(counts[peers.TOTAL]) == 2 and sum(counts["a"]) == 2 and sum(counts["b"]) == 1
+    assert counts["b"][80] == 1
+
+
+def test_a_stored_score_cannot_be_changed_behind_the_counts(tmp_path):
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    store.add(submission(definition="d", score=40, themes={"a": 10}))
+    db = sqlite3.connect(tmp_path / "db.sqlite3")
+    with pytest.raises(sqlite3.IntegrityError, match="fixed once stored"):
+        db.execute("UPDATE submissions SET score = 41")
+    with pytest.raises(sqlite3.IntegrityError, match="fixed once stored"):
+        db.execute("UPDATE submission_themes SET score = 11")
+    db.execute("UPDATE submissions SET status = 'closed'")  # anything else may change
+    db.commit()
+    db.close()
+
+
+def test_migration_0006_counts_the_submissions_stored_before_it_and_the_server_scores_their_themes(tmp_path):
+    database = tmp_path / "db.sqlite3"
+    store = SQLiteStore(database)
+    rng = random.Random(6)
+    results = []
+    for _ in range(7):
+        answers = random_answers(rng)
+        result = score(ASSESSMENT, answers)
+        results.append(result)
+        store.add(submission(answers=answers, score=result.score, band=result.band.id, definition=ASSESSMENT.digest))
+    store.close()
+    # back to before 0006: its tables, triggers and record gone, the submissions kept
+    db = sqlite3.connect(database)
+    for name, kind in db.execute(
+        "SELECT name, type FROM sqlite_master WHERE type IN ('trigger', 'table') AND (name LIKE 'peer%' OR name LIKE 'submission_themes%')"
+    ).fetchall():
+        db.execute(f"DROP {kind.upper()} IF EXISTS {name}")
+    db.execute("DELETE FROM schema_migrations WHERE version >= 6")
+    db.commit()
+    db.close()
+    store = SQLiteStore(database)  # migrates again: the totals come from the stored rows
+    counts = store.peer_counts(ASSESSMENT.digest)
+    assert sorted(v for v, n in enumerate(counts[peers.TOTAL]) for _ in range(n)) == sorted(r.score for r in results)
+    assert set(counts) == {peers.TOTAL}
+    written = peers.backfill(store, lambda assessment_id, digest: ASSESSMENT if digest == ASSESSMENT.digest else None, batch=3)
+    assert written == 7
+    counts = store.peer_counts(ASSESSMENT.digest)
+    for theme in ASSESSMENT.themes:
+        expected = sorted(s.score for r in results for s in r.themes if s.theme == theme.id and s.score is not None)
+        assert sorted(v for v, n in enumerate(counts.get(theme.id, [0] * 101)) for _ in range(n)) == expected
+    assert peers.backfill(store, lambda *_: ASSESSMENT) == 0, "done once"
+    store.close()
+
+
+# The reply
+
+
+def test_below_the_threshold_the_reply_says_how_many_more_are_needed(make_client):
+    client = make_client(BENCHMARK_MIN="3")
+    for expected in (0, 1):
+        reply = client.post(ENDPOINT, json=payload(1, lang="en")).json()["peers"]
+        assert reply["shown"] is False and reply["count"] == expected and reply["needed"] == 3 - expected
+        assert "total" not in reply and "themes" not in reply
+        assert f"So far there are {expected}: the comparison starts after {3 - expected} more." in reply["text"]
+    page = BeautifulSoup(client.post(ENDPOINT, data=form("1", lang="en")).text, "html.parser")
+    section = page.select_one("section.kb-peers")
+    assert section is not None and section.select_one("table") is None
+    assert "starts after 1 more" in section.get_text() and "higher than" not in section.get_text()
+
+
+def test_at_the_threshold_the_reply_matches_brute_force_in_json_and_on_the_page(make_client):
+    minimum = 4
+    client = make_client(BENCHMARK_MIN=str(minimum))
+    rng = random.Random(4)
+    earlier = []
+    for _ in range(minimum):
+        answers = random_answers(rng)
+        assert client.post(ENDPOINT, json=payload(answers=answers)).status_code == 201
+        earlier.append(score(ASSESSMENT, answers))
+    answers = random_answers(rng)
+    mine = score(ASSESSMENT, answers)
+    expected = brute(earlier, mine)
+    reply = client.post(ENDPOINT, json=payload(answers=answers, lang="en")).json()["peers"]
+    assert reply["shown"] is True and reply["count"] == minimum
+    assert reply["total"] == {
+        "score": mine.score,
+        "higher_than": expected["higher_than"],
+        "lower": expected["lower"],
+        "same": expected["same"],
+        "median": expected["median"],
+    }
+    assert f"higher than that of {expected['higher_than']} % of the {minimum} contracts" in reply["text"]
+    # the same figures without JavaScript: one more earlier submission now (the JSON one above)
+    earlier.append(mine)
+    mine_form = score(ASSESSMENT, {**CONTEXT, **dict.fromkeys(QUESTIONS, 1)})
+    expected = brute(earlier, mine_form)
+    page = BeautifulSoup(client.post(ENDPOINT, data=form("1", lang="nl")).text, "html.parser")
+    section = page.select_one("section.kb-peers")
+    assert f"hoger dan die van {expected['higher_than']} % van de {minimum + 1} contracten" in section.get_text()
+    rows = {row["data-kb-peers-theme"]: [cell.get_text() for cell in row.select("th, td")] for row in section.select("tr[data-kb-peers-theme]")}
+    for theme in mine_form.themes:
+        if theme.score is None:
+            assert theme.theme not in rows
+            continue
+        theme_n, theme_median = expected["themes"][theme.theme]
+        assert rows[theme.theme][1:4] == [str(theme.score), peers.number(theme_median, "nl") if theme_n >= minimum else "–", str(theme_n)]
+    assert section.select_one("table caption") is not None and section.select("th[scope=col]")
+
+
+def test_erase_and_purge_in_another_process_update_the_figures(make_client, tmp_path):
+    client = make_client(BENCHMARK_MIN="1")
+    database = tmp_path / "var" / "db.sqlite3"
+    assert (
+        client.post(ENDPOINT, json=payload(1, consent=True, contact={"name": "A", "email": "a@example.nl", "organisation": "", "message": ""})).status_code
+        == 201
+    )
+    client.post(ENDPOINT, json=payload(1))
+    assert client.post(ENDPOINT, json=payload(1)).json()["peers"]["count"] == 2
+    env = environment(tmp_path, database)
+    erase = subprocess.run(
+        [sys.executable, "-m", "kennisbank.cli", "erase", "--email", "a@example.nl"], env={**env, "PATH": ""}, capture_output=True, text=True
+    )
+    assert erase.returncode == 0, erase.stdout + erase.stderr
+    assert client.post(ENDPOINT, json=payload(1)).json()["peers"]["count"] == 2, "3 stored, 1 erased by another process"
+    # every submission made old, then purged by another process
+    db = sqlite3.connect(database)
+    db.execute("UPDATE submissions SET created_at = ?", ((utc_now() - timedelta(days=800)).strftime("%Y-%m-%dT%H:%M:%SZ"),))
+    db.commit()
+    db.close()
+    purge = subprocess.run([sys.executable, "-m", "kennisbank.cli", "purge"], env={**env, "PATH": ""}, capture_output=True, text=True)
+    assert purge.returncode == 0 and purge.stdout.startswith("purged 3 "), purge.stdout + purge.stderr
+    reply = client.post(ENDPOINT, json=payload(1)).json()["peers"]
+    assert reply["count"] == 0 and reply["shown"] is False
+
+
+# Concurrency, against the real server
+
+
+def recount(database) -> dict:
+    """peer_counts as it should be: counted again from the submissions and their themes."""
+    db = sqlite3.connect(database)
+    expected = {(d, "", v): n for d, v, n in db.execute("SELECT definition, score, count(*) FROM submissions GROUP BY 1, 2")}
+    expected |= {
+        (d, t, v): n for d, t, v, n in db.execute("SELECT definition, theme, score, count(*) FROM submission_themes WHERE score IS NOT NULL GROUP BY 1, 2, 3")
+    }
+    found = {(d, m, v): n for d, m, v, n in db.execute("SELECT definition, measure, value, count FROM peer_counts WHERE count > 0")}
+    db.close()
+    return {"expected": expected, "found": found}
+
+
+def test_1000_concurrent_submissions_leave_the_counts_equal_to_a_recount(tmp_path, site):
+    """Two server processes on one database (as with several workers), so that only the
+    database orders the writers: each reply must still count exactly those before it."""
+    database = tmp_path / "db.sqlite3"
+    servers = [start_server(site.site, database, BENCHMARK_MIN="1000000") for _ in range(2)]
+    rng = random.Random(1000)
+    bodies = [json.dumps(payload(answers=random_answers(rng))) for _ in range(1000)]
+    try:
+        clients = [httpx.Client(base_url=url, timeout=60, limits=httpx.Limits(max_connections=16)) for _, url in servers]
+
+        def send(numbered: tuple[int, str]) -> dict:
+            index, body = numbered
+            response = clients[index % 2].post(ENDPOINT, content=body, headers={"content-type": "application/json"})
+            assert response.status_code == 201, response.text
+            return response.json()["peers"]
+
+        with ThreadPoolExecutor(32) as pool:
+            replies = list(pool.map(send, enumerate(bodies)))
+        for client in clients:
+            client.close()
+    finally:
+        for server, _ in servers:
+            server.stop()
+    # each saw exactly the submissions committed before it: 0, 1, ..., 999, none twice
+    assert sorted(reply["count"] for reply in replies) == list(range(1000))
+    counted = recount(database)
+    assert counted["found"] == counted["expected"]
+    assert sum(n for (_, measure, _), n in counted["found"].items() if measure == "") == 1000

@@ -1,0 +1,122 @@
+"""The public page "how contracts in the field score" (docs/praktijk.<lang>.md, filled
+in by the server): in both languages, in the nav and the sitemap, below the threshold
+how many more are needed, at it the figures of a brute-force count, not stale after a
+write by this or another process, valid HTML (vnu) and clean for axe in Chromium."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import statistics
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from bs4 import BeautifulSoup
+
+from kennisbank.assessment import score
+from kennisbank.server import peers
+
+from support import ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, nu, payload, start_server
+
+PAGES = {"nl": "/praktijk/", "en": "/en/praktijk/"}
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]  # as in tests/test_assessment_browser.py
+
+
+def figures(html: str) -> BeautifulSoup:
+    section = BeautifulSoup(html, "html.parser").select_one("section.kb-field")
+    assert section is not None, html[:300]
+    return section
+
+
+def test_the_page_is_built_in_both_languages_in_the_nav_and_the_sitemap(site):
+    for lang, url in PAGES.items():
+        page = site.html(url.strip("/") + "/index.html")
+        heading = page.find("h1")
+        for link in heading.select("a.headerlink"):
+            link.decompose()
+        assert heading.get_text(strip=True) == ("Hoe contracten in de praktijk scoren" if lang == "nl" else "How contracts in the field score")
+        assert "<!-- kb:peers -->" in str(page)  # the static page keeps its placeholder; the server fills it in
+    home = site.html("index.html")
+    assert home.select_one('nav a[href$="praktijk/"]') is not None
+    sitemap = (site.site / "sitemap.xml").read_text(encoding="utf-8")
+    assert "/praktijk/</loc>" in sitemap and "/en/praktijk/</loc>" in sitemap
+    manifest = json.loads((site.site / ".kennisbank" / "manifest.json").read_text(encoding="utf-8"))
+    assert {lang: shell["url"] for lang, shell in manifest["field_pages"].items()} == PAGES
+
+
+def test_below_the_threshold_the_page_says_how_many_more_are_needed(make_client):
+    client = make_client(BENCHMARK_MIN="3")
+    client.post(ENDPOINT, json=payload(1))
+    for lang, url in PAGES.items():
+        response = client.get(url)
+        assert response.status_code == 200 and response.headers["cache-control"] == "no-cache"
+        section = figures(response.text)
+        assert section.select("table") == [] and section.select("svg") == []
+        assert ("nog 2 nodig" if lang == "nl" else "we need 2 more") in section.get_text()
+
+
+def test_at_the_threshold_the_page_shows_the_brute_force_figures_and_follows_every_write(make_client, tmp_path):
+    minimum = 5
+    client = make_client(BENCHMARK_MIN=str(minimum))
+    rng = random.Random(5)
+    results = []
+    for _ in range(minimum):
+        answers = {**CONTEXT, **{q: rng.choice(sorted(ASSESSMENT.values)) for q in QUESTIONS}}
+        assert client.post(ENDPOINT, json=payload(answers=answers)).status_code == 201
+        results.append(score(ASSESSMENT, answers))
+    section = figures(client.get(PAGES["en"]).text)
+    totals = sorted(r.score for r in results)
+    assert f"{minimum} contracts have been checked" in section.get_text()
+    assert f"The median total score is {peers.number(statistics.median(totals), 'en')};" in section.get_text()
+    rows = [[cell.get_text() for cell in row.select("td")] for row in section.select("table.kb-field-totals tbody tr")]
+    expected = [sum(1 for t in totals if low <= t < low + 10 or (low == 90 and t == 100)) for low in range(0, 100, 10)]
+    assert [int(row[0]) for row in rows] == expected
+    for theme in ASSESSMENT.themes:
+        scores = [s.score for r in results for s in r.themes if s.theme == theme.id and s.score is not None]
+        cell = section.select_one(f'tr[data-kb-field-theme="{theme.id}"] td:last-child').get_text()
+        assert cell == (peers.number(statistics.median(scores), "en") if len(scores) >= minimum else "too few contracts to compare with")
+    # a write by the server itself, then one by another process (a second connection): never stale
+    client.post(ENDPOINT, json=payload(2))
+    assert f"{minimum + 1} contracts have been checked" in figures(client.get(PAGES["en"]).text).get_text()
+    db = sqlite3.connect(tmp_path / "var" / "db.sqlite3")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("DELETE FROM submissions WHERE id IN (SELECT id FROM submissions ORDER BY id LIMIT 2)")
+    db.commit()
+    db.close()
+    assert "nog 1 nodig" in figures(client.get(PAGES["nl"]).text).get_text()
+
+
+@pytest.mark.browser
+def test_the_filled_in_page_is_valid_html_and_clean_for_axe_in_both_languages(site, browser, tmp_path):
+    database = tmp_path / "db.sqlite3"
+    server, base_url = start_server(site.site, database, BENCHMARK_MIN="2")
+    try:
+        with httpx.Client(base_url=base_url) as http:
+            for value in (0, 1, 2):
+                assert http.post(ENDPOINT, content=json.dumps(payload(value)), headers={"content-type": "application/json"}).status_code == 201
+            saved = []
+            for lang, url in PAGES.items():
+                html = http.get(url).text
+                assert "kb-field-totals" in html
+                path = tmp_path / f"field-{lang}.html"
+                path.write_text(html, encoding="utf-8")
+                saved.append(path)
+        if nu.missing() is None:
+            problems = nu.failures(nu.check(saved))
+            assert problems == [], "\n".join(str(p) for p in problems[:20])
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)
+                for url in PAGES.values():
+                    page.goto(base_url + url)
+                    assert page.locator("table.kb-field-themes").is_visible()
+                    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
+                    assert results.violations_count == 0, results.generate_report()
+        finally:
+            context.close()
+    finally:
+        server.stop()
