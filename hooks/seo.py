@@ -3,7 +3,8 @@
 Per page it puts a ``seo`` object (``kennisbank.seo.PageMeta``) in the template
 context, which ``overrides/partials/seo.html`` renders in ``<head>``: description,
 canonical, absolute hreflang alternates with ``x-default``, Open Graph, Twitter card
-and, on articles, JSON-LD. The 404 template gets ``seo`` (noindex) and
+and JSON-LD (an ``Article`` on articles, a ``WebPage`` on every other page, with
+the publisher from ``extra.publisher``). The 404 template gets ``seo`` (noindex) and
 ``not_found`` (its text and a link to every language's home).
 
 mkdocs-static-i18n builds each language into the same folder, one after the other,
@@ -23,6 +24,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
 from kennisbank import seo
+from kennisbank.publisher import Publisher, PublisherError
 from kennisbank.siteconfig import from_mkdocs
 
 _state: dict = {"entries": {}, "not_found": {}, "written": False}
@@ -37,7 +39,11 @@ def on_config(config):
     locale = i18n.current_language
     if locale == i18n.default_language:  # mkdocs-static-i18n builds the default language first
         _state.update(entries={}, not_found={}, written=False)
-    _state.update(site=from_mkdocs(config), locale=locale)  # from_mkdocs refuses an empty site_url
+    try:
+        publisher = Publisher.from_mapping(config.extra.get("publisher")).name
+    except PublisherError as exc:
+        raise PluginError(str(exc)) from None
+    _state.update(site=from_mkdocs(config), locale=locale, publisher=publisher)  # from_mkdocs refuses an empty site_url
     _state["entries"][locale] = []
     # written by on_post_build once every language is built, with every language's pages
     config.theme.static_templates.discard("sitemap.xml")
@@ -53,7 +59,7 @@ def on_env(env, config, files):
 
 def on_page_context(context, page, config, nav):
     try:
-        context["seo"], entry = seo.page_meta(_facts(page), _state["site"])
+        context["seo"], entry = seo.page_meta(_facts(page), _state["site"], _state["publisher"])
     except seo.SeoError as exc:
         raise PluginError(f"docs/{page.file.src_uri}: {exc}") from None
     if entry is not None:

@@ -4,7 +4,10 @@ Every page names its absolute canonical URL, its language versions (``hreflang``
 plus ``x-default`` for the default language's version), a description of at most
 :data:`DESCRIPTION_LENGTH` characters, Open Graph and Twitter card fields, and on
 articles a schema.org ``Article`` in JSON-LD that links the language versions
-(``workTranslation`` / ``translationOfWork``). The site as a whole gets one
+(``workTranslation`` / ``translationOfWork``); every other page a schema.org
+``WebPage`` (``CollectionPage`` for a list of articles, ``AboutPage`` for the about
+page) in its language, part of the language's ``WebSite``, published by the
+``Organization`` of ``extra.publisher``. The site as a whole gets one
 sitemap listing every page of every language with its alternates, a sitemap per
 other language under its root (only that language's pages, as the sitemaps
 protocol allows), and a ``robots.txt`` that points at the sitemap.
@@ -28,7 +31,7 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 from xml.etree import ElementTree as ET
 
-from .articles import is_article
+from .articles import CATEGORY_FOLDER, is_article
 from .siteconfig import SiteConfig
 from .translations import split_locale
 
@@ -37,6 +40,12 @@ DESCRIPTION_LENGTH = 160
 X_DEFAULT = "x-default"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
+
+
+#: schema.org types a page that is not an article may name with ``schema_type`` in its front matter
+PAGE_TYPES = ("WebPage", "AboutPage", "CollectionPage", "ContactPage", "FAQPage", "ItemPage", "SearchResultsPage")
+#: pages (by path under docs/ without language) whose type is not plain ``WebPage``, unless their front matter says
+DEFAULT_PAGE_TYPES = {"over.md": "AboutPage"}
 
 
 class SeoError(Exception):
@@ -236,14 +245,15 @@ def describe(description: Any, html: str, fallback: str, limit: int = DESCRIPTIO
 # Pages
 
 
-def page_meta(page: PageFacts, site: SiteConfig) -> tuple[PageMeta, SitemapEntry | None]:
+def page_meta(page: PageFacts, site: SiteConfig, publisher: str = "") -> tuple[PageMeta, SitemapEntry | None]:
     """What ``page``'s ``<head>`` says, and its sitemap entry (``None`` when it is not in the sitemap).
 
     Only real translations are versions of a page: a fallback copy (a page shown in
     another language's site because it has no translation yet) is none. Such a copy
     names its original as canonical, lists no alternates and stays out of the sitemap.
     A page whose front matter says ``robots: noindex`` (a frame for something else,
-    such as the server's result page) stays out of search engines and the sitemap."""
+    such as the server's result page) stays out of search engines and the sitemap.
+    ``publisher`` is the name of the organisation that publishes the site (``extra.publisher.name``)."""
     language = site.language(page.written_in)
     own = absolute(site.site_url, page.url)
     versions = _real_versions(page, site)
@@ -268,7 +278,21 @@ def page_meta(page: PageFacts, site: SiteConfig) -> tuple[PageMeta, SitemapEntry
         published=published.isoformat() if published else None,
         modified=modified.isoformat() if modified else None,
     )
-    json_ld = _json_ld(page, site, og, others, published, modified) if published else None
+    if published:
+        json_ld = _json_ld(page, site, og, others, published, modified)
+    else:
+        json_ld = json_script(
+            web_page_json_ld(
+                type=page_type(page, site),
+                url=og.url,
+                title=title,
+                description=description,
+                language=page.written_in,
+                site_name=site.language(page.written_in).site_name,
+                home_url=absolute(site.site_url, site.language(page.written_in).prefix),
+                publisher=publisher,
+            )
+        )
     noindex = meta.get("robots") == "noindex"
     entry = None if is_copy or noindex else SitemapEntry(own, alternates, modified)
     return PageMeta(description=description, canonical=canonical, alternates=alternates, og=og, json_ld=json_ld, noindex=noindex), entry
@@ -291,6 +315,21 @@ def _json_ld(page: PageFacts, site: SiteConfig, og: OpenGraph, others: Sequence[
             **_translation_links(page.written_in, others, site.default_language.locale),
         )
     )
+
+
+def page_type(page: PageFacts, site: SiteConfig) -> str:
+    """The schema.org type of a page that is not an article: front matter ``schema_type``,
+    else ``CollectionPage`` for a folder's index page and a category's page (lists of
+    articles), :data:`DEFAULT_PAGE_TYPES`, or ``WebPage``."""
+    chosen = page.meta.get("schema_type")
+    if chosen is not None:
+        if chosen not in PAGE_TYPES:
+            raise SeoError(f"schema_type: {chosen!r} is not a type this site writes. Fix: use one of {', '.join(PAGE_TYPES)}, or leave it out")
+        return chosen
+    path = split_locale(page.src_uri, site.locales)[0]
+    if path.startswith(CATEGORY_FOLDER + "/") or (path.endswith("/index.md") and "/" in path):
+        return "CollectionPage"
+    return DEFAULT_PAGE_TYPES.get(path, "WebPage")
 
 
 def _real_versions(page: PageFacts, site: SiteConfig) -> dict[str, str]:
@@ -362,6 +401,24 @@ def article_json_ld(
         data["workTranslation"] = [_work(version) for version in translations]
     if original is not None:
         data["translationOfWork"] = _work(original)
+    return data
+
+
+def web_page_json_ld(*, type: str, url: str, title: str, description: str, language: str, site_name: str, home_url: str, publisher: str = "") -> dict[str, Any]:
+    """A schema.org ``WebPage`` (or the subtype ``type``) in ``language``, part of the
+    language's ``WebSite``; the ``Organization`` that publishes it when ``publisher`` names one."""
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": type,
+        "@id": f"{url}#webpage",
+        "name": title,
+        "description": " ".join(description.split()),
+        "inLanguage": language,
+        "url": url,
+        "isPartOf": {"@type": "WebSite", "@id": f"{home_url}#website", "name": site_name, "url": home_url, "inLanguage": language},
+    }
+    if publisher:
+        data["publisher"] = {"@type": "Organization", "name": publisher}
     return data
 
 

@@ -284,7 +284,7 @@ def ensure(card: Card, target: Path, cache: Path | None, stats: Stats | None = N
     entry = cache / f"{card.key()}.png" if cache is not None else None
     drawn = False
     if entry is not None and entry.is_file():
-        shutil.copyfile(entry, target)
+        _place(entry, target)
         os.utime(entry)  # in use: kept for another CACHE_DAYS
     else:
         data = png(card)
@@ -304,6 +304,19 @@ def ensure(card: Card, target: Path, cache: Path | None, stats: Stats | None = N
         stats.seconds += time.perf_counter() - started
         stats.paths.append(str(target))
     return drawn
+
+
+def _place(entry: Path, target: Path) -> None:
+    """``target`` as a hard link to the cached ``entry``; a copy where a link cannot be
+    made (another file system, a file system without links). A warm build places some
+    2,000 images at 1,000 articles: a link is one system call, a copy opens two files
+    and moves the bytes. Nothing writes into a built image (a rebuild removes the site
+    folder first), so the cache cannot be changed through the link."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(entry, target)
+    except OSError:
+        shutil.copyfile(entry, target)
 
 
 def prune(cache: Path) -> None:

@@ -59,3 +59,13 @@ def test_a_404_page_is_not_indexed(site, locale, path):
     assert head.select('link[rel="canonical"]') == []
     assert head.select("link[rel=alternate][hreflang]") == []
     assert head.find("script", type="application/ld+json") is None
+
+
+@pytest.mark.parametrize("locale,path", PAGES)
+def test_a_404_page_offers_nothing_to_share(site, locale, path):
+    """A 404 page is served for any missing address: no link preview should show it as
+    a page of the site, so it has no Open Graph, no Twitter card and no share image."""
+    head = site.html(path).head
+    assert head.select('meta[property^="og:"], meta[property^="article:"]') == []
+    assert head.select('meta[name^="twitter:"]') == []
+    assert head.select('link[rel="canonical"]') == []

@@ -125,7 +125,7 @@ def test_only_articles_with_a_date_are_articles():
     ]:
         found, entry = seo.page_meta(_facts(page, "nl", "nl", meta=meta), SITE)
         assert found.og.type == "website", page
-        assert found.og.published is None and found.json_ld is None, page
+        assert found.og.published is None and json.loads(found.json_ld)["@type"] != "Article", page
         assert entry.lastmod is None, page
 
 
@@ -183,3 +183,44 @@ def test_site_files_hold_every_languages_sitemap_robots_and_404_pages():
 
     assert locs("sitemap.xml") == [BASE + "over/", BASE + "en/over/"]  # the default language first
     assert locs("en/sitemap.xml") == [BASE + "en/over/"]
+
+
+# JSON-LD of pages that are not articles
+
+
+def _json_ld(meta: seo.PageMeta) -> dict:
+    assert meta.json_ld is not None, "no JSON-LD"
+    return json.loads(meta.json_ld)
+
+
+def test_a_page_that_is_not_an_article_is_a_web_page_of_its_language_published_by_the_publisher():
+    meta, _ = seo.page_meta(_facts("voorbeeldclausules", "en", "en", meta={"title": "Sample clauses"}), SITE, "Voorbeeld Advies B.V.")
+    data = _json_ld(meta)
+    assert data["@type"] == "WebPage"
+    assert (data["name"], data["inLanguage"], data["url"]) == ("Sample clauses", "en", BASE + "en/voorbeeldclausules/")
+    assert data["isPartOf"] == {"@type": "WebSite", "@id": BASE + "en/#website", "name": "Knowledge base", "url": BASE + "en/", "inLanguage": "en"}
+    assert data["publisher"] == {"@type": "Organization", "name": "Voorbeeld Advies B.V."}
+
+
+def test_lists_of_articles_are_collection_pages_and_the_about_page_an_about_page():
+    types = {
+        page: _json_ld(seo.page_meta(_facts(page, "nl", "nl"), SITE)[0])["@type"]
+        for page in ("artikelen/index", "artikelen/categorie/outsourcing", "over", "privacy")
+    }
+    assert types == {"artikelen/index": "CollectionPage", "artikelen/categorie/outsourcing": "CollectionPage", "over": "AboutPage", "privacy": "WebPage"}
+
+
+def test_front_matter_chooses_a_page_type_and_an_unknown_one_is_refused():
+    chosen, _ = seo.page_meta(_facts("over", "nl", "nl", meta={"title": "Contact", "schema_type": "ContactPage"}), SITE)
+    assert _json_ld(chosen)["@type"] == "ContactPage"
+    try:
+        seo.page_meta(_facts("over", "nl", "nl", meta={"title": "Over", "schema_type": "Blog"}), SITE)
+    except seo.SeoError as exc:
+        assert "schema_type: 'Blog'" in str(exc) and "Fix: use one of WebPage" in str(exc)
+    else:
+        raise AssertionError("schema_type: Blog was accepted")
+
+
+def test_an_article_stays_an_article():
+    meta, _ = seo.page_meta(_facts("artikelen/a", "nl", "nl", meta=ARTICLE), SITE, "Voorbeeld Advies B.V.")
+    assert _json_ld(meta)["@type"] == "Article"

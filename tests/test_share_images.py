@@ -140,3 +140,14 @@ def test_the_server_serves_the_share_images(make_client):
         assert response.status_code == 200, path
         assert response.headers["content-type"] == "image/png", path
         assert response.content.startswith(b"\x89PNG"), path
+
+
+def test_a_cached_image_is_linked_not_copied_and_a_link_survives_a_second_placing(tmp_path):
+    card = share.Card(title="Gekoppeld", site_name="Kennisbank", locale="nl")
+    cache, target = tmp_path / "cache", tmp_path / "site" / "share.png"
+    assert share.ensure(card, tmp_path / "first.png", cache) is True
+    for _ in range(2):  # the second time the target is there already (a build without clean)
+        assert share.ensure(card, target, cache) is False
+    (entry,) = cache.glob("*.png")
+    assert target.stat().st_ino == entry.stat().st_ino, "the cached image was copied, not linked"
+    assert target.read_bytes() == (tmp_path / "first.png").read_bytes()

@@ -9,14 +9,25 @@ import urllib.robotparser
 
 import feedparser
 import pytest
+import yaml
 from pyld import jsonld
 
+from kennisbank.articles import ARTICLE_FOLDER, CATEGORY_FOLDER
 from kennisbank.siteconfig import load_mkdocs
 
 from support import ARTICLE, ROOT
 
 SITE = load_mkdocs(ROOT / "mkdocs.yml")
 SCHEMA = ("http://schema.org/", "https://schema.org/")
+
+
+class _Tolerant(yaml.SafeLoader):
+    """mkdocs.yml with its tags (!ENV, !!python/name) read as plain values."""
+
+
+_Tolerant.add_multi_constructor("", lambda loader, suffix, node: None)
+#: who publishes the site (extra.publisher.name), whom every page's JSON-LD names
+PUBLISHER = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_Tolerant)["extra"]["publisher"]["name"]
 
 
 def _schema_org_loader(url, options=None):
@@ -38,21 +49,57 @@ def _json_ld_blocks(site) -> dict[str, list[dict]]:
     return blocks
 
 
-def test_json_ld_expands_and_names_its_type_and_language(site):
+#: The 404 pages carry no JSON-LD: they describe no address of their own (they are served
+#: for any missing one), so they have no url to name, as they have no canonical link.
+NOT_FOUND = {f"{lang.prefix}404.html" for lang in SITE.languages}
+
+
+def _expected_type(page: str) -> str:
+    """The schema.org type a built page (``en/over/index.html``) should name."""
+    path = page.removesuffix("index.html")
+    for lang in SITE.languages:
+        if lang.prefix and path.startswith(lang.prefix):
+            path = path.removeprefix(lang.prefix)
+    if path.startswith(ARTICLE_FOLDER) and not path.startswith(CATEGORY_FOLDER) and path != ARTICLE_FOLDER:
+        return "Article"
+    if path == ARTICLE_FOLDER or path.startswith(CATEGORY_FOLDER):
+        return "CollectionPage"
+    return "AboutPage" if path == "over/" else "WebPage"
+
+
+def _schema(node: dict, term: str) -> list:
+    return [value for key in (s + term for s in SCHEMA) for value in node.get(key, [])]
+
+
+def test_every_page_has_one_json_ld_block_that_expands_and_names_its_type_and_language(site):
     blocks = _json_ld_blocks(site)
+    pages = {str(path.relative_to(site.site)) for path in site.pages()}
+    assert pages - NOT_FOUND - set(blocks) == set(), "pages without JSON-LD"
+    assert set(blocks) & NOT_FOUND == set(), "a 404 page has JSON-LD"
     for lang in SITE.languages:
         assert f"{lang.prefix}{ARTICLE}/index.html" in blocks, f"no JSON-LD on the {lang.locale} article"
     for page, documents in blocks.items():
-        for document in documents:
-            expanded = jsonld.expand(document, {"documentLoader": _schema_org_loader})
-            assert len(expanded) == 1, (page, expanded)
-            node = expanded[0]
-            types = {t.rsplit("/", 1)[-1] for t in node.get("@type", []) if t.startswith(SCHEMA)}
-            assert types & {"Article", "WebPage"}, f"{page}: JSON-LD names no schema.org Article or WebPage: {node.get('@type')}"
-            languages = [value["@value"] for key in (s + "inLanguage" for s in SCHEMA) for value in node.get(key, [])]
-            assert languages, f"{page}: JSON-LD has no inLanguage"
-            lang = site.html(page).html["lang"]
-            assert languages == [lang], (page, languages, lang)
+        assert len(documents) == 1, f"{page}: {len(documents)} JSON-LD blocks"
+        expanded = jsonld.expand(documents[0], {"documentLoader": _schema_org_loader})
+        assert len(expanded) == 1, (page, expanded)
+        node = expanded[0]
+        types = {t.rsplit("/", 1)[-1] for t in node.get("@type", []) if t.startswith(SCHEMA)}
+        assert types == {_expected_type(page)}, f"{page}: JSON-LD names {node.get('@type')}, not {_expected_type(page)}"
+        languages = [value["@value"] for value in _schema(node, "inLanguage")]
+        lang = site.html(page).html["lang"]
+        assert languages == [lang], f"{page}: JSON-LD inLanguage {languages}, the page is {lang}"
+        if types == {"Article"}:
+            continue
+        home = SITE.site_url + SITE.language(lang).prefix
+        assert [url.get("@id", url.get("@value")) for url in _schema(node, "url")] == [site.html(page).find("link", rel="canonical")["href"]], page
+        assert [name["@value"] for name in _schema(node, "name")], f"{page}: JSON-LD has no name"
+        (website,) = _schema(node, "isPartOf")
+        assert {t.rsplit("/", 1)[-1] for t in website["@type"]} == {"WebSite"} and [u.get("@id", u.get("@value")) for u in _schema(website, "url")] == [home], (
+            page
+        )
+        (publisher,) = _schema(node, "publisher")
+        assert {t.rsplit("/", 1)[-1] for t in publisher["@type"]} == {"Organization"}, page
+        assert [name["@value"] for name in _schema(publisher, "name")] == [PUBLISHER], page
 
 
 @pytest.mark.parametrize("lang", [lang.locale for lang in SITE.languages])
