@@ -99,15 +99,29 @@ def site_dir(work: Path) -> Path:
     return target
 
 
+#: Answers every body carries (set by main from the definition): the context question's
+#: first option and "na" for the questions that do not apply under it; and its version.
+FIXED: dict[str, str] = {}
+VERSION = 1
+
+
 def bodies(questions: list[str], kind: str, rng: random.Random):
+    """Endless submissions: ``questions`` (those that apply) answered at random."""
     while True:
-        answers = {q: rng.choice([0, 1, 2]) for q in questions}
+        answers = {**FIXED, **{q: rng.choice([0, 1, 2]) for q in questions}}
         if kind == "json":
             yield {
-                "json": {"assessment": "contract-check", "lang": rng.choice(["nl", "en"]), "version": 1, "answers": answers, "consent": False, "website": ""}
+                "json": {
+                    "assessment": "contract-check",
+                    "lang": rng.choice(["nl", "en"]),
+                    "version": VERSION,
+                    "answers": answers,
+                    "consent": False,
+                    "website": "",
+                }
             }
         else:
-            yield {"data": {"lang": "nl", **{f"answer-{q}": str(v) for q, v in answers.items()}}}
+            yield {"data": {"lang": "nl", "version": str(VERSION), **{f"answer-{q}": str(v) for q, v in answers.items()}}}
 
 
 async def load(
@@ -437,7 +451,7 @@ def durability(site: Path, work: Path, endpoint: str, questions: list[str]) -> b
     _, failures, _ = asyncio.run(load_and_kill())
     print(f"killed after {KILL_AFTER} s: {len(acknowledged)} acknowledged, {failures} request(s) in flight cut off")
     server.start()
-    after = httpx.post(server.url + endpoint, json={"answers": dict.fromkeys(questions, 1)}, timeout=10)
+    after = httpx.post(server.url + endpoint, json={"version": VERSION, "answers": {**FIXED, **dict.fromkeys(questions, 1)}}, timeout=10)
     store = open_store(f"sqlite:///{database}", work)
     found_ids = {s.public_id for s in store.all()}
     store.close()
@@ -459,7 +473,12 @@ def main(argv: list[str]) -> int:
         return 2
     config = load_mkdocs(ROOT / "mkdocs.yml")
     assessment = load_definitions(config.assessment_dir, config.locales)["contract-check"]
-    questions = [q.id for q in assessment.questions]
+    global FIXED, VERSION
+    context = assessment.context.options[0].id if assessment.context else None
+    FIXED = {assessment.context.id: context} if assessment.context else {}
+    FIXED.update({q.id: "na" for q in assessment.questions if not q.applies(context)})
+    VERSION = assessment.version
+    questions = [q.id for q in assessment.questions if q.applies(context)]
     endpoint = config.endpoint.format(id=assessment.id)
     ok = True
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as folder:
