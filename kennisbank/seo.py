@@ -279,7 +279,7 @@ def page_meta(page: PageFacts, site: SiteConfig, publisher: str = "") -> tuple[P
         modified=modified.isoformat() if modified else None,
     )
     if published:
-        json_ld = _json_ld(page, site, og, others, published, modified)
+        json_ld = _json_ld(page, site, og, others, published, modified, publisher)
     else:
         json_ld = json_script(
             web_page_json_ld(
@@ -298,7 +298,9 @@ def page_meta(page: PageFacts, site: SiteConfig, publisher: str = "") -> tuple[P
     return PageMeta(description=description, canonical=canonical, alternates=alternates, og=og, json_ld=json_ld, noindex=noindex), entry
 
 
-def _json_ld(page: PageFacts, site: SiteConfig, og: OpenGraph, others: Sequence[Alternate], published: dt.date, modified: dt.date | None) -> str:
+def _json_ld(
+    page: PageFacts, site: SiteConfig, og: OpenGraph, others: Sequence[Alternate], published: dt.date, modified: dt.date | None, publisher: str = ""
+) -> str:
     """An article's schema.org ``Article``, as safe ``<script>`` content, with the facts its Open Graph states."""
     return json_script(
         article_json_ld(
@@ -313,6 +315,7 @@ def _json_ld(page: PageFacts, site: SiteConfig, og: OpenGraph, others: Sequence[
             home_url=absolute(site.site_url, site.language(page.locale).prefix),
             sections=[site.categories.get(c, {}).get(page.written_in, c) for c in page.meta.get("categories") or []],
             **_translation_links(page.written_in, others, site.default_language.locale),
+            publisher=publisher,
         )
     )
 
@@ -377,10 +380,11 @@ def article_json_ld(
     sections: Sequence[str] = (),
     translations: Sequence[Alternate] = (),
     original: Alternate | None = None,
+    publisher: str = "",
 ) -> dict[str, Any]:
     """A schema.org ``Article``. The original (default-language) version lists its
     ``translations`` as ``workTranslation``; a translation names its ``original`` as
-    ``translationOfWork``."""
+    ``translationOfWork``; the ``Organization`` that publishes it when ``publisher`` names one."""
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Article",
@@ -401,6 +405,8 @@ def article_json_ld(
         data["workTranslation"] = [_work(version) for version in translations]
     if original is not None:
         data["translationOfWork"] = _work(original)
+    if publisher:
+        data["publisher"] = {"@type": "Organization", "name": publisher}
     return data
 
 

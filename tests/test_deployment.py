@@ -315,8 +315,16 @@ def test_request_bodies_are_limited_at_the_app_and_at_the_proxy(deployment):
         declared = session.post(ENDPOINT, content=b" " * 300_000, headers=json_type)
         assert (declared.status_code, declared.text) == (413, "413 Request Entity Too Large")
         assert declared.headers.get("strict-transport-security") == HSTS and "server" not in declared.headers
-        # chunked: the app stops reading at 64 KiB, or the proxy at 128 KB, whichever is first
-        assert session.post(ENDPOINT, content=iter([b" " * 100_000] * 3), headers=json_type).status_code == 413
+        # chunked: the app stops reading at 64 KiB, or the proxy at 128 KB, whichever is first.
+        # When the app answers first, the proxy is still sending it the rest of the body; if it
+        # then reaches its own limit, it drops the connection in the middle of the app's reply
+        # (seen now and then under heavy load). Either way the body is refused, and never stored:
+        # a 413, or a connection closed without a whole reply, as HTTP allows after a 413.
+        try:
+            chunked = session.post(ENDPOINT, content=iter([b" " * 100_000] * 3), headers=json_type).status_code
+        except httpx.RemoteProtocolError:
+            chunked = "closed without a whole reply"
+        assert chunked in (413, "closed without a whole reply")
         assert post(session) == 201  # and the client is not punished for them
     assert stored_count(deployment.database) == before + 1
     assert "127.0.0.9" not in deployment.proxy.log.read_text()  # no client address in Caddy's log

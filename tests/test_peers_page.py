@@ -55,6 +55,8 @@ def test_below_the_threshold_the_page_says_how_many_more_are_needed(make_client)
         section = figures(response.text)
         assert section.select("table") == [] and section.select("svg") == []
         assert ("nog 2 nodig" if lang == "nl" else "we need 2 more") in section.get_text()
+        # by its file name too: the built file there is only the placeholder
+        assert figures(client.get(url + "index.html").text).get_text() == section.get_text()
 
 
 def test_at_the_threshold_the_page_shows_the_brute_force_figures_and_follows_every_write(make_client, tmp_path):

@@ -91,7 +91,9 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     # the public page "how contracts in the field score", with its figures filled in
     field_page = FieldPage(store, definitions, settings.benchmark_min)
     for lang, shell in manifest.field_pages.items():
-        app.add_api_route(shell.url, field_route(field_page, lang), methods=["GET", "HEAD"], include_in_schema=False)
+        # the folder's address and its index.html both: the static file there is the placeholder
+        for url in (shell.url, shell.url + "index.html") if shell.url.endswith("/") else (shell.url,):
+            app.add_api_route(url, field_route(field_page, lang), methods=["GET", "HEAD"], include_in_schema=False)
     app.include_router(Dashboard(settings, store, definitions).router())  # before the site, which takes every other path
     app.mount("/", static)
     return app

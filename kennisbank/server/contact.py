@@ -78,7 +78,6 @@ class ContactDesk:
             except (sqlite3.Error, OSError, StoreError):
                 log.exception("storing a contact request failed")
                 return self._failure(lang, as_json, 503, "error_unavailable", page=page)
-            receiver.outbox.wake()
         text = self.site.string("contact_sent", lang, id=public_id)
         if as_json:
             return JSONResponse({"id": public_id, "message": text}, status_code=201, headers=NO_STORE)

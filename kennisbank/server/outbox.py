@@ -93,9 +93,6 @@ class Outbox:
         self.settings = settings
         self.dashboard_url = dashboard_url
 
-    def wake(self) -> None:
-        """A submission was stored. Nothing to do: the worker process sees the commit itself."""
-
     # The worker's loop
 
     def work(self, stop: threading.Event, parent: int | None = None) -> None:

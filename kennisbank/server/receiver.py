@@ -133,7 +133,6 @@ class Receiver:
             except (sqlite3.Error, OSError, StoreError):
                 log.exception("storing a submission failed")
                 return replies.failure(assessment, accepted.lang, as_json, 503, "send_failed", extra)
-            self.outbox.wake()
         else:
             # the honeypot's reply looks the same: compared with what is stored, without storing
             before = await anyio.to_thread.run_sync(self.store.peer_counts, assessment.digest)
