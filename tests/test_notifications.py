@@ -405,6 +405,47 @@ def test_the_worker_takes_a_backlog_batch_after_batch_and_wakes_at_a_commit_of_a
     assert {state.state for state in store.deliveries(("pending", "sent", "failed"))} == {"sent"}
 
 
+def test_the_worker_holds_back_while_submissions_keep_arriving_but_never_longer_than_its_bound(outbox_for, tmp_path, monkeypatch):
+    """On a 2-core machine a worker sending during a burst of submissions cost the receiver
+    26-36 % of its throughput even at nice +19: it sends in the first quiet poll instead,
+    or after LONGEST_DEFER regardless."""
+    monkeypatch.setattr(outbox_module, "LONGEST_DEFER", 3.0)
+    settings = NotifySettings(maildir=tmp_path / "mail", to="advies@example.nl", sender="kennisbank@example.nl")
+    store, make_outbox = outbox_for(settings)
+    stop, keep_committing = threading.Event(), threading.Event()
+    worker = threading.Thread(target=make_outbox().work, args=(stop,))
+    worker.start()
+    server = SQLiteStore(tmp_path / "kb.sqlite3")  # the server's own connection, committing as submissions arrive
+    sent = []
+
+    def arrivals() -> None:  # a commit every 50 ms, well inside one poll (0.25 s), until told to stop
+        while keep_committing.is_set():
+            lead = _lead()
+            server.add(lead, settings.channels(lead))
+            sent.append(lead)
+            time.sleep(0.05)
+
+    keep_committing.set()
+    burst = threading.Thread(target=arrivals)
+    try:
+        time.sleep(0.6)  # the worker has started and taken the (empty) outbox
+        burst.start()
+        time.sleep(1.5)
+        assert _maildir_ids(tmp_path / "mail") == [], "mail was sent while submissions kept arriving"
+        _wait(lambda: len(_maildir_ids(tmp_path / "mail")) > 0, seconds=10, what="mail after LONGEST_DEFER although submissions keep arriving")
+        keep_committing.clear()
+        burst.join()
+        _wait(lambda: len(_maildir_ids(tmp_path / "mail")) == len(sent), seconds=10, what="every mail once it is quiet")
+    finally:
+        keep_committing.clear()
+        if burst.is_alive():
+            burst.join()
+        stop.set()
+        worker.join()
+        server.close()
+    assert _maildir_ids(tmp_path / "mail") == sorted(f"<{lead.public_id}.submission@example.nl>" for lead in sent)
+
+
 def test_outbox_work_by_hand_one_worker_per_database_and_the_next_takes_over(site, tmp_path):
     database, mail = tmp_path / "kb.sqlite3", tmp_path / "mail"
     store = SQLiteStore(database)

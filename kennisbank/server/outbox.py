@@ -58,6 +58,13 @@ BATCH = 50
 """Deliveries sent in one mail session and recorded in one commit."""
 POLL = 0.25
 """Seconds between two looks at ``PRAGMA data_version``: how long a new delivery waits at most before the worker sees it."""
+LONGEST_DEFER = 10.0
+"""Seconds new deliveries wait at most for a quiet moment. While other connections keep
+committing (submissions arriving), the worker holds its batch back: on a machine with
+few cores even a low-priority worker takes CPU the receiver is waiting for while its
+commits sync (bench: -26 % subm/s with a Maildir, -36 % with SMTP, at nice +19). It
+sends in the first poll without a commit, or after this long regardless, so a lead
+waits seconds at most, and mail keeps flowing under a load that never lets up."""
 IDLE_LOOK = 5.0
 """Seconds between two reads of the outbox when nothing was committed: retries come due without a commit."""
 NICE = 19
@@ -100,14 +107,24 @@ class Outbox:
         everything = True  # at start: every pending delivery, whatever its backoff
         more = True  # the last read found a full batch: read again at once
         seen, next_look = None, 0.0
+        polled, busy_since = None, None  # the version at the last poll; since when commits kept coming
         while not stop.is_set():
             if parent is not None and os.getppid() != parent:
                 log.warning("the server (pid %d) is gone: the outbox worker stops", parent)
                 return
             try:
                 version = self.store.outbox_version()
-                if more or version != seen or time.monotonic() >= next_look:
-                    seen, next_look = version, time.monotonic() + IDLE_LOOK
+                now = time.monotonic()
+                if polled is not None and version != polled:  # another connection committed since the last poll
+                    busy_since = busy_since or now
+                else:
+                    busy_since = None
+                polled = version
+                if busy_since is not None and now - busy_since < LONGEST_DEFER and not everything:
+                    stop.wait(POLL)  # submissions are arriving: wait for a quiet moment
+                    continue
+                if more or version != seen or now >= next_look:
+                    seen, next_look = version, now + IDLE_LOOK
                     due = self.store.due_deliveries(utc_now(), BATCH, all_pending=everything)
                     if due:
                         self.deliver_all(due)
