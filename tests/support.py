@@ -237,3 +237,31 @@ def export_json(database) -> list[dict]:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
     done = subprocess.run([sys.executable, "-m", "kennisbank.cli", "export", "--format", "json"], capture_output=True, text=True, env=env, check=True)
     return json.loads(done.stdout)
+
+
+#: The WCAG levels axe checks on public pages (audit/measure.py adds best practices).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def axe_without_javascript(browser, page):
+    """axe-core over ``page`` as a reader without JavaScript has it. axe is itself a script
+    and Playwright's evaluate never returns in a context without JavaScript, so the same
+    document is loaded at the same address in a context with it, where a CSP of
+    ``script-src 'none'`` keeps the page's own scripts from changing it (Playwright's
+    evaluate, which injects axe, is not subject to the page's CSP)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    html, url = page.content(), page.url
+    context = browser.new_context()
+    try:
+        checker = context.new_page()
+        checker.route(
+            url,
+            lambda route: route.fulfill(
+                status=200, content_type="text/html; charset=utf-8", body=html, headers={"Content-Security-Policy": "script-src 'none'"}
+            ),
+        )
+        checker.goto(url)
+        return Axe().run(checker, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
+    finally:
+        context.close()

@@ -12,11 +12,9 @@ from axe_playwright_python.sync_playwright import Axe
 from kennisbank.assessment import load_definitions, score
 from kennisbank.siteconfig import load_mkdocs
 
-from support import ARTICLE
+from support import ARTICLE, AXE_TAGS, axe_without_javascript
 
 pytestmark = pytest.mark.browser
-
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +252,7 @@ def test_without_javascript_every_question_is_shown_and_the_server_scores_the_sa
         assert page.locator("fieldset[data-kb-question]:visible").count() == len(assessment.questions) == 20
         assert page.locator("[data-kb-na]:visible").count() == sum(1 for q in assessment.questions if q.applies_to)
         assert page.locator(".kb-variant:visible").count() == 3  # the other wording, shown as a note
-        form_checked = _axe_as_without_javascript(browser, page)  # every question and "not applicable" shown
+        form_checked = axe_without_javascript(browser, page)  # every question and "not applicable" shown
         assert form_checked.violations_count == 0, form_checked.generate_report()
         answers = {"dienstverlener": "ssc"}
         page.check('input[name="answer-dienstverlener"][value="ssc"]')
@@ -274,30 +272,8 @@ def test_without_javascript_every_question_is_shown_and_the_server_scores_the_sa
         assert page.locator('td[data-kb-answer="bonus-malus"]').inner_text() == "Niet van toepassing"
         fee = assessment.question("variabele-vergoeding").text_by_context["ssc"]["nl"]
         assert page.locator('[data-kb-answer-row="variabele-vergoeding"] [data-kb-text]').inner_text() == fee
-        results = _axe_as_without_javascript(browser, page)
+        results = axe_without_javascript(browser, page)
         assert results.violations_count == 0, results.generate_report()
-    finally:
-        context.close()
-
-
-def _axe_as_without_javascript(browser, page):
-    """axe-core over ``page`` as a reader without JavaScript has it. axe is itself a script
-    and Playwright's evaluate never returns in a context without JavaScript, so the same
-    document is loaded at the same address in a context with it, where a CSP of
-    ``script-src 'none'`` keeps the page's own scripts from changing it (Playwright's
-    evaluate, which injects axe, is not subject to the page's CSP)."""
-    html, url = page.content(), page.url
-    context = browser.new_context()
-    try:
-        checker = context.new_page()
-        checker.route(
-            url,
-            lambda route: route.fulfill(
-                status=200, content_type="text/html; charset=utf-8", body=html, headers={"Content-Security-Policy": "script-src 'none'"}
-            ),
-        )
-        checker.goto(url)
-        return Axe().run(checker, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
     finally:
         context.close()
 

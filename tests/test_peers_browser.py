@@ -10,12 +10,11 @@ import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from support import ARTICLE, ENDPOINT, answer_all, payload, start_server
+from support import ARTICLE, AXE_TAGS, ENDPOINT, answer_all, axe_without_javascript, payload, start_server
 
 pytestmark = pytest.mark.browser
 
 # the same rules as tests/test_assessment_browser.py (test modules do not import each other)
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 MINIMUM = 3
 
 
@@ -33,25 +32,6 @@ def seed(base_url: str, count: int) -> None:
         for value in range(count):
             body = json.dumps(payload(value % 3))
             assert http.post(ENDPOINT, content=body, headers={"content-type": "application/json"}).status_code == 201
-
-
-def axe_without_javascript(browser, page):
-    """axe over the document as a reader without JavaScript has it: loaded again where a
-    CSP of script-src 'none' keeps the page's scripts off (see test_assessment_browser.py)."""
-    html, url = page.content(), page.url
-    context = browser.new_context()
-    try:
-        checker = context.new_page()
-        checker.route(
-            url,
-            lambda route: route.fulfill(
-                status=200, content_type="text/html; charset=utf-8", body=html, headers={"Content-Security-Policy": "script-src 'none'"}
-            ),
-        )
-        checker.goto(url)
-        return Axe().run(checker, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
-    finally:
-        context.close()
 
 
 def test_the_reader_sees_where_they_stand_with_and_without_javascript(browser, page, peers_server, console_errors):

@@ -18,10 +18,9 @@ from bs4 import BeautifulSoup
 from kennisbank.assessment import score
 from kennisbank.server import peers
 
-from support import ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, nu, payload, start_server
+from support import ASSESSMENT, AXE_TAGS, CONTEXT, ENDPOINT, QUESTIONS, nu, payload, start_server
 
 PAGES = {"nl": "/praktijk/", "en": "/en/praktijk/"}
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]  # as in tests/test_assessment_browser.py
 
 
 def figures(html: str) -> BeautifulSoup:

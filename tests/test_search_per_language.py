@@ -14,11 +14,10 @@ from playwright.sync_api import expect
 
 from kennisbank.search import EXCLUDE, mark_body
 
-from support import ARTICLE
+from support import ARTICLE, AXE_TAGS
 
 pytestmark = pytest.mark.browser
 
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 RESULT = ".md-search-result__link"
 #: the status line once results are shown (extra.strings.search_none/one/other)
 FOUND = re.compile(r"\d|Geen|No ")
