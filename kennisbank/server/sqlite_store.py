@@ -1001,15 +1001,9 @@ def _where(chosen: LeadFilter) -> tuple[list[str], list]:
     if chosen.until:
         where.append("created_at <= ?")
         parameters.append(f"{chosen.until}T23:59:59Z")
-    for column in ("assessment", "band", "lang", "status"):
-        value = getattr(chosen, column)
-        if value:
-            where.append(f"{column} = ?")
-            parameters.append(value)
-    if chosen.kind == "lead":
-        where.append("consent = 1")
-    elif chosen.kind == "anonymous":
-        where.append("consent = 0")
+    dimensions, values = _dimensions(chosen)
+    where += dimensions
+    parameters += values
     if chosen.search:
         # only a lead has an email or organisation (the table's CHECK): consent = 1 lets
         # SQLite read the smaller index submissions_search (migration 0005) instead of every row
