@@ -170,14 +170,12 @@ class Deployment:
     database: Path
 
 
-@pytest.fixture(scope="module")
-def deployment(site, tmp_path_factory):
-    """The production set-up on loopback: the app as the unit runs it (TRUSTED_PROXIES,
-    the rate limit) and Caddy with deploy/Caddyfile in front."""
+def _deploy(site, folder: Path, **env: str):
+    """The app with ``env`` in ``folder`` and Caddy with deploy/Caddyfile in front, for a
+    fixture to yield; both stopped afterwards (the app also when Caddy fails to start)."""
     _needs_caddy()
-    folder = tmp_path_factory.mktemp("deployment")
     database = folder / "kennisbank.sqlite3"
-    server, app = start_server(site.site, database, TRUSTED_PROXIES="127.0.0.1", RATE_LIMIT="2/60")
+    server, app = start_server(site.site, database, **env)
     try:
         proxy = start_caddy(folder / "caddy", app)
     except BaseException:
@@ -186,6 +184,13 @@ def deployment(site, tmp_path_factory):
     yield Deployment(app, proxy, database)
     proxy.stop()
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def deployment(site, tmp_path_factory):
+    """The production set-up on loopback: the app as the unit runs it (TRUSTED_PROXIES,
+    the rate limit) and Caddy with deploy/Caddyfile in front."""
+    yield from _deploy(site, tmp_path_factory.mktemp("deployment"), TRUSTED_PROXIES="127.0.0.1", RATE_LIMIT="2/60")
 
 
 # The deployment, through the proxy
@@ -355,18 +360,7 @@ def test_caddys_log_keeps_no_client_address(deployment):
 def loose_deployment(site, tmp_path_factory):
     """Caddy in front of an app with its own guards loosened: no TRUSTED_PROXIES, and a
     body limit (1 MiB) above the proxy's, to show what the proxy and the unit add."""
-    _needs_caddy()
-    folder = tmp_path_factory.mktemp("loose")
-    database = folder / "kennisbank.sqlite3"
-    server, app = start_server(site.site, database, RATE_LIMIT="2/60", MAX_BODY_BYTES=str(1024 * 1024))
-    try:
-        proxy = start_caddy(folder / "caddy", app)
-    except BaseException:
-        server.stop()
-        raise
-    yield Deployment(app, proxy, database)
-    proxy.stop()
-    server.stop()
+    yield from _deploy(site, tmp_path_factory.mktemp("loose"), RATE_LIMIT="2/60", MAX_BODY_BYTES=str(1024 * 1024))
 
 
 def test_the_proxy_stops_a_chunked_body_past_its_limit_that_the_app_would_read(loose_deployment):
