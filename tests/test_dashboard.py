@@ -495,3 +495,19 @@ def test_list_and_charts_over_100000_submissions(site, logged_in, tmp_path):
     assert all(sum(counts.values()) == 100_000 for counts in numbers.answers.values())
     assert time.perf_counter() - started < 60  # generous: bench/dashboard.py measures the time
     assert len(first.content) < 64_000 and len(insight.content) < 64_000
+
+
+def test_theme_means_count_dont_know_beside_the_answers_it_scores_as():
+    """'Don't know' scores as the definition's counts_as (0): it must be counted beside the
+    answers of that value, not replace their count (both were keyed by the scored value)."""
+    from kennisbank.server.dashboard import charts
+    from kennisbank.server.store import Insight
+
+    from support import ASSESSMENT
+
+    # per question: one "2", one "0" and, where allowed, one "don't know" (else another "0")
+    answers = {q.id: {2: 1, 0: 1, **({"unknown": 1} if q.allows_unknown else {0: 2})} for q in ASSESSMENT.questions}
+    numbers = Insight(count=3, scores={}, bands_by_month={}, answers=answers)
+    (themes,) = [f for f in charts.figures(numbers, ASSESSMENT, "nl", lambda key, **_: key) if f.id == "themes"]
+    assert ASSESSMENT.unknown.counts_as == 0 and any(q.allows_unknown for q in ASSESSMENT.questions)
+    assert [row[1] for row in themes.rows] == ["33.3"] * len(ASSESSMENT.themes)  # (2 + 0 + 0) / 3 of 2, every theme

@@ -120,8 +120,11 @@ def figures(numbers: Insight, assessment: Assessment, lang: str, t: Callable[...
         earned = possible = 0.0
         for question in assessment.questions_of(theme.id):
             # as the score counts them: "don't know" as the definition's value, "not applicable" left out
-            counts = {_scored(assessment, value): n for value, n in numbers.answers.get(question.id, {}).items() if value != NOT_APPLICABLE}
-            counts.pop(None, 0)
+            counts: dict[int, int] = {}
+            for value, n in numbers.answers.get(question.id, {}).items():
+                scored = _scored(assessment, value) if value != NOT_APPLICABLE else None
+                if scored is not None:  # "don't know" adds to the count of the value it scores as
+                    counts[scored] = counts.get(scored, 0) + n
             answered = sum(counts.values())
             if answered:
                 mean = sum(value * n for value, n in counts.items()) / answered
