@@ -236,6 +236,9 @@ def main() -> int:
             cpu = statistics.median(r[5] for r in rounds)
             medians[label] = (rate, p99, cpu)
             print(f"{label:<10}{rate:>9.0f}{p50:>9.1f}{p99:>9.1f}{failed:>8}{cpu:>20.2f}")
+        # every round, so that the spread between rounds of the same code is seen beside the difference
+        for label, rounds in figures.items():
+            print(f"  {label} rounds, subm/s: {', '.join(f'{r[0]:.0f}' for r in rounds)}; p99 ms: {', '.join(f'{r[2]:.0f}' for r in rounds)}")
         rate_change = medians["with"][0] / medians["without"][0] - 1
         p99_change = medians["with"][1] / medians["without"][1] - 1
         cpu_change = medians["with"][2] / medians["without"][2] - 1
