@@ -31,12 +31,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from .definitions import Changed, Definitions
+from .groupcommit import GroupWriter
 from .outbox import Outbox
 from .peers import standing
 from .ratelimit import RateLimiter, client_key
 from .replies import NO_STORE, Replies
 from .settings import Settings, normalise_origin
-from .store import PeerCounts, StoreError, Submission, SubmissionStore, new_public_id, utc_now
+from .store import StoreError, Submission, SubmissionStore, new_public_id, utc_now
 from .submissions import BodyError, Input, language, read_form, read_json, read_multipart, read_urlencoded, valid_version, validate
 
 log = logging.getLogger("kennisbank.server")
@@ -61,7 +62,7 @@ class Receiver:
         self.locales = replies.site.locales
         limit = settings.rate_limit
         self.limiter = RateLimiter(limit.count, limit.seconds) if limit else None
-        self._writer: anyio.CapacityLimiter | None = None
+        self.writer = GroupWriter(store)
 
     # The endpoint
 
@@ -129,7 +130,7 @@ class Receiver:
                 **contact,
             )
             try:
-                before = await self._write(submission, self.notify.channels(submission))
+                before = await self.writer.add(submission, self.notify.channels(submission))
             except (sqlite3.Error, OSError, StoreError):
                 log.exception("storing a submission failed")
                 return replies.failure(assessment, accepted.lang, as_json, 503, "send_failed", extra)
@@ -156,17 +157,6 @@ class Receiver:
         )
 
     # Steps
-
-    async def _write(self, submission: Submission, channels: list[str]) -> PeerCounts:
-        """Store it; the counts of the earlier submissions of its definition (:mod:`.peers`)."""
-        return await anyio.to_thread.run_sync(self.store.add, submission, channels, limiter=self._writer_limiter())
-
-    def _writer_limiter(self) -> anyio.CapacityLimiter:
-        """Writes go to a worker thread one at a time: SQLite has one writer anyway, and
-        waiting here (not on the store's lock in a thread) keeps the thread pool free."""
-        if self._writer is None:
-            self._writer = anyio.CapacityLimiter(1)
-        return self._writer
 
     def origin(self, request: Request, strict: bool) -> tuple[str | None, bool]:
         """``(allowed cross origin or None, allowed)``: whether a post may come from where it says.

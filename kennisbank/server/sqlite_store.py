@@ -61,6 +61,8 @@ T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _COLUMNS = "public_id, created_at, assessment, version, lang, answers, score, band, consent, name, email, organisation, message, discuss, definition"
 _REQUEST_COLUMNS = "public_id, created_at, lang, kind, name, email, message"
+_INSERT_SUBMISSION = f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * len(_COLUMNS.split(',')))})"
+_NO_COUNTS = (0,) * 101
 
 
 def parse_url(rest: str, base: Path) -> str | Path:
@@ -264,49 +266,74 @@ class SQLiteStore:
 
     # The interface
 
-    def add(self, submission: Submission, channels: Iterable[str] = ()) -> None:
-        row = (
-            submission.public_id,
-            format_time(submission.created_at),
-            submission.assessment,
-            submission.version,
-            submission.lang,
-            json.dumps(dict(submission.answers), ensure_ascii=False, separators=(",", ":")),
-            submission.score,
-            submission.band,
-            int(submission.consent),
-            submission.name,
-            normalise_email(submission.email) if submission.email else None,
-            submission.organisation,
-            submission.message,
-            None if submission.discuss is None else int(submission.discuss),
-            submission.definition,
-        )
-        themes = [(submission.definition, theme, value) for theme, value in submission.themes.items()] if submission.definition else []
-        before: list[PeerCounts] = []
+    def add(self, submission: Submission, channels: Iterable[str] = ()) -> PeerCounts:
+        (outcome,) = self.add_many([(submission, channels)])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
-        def compare() -> None:
-            # the counts of the earlier submissions, read in the insert's transaction (writers
-            # take turns: BEGIN IMMEDIATE), so concurrent submissions each see all that came first
-            if submission.definition:
-                before.append(self._peer_counts_locked(submission.definition))
+    def add_many(self, items: Iterable[tuple[Submission, Iterable[str]]]) -> list[PeerCounts | Exception]:
+        """Store several submissions in ONE transaction (group commit: one fsync for all),
+        each in a savepoint of its own, so that one refused by the schema is rolled back
+        alone and reported in its place while the others are stored. Each gets the peer
+        counts as they were just before it: the earlier ones of the batch included.
 
-        def write_themes(db: sqlite3.Connection, rowid: int) -> None:
-            db.executemany("INSERT INTO submission_themes (submission, definition, theme, score) VALUES (?, ?, ?, ?)", [(rowid, *t) for t in themes])
+        Returns, in order, the counts before each submission or the exception that refused
+        it; an error of the transaction itself (disk full, locked) is raised, and then
+        nothing of the batch is stored."""
+        items = [(submission, list(channels)) for submission, channels in items]
+        now = format_time(utc_now())
+        outcomes: list[PeerCounts | Exception] = []
+        # the counts as this transaction sees them, per definition: read once (cached), then
+        # kept up to date in memory with every insert of the batch; cached only after COMMIT
+        counts: dict[str, dict[str, tuple[int, ...]]] = {}
 
-        def committed(stamp: tuple[int, int]) -> None:
-            # this insert's own change, added to the cached counts: no read for the next submission
-            cached = self._peers.get(submission.definition) if submission.definition else None
-            if cached is not None and before:
-                counts = {measure: list(values) for measure, values in cached[1].items()}
-                for measure, value in [("", submission.score), *((theme, value) for _, theme, value in themes if value is not None)]:
-                    counts.setdefault(measure, [0] * 101)[value] += 1
-                self._peers[submission.definition] = (stamp, {measure: tuple(values) for measure, values in counts.items()})
+        def work(db: sqlite3.Connection) -> tuple[int, int]:
+            for submission, channels in items:
+                definition = submission.definition
+                if definition and definition not in counts:
+                    counts[definition] = dict(self._peer_counts_locked(definition))
+                db.execute("SAVEPOINT submission")
+                try:
+                    rowid = db.execute(_INSERT_SUBMISSION, _row(submission)).lastrowid
+                    scores = [(theme, value) for theme, value in submission.themes.items()] if definition else []
+                    if scores:
+                        db.executemany(
+                            "INSERT INTO submission_themes (submission, definition, theme, score) VALUES (?, ?, ?, ?)",
+                            [(rowid, definition, theme, value) for theme, value in scores],
+                        )
+                    db.executemany(
+                        "INSERT INTO outbox (submission, channel, next_attempt, created_at) VALUES (?, ?, ?, ?)",
+                        [(rowid, channel, now, now) for channel in channels],
+                    )
+                except sqlite3.IntegrityError as exc:
+                    # refused by the schema (a repeated public id, a CHECK): this one only
+                    db.execute("ROLLBACK TO submission")
+                    db.execute("RELEASE submission")
+                    outcomes.append(exc)
+                    continue
+                db.execute("RELEASE submission")
+                if not definition:
+                    outcomes.append({})
+                    continue
+                before = counts[definition]
+                outcomes.append(before)
+                after = dict(before)
+                for measure, value in [("", submission.score), *((theme, value) for theme, value in scores if value is not None)]:
+                    values = list(after.get(measure, _NO_COUNTS))
+                    values[value] += 1
+                    after[measure] = tuple(values)
+                counts[definition] = after
+            return self._stamp()
 
-        self._insert_with_deliveries(
-            f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row, "submission", channels, compare, write_themes, committed
-        )
-        return before[0] if before else {}
+        with self._lock:
+            stamp = self._transaction(work)
+            # the batch's own changes, added to the cached counts: no read for the next
+            # submission (the stamp was read just before COMMIT: had another process written
+            # in between, its data_version differs, so nothing cached under it goes stale)
+            for definition, found in counts.items():
+                self._peers[definition] = (stamp, found)
+        return outcomes
 
     # Where a reader stands (migration 0006; the figures: kennisbank.server.peers)
 
@@ -359,43 +386,18 @@ class SQLiteStore:
     # The outbox
 
     def add_request(self, request: ContactRequest, channels: Iterable[str] = ()) -> None:
+        """The request and a pending outbox delivery per channel, in one transaction: both or neither."""
         row = (request.public_id, format_time(request.created_at), request.lang, request.kind, request.name, normalise_email(request.email), request.message)
-        self._insert_with_deliveries(f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row, "request", channels)
-
-    def _insert_with_deliveries(
-        self,
-        insert: str,
-        row: tuple,
-        owner: str,
-        channels: Iterable[str],
-        first: Callable[[], None] | None = None,
-        also: Callable[[sqlite3.Connection, int], None] | None = None,
-        committed: Callable[[tuple[int, int]], None] | None = None,
-    ) -> None:
-        """Insert one row and a pending outbox delivery per channel, in one transaction: both or neither.
-
-        ``owner`` is the outbox column that points at the row (``submission`` or ``request``);
-        ``first()`` runs in the same transaction before the insert, ``also(db, row id)`` after it; ``committed(stamp)`` after the commit,
-        with the data stamp (:meth:`_stamp`) read just before it: had another process written
-        in between, its ``data_version`` differs, so nothing cached under it goes stale."""
         now = format_time(utc_now())
 
-        def work(db: sqlite3.Connection) -> tuple[int, int]:
-            if first is not None:
-                first()
-            cursor = db.execute(insert, row)
-            if also is not None:
-                also(db, cursor.lastrowid)
+        def work(db: sqlite3.Connection) -> None:
+            rowid = db.execute(f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row).lastrowid
             db.executemany(
-                f"INSERT INTO outbox ({owner}, channel, next_attempt, created_at) VALUES (?, ?, ?, ?)",
-                [(cursor.lastrowid, channel, now, now) for channel in channels],
+                "INSERT INTO outbox (request, channel, next_attempt, created_at) VALUES (?, ?, ?, ?)", [(rowid, channel, now, now) for channel in channels]
             )
-            return self._stamp()
 
         with self._lock:
-            stamp = self._transaction(work)
-            if committed is not None:
-                committed(stamp)
+            self._transaction(work)
 
     def requests(self, email: str | None = None) -> list[ContactRequest]:
         where, parameters = ("WHERE email = ?", (normalise_email(email),)) if email else ("", ())
@@ -957,6 +959,27 @@ class SQLiteStore:
         with self._lock:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM submissions {tail}", parameters).fetchall()
         return [_submission(row) for row in rows]
+
+
+def _row(submission: Submission) -> tuple:
+    """A submission as the values of ``_INSERT_SUBMISSION``."""
+    return (
+        submission.public_id,
+        format_time(submission.created_at),
+        submission.assessment,
+        submission.version,
+        submission.lang,
+        json.dumps(dict(submission.answers), ensure_ascii=False, separators=(",", ":")),
+        submission.score,
+        submission.band,
+        int(submission.consent),
+        submission.name,
+        normalise_email(submission.email) if submission.email else None,
+        submission.organisation,
+        submission.message,
+        None if submission.discuss is None else int(submission.discuss),
+        submission.definition,
+    )
 
 
 def _request(row: tuple) -> ContactRequest:

@@ -266,6 +266,13 @@ class SubmissionStore(Protocol):
         peer counts of its definition as they were just before it (see :mod:`.peers`)."""
         ...
 
+    def add_many(self, items: Iterable[tuple[Submission, Iterable[str]]]) -> list[PeerCounts | Exception]:
+        """Store several ``(submission, channels)`` in one transaction (group commit,
+        :mod:`.groupcommit`), each all or nothing: per item, the peer counts just before it
+        (the batch's earlier ones included) or the exception that refused it alone. An error
+        of the transaction itself is raised, and then none of them is stored."""
+        ...
+
     def peer_counts(self, definition: str) -> PeerCounts:
         """The submissions of ``definition`` counted per measure and score, as stored now."""
         ...
