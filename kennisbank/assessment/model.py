@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 Text = Mapping[str, str]
@@ -142,11 +143,12 @@ class Assessment:
     data: Mapping = field(default_factory=dict, compare=False, repr=False)
     """The checked definition as parsed, as the build manifest keeps it."""
 
-    @property
+    # cached: read for every answer of every submission (the fields are frozen, so they cannot go stale)
+    @cached_property
     def max_value(self) -> int:
         return max(option.value for option in self.scale)
 
-    @property
+    @cached_property
     def values(self) -> frozenset[int]:
         return frozenset(option.value for option in self.scale)
 

@@ -158,12 +158,9 @@ def score(assessment: Assessment, answers: Mapping[str, object]) -> Result:
     band = assessment.bands[cap]
     # the gates that set the band; a milder one that also tripped adds nothing to say
     binding = [gate for gate in lowering if assessment.band_rank(gate.max_band) == cap]
-    weak = tuple(
-        sorted(
-            (q for q in applying if values[q.id] == UNKNOWN or value(q) < top),
-            key=lambda q: (-q.weight, assessment.questions.index(q)),
-        )
-    )
+    # heaviest first, in the definition's order within a weight: ``applying`` is in that
+    # order and the sort is stable (a position lookup compared whole questions, per submission)
+    weak = tuple(sorted((q for q in applying if values[q.id] == UNKNOWN or value(q) < top), key=lambda q: -q.weight))
     return Result(
         score=total,
         band=band,
