@@ -12,7 +12,9 @@ submissions at concurrency 8 go to `kennisbank serve` on loopback:
 
 Each side runs ROUNDS times, alternating, each on a fresh copy of its database;
 submissions per second and p50/p99 latency are printed side by side (the median
-round of each). Issue 13's goal: "with" within 10 % of "without". Loopback only;
+round of each). Issue 13's goal: "with" within 10 % of "without". Last, the
+comparison's own CPU cost in this checkout alone: the store's write with and without
+it, and the reply's figures, measured in-process (CPU time, not wall time). Loopback only;
 about two minutes. Uses the built site in SITE_DIR or site/, else builds one.
 """
 
@@ -38,6 +40,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the test harness that starts the server
 
 from kennisbank.assessment import load_definitions, score  # noqa: E402
+from kennisbank.server.peers import standing  # noqa: E402
+from kennisbank.server.sqlite_store import SQLiteStore  # noqa: E402
+from kennisbank.server.store import Submission, new_public_id, utc_now  # noqa: E402
 from kennisbank.siteconfig import load_mkdocs  # noqa: E402
 
 from local_server import LocalServer  # noqa: E402
@@ -187,6 +192,57 @@ def run_once(site: Path, template: Path, work: Path, code: Path | None, bodies: 
     return len(latencies) / elapsed, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000, failures, last, cpu / served * 1000
 
 
+def own_cost(database: Path, assessment, strings, count: int = 600) -> tuple[float, float, float]:
+    """CPU microseconds per submission, in this process on a copy of ``database``: the store's
+    write without the comparison's part (no definition digest: no theme rows, no counts
+    read or kept), with it, and the reply's figures (``standing``). Unlike the wall-time
+    figures above, these hardly move with other load on the machine."""
+    copy = database.with_name("cost.sqlite3")
+    shutil.copyfile(database, copy)
+    store = SQLiteStore(copy)
+    store._db.execute("PRAGMA synchronous = OFF")  # the CPU, not the disk: the same sync either way
+    rng = random.Random(11)
+    made = []
+    for _ in range(3 * count):
+        answers = {q.id: rng.choice([0, 1, 2]) for q in assessment.questions}
+        if assessment.context:
+            answers[assessment.context.id] = assessment.context.options[0].id
+        result = score(assessment, answers)
+        made.append(
+            (
+                Submission(
+                    public_id=new_public_id(),
+                    created_at=utc_now(),
+                    assessment=assessment.id,
+                    version=assessment.version,
+                    definition=assessment.digest,
+                    lang="nl",
+                    answers=answers,
+                    score=result.score,
+                    band=result.band.id,
+                    themes={t.theme: t.score for t in result.themes},
+                ),
+                result,
+            )
+        )
+    plain = [(Submission(**{**item.__dict__, "definition": None, "themes": {}}), result) for item, result in made[:count]]
+    timings = {"without": [], "with": [], "standing": []}
+    for round_ in range(3):
+        for label, items in (("without", plain), ("with", made[count : 2 * count])):
+            part = items[round_ * count // 3 : (round_ + 1) * count // 3]
+            started = time.process_time()
+            for item, _ in part:
+                store.add(item, ["email"])
+            timings[label].append((time.process_time() - started) / len(part) * 1e6)
+    before = store.peer_counts(assessment.digest)
+    started = time.process_time()
+    for _, result in made[2 * count :]:
+        standing(assessment, result, before, 20, "nl", strings)
+    timings["standing"].append((time.process_time() - started) / count * 1e6)
+    store.close()
+    return tuple(statistics.median(values) for values in timings.values())
+
+
 def main() -> int:
     config = load_mkdocs(ROOT / "mkdocs.yml")
     assessment = load_definitions(config.assessment_dir, config.locales)["contract-check"]
@@ -244,6 +300,11 @@ def main() -> int:
         cpu_change = medians["with"][2] / medians["without"][2] - 1
         print(f"{'with vs. without':<16} subm/s {rate_change:+.1%}, p99 {p99_change:+.1%} (goal: within 10 %), server CPU per submission {cpu_change:+.1%}")
         print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the machine moves the wall-time figures)")
+        without_us, with_us, standing_us = own_cost(with_db, assessment, config.strings)
+        print(
+            f"the comparison's own CPU per submission (this checkout, in-process, median of 3): the store's write {without_us:.0f} us without it, "
+            f"{with_us:.0f} us with it (+{with_us - without_us:.0f} us); the reply's figures {standing_us:.0f} us"
+        )
         print(f"the last reply's comparison: shown={peers.get('shown')}, count={peers.get('count')}, higher_than={peers.get('total', {}).get('higher_than')}")
         failed = sum(r[3] for rounds in figures.values() for r in rounds)
         return 1 if failed or not peers.get("shown") else 0
