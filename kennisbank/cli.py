@@ -306,8 +306,9 @@ def outbox_work(nice: int, parent: int | None) -> None:
     except ManifestError as exc:
         raise BadInput(f"SITE_DIR: {exc}") from None
     with store(chosen) as opened:
-        if opened.outbox_lock_file() is None:
+        if opened.outbox_lock_file() is None and opened.target == ":memory:":
             raise BadInput("DATABASE_URL: an in-memory database cannot be shared with the server. Fix: point it at the server's database file")
+        # PostgreSQL: no lock file; workers share the outbox, each claiming the rows it sends (pg_store.due_deliveries)
         definitions = Definitions(opened, chosen.site_dir, manifest)
         outbox = Outbox(opened, definitions, chosen.notify_settings(), dashboard_url(manifest.site.site_url))
         run_worker(opened, outbox, nice=nice, parent=parent)

@@ -558,3 +558,36 @@ def test_the_reader_is_told_that_the_consultancy_will_call(site, tmp_path):
         server.stop()
     assert as_json["follow_up"] is True and anonymous["follow_up"] is False
     assert "we will be in touch within two working days" in page
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite: one worker per database, the test above
+def test_outbox_work_by_hand_on_postgresql_two_workers_share_the_outbox_and_send_each_once(site, tmp_path, database_url):
+    mail = tmp_path / "mail"
+    store = open_store(database_url, tmp_path)
+    settings = NotifySettings(maildir=mail)
+    leads = [_lead() for _ in range(30)]
+    for lead in leads:
+        store.add(lead, settings.channels(lead))
+    environment = {**os.environ, "DATABASE_URL": database_url, "SITE_DIR": str(site.site), "MAILDIR": str(mail)}
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "kennisbank.cli", "outbox", "work"], env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        for log in logs
+    ]
+    try:
+        _wait(lambda: len(_maildir_ids(mail)) >= len(leads), seconds=60, what="every delivery")
+        late = _lead()
+        store.add(late, settings.channels(late))  # a commit wakes a worker
+        _wait(lambda: len(_maildir_ids(mail)) >= len(leads) + 1, seconds=30, what="the delivery after the backlog")
+        time.sleep(1)  # time for a second, wrong send of anything, were a delivery given to both
+        for worker in workers:
+            worker.terminate()
+            assert worker.wait(10) == 0, "SIGTERM: stops when its batch is done"
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    assert _maildir_ids(mail) == sorted(f"<{lead.public_id}.submission@localhost>" for lead in [*leads, late]), "each exactly once"
+    assert {state.state for state in store.deliveries(("pending", "sent", "failed"))} == {"sent"}
+    store.close()
