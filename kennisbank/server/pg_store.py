@@ -40,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import conninfo
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .sql_common import SQLStore, load_migrations
@@ -54,6 +55,8 @@ CONNECT_TIMEOUT = 10
 LEASE = timedelta(minutes=5)
 """How long a claimed delivery stays with its worker; longer than one attempt can take (SMTP and webhook time-outs)."""
 _MIGRATION_LOCK = 0x6B656E6E6973  # "kennis": the advisory lock taken while migrating
+_JSON_COLUMNS = {"insight_answers": {"answer"}}
+"""The jsonb columns (SQLite's are untyped): their values are wrapped when written from Python."""
 
 
 def parse_url(rest: str, base: Path) -> str:
@@ -283,6 +286,50 @@ class PostgresStore(SQLStore):
     def outbox_lock_file(self) -> Path | None:
         """``None``: PostgreSQL needs no lock file; workers share the outbox by claiming rows (:meth:`due_deliveries`)."""
         return None
+
+    # kennisbank db copy (kennisbank.server.db_copy)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[_Db]:
+        """One read transaction: every table as of one moment, while others write."""
+        with self._reading() as db:
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield db
+
+    @staticmethod
+    def _columns(db: _Db, table: str) -> list[str]:
+        rows = db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position", (table,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    @staticmethod
+    def _adapt_row(table: str, names: list[str], row: tuple) -> tuple:
+        """A row from either database as PostgreSQL takes it: a jsonb column's value wrapped as JSON."""
+        if table not in _JSON_COLUMNS:
+            return tuple(row)
+        return tuple(Jsonb(value) if name in _JSON_COLUMNS[table] else value for name, value in zip(names, row, strict=True))
+
+    def _bulk_load(self, tables: tuple[str, ...], work: Callable[[_Db], T]) -> T:
+        """``work(db)`` in one transaction with the tables' own triggers off (rows copied with
+        their aggregates are not counted twice), then the id sequences set past the copied ids."""
+
+        def run(db: _Db) -> T:
+            for table in tables:
+                db.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")  # the foreign keys stay checked
+            result = work(db)
+            for table in tables:
+                db.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+                if "id" in self._columns(db, table):
+                    db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce((SELECT max(id) FROM {table}), 0) + 1, false)")
+            # the peer counts changed without their triggers: move every digest's change counter, so no cache holds
+            db.execute(
+                "INSERT INTO peer_changes (definition, changes) SELECT DISTINCT definition, 1 FROM peer_counts "
+                "ON CONFLICT (definition) DO UPDATE SET changes = peer_changes.changes + 1"
+            )
+            return result
+
+        return self._transaction(run)
 
     def check_writable(self) -> None:
         """Raise :class:`StoreError` unless a write could be committed now (the health check)."""
