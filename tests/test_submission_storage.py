@@ -5,6 +5,7 @@ files and pragmas run on SQLite only and say so."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -274,3 +275,32 @@ def test_two_workers_never_get_the_same_delivery_and_a_dead_ones_claim_runs_out(
     assert [d.id for d in workers[2].due_deliveries(utc_now(), 100)] == [rest[0]]
     for store in (writer, *workers):
         store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite's writers take turns for the whole file: no deadlock
+def test_a_submission_that_deadlocks_with_another_writer_is_tried_again_and_stored_once(database_url, tmp_path):
+    """An erasure's triggers lock a month's counter and then a definition's; a submission locks
+    them the other way round. PostgreSQL ends one of the two; the store tries it again."""
+    import threading
+
+    import psycopg
+
+    store = open_store(database_url, tmp_path)
+    first = submission(definition="d", score=10)
+    store.add(first)
+    month = first.created_at.strftime("%Y-%m")
+    other = psycopg.connect(database_url)
+    other.execute("UPDATE insight_changes SET changes = changes WHERE month = %s", (month,))  # holds the month's counter
+    late = submission(definition="d", score=20)
+    outcome: list = []
+    adding = threading.Thread(target=lambda: outcome.append(store.add(late)))
+    adding.start()  # claims the definition's counter, then waits for the month's
+    time.sleep(0.3)
+    other.execute("UPDATE peer_changes SET changes = changes WHERE definition = 'd'")  # waits for the definition's: a cycle
+    other.commit()
+    other.close()
+    adding.join(30)
+    assert outcome and sum(outcome[0][""]) == 1, "stored after a retry, compared with the one before it"
+    assert sorted(s.score for s in store.all()) == [10, 20]
+    assert sum(store.peer_counts("d")[""]) == 2
+    store.close()

@@ -52,6 +52,7 @@ T = TypeVar("T")
 POOL_SIZE = 8
 """Connections per process at most: a server's threads (and the outbox worker) share them."""
 CONNECT_TIMEOUT = 10
+DEADLOCK_TRIES = 3
 LEASE = timedelta(minutes=5)
 """How long a claimed delivery stays with its worker; longer than one attempt can take (SMTP and webhook time-outs)."""
 _MIGRATION_LOCK = 0x6B656E6E6973  # "kennis": the advisory lock taken while migrating
@@ -99,8 +100,9 @@ _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?|%")
 
 @lru_cache(maxsize=512)
 def _pyformat(sql: str) -> str:
-    """The shared SQL's ``?`` placeholders as psycopg's ``%s`` (and a literal ``%`` as ``%%``), quoted text left alone."""
-    return _PLACEHOLDER.sub(lambda m: "%s" if m[0] == "?" else "%%" if m[0] == "%" else m[0], sql)
+    """The shared SQL's ``?`` placeholders as psycopg's ``%s``; every literal ``%`` as ``%%`` (psycopg
+    reads ``%`` inside quotes too); a ``?`` inside quoted text is text."""
+    return _PLACEHOLDER.sub(lambda m: "%s" if m[0] == "?" else m[0].replace("%", "%%"), sql)
 
 
 class _Db:
@@ -224,10 +226,23 @@ class PostgresStore(SQLStore):
             raise StoreError(self._unreachable(exc)) from None
 
     def _transaction(self, work: Callable[[_Db], T]) -> T:
-        """Run ``work`` in one transaction, committed (and durable) before returning."""
-        with self._reading() as db:
-            # the pool's connection commits at the end of the block, or rolls back on an error
-            return work(db)
+        """Run ``work`` in one transaction, committed (and durable) before returning.
+
+        A deadlock (PostgreSQL ends one of two transactions that wait for each other's rows:
+        an erasure's triggers lock aggregate rows in another order than a submission's) is
+        tried again, twice at most: ``work`` runs from its start in a new transaction."""
+        for attempt in range(1, DEADLOCK_TRIES + 1):
+            try:
+                with self._pool.connection() as connection:
+                    # the pool's connection commits at the end of the block, or rolls back on an error
+                    return work(_Db(connection))
+            except psycopg.errors.DeadlockDetected:
+                if attempt == DEADLOCK_TRIES:
+                    raise StoreError(f"{self.target}: a write deadlocked {DEADLOCK_TRIES} times. Fix: try again; report it if it repeats") from None
+                log.warning("%s: a write deadlocked with another; trying again", self.target)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                raise StoreError(self._unreachable(exc)) from None
+        raise AssertionError("unreachable")
 
     def _peer_stamp(self, db: _Db, definition: str, claim: bool = False) -> int:
         """The change counter of ``definition`` (``peer_changes``, bumped by the triggers of 0006).

@@ -166,6 +166,7 @@ class SQLStore:
         def compare(db: Any) -> None:
             # the counts of the earlier submissions, read in the insert's transaction with the
             # writers of this definition taking turns, so concurrent submissions each see all that came first
+            before.clear()  # a transaction tried again starts afresh
             if definition:
                 stamp = self._peer_stamp(db, definition, claim=True)
                 before.append((stamp, self._peer_counts_in(db, definition, stamp)))
