@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -849,8 +849,3 @@ def add_scores(rows: Iterable[tuple], scores: dict[int, int], by_month: dict[str
 
 def clause(where: list[str]) -> str:
     return ("WHERE " + " AND ".join(where)) if where else ""
-
-
-def rows_in_order(db: Any, table: str, columns: list[str], key: list[str]) -> Iterator[tuple]:
-    """Every row of ``table`` ordered by ``key`` (``kennisbank db copy``)."""
-    yield from db.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {', '.join(key)}")
