@@ -1,20 +1,22 @@
 """Group commit: submissions that arrive together are stored in one transaction, each
-all or nothing, each compared with exactly the submissions stored before it."""
+all or nothing, each compared with exactly the submissions stored before it.
+Every test runs on SQLite and on PostgreSQL (``BACKENDS``)."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 from dataclasses import replace
 
 import pytest
 
 from kennisbank.assessment import score
 from kennisbank.server.groupcommit import GroupWriter
-from kennisbank.server.sqlite_store import SQLiteStore
+from kennisbank.server.store import open_store
 
 from support import ASSESSMENT, QUESTIONS, submission
+
+BACKENDS = ("sqlite", "postgresql")
 
 
 def scored(rng: random.Random, **changes):
@@ -26,25 +28,17 @@ def scored(rng: random.Random, **changes):
     )
 
 
-def stored_ids(path) -> set[str]:
-    db = sqlite3.connect(path)
-    try:
-        return {row[0] for row in db.execute("SELECT public_id FROM submissions")}
-    finally:
-        db.close()
+def stored_ids(store) -> set[str]:
+    return {row[0] for row in store.run_sql("SELECT public_id FROM submissions")}
 
 
-def outbox_owners(path) -> list[str]:
-    db = sqlite3.connect(path)
-    try:
-        return sorted(row[0] for row in db.execute("SELECT s.public_id FROM outbox o JOIN submissions s ON s.id = o.submission"))
-    finally:
-        db.close()
+def outbox_owners(store) -> list[str]:
+    return sorted(row[0] for row in store.run_sql("SELECT s.public_id FROM outbox o JOIN submissions s ON s.id = o.submission"))
 
 
-def test_a_batch_compares_each_submission_with_the_earlier_ones_of_the_batch(tmp_path):
+def test_a_batch_compares_each_submission_with_the_earlier_ones_of_the_batch(database_url, tmp_path):
     rng = random.Random(3)
-    store = SQLiteStore(tmp_path / "db.sqlite3")
+    store = open_store(database_url, tmp_path)
     before_batch = store.peer_counts(ASSESSMENT.digest)
     store.add(scored(rng))
     base = store.peer_counts(ASSESSMENT.digest)
@@ -63,49 +57,46 @@ def test_a_batch_compares_each_submission_with_the_earlier_ones_of_the_batch(tmp
     # the counts cached after the commit equal those read back from the database
     cached = store.peer_counts(ASSESSMENT.digest)
     store.close()
-    reopened = SQLiteStore(tmp_path / "db.sqlite3")
+    reopened = open_store(database_url, tmp_path)
     assert reopened.peer_counts(ASSESSMENT.digest) == cached
     assert sum(cached[""]) == 6
     reopened.close()
 
 
-def test_a_submission_the_schema_refuses_fails_alone_and_leaves_nothing_behind(tmp_path):
+def test_a_submission_the_schema_refuses_fails_alone_and_leaves_nothing_behind(database_url, tmp_path):
     rng = random.Random(4)
-    path = tmp_path / "db.sqlite3"
-    store = SQLiteStore(path)
+    store = open_store(database_url, tmp_path)
     first = scored(rng)
     store.add(first)
     repeated = scored(rng, public_id=first.public_id)  # the UNIQUE public id refuses it
     good = [scored(rng), scored(rng)]
     outcomes = store.add_many([(good[0], ["email"]), (repeated, ["email"]), (good[1], ["email"])])
-    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    assert isinstance(outcomes[1], store.REFUSED)
     assert sum(outcomes[0][""]) == 1 and sum(outcomes[2][""]) == 2, "the refused one is not counted for the next"
-    assert stored_ids(path) == {first.public_id, good[0].public_id, good[1].public_id}
-    assert outbox_owners(path) == sorted([good[0].public_id, good[1].public_id]), "no delivery for the refused submission"
+    assert stored_ids(store) == {first.public_id, good[0].public_id, good[1].public_id}
+    assert outbox_owners(store) == sorted([good[0].public_id, good[1].public_id]), "no delivery for the refused submission"
     assert sum(store.peer_counts(ASSESSMENT.digest)[""]) == 3
     store.close()
 
 
-def test_an_error_of_the_transaction_stores_none_of_the_batch_and_keeps_the_counts(tmp_path):
+def test_an_error_of_the_transaction_stores_none_of_the_batch_and_keeps_the_counts(database_url, tmp_path):
     rng = random.Random(5)
-    path = tmp_path / "db.sqlite3"
-    store = SQLiteStore(path)
+    store = open_store(database_url, tmp_path)
     store.add(scored(rng))
     counts = store.peer_counts(ASSESSMENT.digest)
     unwritable = replace(scored(rng), answers={"x": object()})  # cannot be written as JSON: the whole batch fails
     with pytest.raises(TypeError):
         store.add_many([(scored(rng), ["email"]), (unwritable, [])])
-    assert len(stored_ids(path)) == 1 and outbox_owners(path) == []
+    assert len(stored_ids(store)) == 1 and outbox_owners(store) == []
     assert store.peer_counts(ASSESSMENT.digest) == counts, "nothing of the rolled-back batch is left in the cached counts"
     after = store.add(scored(rng))
     assert sum(after[""]) == 1
     store.close()
 
 
-def test_concurrent_submissions_share_commits_and_each_sees_exactly_the_earlier_ones(tmp_path):
+def test_concurrent_submissions_share_commits_and_each_sees_exactly_the_earlier_ones(database_url, tmp_path):
     rng = random.Random(6)
-    path = tmp_path / "db.sqlite3"
-    store = SQLiteStore(path)
+    store = open_store(database_url, tmp_path)
     writer = GroupWriter(store)
     items = [scored(rng) for _ in range(60)]
 
@@ -115,14 +106,14 @@ def test_concurrent_submissions_share_commits_and_each_sees_exactly_the_earlier_
     outcomes = asyncio.run(submit_all())
     assert sorted(sum(before.get("", ())) for before in outcomes) == list(range(60)), "no two saw the same number of earlier submissions"
     assert writer.mean_batch > 1, "submissions that arrived together were committed together"
-    assert stored_ids(path) == {item.public_id for item in items}
-    assert len(outbox_owners(path)) == 60
+    assert stored_ids(store) == {item.public_id for item in items}
+    assert len(outbox_owners(store)) == 60
     store.close()
 
 
-def test_a_refused_submission_fails_its_own_request_only(tmp_path):
+def test_a_refused_submission_fails_its_own_request_only(database_url, tmp_path):
     rng = random.Random(7)
-    store = SQLiteStore(tmp_path / "db.sqlite3")
+    store = open_store(database_url, tmp_path)
     writer = GroupWriter(store)
     first = scored(rng)
     store.add(first)
@@ -132,6 +123,6 @@ def test_a_refused_submission_fails_its_own_request_only(tmp_path):
         return await asyncio.gather(*(writer.add(item) for item in items), return_exceptions=True)
 
     outcomes = asyncio.run(submit_all())
-    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    assert isinstance(outcomes[1], store.REFUSED)
     assert [sum(outcomes[0][""]), sum(outcomes[2][""])] == [1, 2]
     store.close()

@@ -122,7 +122,7 @@ def _outbox_worker(settings: Settings, store: SubmissionStore) -> WorkerProcess 
     ``None`` when there is nothing it could send."""
     if settings.notify == "off":
         return None
-    if store.outbox_lock_file() is None:
+    if store.outbox_lock_file() is None and getattr(store, "target", None) == ":memory:":
         log.warning("notifications wait in the outbox: an in-memory database cannot be shared with the outbox worker (DATABASE_URL)")
         return None
     environment = {

@@ -270,7 +270,8 @@ def run_worker(store: SubmissionStore, outbox: Outbox, *, nice: int = 0, parent:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())  # the batch in hand is finished and recorded first
-    with worker_lock(store.outbox_lock_file(), stop) as locked:
+    lock = store.outbox_lock_file()  # None on PostgreSQL: workers share the outbox by claiming rows
+    with worker_lock(lock, stop) if lock is not None else contextlib.nullcontext(True) as locked:
         if locked:
             log.info("the outbox worker delivers through %s (pid %d, CPU priority %d lower)", outbox.settings.transport, os.getpid(), max(0, nice))
             outbox.work(stop, parent)
