@@ -306,6 +306,20 @@ class WorkerProcess:
         finally:
             self.stop()
 
+    def supervise_until(self, stop: threading.Event) -> None:
+        """:meth:`supervise` in a thread of its own (the parent of ``--workers N`` has no event
+        loop: uvicorn's supervisor runs there): until ``stop`` is set."""
+        try:
+            while not stop.is_set():
+                self.start()
+                while self.process.poll() is None:
+                    if stop.wait(0.5):
+                        return
+                log.error("the outbox worker exited (status %s); starting it again in %g s", self.process.returncode, RESTART_WAIT)
+                stop.wait(RESTART_WAIT)
+        finally:
+            self.stop()
+
     def stop(self) -> None:
         process = self.process
         if process is None or process.poll() is not None:
