@@ -265,3 +265,71 @@ def axe_without_javascript(browser, page):
         return Axe().run(checker, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
     finally:
         context.close()
+
+
+# PostgreSQL: a real server per test session (per xdist worker), in a temporary folder
+
+
+class PostgresServer:
+    """Debian's PostgreSQL, started with ``initdb`` and ``pg_ctl`` in a temporary folder on a
+    free port (its unix socket in that folder too), stopped with :meth:`stop`.
+
+    initdb refuses to run as root, so as root (here and in CI) the server runs as the
+    ``postgres`` system user Debian's package creates, in a folder given to it; anyone
+    else runs it as themselves. Tests get a fresh database each, copied from a migrated
+    template (``CREATE DATABASE ... TEMPLATE``: a file copy, a few tens of milliseconds)."""
+
+    TEMPLATE = "kennisbank_template"
+
+    def __init__(self) -> None:
+        import glob
+        import socket
+        import tempfile
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda path: int(Path(path).parts[-3]))
+        initdb = found[-1] if found else shutil.which("initdb")
+        if not initdb:
+            raise RuntimeError("PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or PATH). Fix: run .ci/run, or apt-get install postgresql")
+        self.bin = Path(initdb).parent
+        self.folder = Path(tempfile.mkdtemp(prefix="kennisbank-pg-"))
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._run("initdb", "-D", str(self.folder / "data"), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync")
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200"
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-o", options, "-w", "start")
+        self._count = 0
+        self.admin_url = self.url("postgres")
+        from kennisbank.server.pg_store import PostgresStore
+
+        self.sql(f"CREATE DATABASE {self.TEMPLATE}")
+        PostgresStore(self.url(self.TEMPLATE), pool_size=1).close()  # migrated once; each test's database is a copy
+
+    def _run(self, tool: str, *args: str) -> None:
+        result = subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True, text=True, cwd=self.folder)
+        if result.returncode:
+            raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr or result.stdout}")
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def sql(self, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(statement)
+
+    def fresh(self, template: str | None = None) -> str:
+        """The URL of a new database: migrated (a copy of the template), or empty with ``template="template0"``."""
+        self._count += 1
+        name = f"test_{os.getpid()}_{self._count}"
+        self.sql(f"CREATE DATABASE {name} TEMPLATE {template or self.TEMPLATE}")
+        return self.url(name)
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)

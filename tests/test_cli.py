@@ -200,7 +200,7 @@ def test_a_command_reads_only_the_variables_its_help_lists(capsys, env, monkeypa
 
 
 def test_a_bad_database_url_is_a_usage_error(capsys, env, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", "postgresql://db/kb")
+    monkeypatch.setenv("DATABASE_URL", "mysql://db/kb")
     code, _, err = run(capsys, "stats")
     assert code == 2 and "DATABASE_URL" in err and "Fix:" in err
 

@@ -16,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from kennisbank.server.sqlite_store import SQLiteStore, _months, migrations
+from kennisbank.server.sql_common import months as _months
+from kennisbank.server.sqlite_store import SQLiteStore, migrations
 from kennisbank.server.store import STATUSES, LeadFilter, Submission, format_time, new_public_id
 
 QUESTIONS = [f"q{n}" for n in range(6)]
@@ -87,8 +88,8 @@ def filters(rng: random.Random) -> list[LeadFilter]:
 
 def assert_figures_match(store: SQLiteStore, chosen: LeadFilter) -> None:
     served = store.insight(chosen)
-    with store._lock:
-        counted = store._rows_insight_locked(chosen)
+    with store._reading() as db:
+        counted = store._rows_insight(db, chosen)
     assert served == counted, chosen
     # the list's count: whole months from the aggregate too
     assert store.count_leads(chosen) == counted.count, chosen

@@ -13,54 +13,24 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
-from datetime import date, datetime, timedelta
-from importlib import resources
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from .store import (
-    SESSION_LONGEST,
-    STATUSES,
-    Admin,
-    AssessmentStats,
-    AuditEntry,
-    ContactRequest,
-    Delivery,
-    DeliveryState,
-    Insight,
-    Lead,
-    LeadFilter,
-    Note,
-    PeerCounts,
-    Session,
-    Stats,
-    StoredDefinition,
-    StoreError,
-    StoreURLError,
-    Submission,
-    format_time,
-    normalise_email,
-    parse_time,
-    utc_now,
-)
+from .sql_common import SQLStore, load_migrations
+from .store import StoreError, StoreURLError, format_time, utc_now
 
 MEMORY = ":memory:"
 
 log = logging.getLogger("kennisbank.server")
 
 T = TypeVar("T")
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_COLUMNS = "public_id, created_at, assessment, version, lang, answers, score, band, consent, name, email, organisation, message, discuss, definition"
-_REQUEST_COLUMNS = "public_id, created_at, lang, kind, name, email, message"
 
 
 def parse_url(rest: str, base: Path) -> str | Path:
@@ -88,17 +58,7 @@ def open_target(target: str | Path) -> SQLiteStore:
 
 def migrations() -> list[tuple[int, str, str]]:
     """``(version, name, sql)`` of every migration, in order; versions run 1, 2, 3 ... without gaps."""
-    folder = resources.files("kennisbank.server").joinpath("migrations", "sqlite")
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match[1]), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    for expected, (version, name, _) in enumerate(found, start=1):
-        if version != expected:
-            raise StoreError(f"migrations/sqlite/{name}: expected version {expected:04d}; number the files 0001, 0002, ... without gaps")
-    return found
+    return load_migrations("sqlite")
 
 
 def _fsync(path: Path) -> None:
@@ -123,8 +83,15 @@ def _statements(sql: str) -> Iterator[str]:
         raise StoreError(f"incomplete SQL statement at the end of a migration: {buffer.strip()[:60]!r}")
 
 
-class SQLiteStore:
+class SQLiteStore(SQLStore):
+    """The queries are :class:`~.sql_common.SQLStore`'s; here the connection, the schema and the caches' stamps."""
+
+    SEARCH_SOURCE = "submissions INDEXED BY submissions_search"
+    """A search reads the leads' index newest first, not every row (the planner, left alone,
+    may walk submissions_created_at and read each row to test the LIKE)."""
+
     def __init__(self, target: str | Path):
+        super().__init__()
         self.target = target
         if target != MEMORY:
             path = Path(target)
@@ -132,12 +99,8 @@ class SQLiteStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"{path.parent}: cannot create the database folder ({exc.strerror}). Fix: create it or point DATABASE_URL elsewhere") from None
-        self._lock = threading.Lock()
-        self._definitions: dict[str, StoredDefinition] = {}
-        self._insights: dict[LeadFilter, tuple[tuple[int, int], Insight]] = {}
-        self._edges: dict[tuple, tuple[int, Insight]] = {}
-        self._months: dict[tuple, tuple[int, Insight]] = {}
-        self._peers: dict[str, tuple[tuple[int, int], PeerCounts]] = {}
+        # one connection, used by one thread at a time; re-entrant: a transaction reads through it too
+        self._lock = threading.RLock()
         self._connect()
         self.migrate()
 
@@ -185,7 +148,14 @@ class SQLiteStore:
             pass
         self._connect()
         self._migrate_locked()
-        self._remember_locked(list(self._definitions.values()))
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._remember_in(self._db, list(self._definitions.values()))
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def check_writable(self) -> None:
         """Raise :class:`StoreError` unless a write could be committed now (the health check)."""
@@ -262,189 +232,6 @@ class SQLiteStore:
                 raise StoreError(f"migrations/sqlite/{name}: failed and was rolled back: {exc}") from None
         return applied
 
-    # The interface
-
-    def add(self, submission: Submission, channels: Iterable[str] = ()) -> None:
-        row = (
-            submission.public_id,
-            format_time(submission.created_at),
-            submission.assessment,
-            submission.version,
-            submission.lang,
-            json.dumps(dict(submission.answers), ensure_ascii=False, separators=(",", ":")),
-            submission.score,
-            submission.band,
-            int(submission.consent),
-            submission.name,
-            normalise_email(submission.email) if submission.email else None,
-            submission.organisation,
-            submission.message,
-            None if submission.discuss is None else int(submission.discuss),
-            submission.definition,
-        )
-        themes = [(submission.definition, theme, value) for theme, value in submission.themes.items()] if submission.definition else []
-        before: list[PeerCounts] = []
-
-        def compare() -> None:
-            # the counts of the earlier submissions, read in the insert's transaction (writers
-            # take turns: BEGIN IMMEDIATE), so concurrent submissions each see all that came first
-            if submission.definition:
-                before.append(self._peer_counts_locked(submission.definition))
-
-        def write_themes(db: sqlite3.Connection, rowid: int) -> None:
-            db.executemany("INSERT INTO submission_themes (submission, definition, theme, score) VALUES (?, ?, ?, ?)", [(rowid, *t) for t in themes])
-
-        def committed(stamp: tuple[int, int]) -> None:
-            # this insert's own change, added to the cached counts: no read for the next submission
-            cached = self._peers.get(submission.definition) if submission.definition else None
-            if cached is not None and before:
-                counts = {measure: list(values) for measure, values in cached[1].items()}
-                for measure, value in [("", submission.score), *((theme, value) for _, theme, value in themes if value is not None)]:
-                    counts.setdefault(measure, [0] * 101)[value] += 1
-                self._peers[submission.definition] = (stamp, {measure: tuple(values) for measure, values in counts.items()})
-
-        self._insert_with_deliveries(
-            f"INSERT INTO submissions ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row, "submission", channels, compare, write_themes, committed
-        )
-        return before[0] if before else {}
-
-    # Where a reader stands (migration 0006; the figures: kennisbank.server.peers)
-
-    def peer_counts(self, definition: str) -> PeerCounts:
-        with self._lock:
-            return self._peer_counts_locked(definition)
-
-    def _stamp(self) -> tuple[int, int]:
-        """Changes by this connection, and commits by any other (another process's erase or purge)."""
-        return self._db.total_changes, self._db.execute("PRAGMA data_version").fetchone()[0]
-
-    def _peer_counts_locked(self, definition: str) -> PeerCounts:
-        """The counts of ``definition``, cached until the data changes."""
-        stamp = self._stamp()
-        cached = self._peers.get(definition)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        counts: dict[str, list[int]] = {}
-        for measure, value, count in self._db.execute("SELECT measure, value, count FROM peer_counts WHERE definition = ? AND count > 0", (definition,)):
-            counts.setdefault(measure, [0] * 101)[value] = count
-        found = {measure: tuple(values) for measure, values in counts.items()}
-        self._peers[definition] = (stamp, found)
-        while len(self._peers) > 32:
-            self._peers.pop(next(iter(self._peers)))
-        return found
-
-    def submissions_without_themes(self, limit: int = 1000, after: int = 0) -> list[tuple[int, str, str, dict]]:
-        """``(row id, assessment, definition digest, answers)`` of stored submissions whose theme
-        scores were never written (stored before migration 0006), at most ``limit``, row ids above ``after``."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT s.id, s.assessment, s.definition, s.answers FROM submissions s WHERE s.definition IS NOT NULL "
-                "AND s.id > ? AND NOT EXISTS (SELECT 1 FROM submission_themes t WHERE t.submission = s.id) ORDER BY s.id LIMIT ?",
-                (after, limit),
-            ).fetchall()
-        return [(row[0], row[1], row[2], json.loads(row[3])) for row in rows]
-
-    def add_themes(self, rows: Iterable[tuple[int, str, str, int | None]]) -> None:
-        """Write ``(row id, definition, theme, score)`` theme scores of stored submissions (the backfill)."""
-        rows = list(rows)
-        with self._lock:
-            self._transaction(
-                lambda db: db.executemany(
-                    "INSERT OR IGNORE INTO submission_themes (submission, definition, theme, score) "
-                    "SELECT id, ?, ?, ? FROM submissions WHERE id = ? AND definition = ?",
-                    [(definition, theme, value, rowid, definition) for rowid, definition, theme, value in rows],
-                )
-            )
-
-    # The outbox
-
-    def add_request(self, request: ContactRequest, channels: Iterable[str] = ()) -> None:
-        row = (request.public_id, format_time(request.created_at), request.lang, request.kind, request.name, normalise_email(request.email), request.message)
-        self._insert_with_deliveries(f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row, "request", channels)
-
-    def _insert_with_deliveries(
-        self,
-        insert: str,
-        row: tuple,
-        owner: str,
-        channels: Iterable[str],
-        first: Callable[[], None] | None = None,
-        also: Callable[[sqlite3.Connection, int], None] | None = None,
-        committed: Callable[[tuple[int, int]], None] | None = None,
-    ) -> None:
-        """Insert one row and a pending outbox delivery per channel, in one transaction: both or neither.
-
-        ``owner`` is the outbox column that points at the row (``submission`` or ``request``);
-        ``first()`` runs in the same transaction before the insert, ``also(db, row id)`` after it; ``committed(stamp)`` after the commit,
-        with the data stamp (:meth:`_stamp`) read just before it: had another process written
-        in between, its ``data_version`` differs, so nothing cached under it goes stale."""
-        now = format_time(utc_now())
-
-        def work(db: sqlite3.Connection) -> tuple[int, int]:
-            if first is not None:
-                first()
-            cursor = db.execute(insert, row)
-            if also is not None:
-                also(db, cursor.lastrowid)
-            db.executemany(
-                f"INSERT INTO outbox ({owner}, channel, next_attempt, created_at) VALUES (?, ?, ?, ?)",
-                [(cursor.lastrowid, channel, now, now) for channel in channels],
-            )
-            return self._stamp()
-
-        with self._lock:
-            stamp = self._transaction(work)
-            if committed is not None:
-                committed(stamp)
-
-    def requests(self, email: str | None = None) -> list[ContactRequest]:
-        where, parameters = ("WHERE email = ?", (normalise_email(email),)) if email else ("", ())
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_REQUEST_COLUMNS} FROM requests {where} ORDER BY created_at, id", parameters).fetchall()
-        return [_request(row) for row in rows]
-
-    def due_deliveries(self, now: datetime, limit: int = 20, *, all_pending: bool = False) -> list[Delivery]:
-        """Pending deliveries whose time has come (every pending one with ``all_pending``), oldest first."""
-        due = "" if all_pending else "AND o.next_attempt <= ?"
-        parameters = () if all_pending else (format_time(now),)
-        submission_columns = ", ".join(f"s.{name.strip()}" for name in _COLUMNS.split(","))
-        request_columns = ", ".join(f"r.{name.strip()}" for name in _REQUEST_COLUMNS.split(","))
-        with self._lock:
-            for_submissions = self._db.execute(
-                f"SELECT o.id, o.channel, o.attempts, o.next_attempt, {submission_columns} FROM outbox o JOIN submissions s ON s.id = o.submission "
-                f"WHERE o.state = 'pending' {due} ORDER BY o.next_attempt, o.id LIMIT ?",
-                (*parameters, limit),
-            ).fetchall()
-            for_requests = self._db.execute(
-                f"SELECT o.id, o.channel, o.attempts, o.next_attempt, {request_columns} FROM outbox o JOIN requests r ON r.id = o.request "
-                f"WHERE o.state = 'pending' {due} ORDER BY o.next_attempt, o.id LIMIT ?",
-                (*parameters, limit),
-            ).fetchall()
-        found = [(row[3], row[0], Delivery(id=row[0], channel=row[1], attempts=row[2], submission=_submission(row[4:]))) for row in for_submissions]
-        found += [(row[3], row[0], Delivery(id=row[0], channel=row[1], attempts=row[2], request=_request(row[4:]))) for row in for_requests]
-        return [delivery for _, _, delivery in sorted(found, key=lambda item: item[:2])[:limit]]
-
-    def record_deliveries(self, sent: list[tuple[int, int]], failed: list[tuple[int, int, str, datetime | None]]) -> None:
-        """The outcome of a batch of attempts, in one commit: ``(id, attempts)`` sent, and
-        ``(id, attempts, error, retry_at)`` failed (``retry_at`` ``None``: failed for good)."""
-        now = format_time(utc_now())
-
-        def work(db: sqlite3.Connection) -> None:
-            db.executemany(
-                "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = NULL WHERE id = ?", [(attempts, now, id_) for id_, attempts in sent]
-            )
-            db.executemany(
-                "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt = coalesce(?, next_attempt) WHERE id = ?",
-                [
-                    ("pending" if retry_at else "failed", attempts, error[:500], format_time(retry_at) if retry_at else None, id_)
-                    for id_, attempts, error, retry_at in failed
-                ],
-            )
-
-        if sent or failed:
-            with self._lock:
-                self._transaction(work)
-
     def outbox_version(self) -> int:
         """A number that changes when another connection commits (``PRAGMA data_version``).
 
@@ -459,421 +246,6 @@ class SQLiteStore:
         """The file the one outbox worker of this database keeps locked; ``None`` in memory,
         where no other process can see the outbox."""
         return None if self.target == MEMORY else Path(f"{self.target}.outbox-lock")
-
-    def delivered(self, delivery_id: int, attempts: int) -> None:
-        with self._lock:
-            self._write(
-                "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = NULL WHERE id = ?",
-                (attempts, format_time(utc_now()), delivery_id),
-            )
-
-    def delivery_failed(self, delivery_id: int, attempts: int, error: str, retry_at: datetime | None) -> None:
-        """Record a failed attempt: try again at ``retry_at``, or never (``None``: failed for good)."""
-        state = "pending" if retry_at is not None else "failed"
-        with self._lock:
-            self._write(
-                "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt = coalesce(?, next_attempt) WHERE id = ?",
-                (state, attempts, error[:500], format_time(retry_at) if retry_at else None, delivery_id),
-            )
-
-    def deliveries(self, states: Iterable[str] = ("pending", "failed"), public_id: str | None = None) -> list[DeliveryState]:
-        states = tuple(states)
-        where = f"o.state IN ({', '.join('?' * len(states))})" + (" AND coalesce(s.public_id, r.public_id) = ?" if public_id else "")
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT o.id, coalesce(s.public_id, r.public_id), o.channel, o.state, o.attempts, o.next_attempt, o.last_error, o.created_at, o.sent_at "
-                "FROM outbox o LEFT JOIN submissions s ON s.id = o.submission LEFT JOIN requests r ON r.id = o.request "
-                f"WHERE {where} ORDER BY o.id",
-                (*states, *((public_id,) if public_id else ())),
-            ).fetchall()
-        return [
-            DeliveryState(row[0], row[1], row[2], row[3], row[4], parse_time(row[5]), row[6], parse_time(row[7]), parse_time(row[8]) if row[8] else None)
-            for row in rows
-        ]
-
-    def retry_deliveries(self, ids: Iterable[int] | None = None) -> int:
-        """Failed deliveries (those in ``ids``, or all) made pending again, due now; the number."""
-        ids = None if ids is None else tuple(ids)
-        where = "" if ids is None else f" AND id IN ({', '.join('?' * len(ids))})"
-        with self._lock:
-            return self._write(
-                f"UPDATE outbox SET state = 'pending', attempts = 0, next_attempt = ? WHERE state = 'failed'{where}",
-                (format_time(utc_now()), *(ids or ())),
-            )
-
-    def remember_definitions(self, definitions: Iterable[StoredDefinition]) -> int:
-        """Record definitions served; those already known are left as they are. The number new."""
-        definitions = list(definitions)
-        with self._lock:
-            self._definitions.update((d.digest, d) for d in definitions)
-            self._ensure_file()
-            return self._remember_locked(definitions)
-
-    def _remember_locked(self, definitions: list[StoredDefinition]) -> int:
-        rows = [(d.digest, d.assessment, d.version, d.definition, format_time(utc_now())) for d in definitions]
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            before = self._db.total_changes
-            self._db.executemany("INSERT OR IGNORE INTO definitions (digest, assessment, version, definition, first_served) VALUES (?, ?, ?, ?, ?)", rows)
-            added = self._db.total_changes - before
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        return added
-
-    def definition(self, digest: str) -> StoredDefinition | None:
-        with self._lock:
-            row = self._db.execute("SELECT digest, assessment, version, definition FROM definitions WHERE digest = ?", (digest,)).fetchone()
-        return StoredDefinition(*row) if row else None
-
-    def all(self) -> list[Submission]:
-        return self._select("ORDER BY created_at, id")
-
-    def by_email(self, email: str) -> list[Submission]:
-        return self._select("WHERE email = ? ORDER BY created_at, id", (normalise_email(email),))
-
-    def erase_email(self, email: str) -> int:
-        """Every submission and request stored under ``email``; the number of submissions."""
-        self._delete("WHERE email = ?", (normalise_email(email),), table="requests")
-        return self._delete("WHERE email = ?", (normalise_email(email),))
-
-    def purge_older_than(self, cutoff: datetime) -> int:
-        """Submissions and requests received before ``cutoff``; the number of submissions."""
-        self._delete("WHERE created_at < ?", (format_time(cutoff),), table="requests")
-        count = self._delete("WHERE created_at < ?", (format_time(cutoff),))
-        # the dashboard's audit log and failed logins are kept no longer than the submissions,
-        # and sessions no longer than they can be used (7 days after the login)
-        oldest_session = format_time(utc_now() - SESSION_LONGEST)
-        with self._lock:
-            self._transaction(
-                lambda db: (
-                    db.execute("DELETE FROM audit_log WHERE at < ?", (format_time(cutoff),)),
-                    db.execute("DELETE FROM login_failures WHERE at < ?", (format_time(cutoff),)),
-                    db.execute("DELETE FROM admin_sessions WHERE created_at < ?", (oldest_session,)),
-                )
-            )
-        return count
-
-    def stats(self) -> Stats:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT assessment, band, count(*), sum(score), "
-                "sum(consent = 1 AND coalesce(name, email, organisation, message) IS NOT NULL), sum(coalesce(discuss, 0)) "
-                "FROM submissions GROUP BY assessment, band ORDER BY assessment, band"
-            ).fetchall()
-        totals: dict[str, dict] = {}
-        for assessment, band, count, score_sum, contact, discuss in rows:
-            entry = totals.setdefault(assessment, {"count": 0, "sum": 0, "bands": {}, "contact": 0, "discuss": 0})
-            entry["count"] += count
-            entry["sum"] += score_sum
-            entry["bands"][band] = count
-            entry["contact"] += contact
-            entry["discuss"] += discuss
-        return Stats(
-            count=sum(entry["count"] for entry in totals.values()),
-            assessments={
-                key: AssessmentStats(
-                    count=entry["count"],
-                    mean_score=entry["sum"] / entry["count"] if entry["count"] else None,
-                    bands=entry["bands"],
-                    with_contact=entry["contact"],
-                    discuss=entry["discuss"],
-                )
-                for key, entry in totals.items()
-            },
-        )
-
-    # The dashboard (/beheer/)
-
-    def leads(self, chosen: LeadFilter, limit: int = 50, after: str | None = None) -> list[Lead]:
-        """Submissions ``chosen`` selects, newest first, ``limit`` at most, after the cursor ``after``."""
-        where, parameters = _where(chosen)
-        if after:
-            created, _, rowid = after.partition("~")
-            if rowid.isdigit():
-                where.append("(created_at, id) < (?, ?)")
-                parameters += [created, int(rowid)]
-        # a search reads the leads' index newest first, not every row (the planner, left
-        # alone, may walk submissions_created_at and read each row to test the LIKE)
-        source = "submissions INDEXED BY submissions_search" if chosen.search else "submissions"
-        sql = f"SELECT {_COLUMNS}, status, id FROM {source} {_clause(where)} ORDER BY created_at DESC, id DESC LIMIT ?"
-        with self._lock:
-            rows = self._db.execute(sql, (*parameters, limit)).fetchall()
-        return [Lead(_submission(row[:15]), row[15], f"{row[1]}~{row[16]}") for row in rows]
-
-    def count_leads(self, chosen: LeadFilter) -> int:
-        """How many submissions ``chosen`` selects: whole months from ``insight_counts``, partial months and searches from the rows."""
-        with self._lock:
-            if chosen.search:
-                where, parameters = _where(chosen)
-                return self._db.execute(f"SELECT count(*) FROM submissions {_clause(where)}", parameters).fetchone()[0]
-            first, last, edges = _months(chosen.since, chosen.until)
-            count = 0
-            if first is None or last is None or first <= last:
-                dimensions, parameters = _dimensions(chosen)
-                dimensions += ["month >= ?"] * (first is not None) + ["month <= ?"] * (last is not None)
-                parameters += [month for month in (first, last) if month is not None]
-                count += self._db.execute(f"SELECT coalesce(sum(n), 0) FROM insight_counts {_clause(dimensions)}", parameters).fetchone()[0]
-            for since, until in edges:
-                where, parameters = _where(replace(chosen, since=since, until=until))
-                count += self._db.execute(f"SELECT count(*) FROM submissions {_clause(where)}", parameters).fetchone()[0]
-            return count
-
-    def lead(self, public_id: str) -> Lead | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS}, status, id FROM submissions WHERE public_id = ?", (public_id,)).fetchone()
-        return Lead(_submission(row[:15]), row[15], f"{row[1]}~{row[16]}") if row else None
-
-    def set_status(self, public_id: str, status: str) -> bool:
-        if status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-        with self._lock:
-            return self._write("UPDATE submissions SET status = ? WHERE public_id = ?", (status, public_id)) == 1
-
-    def add_note(self, public_id: str, author: str, text: str) -> bool:
-        with self._lock:
-            return (
-                self._write(
-                    "INSERT INTO notes (submission, author, created_at, text) SELECT id, ?, ?, ? FROM submissions WHERE public_id = ?",
-                    (author, format_time(utc_now()), text, public_id),
-                )
-                == 1
-            )
-
-    def notes(self, public_id: str) -> list[Note]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT n.author, n.created_at, n.text FROM notes n JOIN submissions s ON s.id = n.submission WHERE s.public_id = ? ORDER BY n.id",
-                (public_id,),
-            ).fetchall()
-        return [Note(row[0], parse_time(row[1]), row[2]) for row in rows]
-
-    def select(self, chosen: LeadFilter) -> list[Submission]:
-        """Every submission ``chosen`` selects, oldest first (the dashboard's export)."""
-        where, parameters = _where(chosen)
-        return self._select(f"{_clause(where)} ORDER BY created_at, id", tuple(parameters))
-
-    def insight(self, chosen: LeadFilter) -> Insight:
-        """The counts behind the charts.
-
-        Whole months come from the aggregate tables of migration 0005 (kept by triggers,
-        so they are current after every write); a month the period covers only in part is
-        counted from its rows and kept until that month's rows change (a new submission
-        changes only the current month). A search counts every row it finds."""
-        with self._lock:
-            if chosen.search:
-                return self._searched_insight_locked(chosen)
-            return self._insight_locked(chosen)
-
-    def _insight_locked(self, chosen: LeadFilter) -> Insight:
-        first, last, edges = _months(chosen.since, chosen.until)
-        period = ["month >= ?"] * (first is not None) + ["month <= ?"] * (last is not None)
-        bounds = [month for month in (first, last) if month is not None]
-        parts = []
-        # month by month, each kept until its rows change: a new submission re-sums only
-        # the current month's few thousand aggregate rows, not the whole year's
-        for month, changes in self._db.execute(f"SELECT month, changes FROM insight_changes {_clause(period)}", bounds).fetchall():
-            key = (replace(chosen, since=None, until=None, search=None), month, self._identity)
-            cached = self._months.get(key)
-            if cached is None or cached[0] != changes:
-                cached = (changes, self._month_insight_locked(chosen, month))
-                self._months[key] = cached
-            parts.append(cached[1])
-        while len(self._months) > 1024:
-            self._months.pop(next(iter(self._months)))
-        parts += [self._edge_locked(chosen, since, until) for since, until in edges]
-        count, scores, months, answers = 0, {}, {}, {}
-        for part in parts:
-            count += part.count
-            for decile, n in part.scores.items():
-                scores[decile] = scores.get(decile, 0) + n
-            for month, bands in part.bands_by_month.items():
-                per_band = months.setdefault(month, {})
-                for band, n in bands.items():
-                    per_band[band] = per_band.get(band, 0) + n
-            for question, values in part.answers.items():
-                per_question = answers.setdefault(question, {})
-                for value, n in values.items():
-                    per_question[value] = per_question.get(value, 0) + n
-        return Insight(count, scores, dict(sorted(months.items())), answers)
-
-    def _month_insight_locked(self, chosen: LeadFilter, month: str) -> Insight:
-        """One whole month's figures from the aggregate tables."""
-        dimensions, parameters = _dimensions(chosen)
-        clause = _clause(["month = ?", *dimensions])
-        parameters = [month, *parameters]
-        scores: dict[int, int] = {}
-        months: dict[str, dict[str, int]] = {}
-        count = _add_scores(self._db.execute(f"SELECT month, band, decile, sum(n) FROM insight_counts {clause} GROUP BY 1, 2, 3", parameters), scores, months)
-        answers: dict = {}
-        for question, value, n in self._db.execute(f"SELECT question, answer, sum(n) FROM insight_answers {clause} GROUP BY 1, 2", parameters):
-            answers.setdefault(question, {})[value] = n
-        return Insight(count, scores, months, answers)
-
-    def _edge_locked(self, chosen: LeadFilter, since: str, until: str) -> Insight:
-        """The figures of the days ``since``..``until`` (one month, in part) from the rows, kept while that month is unchanged."""
-        row = self._db.execute("SELECT changes FROM insight_changes WHERE month = ?", (since[:7],)).fetchone()
-        changes = row[0] if row else 0
-        key = (replace(chosen, since=since, until=until, search=None), self._identity)
-        cached = self._edges.get(key)
-        if cached is not None and cached[0] == changes:
-            return cached[1]
-        found = self._rows_insight_locked(replace(chosen, since=since, until=until, search=None))
-        self._edges[key] = (changes, found)
-        while len(self._edges) > 64:
-            self._edges.pop(next(iter(self._edges)))
-        return found
-
-    def _searched_insight_locked(self, chosen: LeadFilter) -> Insight:
-        version = (self._db.total_changes, self._db.execute("PRAGMA data_version").fetchone()[0])
-        cached = self._insights.get(chosen)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        found = self._rows_insight_locked(chosen)
-        self._insights[chosen] = (version, found)
-        while len(self._insights) > 32:
-            self._insights.pop(next(iter(self._insights)))
-        return found
-
-    def _rows_insight_locked(self, chosen: LeadFilter) -> Insight:
-        """The figures counted from the rows (a partial month, a search; the tests' reference)."""
-        where, parameters = _where(chosen)
-        clause = _clause(where)
-        scores: dict[int, int] = {}
-        months: dict[str, dict[str, int]] = {}
-        grouped = f"SELECT substr(created_at, 1, 7), band, min(score / 10, 9), count(*) FROM submissions {clause} GROUP BY 1, 2, 3"
-        count = _add_scores(self._db.execute(grouped, parameters), scores, months)
-        # identical answer sets are counted once by SQLite, then split per question here
-        answers: dict[str, dict[int, int]] = {}
-        for text, n in self._db.execute(f"SELECT answers, count(*) FROM submissions {clause} GROUP BY answers", parameters):
-            for question, value in json.loads(text).items():
-                counts = answers.setdefault(question, {})
-                counts[value] = counts.get(value, 0) + n
-        return Insight(count, scores, dict(sorted(months.items())), answers)
-
-    # Accounts, sessions, failed logins, the audit log
-
-    def add_admin(self, email: str, password_hash: str, *, replace: bool = False) -> bool:
-        """Add an account (or with ``replace`` set a new password, ending its sessions); whether it is new."""
-        email = normalise_email(email)
-
-        def work(db: sqlite3.Connection) -> bool:
-            found = db.execute("SELECT id FROM admins WHERE email = ?", (email,)).fetchone()
-            if found and not replace:
-                raise StoreError(f"the account {email} exists. Fix: remove it first (kennisbank admin remove {email}) or give --reset to set a new password")
-            if found:
-                db.execute("UPDATE admins SET password = ? WHERE id = ?", (password_hash, found[0]))
-                db.execute("DELETE FROM admin_sessions WHERE admin = ?", (found[0],))
-                return False
-            db.execute("INSERT INTO admins (email, password, created_at) VALUES (?, ?, ?)", (email, password_hash, format_time(utc_now())))
-            return True
-
-        with self._lock:
-            return self._transaction(work)
-
-    def remove_admin(self, email: str) -> bool:
-        """Remove an account and its sessions; whether there was one."""
-        with self._lock:
-            return self._write("DELETE FROM admins WHERE email = ?", (normalise_email(email),)) == 1
-
-    def admins(self) -> list[Admin]:
-        with self._lock:
-            rows = self._db.execute("SELECT id, email, password, totp_secret, totp_last, created_at FROM admins ORDER BY email").fetchall()
-        return [_admin(row) for row in rows]
-
-    def admin(self, email: str) -> Admin | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, email, password, totp_secret, totp_last, created_at FROM admins WHERE email = ?", (normalise_email(email),)
-            ).fetchone()
-        return _admin(row) if row else None
-
-    def update_admin(self, admin_id: int, **changes: object) -> None:
-        """Change ``password``, ``totp_secret`` or ``totp_last`` of an account."""
-        allowed = {"password", "totp_secret", "totp_last"}
-        if not changes or set(changes) - allowed:
-            raise ValueError(f"only {', '.join(sorted(allowed))} can be changed")
-        assignments = ", ".join(f"{name} = ?" for name in changes)
-        with self._lock:
-            self._write(f"UPDATE admins SET {assignments} WHERE id = ?", (*changes.values(), admin_id))
-
-    def use_totp_step(self, admin_id: int, step: int) -> bool:
-        """Record a TOTP time step as used; ``False`` if it (or a later one) was used before (a replay)."""
-        with self._lock:
-            return self._write("UPDATE admins SET totp_last = ? WHERE id = ? AND coalesce(totp_last, -1) < ?", (step, admin_id, step)) == 1
-
-    def create_session(self, token_hash: str, admin_id: int, csrf: str, lang: str) -> None:
-        now = format_time(utc_now())
-        with self._lock:
-            self._write(
-                "INSERT INTO admin_sessions (token_hash, admin, csrf, lang, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)",
-                (token_hash, admin_id, csrf, lang, now, now),
-            )
-
-    def session(self, token_hash: str) -> Session | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT a.id, a.email, a.password, a.totp_secret, a.totp_last, a.created_at, s.csrf, s.lang, s.created_at, s.last_seen "
-                "FROM admin_sessions s JOIN admins a ON a.id = s.admin WHERE s.token_hash = ?",
-                (token_hash,),
-            ).fetchone()
-        return Session(_admin(row[:6]), row[6], row[7], parse_time(row[8]), parse_time(row[9])) if row else None
-
-    def touch_session(self, token_hash: str, lang: str | None = None) -> None:
-        with self._lock:
-            self._write(
-                "UPDATE admin_sessions SET last_seen = ?, lang = coalesce(?, lang) WHERE token_hash = ?",
-                (format_time(utc_now()), lang, token_hash),
-            )
-
-    def end_session(self, token_hash: str) -> None:
-        with self._lock:
-            self._write("DELETE FROM admin_sessions WHERE token_hash = ?", (token_hash,))
-
-    def end_sessions_before(self, created_before: datetime, seen_before: datetime) -> int:
-        """Delete sessions started before the one or idle since before the other; the number."""
-        with self._lock:
-            return self._write("DELETE FROM admin_sessions WHERE created_at < ? OR last_seen < ?", (format_time(created_before), format_time(seen_before)))
-
-    def login_failed(self, keys: list[str], forget_before: datetime | None = None) -> None:
-        """Record a failed login under ``keys``; forget those before ``forget_before`` (out of every window)."""
-        now = format_time(utc_now())
-
-        def work(db: sqlite3.Connection) -> None:
-            if forget_before is not None:
-                db.execute("DELETE FROM login_failures WHERE at < ?", (format_time(forget_before),))
-            db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)", [(key, now) for key in keys])
-
-        with self._lock:
-            self._transaction(work)
-
-    def login_failures(self, key: str, since: datetime) -> list[datetime]:
-        """The times of the failed logins under ``key`` since ``since``, oldest first."""
-        with self._lock:
-            rows = self._db.execute("SELECT at FROM login_failures WHERE key = ? AND at >= ? ORDER BY at", (key, format_time(since))).fetchall()
-        return [parse_time(row[0]) for row in rows]
-
-    def clear_login_failures(self, key: str) -> None:
-        with self._lock:
-            self._write("DELETE FROM login_failures WHERE key = ?", (key,))
-
-    def audit(self, actor: str, action: str, subject: str | None = None, detail: str | None = None) -> None:
-        with self._lock:
-            self._write(
-                "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-                (format_time(utc_now()), actor, action, subject, detail),
-            )
-
-    def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
-        """The audit log, newest first, ``limit`` entries older than entry ``before``."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, at, actor, action, subject, detail FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
-                (before if before is not None else 2**62, limit),
-            ).fetchall()
-        return [AuditEntry(row[0], parse_time(row[1]), row[2], row[3], row[4], row[5]) for row in rows]
 
     def backup(self, path: Path) -> int:
         """Copy the database to the new file ``path`` while others read and write it; the
@@ -921,155 +293,43 @@ class SQLiteStore:
         with self._lock:
             self._db.close()
 
-    # Helper functions
+    # What the shared queries need from SQLite
 
-    def _write(self, sql: str, parameters: tuple) -> int:
-        """Run one change in its own transaction, committed (and synced) before returning."""
-        return self._transaction(lambda db: db.execute(sql, parameters).rowcount)
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
 
     def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in one transaction, committed (and synced) before returning."""
-        self._ensure_file()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            result = work(self._db)
-            self._db.execute("COMMIT")
-        except sqlite3.OperationalError:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            self._reopen_after_failure()
-            raise
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        return result
-
-    def _delete(self, where: str, parameters: tuple, table: str = "submissions") -> int:
         with self._lock:
-            count = self._write(f"DELETE FROM {table} {where}", parameters)
-            if count and self.target != MEMORY:
-                # move the overwritten pages into the database file and empty the log
+            self._ensure_file()
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                result = work(self._db)
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._reopen_after_failure()
+                raise
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            return result
+
+    def _peer_stamp(self, db: sqlite3.Connection, definition: str, claim: bool = False) -> tuple[int, int]:
+        """Changes by this connection, and commits by any other (another process's erase or purge).
+
+        Writers take turns already (``BEGIN IMMEDIATE``): ``claim`` needs nothing more."""
+        return db.total_changes, db.execute("PRAGMA data_version").fetchone()[0]
+
+    def _data_stamp(self, db: sqlite3.Connection) -> tuple[int, int]:
+        return self._peer_stamp(db, "")
+
+    def _after_delete(self) -> None:
+        if self.target != MEMORY:
+            # move the overwritten pages into the database file and empty the log
+            with self._lock:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return count
-
-    def _select(self, tail: str, parameters: tuple = ()) -> list[Submission]:
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM submissions {tail}", parameters).fetchall()
-        return [_submission(row) for row in rows]
-
-
-def _request(row: tuple) -> ContactRequest:
-    return ContactRequest(public_id=row[0], created_at=parse_time(row[1]), lang=row[2], kind=row[3], name=row[4], email=row[5], message=row[6])
-
-
-def _submission(row: tuple) -> Submission:
-    return Submission(
-        public_id=row[0],
-        created_at=parse_time(row[1]),
-        assessment=row[2],
-        version=row[3],
-        lang=row[4],
-        answers=json.loads(row[5]),
-        score=row[6],
-        band=row[7],
-        consent=bool(row[8]),
-        name=row[9],
-        email=row[10],
-        organisation=row[11],
-        message=row[12],
-        discuss=None if row[13] is None else bool(row[13]),
-        definition=row[14],
-    )
-
-
-def _admin(row: tuple) -> Admin:
-    return Admin(row[0], row[1], row[2], row[3], row[4], parse_time(row[5]))
-
-
-def _like(text: str) -> str:
-    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _where(chosen: LeadFilter) -> tuple[list[str], list]:
-    """The conditions (and their parameters) of a dashboard filter; every value a parameter."""
-    where: list[str] = []
-    parameters: list = []
-    if chosen.since:
-        where.append("created_at >= ?")
-        parameters.append(f"{chosen.since}T00:00:00Z")
-    if chosen.until:
-        where.append("created_at <= ?")
-        parameters.append(f"{chosen.until}T23:59:59Z")
-    dimensions, values = _dimensions(chosen)
-    where += dimensions
-    parameters += values
-    if chosen.search:
-        # only a lead has an email or organisation (the table's CHECK): consent = 1 lets
-        # SQLite read the smaller index submissions_search (migration 0005) instead of every row
-        where.append("consent = 1 AND (email LIKE ? ESCAPE '\\' OR organisation LIKE ? ESCAPE '\\')")
-        parameters += [_like(chosen.search)] * 2
-    return where, parameters
-
-
-def _dimensions(chosen: LeadFilter) -> tuple[list[str], list]:
-    """The conditions of a filter on the aggregate tables of migration 0005 (the period apart)."""
-    where: list[str] = []
-    parameters: list = []
-    for column in ("assessment", "band", "lang", "status"):
-        value = getattr(chosen, column)
-        if value:
-            where.append(f"{column} = ?")
-            parameters.append(value)
-    if chosen.kind == "lead":
-        where.append("consent = 1")
-    elif chosen.kind == "anonymous":
-        where.append("consent = 0")
-    return where, parameters
-
-
-def _months(since: str | None, until: str | None) -> tuple[str | None, str | None, list[tuple[str, str]]]:
-    """A period's whole months (first and last ``YYYY-MM``; ``None``: open) and its partial months' days.
-
-    ``2026-03-15``..``2026-06-30`` is the whole months 2026-04..2026-06 and the days
-    2026-03-15..2026-03-31. Whole months with ``first > last`` select nothing."""
-    start = date.fromisoformat(since) if since else None
-    end = date.fromisoformat(until) if until else None
-    if start and end and start > end:
-        return "9999-12", "0000-01", []
-    edges: list[tuple[str, str]] = []
-    first = last = None
-    if start:
-        first = f"{start:%Y-%m}"
-        if start.day != 1:
-            month_end = _month_end(start)
-            edges.append((start.isoformat(), min(month_end, end).isoformat() if end else month_end.isoformat()))
-            first = f"{month_end + timedelta(days=1):%Y-%m}"
-    if end:
-        last = f"{end:%Y-%m}"
-        if end != _month_end(end):
-            month_start = end.replace(day=1)
-            if not (start and start.day != 1 and (start.year, start.month) == (end.year, end.month)):
-                edges.append((max(month_start, start).isoformat() if start else month_start.isoformat(), end.isoformat()))
-            last = f"{month_start - timedelta(days=1):%Y-%m}"
-    return first, last, edges
-
-
-def _month_end(day: date) -> date:
-    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return following - timedelta(days=1)
-
-
-def _add_scores(rows: Iterable[tuple], scores: dict[int, int], months: dict[str, dict[str, int]]) -> int:
-    """Add ``(month, band, decile, count)`` rows to the score and band counts; their total."""
-    count = 0
-    for month, band, decile, n in rows:
-        count += n
-        scores[decile] = scores.get(decile, 0) + n
-        per_band = months.setdefault(month, {})
-        per_band[band] = per_band.get(band, 0) + n
-    return count
-
-
-def _clause(where: list[str]) -> str:
-    return ("WHERE " + " AND ".join(where)) if where else ""

@@ -1,9 +1,10 @@
 """Where submissions are kept: one small interface, a backend per database.
 
 The app and the command line use :class:`SubmissionStore` only. ``open_store``
-picks the backend by the scheme of ``DATABASE_URL`` (``sqlite:///...``); a
-PostgreSQL backend is a new module registered in ``_BACKENDS``, with its own
-migrations under ``migrations/postgresql/``.
+picks the backend by the scheme of ``DATABASE_URL``: ``sqlite:///...``
+(:mod:`.sqlite_store`) or ``postgresql://...`` (:mod:`.pg_store`), each a module
+registered in ``_BACKENDS`` with its migrations under ``migrations/<dialect>/``; the
+queries they share are in :mod:`.sql_common`.
 
 Contact details exist in a :class:`Submission` only with consent: the store refuses
 one that has them without (and the SQLite schema does too).
@@ -383,7 +384,7 @@ def answer_ids(submissions: Iterable[Submission], order: Iterable[str] = ()) -> 
 
 # Backends
 
-_BACKENDS = {"sqlite": "kennisbank.server.sqlite_store"}
+_BACKENDS = {"sqlite": "kennisbank.server.sqlite_store", "postgresql": "kennisbank.server.pg_store", "postgres": "kennisbank.server.pg_store"}
 
 
 def parse_database_url(url: str, base: Path) -> tuple[str, object]:
@@ -391,9 +392,10 @@ def parse_database_url(url: str, base: Path) -> tuple[str, object]:
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep:
-        raise StoreURLError(f"{url!r} is not a database URL", "write it as sqlite:///relative/path.sqlite3 or sqlite:////absolute/path.sqlite3")
-    if scheme in ("postgres", "postgresql"):
-        raise StoreURLError("PostgreSQL is not supported yet", "use SQLite: DATABASE_URL=sqlite:///var/kennisbank.sqlite3")
+        raise StoreURLError(
+            f"{url!r} is not a database URL",
+            "write it as sqlite:///relative/path.sqlite3, sqlite:////absolute/path.sqlite3 or postgresql://user:password@host/database",
+        )
     if scheme not in _BACKENDS:
         raise StoreURLError(f"unknown database scheme {scheme!r}", f"use one of: {', '.join(sorted(_BACKENDS))} (e.g. sqlite:///var/kennisbank.sqlite3)")
     return scheme, importlib.import_module(_BACKENDS[scheme]).parse_url(rest, base)
