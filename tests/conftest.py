@@ -11,7 +11,7 @@ import pytest
 
 from kennisbank.server import Settings, create_app
 
-from support import CHROMIUM, CHROMIUM_ARGS, ROOT, Build, build, copy_project, environment, start_server
+from support import CHROMIUM, CHROMIUM_ARGS, ROOT, Build, PostgresServer, build, copy_project, environment, start_server
 
 # Starlette's TestClient warns on import that it wants httpx2; imported here first, so
 # the test modules that import it after conftest.py do not warn again.
@@ -34,16 +34,54 @@ def project(tmp_path) -> Path:
     return copy_project(tmp_path / "project")
 
 
+# The database: SQLite, and PostgreSQL where a module asks for both
+
+
+def pytest_generate_tests(metafunc):
+    """A module with ``BACKENDS = ("sqlite", "postgresql")`` runs each test that uses a
+    database (the ``backend`` fixture, through ``database_url``, ``make_client`` ...) once per backend."""
+    backends = getattr(metafunc.module, "BACKENDS", None)
+    if backends and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for this session (this xdist worker: each starts its own, so no
+    worker waits for another's start or stop, and a crashed worker leaves no server shared
+    with others); stopped at the end."""
+    try:
+        server = PostgresServer()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def backend(request) -> str:
+    """``sqlite`` unless the module's ``BACKENDS`` parametrises it."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(request, backend, tmp_path) -> str:
+    """A fresh database of ``backend``: a new SQLite file, or a new PostgreSQL database (migrated)."""
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres").fresh()
+    return f"sqlite:///{tmp_path / 'var' / 'db.sqlite3'}"
+
+
 # The submission server in-process
 
 
 @pytest.fixture
-def make_client(site, tmp_path):
-    """``make_client(**env)``: a TestClient on a fresh app; the same database file per test."""
+def make_client(site, tmp_path, database_url):
+    """``make_client(**env)``: a TestClient on a fresh app; the same database per test."""
     clients = []
 
     def make(**env: str) -> TestClient:
-        app = create_app(Settings.from_env(environment(site.site, tmp_path / "var" / "db.sqlite3", **env)))
+        app = create_app(Settings.from_env(environment(site.site, tmp_path / "var" / "db.sqlite3", **{"DATABASE_URL": database_url, **env})))
         client = TestClient(app)
         client.__enter__()
         clients.append(client)

@@ -333,3 +333,18 @@ class PostgresServer:
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def integrity_errors() -> tuple[type[Exception], ...]:
+    """What a constraint or a trigger refusing a row raises, on either backend."""
+    import sqlite3
+
+    import psycopg
+
+    return sqlite3.IntegrityError, psycopg.IntegrityError
+
+
+def backend_migrations(backend: str) -> list[tuple[int, str, str]]:
+    from kennisbank.server import pg_store, sqlite_store
+
+    return (pg_store if backend == "postgresql" else sqlite_store).migrations()

@@ -1,9 +1,10 @@
-"""Storage: the SQLite backend behind SubmissionStore, its migrations, durability
-across restarts, and purge and erase removing exactly what they should."""
+"""Storage: the SQLite and the PostgreSQL backend behind SubmissionStore, their
+migrations, durability across restarts, and purge and erase removing exactly what they
+should. Each test that uses a database runs on both (``BACKENDS``); those about SQLite's
+files and pragmas run on SQLite only and say so."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,18 +19,21 @@ from kennisbank.server.store import (
     utc_now,
 )
 
-from support import ENDPOINT, payload, stored, submission
+from support import ENDPOINT, backend_migrations, integrity_errors, payload, stored, submission
+
+BACKENDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = open_store(f"sqlite:///{tmp_path / 'db' / 'store.sqlite3'}", tmp_path)
+def store(database_url, tmp_path):
+    store = open_store(database_url, tmp_path)
     yield store
     store.close()
 
 
-def test_the_sqlite_store_implements_the_interface(store):
+def test_the_store_implements_the_interface(store, backend):
     assert isinstance(store, SubmissionStore)
+    assert type(store).__name__ == {"sqlite": "SQLiteStore", "postgresql": "PostgresStore"}[backend]
 
 
 def test_add_and_read_back_everything(store):
@@ -52,7 +56,9 @@ def test_the_database_file_and_folder_are_created_relative_to_the_project(tmp_pa
     assert (tmp_path / "var" / "sub" / "kb.sqlite3").is_file()
 
 
-def test_wal_and_full_sync(store):
+def test_wal_and_full_sync(tmp_path):
+    # SQLite's own: PostgreSQL's durability is its server's setting (synchronous_commit), not the store's
+    store = open_store(f"sqlite:///{tmp_path / 'w.sqlite3'}", tmp_path)
     db = store._db
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
@@ -64,8 +70,8 @@ def test_contact_without_consent_is_refused_by_the_model_and_the_schema(store):
         submission(name="Jan")
     with pytest.raises(ValueError):
         submission(discuss=True)
-    with pytest.raises(sqlite3.IntegrityError):
-        store._db.execute(
+    with pytest.raises(integrity_errors()):
+        store.run_sql(
             "INSERT INTO submissions (public_id, created_at, assessment, version, lang, answers, score, band, consent, email) "
             "VALUES ('x', '2026-01-01T00:00:00Z', 'a', 1, 'nl', '{}', 1, 'b', 0, 'a@b.nl')"
         )
@@ -75,7 +81,7 @@ def test_contact_without_consent_is_refused_by_the_model_and_the_schema(store):
 def test_duplicate_public_ids_are_refused(store):
     one = submission()
     store.add(one)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_errors()):
         store.add(submission(public_id=one.public_id))
     assert len(store.all()) == 1
 
@@ -83,43 +89,57 @@ def test_duplicate_public_ids_are_refused(store):
 # Migrations
 
 
-def test_migrations_run_once_in_order(tmp_path):
-    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
-    store = open_store(url, tmp_path)
-    versions = store._db.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
-    assert [v for v, _ in versions] == list(range(1, len(sqlite_store.migrations()) + 1))
+def test_migrations_run_once_in_order(database_url, backend, tmp_path):
+    store = open_store(database_url, tmp_path)
+    versions = store.run_sql("SELECT version, name FROM schema_migrations ORDER BY version")
+    assert [v for v, _ in versions] == list(range(1, len(backend_migrations(backend)) + 1))
     assert store.migrate() == []
     store.close()
-    again = open_store(url, tmp_path)
-    assert again.schema_version == len(sqlite_store.migrations())
+    again = open_store(database_url, tmp_path)
+    assert again.schema_version == len(backend_migrations(backend))
     again.close()
 
 
-def test_a_failing_migration_is_rolled_back(tmp_path, monkeypatch):
-    real = sqlite_store.migrations()
+@pytest.fixture
+def empty_database_url(backend, tmp_path, request) -> str:
+    """A database no migration has touched."""
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres").fresh(template="template0")
+    return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+
+
+def test_a_failing_migration_is_rolled_back(empty_database_url, backend, tmp_path, monkeypatch):
+    from kennisbank.server import pg_store
+
+    module = pg_store if backend == "postgresql" else sqlite_store
+    real = module.migrations()
     broken = real + [(len(real) + 1, f"{len(real) + 1:04d}_broken.sql", "CREATE TABLE half (x INTEGER);\nTHIS IS NOT SQL;\n")]
-    monkeypatch.setattr(sqlite_store, "migrations", lambda: broken)
+    monkeypatch.setattr(module, "migrations", lambda: broken)
     with pytest.raises(StoreError, match="broken.sql"):
-        open_store(f"sqlite:///{tmp_path / 'b.sqlite3'}", tmp_path)
-    db = sqlite3.connect(tmp_path / "b.sqlite3")
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        open_store(empty_database_url, tmp_path)
+    monkeypatch.setattr(module, "migrations", lambda: real)
+    store = open_store(empty_database_url, tmp_path)  # opens now: the good migrations stayed
+    tables = {row[0] for row in store.run_sql("SELECT table_name FROM information_schema.tables")} if backend == "postgresql" else None
+    tables = tables or {row[0] for row in store.run_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "half" not in tables and "submissions" in tables
-    assert db.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == len(real)
-    db.close()
+    assert store.run_sql("SELECT max(version) FROM schema_migrations")[0][0] == len(real)
+    store.close()
 
 
-def test_a_database_newer_than_the_code_is_refused(tmp_path):
-    store = open_store(f"sqlite:///{tmp_path / 'n.sqlite3'}", tmp_path)
-    store._db.execute("INSERT INTO schema_migrations VALUES (99, '0099_future.sql', '2030-01-01T00:00:00Z')")
+def test_a_database_newer_than_the_code_is_refused(database_url, tmp_path):
+    store = open_store(database_url, tmp_path)
+    store.run_sql("INSERT INTO schema_migrations VALUES (99, '0099_future.sql', '2030-01-01T00:00:00Z')")
     store.close()
     with pytest.raises(StoreError, match="newer"):
-        open_store(f"sqlite:///{tmp_path / 'n.sqlite3'}", tmp_path)
+        open_store(database_url, tmp_path)
 
 
-def test_migration_files_are_numbered_without_gaps():
+def test_migration_files_are_numbered_without_gaps_and_alike_per_dialect():
     found = sqlite_store.migrations()
     assert [version for version, _, _ in found] == list(range(1, len(found) + 1))
     assert all(name.endswith(".sql") for _, name, _ in found)
+    # the same numbers and names (the same meaning) on PostgreSQL
+    assert [name for _, name, _ in backend_migrations("postgresql")] == [name for _, name, _ in found]
 
 
 @pytest.mark.parametrize(
@@ -153,13 +173,13 @@ def test_every_acknowledged_submission_survives_a_restart(make_client):
     assert stored(second)[-1].email == "x@example.org"
 
 
-def test_a_reply_comes_only_after_the_commit(make_client, tmp_path):
+def test_a_reply_comes_only_after_the_commit(make_client, database_url, tmp_path):
     """A second connection sees the submission as soon as the 201 arrived."""
     client = make_client()
     reply = client.post(ENDPOINT, json=payload()).json()
-    db = sqlite3.connect(tmp_path / "var" / "db.sqlite3")
-    assert db.execute("SELECT count(*) FROM submissions WHERE public_id = ?", (reply["id"],)).fetchone()[0] == 1
-    db.close()
+    other = open_store(database_url, tmp_path)
+    assert other.run_sql("SELECT count(*) FROM submissions WHERE public_id = ?", (reply["id"],)) == [(1,)]
+    other.close()
 
 
 # Purge and erase
@@ -190,6 +210,7 @@ def test_erase_removes_exactly_one_persons_submissions(store):
 
 
 def test_erased_data_does_not_linger_in_the_files(tmp_path):
+    # SQLite's own (secure_delete, the checkpoint): PostgreSQL's files are the server's (VACUUM)
     path = tmp_path / "e.sqlite3"
     store = open_store(f"sqlite:///{path}", tmp_path)
     secret = "very-unique-erase-me@example.org"
