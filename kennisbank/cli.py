@@ -293,7 +293,7 @@ def outbox_work(nice: int, parent: int | None) -> None:
 
     from kennisbank.manifest import ManifestError, load_manifest
     from kennisbank.server.definitions import Definitions
-    from kennisbank.server.outbox import Outbox, dashboard_url, run_worker
+    from kennisbank.server.outbox import Outbox, can_share, dashboard_url, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s", stream=sys.stderr)
     chosen = read_settings()
@@ -302,7 +302,7 @@ def outbox_work(nice: int, parent: int | None) -> None:
     except ManifestError as exc:
         raise BadInput(f"SITE_DIR: {exc}") from None
     with store(chosen) as opened:
-        if opened.outbox_lock_file() is None:
+        if not can_share(opened):
             raise BadInput("DATABASE_URL: an in-memory database cannot be shared with the server. Fix: point it at the server's database file")
         definitions = Definitions(opened, chosen.site_dir, manifest)
         outbox = Outbox(opened, definitions, chosen.notify_settings(), dashboard_url(manifest.site.site_url))

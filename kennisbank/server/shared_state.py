@@ -122,9 +122,7 @@ class SharedRateLimiter:
         """Delete every hit outside the window (every client's); how many."""
         self._next_sweep = time.monotonic() + self.seconds
         with self.pool.connection() as connection:
-            return connection.execute(
-                "DELETE FROM rate_limit_hits WHERE at <= extract(epoch FROM clock_timestamp()) - %s", (float(self.seconds),)
-            ).rowcount
+            return connection.execute("DELETE FROM rate_limit_hits WHERE at <= extract(epoch FROM clock_timestamp()) - %s", (float(self.seconds),)).rowcount
 
     def __len__(self) -> int:
         """How many clients are remembered now."""
