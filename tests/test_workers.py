@@ -22,7 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from kennisbank.server.dashboard.auth import hash_password
-from kennisbank.server.shared_state import shared_pool
+from kennisbank.server.shared_state import SharedRateLimiter, shared_pool
 from kennisbank.server.store import open_store
 
 from local_server import LocalServer, free_port
@@ -218,3 +218,31 @@ def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_submission(site,
     # nothing half-written: each stored submission is whole, and counted in the aggregates of the same transaction
     assert all(len(submission.answers) == len(stored[0].answers) and submission.band for submission in stored)
     assert sum(peers[""]) == len(stored)
+
+
+# The shared rate limit itself
+
+
+def test_the_shared_rate_limit_keeps_a_keyed_hash_and_forgets_it_after_the_window(postgres):
+    store = open_store(postgres.fresh(), Path.cwd())
+    pool = shared_pool(store)
+    limiter = SharedRateLimiter(pool, 2, 1)  # 2 per second; its thread sweeps every second
+    other = SharedRateLimiter(pool, 2, 1, sweep=False)  # another process's: the same secret, the same counts
+
+    def rows() -> list[tuple[bytes, float]]:
+        with pool.connection() as connection:
+            return [(bytes(client), at) for client, at in connection.execute("SELECT client, at FROM rate_limit_hits")]
+
+    try:
+        assert limiter.wait("192.0.2.1") is None
+        assert limiter.hit("192.0.2.1") is None and other.hit("192.0.2.1") is None
+        assert other.wait("192.0.2.1") == 1 and limiter.hit("192.0.2.1") == 1  # refused: the window is full
+        assert limiter.hit("192.0.2.2") is None
+        assert len(rows()) == 3 and len(limiter) == 2  # wait() and a refused hit() record nothing
+        assert all(b"192.0.2" not in client and len(client) == 32 for client, _ in rows())
+        time.sleep(2.5)  # past the window, and a sweep after it, with no submission in between
+        assert rows() == [] and len(other) == 0
+        assert limiter.hit("192.0.2.1") is None
+    finally:
+        limiter.close()
+        store.close()

@@ -6,8 +6,8 @@ serve --workers N``) or two instances behind one proxy behave as one.
   0008). A row holds no address: only a keyed hash of the client's key (HMAC-SHA256
   under a secret kept in the database, so every process hashes alike and the database
   alone cannot give the address back) and the moment. A client's rows older than the
-  window go at its next submission, and everybody's every ``seconds`` (a sweep in each
-  process): nothing stays longer than twice the window. The table is ``UNLOGGED``: it
+  window go at its next submission, and everybody's every ``seconds`` (a sweeping thread
+  in each process): nothing stays longer than twice the window. The table is ``UNLOGGED``: it
   is not written to PostgreSQL's log, so no replica or log archive keeps it, and a
   database crash empties it (the limit then starts counting again).
 - The login lockout's address key (:func:`address_key`): the same secret, so a failed
@@ -34,7 +34,6 @@ import logging
 import math
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,12 +89,27 @@ class SharedRateLimiter:
     records. Each is one short query on a pooled connection; the receiver calls them on
     its event loop, as it does the in-memory one (about 0.2 ms on a local server)."""
 
-    def __init__(self, pool: Any, count: int, seconds: float):
+    def __init__(self, pool: Any, count: int, seconds: float, *, sweep: bool = True):
         self.pool = pool
         self.count = count
         self.seconds = seconds
         self._secret = database_secret(pool)
-        self._next_sweep = time.monotonic() + seconds
+        self._stop = threading.Event()
+        if sweep:  # also while no submission comes in: nothing stays longer than twice the window
+            threading.Thread(target=self._sweep_regularly, name="rate-limit-sweep", daemon=True).start()
+
+    def _sweep_regularly(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                self.sweep()
+            except Exception as exc:  # the pool closed with the app, or the database is away for a moment
+                if getattr(self.pool, "closed", False):
+                    return
+                log.warning("the rate limit's old entries could not be deleted (%s); trying again in %g s", exc, self.seconds)
+
+    def close(self) -> None:
+        """Stop the sweeping thread."""
+        self._stop.set()
 
     def _client(self, key: str) -> bytes:
         return hmac.new(self._secret, key.encode(), hashlib.sha256).digest()
@@ -109,18 +123,12 @@ class SharedRateLimiter:
         return self._call("rate_limit_hit", key)
 
     def _call(self, function: str, key: str) -> int | None:
-        self._sweep_if_due()
         with self.pool.connection() as connection:
             wait = connection.execute(f"SELECT {function}(%s, %s, %s)", (self._client(key), self.count, float(self.seconds))).fetchone()[0]
         return None if wait is None else max(1, math.ceil(wait))
 
-    def _sweep_if_due(self) -> None:
-        if time.monotonic() >= self._next_sweep:
-            self.sweep()
-
     def sweep(self) -> int:
         """Delete every hit outside the window (every client's); how many."""
-        self._next_sweep = time.monotonic() + self.seconds
         with self.pool.connection() as connection:
             return connection.execute("DELETE FROM rate_limit_hits WHERE at <= extract(epoch FROM clock_timestamp()) - %s", (float(self.seconds),)).rowcount
 
