@@ -41,7 +41,8 @@ def pytest_generate_tests(metafunc):
     """A module with ``BACKENDS = ("sqlite", "postgresql")`` runs each test that uses a
     database (the ``backend`` fixture, through ``database_url``, ``make_client`` ...) once per backend."""
     backends = getattr(metafunc.module, "BACKENDS", None)
-    if backends and "backend" in metafunc.fixturenames:
+    chosen = any(marker.args and marker.args[0] == "backend" for marker in metafunc.definition.iter_markers("parametrize"))
+    if backends and "backend" in metafunc.fixturenames and not chosen:  # a test may name its own (SQLite only: it says why)
         metafunc.parametrize("backend", backends, indirect=True)
 
 

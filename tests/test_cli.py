@@ -33,14 +33,18 @@ READS = {
 """The environment variables each command reads."""
 
 
+BACKENDS = ("sqlite", "postgresql")
+"""The commands that use a database run on both (the conftest's ``backend``)."""
+
+
 @pytest.fixture
-def env(monkeypatch, tmp_path):
-    """The environment of the commands: a database of four submissions in tmp_path, no other setting."""
+def env(monkeypatch, tmp_path, database_url):
+    """The environment of the commands: a database of four submissions, no other setting."""
     for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.chdir(ROOT)
-    store = open_store(f"sqlite:///{tmp_path / 'kb.sqlite3'}", tmp_path)
+    store = open_store(database_url, tmp_path)
     cutoff = months_before(utc_now(), 12)
     items = {
         "old": submission(created_at=cutoff - timedelta(days=3), email="old@example.org", score=10, band="inspanning"),
@@ -131,10 +135,10 @@ def test_export_json_for_one_person_to_a_file(capsys, env, tmp_path):
     assert set(data[0]) >= {"id", "created_at", "assessment", "version", "lang", "score", "band", "answers", "consent", "email"}
 
 
-def test_purge_deletes_what_is_past_the_retention(capsys, env, tmp_path):
+def test_purge_deletes_what_is_past_the_retention(capsys, env, tmp_path, database_url):
     code, out, _ = run(capsys, "purge")
     assert code == 0 and out.startswith("purged 1 submission(s)") and "RETENTION_MONTHS=12" in out
-    store = open_store(f"sqlite:///{tmp_path / 'kb.sqlite3'}", tmp_path)
+    store = open_store(database_url, tmp_path)
     assert {s.public_id for s in store.all()} == {env[k].public_id for k in ("ann", "ann2", "anon")}
     store.close()
     assert run(capsys, "purge")[1].startswith("purged 0 ")
@@ -145,10 +149,10 @@ def test_purge_honours_retention_months(capsys, env, monkeypatch):
     assert run(capsys, "purge")[1].startswith("purged 1 ")
 
 
-def test_erase_deletes_one_persons_data(capsys, env, tmp_path):
+def test_erase_deletes_one_persons_data(capsys, env, tmp_path, database_url):
     code, out, _ = run(capsys, "erase", "--email", " Ann@EXAMPLE.org")
     assert code == 0 and out.startswith("erased 2 submission(s)")
-    store = open_store(f"sqlite:///{tmp_path / 'kb.sqlite3'}", tmp_path)
+    store = open_store(database_url, tmp_path)
     assert {s.public_id for s in store.all()} == {env["old"].public_id, env["anon"].public_id}
     store.close()
 

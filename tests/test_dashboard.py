@@ -1,5 +1,6 @@
 """The consultant's dashboard (/beheer/) through the real app: accounts, login and its
-defences, sessions, CSRF, leads, notes, exports, erasure, insight and the audit log."""
+defences, sessions, CSRF, leads, notes, exports, erasure, insight and the audit log.
+Each test with a database runs on SQLite and on PostgreSQL (``BACKENDS``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from kennisbank.server.security import SecurityHeaders
 from kennisbank.server.store import LeadFilter, format_time, utc_now
 
 from support import submission
+
+BACKENDS = ("sqlite", "postgresql")
 
 EMAIL = "consultant@example.org"
 PASSWORD = "correct horse battery staple"
@@ -58,8 +61,8 @@ def add(client, *submissions):
 # Accounts from the command line
 
 
-def test_admin_commands_add_list_totp_and_remove(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+def test_admin_commands_add_list_totp_and_remove(database_url, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     assert main(["admin", "add", "Consultant@Example.org"]) == 0
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
@@ -131,12 +134,12 @@ def test_over_https_the_cookie_is_secure_and_host_bound(site, tmp_path):
 def test_an_idle_or_old_session_has_ended(logged_in):
     client, _ = logged_in
     store = client.app.state.store
-    store._db.execute("UPDATE admin_sessions SET last_seen = ?", (format_time(utc_now() - auth.IDLE - timedelta(minutes=1)),))
+    store.run_sql("UPDATE admin_sessions SET last_seen = ?", (format_time(utc_now() - auth.IDLE - timedelta(minutes=1)),))
     assert client.get("/beheer/inzendingen", follow_redirects=False).status_code == 303
     assert login(client).status_code == 303
-    store._db.execute("UPDATE admin_sessions SET created_at = ?", (format_time(utc_now() - auth.LONGEST - timedelta(minutes=1)),))
+    store.run_sql("UPDATE admin_sessions SET created_at = ?", (format_time(utc_now() - auth.LONGEST - timedelta(minutes=1)),))
     assert client.get("/beheer/inzendingen", follow_redirects=False).status_code == 303
-    assert store._db.execute("SELECT count(*) FROM admin_sessions").fetchone()[0] == 0
+    assert store.run_sql("SELECT count(*) FROM admin_sessions")[0][0] == 0
 
 
 def test_logout_ends_the_session_on_the_server(logged_in):
@@ -207,7 +210,7 @@ def test_failed_logins_lock_the_account_without_telling_whether_it_exists(client
             bodies.append(re.sub(r"\s+", " ", re.search(r'role="alert">(.*?)</p>', response.text, re.S)[1]))
         locked = login(client, email, PASSWORD)
         answers[email] = (statuses, bodies, locked.status_code, locked.headers.get("retry-after") is not None)
-        client.app.state.store._db.execute("DELETE FROM login_failures WHERE key LIKE 'address:%'")
+        client.app.state.store.run_sql("DELETE FROM login_failures WHERE key LIKE 'address:%'")
     assert answers[EMAIL] == answers["nobody@example.org"]
     assert answers[EMAIL][0] == [401, 401, 401] and answers[EMAIL][2] == 429 and answers[EMAIL][3]
     assert "set-cookie" not in login(client).headers  # still locked with the right password
@@ -386,7 +389,7 @@ def test_erasure_asks_first_and_takes_the_notes_with_it(logged_in):
     done = client.post("/beheer/gegevens/wissen", data={"csrf": csrf, "email": "gone@example.org", "confirm": "yes"})
     assert "1 inzendingen gewist" in done.text
     assert store.lead(gone.public_id) is None and store.lead(kept.public_id) is not None
-    assert store._db.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
+    assert store.run_sql("SELECT count(*) FROM notes")[0][0] == 0
     assert store.audit_log()[0].action == "erase" and "gone@example.org" not in json.dumps([e.__dict__ for e in store.audit_log()], default=str)
 
 
@@ -403,14 +406,14 @@ def test_purge_takes_notes_and_the_old_audit_log(logged_in):
     store = client.app.state.store
     (old,) = add(client, submission(days_ago=400, email="old@example.org"))
     client.post(f"/beheer/inzendingen/{old.public_id}/notitie", data={"csrf": csrf, "note": "n"})
-    store._db.execute("UPDATE audit_log SET at = '2020-01-01T00:00:00Z'")
+    store.run_sql("UPDATE audit_log SET at = '2020-01-01T00:00:00Z'")
     assert store.purge_older_than(utc_now() - timedelta(days=365)) == 1
-    assert store._db.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
+    assert store.run_sql("SELECT count(*) FROM notes")[0][0] == 0
     assert store.audit_log() == []
-    assert store._db.execute("SELECT count(*) FROM admin_sessions").fetchone()[0] == 1  # this login's session stays
-    store._db.execute("UPDATE admin_sessions SET created_at = '2020-01-01T00:00:00Z'")
+    assert store.run_sql("SELECT count(*) FROM admin_sessions")[0][0] == 1  # this login's session stays
+    store.run_sql("UPDATE admin_sessions SET created_at = '2020-01-01T00:00:00Z'")
     store.purge_older_than(utc_now() - timedelta(days=365))
-    assert store._db.execute("SELECT count(*) FROM admin_sessions").fetchone()[0] == 0
+    assert store.run_sql("SELECT count(*) FROM admin_sessions")[0][0] == 0
 
 
 def test_the_audit_log_shows_who_did_what(logged_in):
@@ -478,6 +481,7 @@ def _bench():
     return module
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # bench/dashboard.py writes the rows into a SQLite file
 def test_list_and_charts_over_100000_submissions(site, logged_in, tmp_path):
     client, _ = logged_in
     store = client.app.state.store
@@ -486,7 +490,7 @@ def test_list_and_charts_over_100000_submissions(site, logged_in, tmp_path):
     first = client.get("/beheer/inzendingen")
     assert "100000 inzendingen gevonden" in first.text and len(re.findall(r'href="/beheer/inzendingen/\w+"', first.text)) == 50
     leads = client.get("/beheer/inzendingen?kind=lead&status=new")
-    expected = store._db.execute("SELECT count(*) FROM submissions WHERE consent = 1 AND status = 'new'").fetchone()[0]
+    expected = store.run_sql("SELECT count(*) FROM submissions WHERE consent = 1 AND status = 'new'")[0][0]
     assert f"{expected} inzendingen gevonden" in leads.text
     insight = client.get("/beheer/inzicht")
     assert "100000 inzendingen gevonden" in insight.text and insight.text.count('class="kb-chart"') == 4

@@ -1,13 +1,13 @@
 """Where a reader stands among earlier submissions (kennisbank.server.peers, migration
 0006): the figures against a brute-force count over the stored submissions, below, at
 and above BENCHMARK_MIN; the reply (JSON and the no-JS page); erasure and purge from
-another process; and 1,000 concurrent submissions against a real `kennisbank serve`."""
+another process; and 1,000 concurrent submissions against a real `kennisbank serve`.
+Every test that uses a database runs on SQLite and on PostgreSQL (``BACKENDS``)."""
 
 from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -20,10 +20,11 @@ from bs4 import BeautifulSoup
 
 from kennisbank.assessment import score
 from kennisbank.server import peers
-from kennisbank.server.sqlite_store import SQLiteStore
-from kennisbank.server.store import utc_now
+from kennisbank.server.store import open_store, utc_now
 
-from support import ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, environment, form, payload, start_server, submission
+from support import ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, environment, form, integrity_errors, payload, start_server, submission
+
+BACKENDS = ("sqlite", "postgresql")
 
 STRINGS = {key: {"nl": key, "en": key} for key in ("peers_needed", "peers_summary", "peers_same", "peers_above", "peers_below", "peers_at", "peers_too_few")}
 
@@ -54,9 +55,9 @@ def brute(earlier: list, mine) -> dict:
 
 
 @pytest.mark.parametrize("minimum", [1, 5, 20])
-def test_the_figures_match_a_brute_force_count_around_the_threshold(tmp_path, minimum):
+def test_the_figures_match_a_brute_force_count_around_the_threshold(database_url, tmp_path, minimum):
     rng = random.Random(minimum)
-    store = SQLiteStore(tmp_path / "db.sqlite3")
+    store = open_store(database_url, tmp_path)
     earlier = []
     for n in range(minimum + 3):
         answers = random_answers(rng)
@@ -99,8 +100,8 @@ def test_ties_count_as_neither_lower_nor_higher():
     assert peers.number(55.5, "nl") == "55,5" and peers.number(55.0, "en") == "55"
 
 
-def test_themes_that_do_not_apply_are_not_counted(tmp_path):
-    store = SQLiteStore(tmp_path / "db.sqlite3")
+def test_themes_that_do_not_apply_are_not_counted(database_url, tmp_path):
+    store = open_store(database_url, tmp_path)
     store.add(submission(definition="d", score=40, themes={"a": 10, "b": None}))
     store.add(submission(definition="d", score=60, themes={"a": 30, "b": 80}))
     counts = store.peer_counts("d")
@@ -108,22 +109,20 @@ def test_themes_that_do_not_apply_are_not_counted(tmp_path):
     assert counts["b"][80] == 1
 
 
-def test_a_stored_score_cannot_be_changed_behind_the_counts(tmp_path):
-    store = SQLiteStore(tmp_path / "db.sqlite3")
+def test_a_stored_score_cannot_be_changed_behind_the_counts(database_url, tmp_path):
+    store = open_store(database_url, tmp_path)
     store.add(submission(definition="d", score=40, themes={"a": 10}))
-    db = sqlite3.connect(tmp_path / "db.sqlite3")
-    with pytest.raises(sqlite3.IntegrityError, match="fixed once stored"):
-        db.execute("UPDATE submissions SET score = 41")
-    with pytest.raises(sqlite3.IntegrityError, match="fixed once stored"):
-        db.execute("UPDATE submission_themes SET score = 11")
-    db.execute("UPDATE submissions SET status = 'closed'")  # anything else may change
-    db.commit()
-    db.close()
+    with pytest.raises(integrity_errors(), match="fixed once stored"):
+        store.run_sql("UPDATE submissions SET score = 41")
+    with pytest.raises(integrity_errors(), match="fixed once stored"):
+        store.run_sql("UPDATE submission_themes SET score = 11")
+    store.run_sql("UPDATE submissions SET status = 'closed'")  # anything else may change
+    assert store.run_sql("SELECT status, score FROM submissions") == [("closed", 40)]
+    store.close()
 
 
-def test_migration_0006_counts_the_submissions_stored_before_it_and_the_server_scores_their_themes(tmp_path):
-    database = tmp_path / "db.sqlite3"
-    store = SQLiteStore(database)
+def test_migration_0006_counts_the_submissions_stored_before_it_and_the_server_scores_their_themes(database_url, backend, tmp_path):
+    store = open_store(database_url, tmp_path)
     rng = random.Random(6)
     results = []
     for _ in range(7):
@@ -131,17 +130,18 @@ def test_migration_0006_counts_the_submissions_stored_before_it_and_the_server_s
         result = score(ASSESSMENT, answers)
         results.append(result)
         store.add(submission(answers=answers, score=result.score, band=result.band.id, definition=ASSESSMENT.digest))
-    store.close()
     # back to before 0006: its tables, triggers and record gone, the submissions kept
-    db = sqlite3.connect(database)
-    for name, kind in db.execute(
-        "SELECT name, type FROM sqlite_master WHERE type IN ('trigger', 'table') AND (name LIKE 'peer%' OR name LIKE 'submission_themes%')"
-    ).fetchall():
-        db.execute(f"DROP {kind.upper()} IF EXISTS {name}")
-    db.execute("DELETE FROM schema_migrations WHERE version >= 6")
-    db.commit()
-    db.close()
-    store = SQLiteStore(database)  # migrates again: the totals come from the stored rows
+    if backend == "postgresql":
+        store.run_sql("DROP TABLE submission_themes, peer_counts, peer_changes")
+        store.run_sql("DROP FUNCTION peer_count, peer_counts_total, peer_counts_theme, peer_counts_fixed CASCADE")  # and their triggers
+    else:
+        for name, kind in store.run_sql(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('trigger', 'table') AND (name LIKE 'peer%' OR name LIKE 'submission_themes%')"
+        ):
+            store.run_sql(f"DROP {kind.upper()} IF EXISTS {name}")
+    store.run_sql("DELETE FROM schema_migrations WHERE version >= 6")
+    store.close()
+    store = open_store(database_url, tmp_path)  # migrates again: the totals come from the stored rows
     counts = store.peer_counts(ASSESSMENT.digest)
     assert sorted(v for v, n in enumerate(counts[peers.TOTAL]) for _ in range(n)) == sorted(r.score for r in results)
     assert set(counts) == {peers.TOTAL}
@@ -210,26 +210,24 @@ def test_at_the_threshold_the_reply_matches_brute_force_in_json_and_on_the_page(
     assert section.select_one("table caption") is not None and section.select("th[scope=col]")
 
 
-def test_erase_and_purge_in_another_process_update_the_figures(make_client, tmp_path):
+def test_erase_and_purge_in_another_process_update_the_figures(make_client, database_url, tmp_path):
     client = make_client(BENCHMARK_MIN="1")
-    database = tmp_path / "var" / "db.sqlite3"
     assert (
         client.post(ENDPOINT, json=payload(1, consent=True, contact={"name": "A", "email": "a@example.nl", "organisation": "", "message": ""})).status_code
         == 201
     )
     client.post(ENDPOINT, json=payload(1))
     assert client.post(ENDPOINT, json=payload(1)).json()["peers"]["count"] == 2
-    env = environment(tmp_path, database)
+    env = environment(tmp_path, tmp_path, DATABASE_URL=database_url)
     erase = subprocess.run(
         [sys.executable, "-m", "kennisbank.cli", "erase", "--email", "a@example.nl"], env={**env, "PATH": ""}, capture_output=True, text=True
     )
     assert erase.returncode == 0, erase.stdout + erase.stderr
     assert client.post(ENDPOINT, json=payload(1)).json()["peers"]["count"] == 2, "3 stored, 1 erased by another process"
     # every submission made old, then purged by another process
-    db = sqlite3.connect(database)
-    db.execute("UPDATE submissions SET created_at = ?", ((utc_now() - timedelta(days=800)).strftime("%Y-%m-%dT%H:%M:%SZ"),))
-    db.commit()
-    db.close()
+    other = open_store(database_url, tmp_path)
+    other.run_sql("UPDATE submissions SET created_at = ?", ((utc_now() - timedelta(days=800)).strftime("%Y-%m-%dT%H:%M:%SZ"),))
+    other.close()
     purge = subprocess.run([sys.executable, "-m", "kennisbank.cli", "purge"], env={**env, "PATH": ""}, capture_output=True, text=True)
     assert purge.returncode == 0 and purge.stdout.startswith("purged 3 "), purge.stdout + purge.stderr
     reply = client.post(ENDPOINT, json=payload(1)).json()["peers"]
@@ -239,23 +237,22 @@ def test_erase_and_purge_in_another_process_update_the_figures(make_client, tmp_
 # Concurrency, against the real server
 
 
-def recount(database) -> dict:
+def recount(database_url, base) -> dict:
     """peer_counts as it should be: counted again from the submissions and their themes."""
-    db = sqlite3.connect(database)
-    expected = {(d, "", v): n for d, v, n in db.execute("SELECT definition, score, count(*) FROM submissions GROUP BY 1, 2")}
+    db = open_store(database_url, base)
+    expected = {(d, "", v): n for d, v, n in db.run_sql("SELECT definition, score, count(*) FROM submissions GROUP BY 1, 2")}
     expected |= {
-        (d, t, v): n for d, t, v, n in db.execute("SELECT definition, theme, score, count(*) FROM submission_themes WHERE score IS NOT NULL GROUP BY 1, 2, 3")
+        (d, t, v): n for d, t, v, n in db.run_sql("SELECT definition, theme, score, count(*) FROM submission_themes WHERE score IS NOT NULL GROUP BY 1, 2, 3")
     }
-    found = {(d, m, v): n for d, m, v, n in db.execute("SELECT definition, measure, value, count FROM peer_counts WHERE count > 0")}
+    found = {(d, m, v): n for d, m, v, n in db.run_sql("SELECT definition, measure, value, count FROM peer_counts WHERE count > 0")}
     db.close()
     return {"expected": expected, "found": found}
 
 
-def test_1000_concurrent_submissions_leave_the_counts_equal_to_a_recount(tmp_path, site):
+def test_1000_concurrent_submissions_leave_the_counts_equal_to_a_recount(database_url, tmp_path, site):
     """Two server processes on one database (as with several workers), so that only the
     database orders the writers: each reply must still count exactly those before it."""
-    database = tmp_path / "db.sqlite3"
-    servers = [start_server(site.site, database, BENCHMARK_MIN="1000000") for _ in range(2)]
+    servers = [start_server(site.site, tmp_path / "unused", BENCHMARK_MIN="1000000", DATABASE_URL=database_url) for _ in range(2)]
     rng = random.Random(1000)
     bodies = [json.dumps(payload(answers=random_answers(rng))) for _ in range(1000)]
     try:
@@ -276,6 +273,6 @@ def test_1000_concurrent_submissions_leave_the_counts_equal_to_a_recount(tmp_pat
             server.stop()
     # each saw exactly the submissions committed before it: 0, 1, ..., 999, none twice
     assert sorted(reply["count"] for reply in replies) == list(range(1000))
-    counted = recount(database)
+    counted = recount(database_url, tmp_path)
     assert counted["found"] == counted["expected"]
     assert sum(n for (_, measure, _), n in counted["found"].items() if measure == "") == 1000

@@ -1,6 +1,6 @@
 """The submission endpoint for both clients (HTML form and fetch with JSON); the built
 site as the server serves it is in test_static_files.py. Shared helpers are in
-support.py and conftest.py."""
+support.py and conftest.py. Each test runs on SQLite and on PostgreSQL (``BACKENDS``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from kennisbank.assessment import score
 
 from support import ARTICLE, ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, form, payload, stored, stored_answers
 from support import answers as all_answers
+
+BACKENDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture
