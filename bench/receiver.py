@@ -16,6 +16,11 @@
 3. Durability: sends submissions at concurrency 16, kills the server with SIGKILL
    in the middle, starts it again on the same database and checks that every
    submission acknowledged with 201 is in the store: "acknowledged N / found N".
+4. PostgreSQL: a throwaway server started the way the tests start theirs
+   (``tests/support.py``'s ``PostgresServer``, here with fsync on), its own
+   single-row commit rate, the load of 1. with 1 and with 2 workers
+   (``--workers``), and a SIGKILL of one of the two workers under load:
+   "acknowledged N / found N".
 
 First, the ceiling: the disk's own durable-commit rate in the database's folder (a
 loop that writes a few bytes into a file and fsyncs it, and SQLite's own single-row
@@ -482,6 +487,28 @@ def family_rss_mb(pid: int) -> float:
     return peak_rss_mb(pid) + sum(family_rss_mb(child) for child in worker_pids(pid))
 
 
+def settle(pid: int, workers: int, longest: float = 30.0) -> None:
+    """Wait until the server's ``workers`` are all up and idle: the first answers before the
+    others have finished starting, and their start takes CPU the load would get."""
+    deadline = time.monotonic() + longest
+    while workers > 1 and len(uvicorn_workers(pid)) < workers and time.monotonic() < deadline:
+        time.sleep(0.1)
+    before = family_cpu(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = family_cpu(pid)
+        if now - before < 0.05:
+            return
+        before = now
+
+
+def busiest(pids: list[int], seconds: float) -> int:
+    """The one of ``pids`` that used the most CPU in the next ``seconds``."""
+    before = {pid: cpu_seconds(pid) for pid in pids}
+    time.sleep(seconds)
+    return max(pids, key=lambda pid: cpu_seconds(pid) - before[pid])
+
+
 def load_phases(site: Path, work: Path, endpoint: str, questions: list[str], disk: float, label: str = "SQLite", **env: str) -> bool:
     """1. Load: every phase against one server (``env``: its DATABASE_URL and WORKERS, if not the default)."""
     ok = True
@@ -489,6 +516,7 @@ def load_phases(site: Path, work: Path, endpoint: str, questions: list[str], dis
     url = env.get("DATABASE_URL", f"sqlite:///{database}")
     server = local_server(site, database, **env)
     server.start()
+    settle(server.process.pid, int(env.get("WORKERS", "1")))
     print(f"\n{label}")
     print(f"{'phase':<12}{'requests':>9}{'failed':>8}{'subm/s':>9}{'of ceiling':>12}{'p50 ms':>9}{'p99 ms':>9}{'server CPU ms/req':>19}{'peak RSS MB':>13}")
     best = 0.0
@@ -546,13 +574,93 @@ def durability(site: Path, work: Path, endpoint: str, questions: list[str]) -> b
     return found == len(acknowledged) and after.status_code == 201 and len(acknowledged) > 0
 
 
-SECTIONS = ("load", "notifications", "durability")
+def pg_commit_rate(url: str, count: int = CEILING_COMMITS) -> float:
+    """PostgreSQL's own durable commits per second: one small row per transaction, one connection."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE commit_probe (id bigserial PRIMARY KEY, body text)")
+        done, started = 0, time.perf_counter()
+        while done < count and time.perf_counter() - started < CEILING_SECONDS:
+            connection.execute("INSERT INTO commit_probe (body) VALUES (%s)", (os.urandom(100).hex(),))
+            done += 1
+        rate = done / (time.perf_counter() - started)
+        connection.execute("DROP TABLE commit_probe")
+    return rate
+
+
+def uvicorn_workers(pid: int) -> list[int]:
+    """The worker processes of ``kennisbank serve --workers N`` (uvicorn spawns them)."""
+    found = []
+    for child in worker_pids(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except OSError:
+            pass
+    return found
+
+
+def worker_kill(site: Path, work: Path, endpoint: str, questions: list[str], url: str) -> bool:
+    """SIGKILL of one of two workers during load at concurrency 16; every acknowledged submission found."""
+    import signal
+
+    print("\ndurability, PostgreSQL with 2 workers: SIGKILL of one worker during load at concurrency 16")
+    server = local_server(site, work / "unused.sqlite3", DATABASE_URL=url, WORKERS="2")
+    server.start()
+    acknowledged: list[str] = []
+    try:
+        settle(server.process.pid, 2)
+        victim = 0
+
+        async def load_and_kill():
+            nonlocal victim
+            task = asyncio.create_task(load(server.url, endpoint, questions, 16, 10**9, "json", 2 * KILL_AFTER, ids=acknowledged))
+            # the worker that serves most of the load (the kernel need not share it out evenly)
+            victim = await asyncio.to_thread(busiest, uvicorn_workers(server.process.pid), KILL_AFTER)
+            os.kill(victim, signal.SIGKILL)
+            return await task
+
+        _, failures, _ = asyncio.run(load_and_kill())
+        after = httpx.post(server.url + endpoint, json={"version": VERSION, "answers": {**FIXED, **dict.fromkeys(questions, 1)}}, timeout=10)
+    finally:
+        server.stop()
+    store = open_store(url, work)
+    found_ids = {s.public_id for s in store.all()}
+    store.close()
+    found = sum(1 for public_id in acknowledged if public_id in found_ids)
+    print(f"killed worker {victim} after {KILL_AFTER} s: {failures} request(s) cut off; the server answers after it ({after.status_code})")
+    print(f"acknowledged {len(acknowledged)} / found {found}")
+    return found == len(acknowledged) and after.status_code == 201 and len(acknowledged) > 0
+
+
+def postgresql(site: Path, work: Path, endpoint: str, questions: list[str], disk: float) -> bool:
+    """4. The same load on PostgreSQL (a throwaway server with fsync on, in a temporary folder), 1 and 2 workers."""
+    from support import PostgresServer
+
+    ok = True
+    server = PostgresServer(durable=True)
+    try:
+        print(
+            f"\nPostgreSQL in {server.folder} (fsync on, synchronous_commit on): single-row commits {pg_commit_rate(server.fresh()):.0f}/s "
+            f"(the disk's fsync loop: {disk:.0f}/s)"
+        )
+        for workers in (1, 2):
+            label = f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}"
+            ok &= load_phases(site, work, endpoint, questions, disk, label, DATABASE_URL=server.fresh(), WORKERS=str(workers))
+        ok &= worker_kill(site, work, endpoint, questions, server.fresh())
+    finally:
+        server.stop()
+    return ok
+
+
+SECTIONS = ("load", "notifications", "durability", "postgresql")
 
 
 def main(argv: list[str]) -> int:
     chosen = argv or list(SECTIONS)
     if set(chosen) - set(SECTIONS):
-        print(f"usage: bench/receiver.py [{' '.join(SECTIONS)}] (default: all three)", file=sys.stderr)
+        print(f"usage: bench/receiver.py [{' '.join(SECTIONS)}] (default: all)", file=sys.stderr)
         return 2
     config = load_mkdocs(ROOT / "mkdocs.yml")
     assessment = load_definitions(config.assessment_dir, config.locales)["contract-check"]
@@ -581,6 +689,8 @@ def main(argv: list[str]) -> int:
             ok &= side_effects(site, work, endpoint, questions)
         if "durability" in chosen:
             ok &= durability(site, work, endpoint, questions)
+        if "postgresql" in chosen:
+            ok &= postgresql(site, work, endpoint, questions, disk)
     print("\nOK" if ok else "\nFAILED")
     return 0 if ok else 1
 
