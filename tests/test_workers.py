@@ -7,10 +7,12 @@ fixture), a real SMTP server (aiosmtpd). And SQLite's refusal of ``--workers 2``
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from kennisbank.server.dashboard.auth import hash_password
+from kennisbank.server.serving import nodelay
 from kennisbank.server.shared_state import SharedRateLimiter, shared_pool
 from kennisbank.server.store import open_store
 
@@ -258,3 +261,33 @@ def test_the_shared_rate_limit_keeps_a_keyed_hash_and_forgets_it_after_the_windo
     finally:
         limiter.close()
         store.close()
+
+
+def test_connections_of_a_socket_bound_as_uvicorn_binds_it_for_workers_send_at_once():
+    """uvicorn binds the workers' socket with ``proto`` 0, so asyncio leaves Nagle's algorithm on
+    for its connections (a response then waits ~40 ms for the client's delayed ACK);
+    :func:`~kennisbank.server.serving.nodelay`, called by the protocol, turns it off."""
+    from uvicorn.config import Config
+
+    config = Config(app=None, host="127.0.0.1", port=0, workers=2)
+    listener = config.bind_socket()
+    seen: list[tuple[int, int]] = []
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport):
+            sock = transport.get_extra_info("socket")
+            before = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            nodelay(transport)
+            seen.append((before, sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)))
+            transport.close()
+
+    async def connect_once():
+        server = await asyncio.get_running_loop().create_server(Probe, sock=listener)
+        _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+        while not seen:
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+
+    asyncio.run(connect_once())
+    assert seen == [(0, 1)]

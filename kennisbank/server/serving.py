@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import logging
 import resource
+import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,21 @@ def connection_cap(wanted: int) -> int:
     if soft == resource.RLIM_INFINITY:
         return wanted
     return max(1, min(wanted, soft - SPARE_FILES))
+
+
+def nodelay(transport) -> None:
+    """Send small writes at once (``TCP_NODELAY``), as asyncio does for the sockets it makes.
+
+    With ``--workers N`` uvicorn binds the socket itself without naming the protocol
+    (``proto`` 0), and asyncio sets ``TCP_NODELAY`` only on sockets whose ``proto`` is TCP:
+    the response's headers and body, two writes, then waited for the client's delayed
+    ACK, some 40 ms per request (bench: 48 ms for ``GET /`` with 2 workers, 5 ms with 1)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -93,6 +109,7 @@ class GuardedH11Protocol(H11Protocol):
             log.warning("refused a connection: %d are open (MAX_CONNECTIONS)", len(self.connections))
             transport.abort()
             return
+        nodelay(transport)
         super().connection_made(transport)
         self._arm()
 
