@@ -388,6 +388,48 @@ def backup(target: Path) -> None:
     click.echo(f"backed up {count} submission(s) to {target} ({target.stat().st_size / 1024:.0f} KB, integrity checked, {seconds:.2f} s)")
 
 
+@cli.group("db")
+def database() -> None:
+    """The database as a whole: move it between SQLite and PostgreSQL."""
+
+
+@database.command("copy")
+@click.option("--from", "source", required=True, metavar="URL", help="the database to copy, e.g. sqlite:///var/kennisbank.sqlite3")
+@click.option("--to", "target", required=True, metavar="URL", help="the database to fill, e.g. postgresql://kennisbank@localhost/kennisbank")
+@click.option("--replace", is_flag=True, help="delete what the target holds first (otherwise a target with data is refused)")
+def database_copy(source: str, target: str, replace: bool) -> None:
+    """Copy every table from one database to another: SQLite to PostgreSQL, and back.
+
+    Both are opened (and migrated) as the server opens them; relative sqlite:/// paths are
+    relative to the current folder. The source is read in one snapshot, so the server may
+    keep running on it; stop the servers that use the target. Every table is copied in one
+    transaction on the target, the aggregates as they are, PostgreSQL's id sequences set
+    past the copied ids. Each table's row count and a checksum over its rows are compared
+    with the source before the commit: on a difference nothing is kept, and the error
+    names the table. A target that holds data is refused unless --replace is given.
+
+    Afterwards point DATABASE_URL at the target and start the server.
+    """
+    from kennisbank.server.db_copy import copy_database
+    from kennisbank.server.store import StoreError, StoreURLError, parse_database_url
+
+    for option, url in (("--from", source), ("--to", target)):
+        try:
+            parse_database_url(url, Path.cwd())
+        except StoreURLError as exc:
+            raise BadInput(f"{option}: {exc}") from None
+    if source == target:
+        raise BadInput("--from and --to name the same database. Fix: copy into another, empty database")
+    try:
+        copied = copy_database(source, target, Path.cwd(), replace=replace)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    width = max(len(item.table) for item in copied)
+    for item in copied:
+        click.echo(f"{item.table:<{width}}  {item.rows:>9} row(s)  sha256 {item.checksum[:16]}")
+    click.echo(f"copied {sum(item.rows for item in copied)} row(s) in {len(copied)} tables; every table's count and checksum match the source")
+
+
 @cli.group()
 def admin() -> None:
     """The accounts of the consultant's dashboard (/beheer/ on `kennisbank serve`)."""

@@ -33,7 +33,7 @@ from kennisbank.server.definitions import Definitions
 from kennisbank.server.notify import NotifySettings, email_message
 from kennisbank.server.outbox import BATCH, NICE, Outbox
 from kennisbank.server.sqlite_store import SQLiteStore
-from kennisbank.server.store import Submission, new_public_id, utc_now
+from kennisbank.server.store import Submission, new_public_id, open_store, utc_now
 
 from local_server import LocalServer, free_port
 from support import CONTEXT, ENDPOINT, QUESTIONS, payload
@@ -225,10 +225,15 @@ def test_without_smtp_url_mail_goes_into_a_maildir(site, tmp_path, monkeypatch):
 # The outbox: retries, crashes, erasure
 
 
+BACKENDS = ("sqlite", "postgresql")
+"""The tests of the outbox in this process (``outbox_for``) run on both stores; those of the
+worker process and its lock file on SQLite, the server's default."""
+
+
 @pytest.fixture
-def outbox_for(site, tmp_path):
+def outbox_for(site, tmp_path, database_url):
     """``outbox_for(settings)``: a real store and the outbox worker's delivery step, in this process."""
-    store = SQLiteStore(tmp_path / "kb.sqlite3")
+    store = open_store(database_url, tmp_path)
     definitions = Definitions(store, site.site, load_manifest(site.site))
     yield lambda settings: (store, lambda: Outbox(store, definitions, settings))
     store.close()
@@ -380,7 +385,7 @@ def test_the_server_sends_from_a_worker_process_of_lower_priority_that_ends_with
     assert [message["Message-ID"] for message in sink.messages] == [f"<{reply['id']}.submission@example.nl>"]
 
 
-def test_the_worker_takes_a_backlog_batch_after_batch_and_wakes_at_a_commit_of_another_connection(outbox_for, tmp_path, monkeypatch):
+def test_the_worker_takes_a_backlog_batch_after_batch_and_wakes_at_a_commit_of_another_connection(outbox_for, tmp_path, database_url, monkeypatch):
     monkeypatch.setattr(outbox_module, "IDLE_LOOK", 3600.0)  # only a full batch or a commit may make it read again
     settings = NotifySettings(maildir=tmp_path / "mail", to="advies@example.nl", sender="kennisbank@example.nl")
     store, make_outbox = outbox_for(settings)
@@ -390,7 +395,7 @@ def test_the_worker_takes_a_backlog_batch_after_batch_and_wakes_at_a_commit_of_a
     stop = threading.Event()
     worker = threading.Thread(target=make_outbox().work, args=(stop,))
     worker.start()
-    server = SQLiteStore(tmp_path / "kb.sqlite3")  # the server's own connection
+    server = open_store(database_url, tmp_path)  # the server's own connection
     try:
         _wait(lambda: len(_maildir_ids(tmp_path / "mail")) == len(backlog), seconds=60, what="the whole backlog")
         late = _lead()
@@ -405,7 +410,7 @@ def test_the_worker_takes_a_backlog_batch_after_batch_and_wakes_at_a_commit_of_a
     assert {state.state for state in store.deliveries(("pending", "sent", "failed"))} == {"sent"}
 
 
-def test_the_worker_holds_back_while_submissions_keep_arriving_but_never_longer_than_its_bound(outbox_for, tmp_path, monkeypatch):
+def test_the_worker_holds_back_while_submissions_keep_arriving_but_never_longer_than_its_bound(outbox_for, tmp_path, database_url, monkeypatch):
     """On a 2-core machine a worker sending during a burst of submissions cost the receiver
     26-36 % of its throughput even at nice +19: it sends in the first quiet poll instead,
     or after LONGEST_DEFER regardless."""
@@ -415,7 +420,7 @@ def test_the_worker_holds_back_while_submissions_keep_arriving_but_never_longer_
     stop, keep_committing = threading.Event(), threading.Event()
     worker = threading.Thread(target=make_outbox().work, args=(stop,))
     worker.start()
-    server = SQLiteStore(tmp_path / "kb.sqlite3")  # the server's own connection, committing as submissions arrive
+    server = open_store(database_url, tmp_path)  # the server's own connection, committing as submissions arrive
     sent = []
 
     def arrivals() -> None:  # a commit every 50 ms, well inside one poll (0.25 s), until told to stop
@@ -553,3 +558,36 @@ def test_the_reader_is_told_that_the_consultancy_will_call(site, tmp_path):
         server.stop()
     assert as_json["follow_up"] is True and anonymous["follow_up"] is False
     assert "we will be in touch within two working days" in page
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite: one worker per database, the test above
+def test_outbox_work_by_hand_on_postgresql_two_workers_share_the_outbox_and_send_each_once(site, tmp_path, database_url):
+    mail = tmp_path / "mail"
+    store = open_store(database_url, tmp_path)
+    settings = NotifySettings(maildir=mail)
+    leads = [_lead() for _ in range(30)]
+    for lead in leads:
+        store.add(lead, settings.channels(lead))
+    environment = {**os.environ, "DATABASE_URL": database_url, "SITE_DIR": str(site.site), "MAILDIR": str(mail)}
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "kennisbank.cli", "outbox", "work"], env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        for log in logs
+    ]
+    try:
+        _wait(lambda: len(_maildir_ids(mail)) >= len(leads), seconds=60, what="every delivery")
+        late = _lead()
+        store.add(late, settings.channels(late))  # a commit wakes a worker
+        _wait(lambda: len(_maildir_ids(mail)) >= len(leads) + 1, seconds=30, what="the delivery after the backlog")
+        time.sleep(1)  # time for a second, wrong send of anything, were a delivery given to both
+        for worker in workers:
+            worker.terminate()
+            assert worker.wait(10) == 0, "SIGTERM: stops when its batch is done"
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    assert _maildir_ids(mail) == sorted(f"<{lead.public_id}.submission@localhost>" for lead in [*leads, late]), "each exactly once"
+    assert {state.state for state in store.deliveries(("pending", "sent", "failed"))} == {"sent"}
+    store.close()

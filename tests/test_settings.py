@@ -98,7 +98,7 @@ BAD_SETTINGS = [
     ("BENCHMARK_MIN", "0", "out of range"),
     ("BENCHMARK_MIN", "twenty", "not a whole number"),
     ("RETENTION_MONTHS", "a year", "not a whole number"),
-    ("DATABASE_URL", "postgresql://db/kb", "PostgreSQL"),
+    ("DATABASE_URL", "postgresql://db/kb?nonsense=1", "not a valid PostgreSQL URL"),
     ("DATABASE_URL", "sqlite:/kb", "not a database URL"),
     ("WORKERS", "0", "out of range"),
     ("WORKERS", "two", "not a whole number"),

@@ -5,6 +5,7 @@ files and pragmas run on SQLite only and say so."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -246,3 +247,60 @@ def test_public_ids_are_letters_and_digits_so_exports_show_them_unchanged():
     ids = {new_public_id() for _ in range(2000)}
     assert len(ids) == 2000
     assert all(len(i) == 16 and i.isascii() and i.isalnum() for i in ids)
+
+
+# The outbox on PostgreSQL: workers share it
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite has one worker per database (a lock file): nothing to share
+def test_two_workers_never_get_the_same_delivery_and_a_dead_ones_claim_runs_out(database_url, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    writer = open_store(database_url, tmp_path)
+    for _ in range(40):
+        writer.add(submission(email="a@example.org"), ["email", "webhook"])
+    workers = [open_store(database_url, tmp_path) for _ in range(4)]
+    assert all(worker.outbox_lock_file() is None for worker in workers)
+    with ThreadPoolExecutor(8) as pool:
+        batches = list(pool.map(lambda n: workers[n % 4].due_deliveries(utc_now(), 7), range(16)))
+    claimed = [delivery.id for batch in batches for delivery in batch]
+    assert len(claimed) == len(set(claimed)) == 80, "every delivery once, none twice"
+    assert workers[0].due_deliveries(utc_now(), 100, all_pending=True) == [], "all claimed"
+    # recorded: the claim ends with it; a retry is due again at its time
+    first, second, *rest = claimed
+    workers[0].record_deliveries([(first, 1)], [(second, 1, "timeout", utc_now() + timedelta(minutes=1))])
+    assert [d.id for d in workers[1].due_deliveries(utc_now() + timedelta(minutes=2), 100)] == [second]
+    # a worker that died holding a claim: the others take its deliveries once the lease ran out
+    writer.run_sql("UPDATE outbox SET claimed_until = '2000-01-01T00:00:00Z' WHERE id = ?", (rest[0],))
+    assert [d.id for d in workers[2].due_deliveries(utc_now(), 100)] == [rest[0]]
+    for store in (writer, *workers):
+        store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite's writers take turns for the whole file: no deadlock
+def test_a_submission_that_deadlocks_with_another_writer_is_tried_again_and_stored_once(database_url, tmp_path):
+    """An erasure's triggers lock a month's counter and then a definition's; a submission locks
+    them the other way round. PostgreSQL ends one of the two; the store tries it again."""
+    import threading
+
+    import psycopg
+
+    store = open_store(database_url, tmp_path)
+    first = submission(definition="d", score=10)
+    store.add(first)
+    month = first.created_at.strftime("%Y-%m")
+    other = psycopg.connect(database_url)
+    other.execute("UPDATE insight_changes SET changes = changes WHERE month = %s", (month,))  # holds the month's counter
+    late = submission(definition="d", score=20)
+    outcome: list = []
+    adding = threading.Thread(target=lambda: outcome.append(store.add(late)))
+    adding.start()  # claims the definition's counter, then waits for the month's
+    time.sleep(0.3)
+    other.execute("UPDATE peer_changes SET changes = changes WHERE definition = 'd'")  # waits for the definition's: a cycle
+    other.commit()
+    other.close()
+    adding.join(30)
+    assert outcome and sum(outcome[0][""]) == 1, "stored after a retry, compared with the one before it"
+    assert sorted(s.score for s in store.all()) == [10, 20]
+    assert sum(store.peer_counts("d")[""]) == 2
+    store.close()

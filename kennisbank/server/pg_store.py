@@ -40,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import conninfo
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .sql_common import SQLStore, load_migrations
@@ -51,9 +52,12 @@ T = TypeVar("T")
 POOL_SIZE = 8
 """Connections per process at most: a server's threads (and the outbox worker) share them."""
 CONNECT_TIMEOUT = 10
+DEADLOCK_TRIES = 3
 LEASE = timedelta(minutes=5)
 """How long a claimed delivery stays with its worker; longer than one attempt can take (SMTP and webhook time-outs)."""
 _MIGRATION_LOCK = 0x6B656E6E6973  # "kennis": the advisory lock taken while migrating
+_JSON_COLUMNS = {"insight_answers": {"answer"}}
+"""The jsonb columns (SQLite's are untyped): their values are wrapped when written from Python."""
 
 
 def parse_url(rest: str, base: Path) -> str:
@@ -96,8 +100,9 @@ _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?|%")
 
 @lru_cache(maxsize=512)
 def _pyformat(sql: str) -> str:
-    """The shared SQL's ``?`` placeholders as psycopg's ``%s`` (and a literal ``%`` as ``%%``), quoted text left alone."""
-    return _PLACEHOLDER.sub(lambda m: "%s" if m[0] == "?" else "%%" if m[0] == "%" else m[0], sql)
+    """The shared SQL's ``?`` placeholders as psycopg's ``%s``; every literal ``%`` as ``%%`` (psycopg
+    reads ``%`` inside quotes too); a ``?`` inside quoted text is text."""
+    return _PLACEHOLDER.sub(lambda m: "%s" if m[0] == "?" else m[0].replace("%", "%%"), sql)
 
 
 class _Db:
@@ -221,10 +226,23 @@ class PostgresStore(SQLStore):
             raise StoreError(self._unreachable(exc)) from None
 
     def _transaction(self, work: Callable[[_Db], T]) -> T:
-        """Run ``work`` in one transaction, committed (and durable) before returning."""
-        with self._reading() as db:
-            # the pool's connection commits at the end of the block, or rolls back on an error
-            return work(db)
+        """Run ``work`` in one transaction, committed (and durable) before returning.
+
+        A deadlock (PostgreSQL ends one of two transactions that wait for each other's rows:
+        an erasure's triggers lock aggregate rows in another order than a submission's) is
+        tried again, twice at most: ``work`` runs from its start in a new transaction."""
+        for attempt in range(1, DEADLOCK_TRIES + 1):
+            try:
+                with self._pool.connection() as connection:
+                    # the pool's connection commits at the end of the block, or rolls back on an error
+                    return work(_Db(connection))
+            except psycopg.errors.DeadlockDetected:
+                if attempt == DEADLOCK_TRIES:
+                    raise StoreError(f"{self.target}: a write deadlocked {DEADLOCK_TRIES} times. Fix: try again; report it if it repeats") from None
+                log.warning("%s: a write deadlocked with another; trying again", self.target)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                raise StoreError(self._unreachable(exc)) from None
+        raise AssertionError("unreachable")
 
     def _peer_stamp(self, db: _Db, definition: str, claim: bool = False) -> int:
         """The change counter of ``definition`` (``peer_changes``, bumped by the triggers of 0006).
@@ -283,6 +301,50 @@ class PostgresStore(SQLStore):
     def outbox_lock_file(self) -> Path | None:
         """``None``: PostgreSQL needs no lock file; workers share the outbox by claiming rows (:meth:`due_deliveries`)."""
         return None
+
+    # kennisbank db copy (kennisbank.server.db_copy)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[_Db]:
+        """One read transaction: every table as of one moment, while others write."""
+        with self._reading() as db:
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield db
+
+    @staticmethod
+    def _columns(db: _Db, table: str) -> list[str]:
+        rows = db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position", (table,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    @staticmethod
+    def _adapt_row(table: str, names: list[str], row: tuple) -> tuple:
+        """A row from either database as PostgreSQL takes it: a jsonb column's value wrapped as JSON."""
+        if table not in _JSON_COLUMNS:
+            return tuple(row)
+        return tuple(Jsonb(value) if name in _JSON_COLUMNS[table] else value for name, value in zip(names, row, strict=True))
+
+    def _bulk_load(self, tables: tuple[str, ...], work: Callable[[_Db], T]) -> T:
+        """``work(db)`` in one transaction with the tables' own triggers off (rows copied with
+        their aggregates are not counted twice), then the id sequences set past the copied ids."""
+
+        def run(db: _Db) -> T:
+            for table in tables:
+                db.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")  # the foreign keys stay checked
+            result = work(db)
+            for table in tables:
+                db.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+                if "id" in self._columns(db, table):
+                    db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce((SELECT max(id) FROM {table}), 0) + 1, false)")
+            # the peer counts changed without their triggers: move every digest's change counter, so no cache holds
+            db.execute(
+                "INSERT INTO peer_changes (definition, changes) SELECT DISTINCT definition, 1 FROM peer_counts "
+                "ON CONFLICT (definition) DO UPDATE SET changes = peer_changes.changes + 1"
+            )
+            return result
+
+        return self._transaction(run)
 
     def check_writable(self) -> None:
         """Raise :class:`StoreError` unless a write could be committed now (the health check)."""

@@ -279,7 +279,7 @@ class Settings(BaseSettings):
     database_url: Annotated[str, BeforeValidator(_database_url)] = Field(
         "sqlite:///var/kennisbank.sqlite3",
         description="where the submissions are kept; a relative path is relative to the current folder; "
-        "the file and its folder are created and migrated on first use",
+        "the file and its folder are created and migrated on first use; or postgresql://user:password@host/database (Deploying)",
     )
     site_dir: Annotated[Path, BeforeValidator(_in_current_folder)] = Field(
         "site", description="the built site to serve (make build writes it), relative to the current folder"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -166,6 +166,7 @@ class SQLStore:
         def compare(db: Any) -> None:
             # the counts of the earlier submissions, read in the insert's transaction with the
             # writers of this definition taking turns, so concurrent submissions each see all that came first
+            before.clear()  # a transaction tried again starts afresh
             if definition:
                 stamp = self._peer_stamp(db, definition, claim=True)
                 before.append((stamp, self._peer_counts_in(db, definition, stamp)))
@@ -848,8 +849,3 @@ def add_scores(rows: Iterable[tuple], scores: dict[int, int], by_month: dict[str
 
 def clause(where: list[str]) -> str:
     return ("WHERE " + " AND ".join(where)) if where else ""
-
-
-def rows_in_order(db: Any, table: str, columns: list[str], key: list[str]) -> Iterator[tuple]:
-    """Every row of ``table`` ordered by ``key`` (``kennisbank db copy``)."""
-    yield from db.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {', '.join(key)}")

@@ -328,6 +328,41 @@ class SQLiteStore(SQLStore):
     def _data_stamp(self, db: sqlite3.Connection) -> tuple[int, int]:
         return self._peer_stamp(db, "")
 
+    # kennisbank db copy (kennisbank.server.db_copy)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every table as of one moment, while others write (WAL)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
+
+    @staticmethod
+    def _columns(db: sqlite3.Connection, table: str) -> list[str]:
+        return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+
+    @staticmethod
+    def _adapt_row(table: str, names: list[str], row: tuple) -> tuple:
+        return tuple(row)
+
+    def _bulk_load(self, tables: tuple[str, ...], work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(db)`` in one transaction with the triggers dropped (SQLite cannot switch them
+        off) and created again before the commit: rows copied with their aggregates are not counted twice."""
+
+        def run(db: sqlite3.Connection) -> T:
+            triggers = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name").fetchall()
+            for name, _ in triggers:
+                db.execute(f'DROP TRIGGER "{name}"')
+            result = work(db)
+            for _, sql in triggers:
+                db.execute(sql)
+            return result
+
+        return self._transaction(run)
+
     def _after_delete(self) -> None:
         if self.target != MEMORY:
             # move the overwritten pages into the database file and empty the log

@@ -1,0 +1,122 @@
+"""``kennisbank db copy``: every table from one database to another (SQLite to PostgreSQL and back).
+
+For a site that outgrows SQLite (or moves back). The steps:
+
+1. Both databases are opened as the server opens them, so both are at the current schema
+   (their own dialect's migrations: ``schema_migrations`` is not copied, it is compared).
+2. The source is read in one snapshot (a read transaction), so a server that keeps
+   writing to it meanwhile does not tear the copy.
+3. The target must hold no data (``replace`` empties it first, in the same transaction).
+4. Every table is copied in dependency order in one transaction on the target, with the
+   aggregate triggers off: ``insight_*`` and ``peer_counts`` are copied as they are, not
+   counted twice. PostgreSQL's id sequences are set past the copied ids.
+5. Per table, the row count and a SHA-256 over the rows in a canonical form (each row as
+   JSON, the rows sorted, so neither collation nor row order matters) are compared between
+   the source snapshot and the target inside that transaction; on a difference the
+   transaction is rolled back and the error names the table.
+
+Tables one dialect has alone are not copied: PostgreSQL's ``peer_changes`` (a cache
+counter, rebuilt from use) and columns such as ``outbox.claimed_until`` (a worker's claim,
+empty in a fresh copy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .sql_common import TABLES
+from .store import StoreError, open_store
+
+COPIED = tuple(table for table in TABLES if table != "schema_migrations")
+DIALECT_ONLY = {"outbox": {"claimed_until"}}
+"""Columns one dialect has alone, not copied: a worker's claim on a delivery (PostgreSQL's 0003)."""
+
+
+@dataclass(frozen=True)
+class TableCopy:
+    table: str
+    rows: int
+    checksum: str
+
+
+class CopyError(StoreError):
+    """The copy could not be made or did not verify; nothing was changed in the target."""
+
+
+def checksum(rows: Iterable[tuple]) -> tuple[int, str]:
+    """The number of rows and a SHA-256 over them in a canonical form: each row as compact
+    JSON (integers, text and null as the databases return them), the rows sorted."""
+    lines = sorted(json.dumps(list(row), ensure_ascii=False, separators=(",", ":")) for row in rows)
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode("utf-8"))
+        digest.update(b"\n")
+    return len(lines), digest.hexdigest()
+
+
+def copied_columns(store: Any, db: Any, table: str) -> list[str]:
+    return [column for column in store._columns(db, table) if column not in DIALECT_ONLY.get(table, ())]
+
+
+def checksums(store: Any) -> dict[str, tuple[int, str]]:
+    """Every copied table's row count and checksum, from one snapshot of ``store``."""
+    with store._snapshot() as db:
+        return {table: checksum(db.execute(f"SELECT {', '.join(copied_columns(store, db, table))} FROM {table}").fetchall()) for table in COPIED}
+
+
+def copy_database(source_url: str, target_url: str, base: Path, *, replace: bool = False) -> list[TableCopy]:
+    """Copy every table of ``source_url`` into ``target_url``, verified; what was copied, per table."""
+    source = open_store(source_url, base)
+    try:
+        target = open_store(target_url, base)
+        try:
+            if source.schema_version != target.schema_version:
+                raise CopyError(
+                    f"the source is at schema version {source.schema_version}, the target at {target.schema_version}. "
+                    "Fix: run the same version of kennisbank on both (opening migrates them)"
+                )
+            with source._snapshot() as reader:
+                columns = {table: copied_columns(source, reader, table) for table in COPIED}
+                data = {table: reader.execute(f"SELECT {', '.join(columns[table])} FROM {table}").fetchall() for table in COPIED}
+            expected = {table: checksum(rows) for table, rows in data.items()}
+
+            def load(db: Any) -> list[TableCopy]:
+                filled = [table for table in COPIED if db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()]
+                if filled and not replace:
+                    raise CopyError(
+                        f"{target.target}: the target holds data (in {', '.join(filled)}); a copy never mixes two databases. "
+                        "Fix: copy into a new, empty database, or give --replace to delete what the target holds first"
+                    )
+                for table in reversed(COPIED):
+                    db.execute(f"DELETE FROM {table}")
+                for table in COPIED:
+                    names = columns[table]
+                    missing = set(names) - set(target._columns(db, table))
+                    if missing:
+                        raise CopyError(
+                            f"{target.target}: table {table} lacks the column(s) {', '.join(sorted(missing))}. Fix: run the same kennisbank version on both"
+                        )
+                    rows = [target._adapt_row(table, names, row) for row in data[table]]
+                    db.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
+                copied = []
+                for table in COPIED:
+                    found = checksum(db.execute(f"SELECT {', '.join(columns[table])} FROM {table}").fetchall())
+                    if found != expected[table]:
+                        raise CopyError(
+                            f"{target.target}: table {table} differs after the copy ({found[0]} rows, checksum {found[1][:12]}; "
+                            f"the source has {expected[table][0]}, {expected[table][1][:12]}); the copy was rolled back. "
+                            "Fix: check that both databases are at the same schema and that no other program writes to the target, then copy again"
+                        )
+                    copied.append(TableCopy(table, *found))
+                return copied
+
+            return target._bulk_load(COPIED, load)
+        finally:
+            target.close()
+    finally:
+        source.close()

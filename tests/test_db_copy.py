@@ -1,0 +1,178 @@
+"""`kennisbank db copy`: every table from SQLite to a real PostgreSQL and back, verified by
+counts and checksums and by the dashboard's and the peer comparison's figures afterwards;
+a target with data refused; a difference found after the copy rolls it back and names the table."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from kennisbank.cli import main
+from kennisbank.server import db_copy
+from kennisbank.server.sql_common import TABLES
+from kennisbank.server.store import STATUSES, ContactRequest, LeadFilter, StoredDefinition, new_public_id, open_store, utc_now
+
+from support import submission
+
+DIGEST = "d" * 64
+
+
+def fill(store) -> None:
+    """Rows in every table: submissions with theme scores, a definition, requests, the outbox in
+    every state, accounts, a session, notes, failed logins, the audit log, and thereby the aggregates."""
+    store.remember_definitions([StoredDefinition(DIGEST, "contract-check", 1, '{"id": "contract-check"}')])
+    now = utc_now()
+    for n in range(60):
+        lead = n % 3 == 0
+        store.add(
+            submission(
+                created_at=now - timedelta(days=n * 5, seconds=n),
+                score=(n * 17) % 101,
+                band=("inspanning", "gemengd", "resultaatgericht")[n % 3],
+                lang=("nl", "en")[n % 2],
+                definition=DIGEST if n % 4 else None,
+                themes={"a": (n * 7) % 101, "b": None if n % 5 == 0 else n % 101} if n % 4 else {},
+                answers={"q1": n % 3, "q2": "unknown" if n % 7 == 0 else 1, "q3": "na", "ctx": "commercieel"},
+                **({"email": f"p{n % 4}@example.org", "organisation": f"Org {n}", "message": "Bel me", "discuss": bool(n % 2)} if lead else {}),
+            ),
+            ["email", "webhook"] if lead else [],
+        )
+    store.add_request(ContactRequest(new_public_id(), now, "nl", "question", "Ann", "ann@example.org", "Een vraag"), ["email"])
+    leads = store.leads(LeadFilter(), limit=100)
+    for index, lead in enumerate(leads[:12]):
+        store.set_status(lead.submission.public_id, STATUSES[index % 3])
+        store.add_note(lead.submission.public_id, "consultant@example.org", f"note {index} ‘quoted’")
+    due = store.due_deliveries(now, 100, all_pending=True)
+    store.record_deliveries([(due[0].id, 1)], [(due[1].id, 3, "550 refused", None), (due[2].id, 1, "timeout", now + timedelta(minutes=5))])
+    store.add_admin("consultant@example.org", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA")
+    admin = store.admin("consultant@example.org")
+    store.update_admin(admin.id, totp_secret="JBSWY3DPEHPK3PXP", totp_last=59_000_000)
+    store.create_session("f" * 64, admin.id, "csrf-token", "en")
+    store.login_failed(["account:x@example.org", "address:abc"])
+    store.audit("consultant@example.org", "status", leads[0].submission.public_id, "contacted")
+    store.erase_email("p1@example.org")  # leaves peer_counts rows at 0: copied as they are
+
+
+def figures(store) -> dict:
+    """What the dashboard and the peer comparison show, for a few filters."""
+    chosen = [LeadFilter(), LeadFilter(kind="lead"), LeadFilter(since=f"{utc_now() - timedelta(days=100):%Y-%m-%d}", lang="nl"), LeadFilter(search="org 3")]
+    return {
+        "insight": [store.insight(c) for c in chosen],
+        "count": [store.count_leads(c) for c in chosen],
+        "leads": [[(lead.submission, lead.status) for lead in store.leads(c, limit=500)] for c in chosen],
+        "peers": store.peer_counts(DIGEST),
+        "stats": store.stats(),
+        "deliveries": store.deliveries(("pending", "sent", "failed")),
+        "requests": store.requests(),
+        "admins": store.admins(),
+        "session": store.session("f" * 64),
+        "audit": store.audit_log(),
+        "notes": [store.notes(lead.submission.public_id) for lead in store.leads(LeadFilter(), limit=500)],
+    }
+
+
+def test_sqlite_to_postgresql_and_back_keeps_every_table_and_figure(tmp_path, postgres, capsys):
+    first = f"sqlite:///{tmp_path / 'first.sqlite3'}"
+    middle = postgres.fresh(template="template0")  # empty: the copy migrates it
+    last = f"sqlite:///{tmp_path / 'last.sqlite3'}"
+    store = open_store(first, tmp_path)
+    fill(store)
+    before, shown = db_copy.checksums(store), figures(store)
+    store.close()
+    assert set(db_copy.COPIED) == set(TABLES) - {"schema_migrations"}
+    assert all(count > 0 for count, _ in before.values()), {table for table, (count, _) in before.items() if not count}
+
+    assert main(["db", "copy", "--from", first, "--to", middle]) == 0
+    out = capsys.readouterr().out
+    assert "every table's count and checksum match the source" in out and f"{before['submissions'][1][:16]}" in out
+    assert main(["db", "copy", "--from", middle, "--to", last]) == 0
+    capsys.readouterr()
+
+    for url in (middle, last):
+        copy = open_store(url, tmp_path)
+        assert db_copy.checksums(copy) == before, url
+        assert figures(copy) == shown, url
+        copy.close()
+
+
+def test_the_copy_goes_on_working_ids_and_aggregates_after_it(tmp_path, postgres):
+    source = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+    store = open_store(source, tmp_path)
+    fill(store)
+    store.close()
+    target = postgres.fresh(template="template0")
+    db_copy.copy_database(source, target, tmp_path)
+    copy = open_store(target, tmp_path)
+    before = copy.peer_counts(DIGEST)
+    highest = copy.run_sql("SELECT max(id) FROM submissions")[0][0]
+    late = submission(score=42, definition=DIGEST, themes={"a": 42}, email="late@example.org")
+    assert copy.add(late, ["email"]) == before  # the sequence was set past the copied ids: no clash
+    assert copy.run_sql("SELECT id FROM submissions WHERE public_id = ?", (late.public_id,))[0][0] > highest
+    after = copy.peer_counts(DIGEST)
+    assert after[""][42] == before[""][42] + 1 and after["a"][42] == before["a"][42] + 1, "the triggers run again"
+    assert copy.insight(LeadFilter()).count == copy.run_sql("SELECT count(*) FROM submissions")[0][0]
+    copy.close()
+
+
+def test_a_target_with_data_is_refused_unless_replace(tmp_path, postgres, capsys):
+    source = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+    store = open_store(source, tmp_path)
+    fill(store)
+    store.close()
+    target = postgres.fresh()
+    other = open_store(target, tmp_path)
+    kept = submission()
+    other.add(kept)
+    other.close()
+    assert main(["db", "copy", "--from", source, "--to", target]) == 1
+    err = capsys.readouterr().err
+    assert "the target holds data (in submissions" in err and "--replace" in err and "Fix:" in err
+    other = open_store(target, tmp_path)
+    assert [s.public_id for s in other.all()] == [kept.public_id], "left as it was"
+    other.close()
+    assert main(["db", "copy", "--from", source, "--to", target, "--replace"]) == 0
+    other = open_store(target, tmp_path)
+    assert kept.public_id not in {s.public_id for s in other.all()} and len(other.all()) > 0
+    other.close()
+
+
+@pytest.mark.parametrize("broken", ["notes", "insight_answers"])
+def test_a_difference_after_the_copy_rolls_it_back_and_names_the_table(tmp_path, postgres, monkeypatch, broken):
+    from kennisbank.server.pg_store import PostgresStore
+
+    source = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+    store = open_store(source, tmp_path)
+    fill(store)
+    store.close()
+    target = postgres.fresh()
+    adapt = PostgresStore._adapt_row
+
+    def corrupting(table, names, row):  # a copy that changes one value of one table on the way
+        row = adapt(table, names, row)
+        return (*row[:-1], row[-1] + 1) if table == broken and isinstance(row[-1], int) else (*row[:-1], f"{row[-1]}!") if table == broken else row
+
+    monkeypatch.setattr(PostgresStore, "_adapt_row", staticmethod(corrupting))
+    with pytest.raises(db_copy.CopyError, match=f"table {broken} differs after the copy.*rolled back"):
+        db_copy.copy_database(source, target, tmp_path)
+    monkeypatch.undo()
+    copy = open_store(target, tmp_path)
+    assert all(count == 0 for count, _ in db_copy.checksums(copy).values()), "nothing kept"
+    assert copy.run_sql("SELECT count(*) FROM information_schema.triggers WHERE trigger_name = 'insight_insert_delete'")[0][0] == 2, "triggers on"
+    copy.close()
+
+
+def test_bad_urls_and_the_same_database_are_usage_errors(tmp_path, capsys):
+    assert main(["db", "copy", "--from", f"sqlite:///{tmp_path / 'a.sqlite3'}", "--to", "postgresql://u:secret@h/x?nonsense=1"]) == 2
+    err = capsys.readouterr().err
+    assert "--to" in err and "Fix:" in err and "secret" not in err
+    same = f"sqlite:///{tmp_path / 'a.sqlite3'}"
+    assert main(["db", "copy", "--from", same, "--to", same]) == 2
+    assert "same database" in capsys.readouterr().err
+
+
+def test_backup_of_postgresql_names_pg_dump(tmp_path, postgres, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", postgres.fresh())
+    assert main(["backup", "--to", str(tmp_path / "copy.sqlite3")]) == 1
+    err = capsys.readouterr().err
+    assert "pg_dump" in err and "Fix:" in err and not (tmp_path / "copy.sqlite3").exists()
