@@ -289,5 +289,8 @@ def test_connections_of_a_socket_bound_as_uvicorn_binds_it_for_workers_send_at_o
         writer.close()
         server.close()
 
-    asyncio.run(connect_once())
+    # a thread of its own: another test may have left an event loop running in this one
+    thread = threading.Thread(target=asyncio.run, args=(connect_once(),))
+    thread.start()
+    thread.join(30)
     assert seen == [(0, 1)]
