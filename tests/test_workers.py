@@ -255,6 +255,9 @@ def test_the_shared_rate_limit_keeps_a_keyed_hash_and_forgets_it_after_the_windo
         assert limiter.hit("192.0.2.2") is None
         assert len(rows()) == 3 and len(limiter) == 2  # wait() and a refused hit() record nothing
         assert all(b"192.0.2" not in client and len(client) == 32 for client, _ in rows())
+        with pool.connection() as connection:  # a database restart, as the limiter's connection sees it
+            connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %s", (limiter._connection.info.backend_pid,))
+        assert limiter.hit("192.0.2.1") == 1  # a new connection, the same counts
         time.sleep(2.5)  # past the window, and a sweep after it, with no submission in between
         assert rows() == [] and len(other) == 0
         assert limiter.hit("192.0.2.1") is None
