@@ -106,11 +106,12 @@ class SharedRateLimiter:
 
     def _sweep_regularly(self) -> None:
         while not self._stop.wait(self.seconds):
+            if getattr(self.pool, "closed", False):  # the app stopped and closed its store: so does the limiter
+                self.close()
+                return
             try:
                 self.sweep()
-            except Exception as exc:  # the pool closed with the app, or the database is away for a moment
-                if getattr(self.pool, "closed", False):
-                    return
+            except Exception as exc:  # the database is away for a moment
                 log.warning("the rate limit's old entries could not be deleted (%s); trying again in %g s", exc, self.seconds)
 
     def close(self) -> None:
