@@ -3,7 +3,7 @@
 #   make serve   build the site and serve it with the submission server
 #   make test    the house style (make lint), then every test
 #   make lint    ruff: lint and format check of the whole tree (make format fixes what it can)
-#   make build   strict build into site/
+#   make build   strict build into site/, the languages side by side
 #   make dev     live-reload preview for writers (drafts shown)
 #   make bench   build-time benchmark at 10, 100 and 1000 articles
 #   make audit   Lighthouse, axe, the Nu Html Checker and page weight against audit/budgets.json
@@ -26,8 +26,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# the languages side by side, one mkdocs build --strict each (kennisbank/build.py);
+# SERIAL=1 builds them one after the other in one mkdocs build --strict
 build: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m kennisbank.build $(if $(SERIAL),--serial)
 
 serve: build
 	$(BIN)/kennisbank serve
