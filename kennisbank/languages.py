@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
+
+from jinja2.bccache import Bucket, BytecodeCache
 
 #: the language a build is limited to (a locale of mkdocs.yml's i18n plugin)
 LANGUAGE = "KENNISBANK_LANGUAGE"
@@ -62,3 +65,39 @@ def load_parts(folder: Path, kind: str) -> dict[str, Any]:
         locale = path.name.removeprefix(f"{kind}.").removesuffix(".pickle")
         found[locale] = pickle.loads(path.read_bytes())
     return found
+
+
+# The writer's preview (make dev: mkdocs serve --dirty, one language)
+
+
+def dirty() -> bool:
+    """The build rebuilds only what changed (``mkdocs serve --dirty``). MkDocs tells the
+    hooks in ``on_startup``, once per ``mkdocs serve``, but loads them anew for every
+    rebuild; mkdocs-static-i18n reads the command line for the same reason."""
+    return "--dirty" in sys.argv or "--dirtyreload" in sys.argv
+
+
+#: what a preview's rebuild compares with the one before it (this module, unlike a
+#: hook's, stays loaded from one rebuild to the next)
+previous: dict[str, Any] = {}
+
+
+class TemplateCache(BytecodeCache):
+    """Jinja's compiled templates kept in memory from one rebuild to the next: MkDocs
+    makes a new template environment for every rebuild, and compiling Material's
+    templates again took about a sixth of a preview's rebuild. Jinja checks each
+    entry against its template's source (``Bucket.checksum``)."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self.compiled.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+templates = TemplateCache()
