@@ -93,7 +93,7 @@ def build(config_file: Path, site_dir: Path | None = None, *, quiet: bool = Fals
 
         languages_done = time.perf_counter()
         try:
-            finish(site_dir, Path(parts), locales)
+            finish(site_dir, Path(parts), locales, quiet=quiet)
         except FinishError as exc:
             print(f"kennisbank.build: {exc}", file=sys.stderr)
             return 1

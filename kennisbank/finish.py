@@ -28,7 +28,7 @@ def _parts(folder: Path, kind: str, locales: list[str]) -> dict:
     return found
 
 
-def finish(site_dir: Path, folder: Path, locales: list[str]) -> None:
+def finish(site_dir: Path, folder: Path, locales: list[str], *, quiet: bool = False) -> None:
     """Write what needs every language into ``site_dir`` from the parts in ``folder``."""
     seo_parts = _parts(folder, "seo", locales)
     site = seo_parts[locales[0]]["site"]
@@ -50,7 +50,8 @@ def finish(site_dir: Path, folder: Path, locales: list[str]) -> None:
     stats = list(load_parts(folder, "share").values())  # none without hooks/share.py
     if stats:
         drawn, cached = sum(s.drawn for s in stats), sum(s.cached for s in stats)
-        print(f"share images: {drawn} drawn, {cached} from the cache ({sum(s.seconds for s in stats):.1f} s of the languages' builds)")
+        if not quiet:
+            print(f"share images: {drawn} drawn, {cached} from the cache ({sum(s.seconds for s in stats):.1f} s of the languages' builds)")
         if share.cache_dir().is_dir():
             share.prune(share.cache_dir())
 
