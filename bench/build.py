@@ -19,7 +19,8 @@ Per N (``BENCH_SIZES`` or the arguments; 10, 100 and 1000 by default), each once
 - at the largest N, the first search (``bench/search.py``): Pagefind on this site
   against Material's lunr on the default site (``BENCH_SEARCH=0`` leaves it out).
 
-Printed: seconds, the peak resident memory of the largest process (the parallel build
+Printed: seconds, CPU seconds (every process of the build; less sensitive to what else
+runs than the seconds), the peak resident memory of the largest process (the parallel build
 runs one per language at once), the ratio to Hugo measured in the same run, and the
 goals: the build at most 5x Hugo's at the largest N, a save shown within 3 s, the
 first search at most 160 KB. The machine's load average is printed with the figures:
@@ -179,8 +180,9 @@ def hugo() -> str:
     return found
 
 
-def run(command: list[str], cwd: Path, **env: str) -> tuple[float, float]:
-    """(seconds, peak resident MB of its largest process) of ``command``, which must succeed."""
+def run(command: list[str], cwd: Path, **env: str) -> tuple[float, float, float]:
+    """(seconds, CPU seconds of all its processes, peak resident MB of the largest) of
+    ``command``, which must succeed."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("KENNISBANK_")}
     environment.update(NO_MKDOCS_2_WARNING="1", **env)
     with tempfile.TemporaryFile() as output:
@@ -192,7 +194,7 @@ def run(command: list[str], cwd: Path, **env: str) -> tuple[float, float]:
             output.seek(0)
             raise SystemExit(f"{' '.join(command)} in {cwd} failed:\n{output.read().decode(errors='replace')[-4000:]}")
     # wait4 of the parent counts its waited-for children too: the largest process's peak
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def _get(url: str) -> str | None:
@@ -264,7 +266,7 @@ def main(sizes: list[int]) -> int:
     hugo_binary = hugo()
     hugo_version = subprocess.run([hugo_binary, "version"], capture_output=True, text=True).stdout.split()[1]
     print(f"{os.cpu_count()} cores; hugo {hugo_version}; load average at the start {_load()}")
-    print(f"{'N':>6} {'variant':>19} {'pages':>6} {'seconds':>8} {'peak MB':>8} {'x hugo':>7} {'load':>16}")
+    print(f"{'N':>6} {'variant':>19} {'pages':>6} {'seconds':>8} {'CPU s':>7} {'peak MB':>8} {'x hugo':>7} {'load':>16}")
     results: dict[tuple[int, str], float] = {}
     previews: dict[tuple[int, str], tuple[float, list[float]]] = {}
     # one cache for every size: article n is the same at every N, so a bigger N draws only its new images
@@ -290,11 +292,11 @@ def main(sizes: list[int]) -> int:
                 ),
             }
             for label, (command, cwd, out) in variants.items():
-                seconds, peak = run(command, cwd, XDG_CACHE_HOME=str(cache))
+                seconds, cpu, peak = run(command, cwd, XDG_CACHE_HOME=str(cache))
                 results[size, label] = seconds
                 pages = sum(1 for _ in out.rglob("index.html"))
                 ratio = f"{seconds / results[size, 'hugo']:.1f}" if (size, "hugo") in results else ""
-                print(f"{size:>6} {label:>19} {pages:>6} {seconds:>8.2f} {peak:>8.0f} {ratio:>7} {_load():>16}", flush=True)
+                print(f"{size:>6} {label:>19} {pages:>6} {seconds:>8.2f} {cpu:>7.1f} {peak:>8.0f} {ratio:>7} {_load():>16}", flush=True)
             modes = {"make dev": DEV_NOW, **({"before": DEV_BEFORE} if os.environ.get("BENCH_DEV_BEFORE") == "1" else {})}
             for label, mode in modes.items():
                 first, saves = preview(project, cache, mode, saves=3 if label == "make dev" else 1)
