@@ -72,7 +72,9 @@ def build(config_file: Path, site_dir: Path | None = None, *, quiet: bool = Fals
         for locale in locales:
             language_env = {**env, languages.LANGUAGE: locale, languages.PARTS: parts}
             processes[locale] = subprocess.Popen(
-                _mkdocs(config_file, site_dir, quiet),
+                # never -q: MkDocs' -q raises the log level above WARNING, and --strict
+                # then counts no warning; the output is held here and shown when asked or failed
+                _mkdocs(config_file, site_dir, quiet=False),
                 env=language_env,
                 cwd=config_file.parent,
                 stdout=subprocess.PIPE,
@@ -82,7 +84,7 @@ def build(config_file: Path, site_dir: Path | None = None, *, quiet: bool = Fals
         failed = []
         for locale, process in processes.items():  # in order, so the output reads the same every time
             output, _ = process.communicate()
-            if output.strip():
+            if output.strip() and (process.returncode or not quiet):
                 print(f"--- {locale} ---\n{output.rstrip()}", file=sys.stderr if process.returncode else sys.stdout, flush=True)
             if process.returncode != 0:
                 failed.append(locale)

@@ -10,15 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kennisbank.manifest import MANIFEST_PATH
 
 from support import ARTICLE, build
 
 
-def _parallel(project: Path, site: Path, **env: str) -> subprocess.CompletedProcess:
+def _parallel(project: Path, site: Path, *options: str, **env: str) -> subprocess.CompletedProcess:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("KENNISBANK_")}
     return subprocess.run(
-        [sys.executable, "-m", "kennisbank.build", "-f", str(project / "mkdocs.yml"), "-d", str(site)],
+        [sys.executable, "-m", "kennisbank.build", "-f", str(project / "mkdocs.yml"), "-d", str(site), *options],
         capture_output=True,
         text=True,
         env={**environment, **env},
@@ -56,10 +58,12 @@ def test_the_parallel_build_writes_the_serial_builds_site_byte_for_byte(project,
     assert set(manifest["shells"]) == {"nl", "en"}
 
 
-def test_a_warning_in_one_language_fails_the_parallel_build_with_its_message(project, tmp_path):
+@pytest.mark.parametrize("options", [(), ("-q",)], ids=["plain", "quiet"])
+def test_a_warning_in_one_language_fails_the_parallel_build_with_its_message(project, tmp_path, options):
+    """Also quiet: mkdocs build --strict -q would pass it (-q hides warnings from --strict)."""
     article = project / "docs" / f"{ARTICLE}.en.md"
     article.write_text(article.read_text(encoding="utf-8") + "\n\nSee [this](does-not-exist.md).\n", encoding="utf-8")
-    done = _parallel(project, tmp_path / "site")
+    done = _parallel(project, tmp_path / "site", *options)
     assert done.returncode == 1
     assert "does-not-exist.md" in done.stderr
     assert "the build of en failed" in done.stderr
