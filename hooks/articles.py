@@ -86,11 +86,10 @@ def on_files(files, config):
     _state["articles"] = newest_first(articles)
     _state["by_path"] = {article.path: article for article in articles}
     lists_changed = _lists_changed(files)
-    generated = []
-    for category in categories_in(articles):
-        generated.append(_category_file(category, config))
+    categories = [_category_file(category, config) for category in categories_in(articles)]
+    generated = list(categories)
     _state["pagination"] = {}
-    for file in list(files.documentation_pages()):
+    for file in [*files.documentation_pages(), *categories]:  # category pages are paginated too
         if not is_article_file(file.src_uri, site.locales):
             generated.extend(_paginate(file, files, config))
     if lists_changed:
