@@ -88,3 +88,19 @@ def test_a_save_shows_on_the_page_and_in_the_lists_only_when_they_change(project
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_redrawn_share_image_leaves_the_cached_image_it_replaces_alone(tmp_path):
+    """A rebuild into a folder that is not emptied (the preview) found the last build's
+    share.png, a hard link into the cache, and drew the new title into it: the cached
+    image of the old title showed the new one, in every later build on the machine."""
+    from kennisbank import share
+
+    cache, target = tmp_path / "cache", tmp_path / "site" / "share.png"
+    before = share.Card(title="Oude titel", site_name="Kennisbank", locale="nl")
+    after = share.Card(title="Nieuwe titel", site_name="Kennisbank", locale="nl")
+    assert share.ensure(before, target, cache) is True
+    assert share.ensure(before, target, cache) is False  # from the cache: a hard link where it can
+    assert share.ensure(after, target, cache) is True
+    assert (cache / f"{before.key()}.png").read_bytes() == share.png(before)
+    assert target.read_bytes() == share.png(after)
