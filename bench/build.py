@@ -279,7 +279,8 @@ def main(sizes: list[int]) -> int:
             hugo_site = make_hugo(project, work / f"{size}" / "hugo")
             site = project / "site"
             builder = [sys.executable, "-m", "kennisbank.build", "-q", "-f", str(project / "mkdocs.yml"), "-d", str(site)]
-            serial = [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(project / "mkdocs.yml"), "-d", str(project / "site-serial")]
+            # never mkdocs' -q with --strict: -q hides the warnings from --strict
+            serial = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(project / "mkdocs.yml"), "-d", str(project / "site-serial")]
             variants = {
                 "kennisbank (fill)": (builder, project, site),
                 "hugo": ([hugo_binary, "--quiet", "-s", str(hugo_site), "-d", str(hugo_site / "public")], hugo_site, hugo_site / "public"),

@@ -48,7 +48,7 @@ def build_site(work: Path, articles: int) -> Path:
     project = _bench_build().make_project(work / "project", articles, hooks=True, images=False)
     site = project / "site"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(project / "mkdocs.yml"), "-d", str(site)]
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(project / "mkdocs.yml"), "-d", str(site)]
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"build of {project} failed:\n{done.stderr}")
