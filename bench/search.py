@@ -55,6 +55,15 @@ def build_site(work: Path, articles: int) -> Path:
     return site
 
 
+def transferred(request) -> int:
+    """Bytes a finished request took on the wire: headers and the (compressed) body."""
+    size = request.sizes()
+    response = request.response()
+    # a worker's script reports no body size: its Content-Length says it (sent compressed)
+    body = max(size["responseBodySize"], int((response.headers if response else {}).get("content-length", 0)))
+    return body + size["responseHeadersSize"]
+
+
 def first_search(browser, url: str, query: str, network: dict | None) -> tuple[int, int, float, int]:
     """(bytes, requests, ms to the first results, results shown) of the first search on ``url``."""
     context = browser.new_context()
@@ -68,11 +77,7 @@ def first_search(browser, url: str, query: str, network: dict | None) -> tuple[i
 
     def finished(request):  # the page's requests and its workers' (Pagefind fetches in a worker)
         if recording["on"]:
-            size = request.sizes()
-            response = request.response()
-            # a worker's script reports no body size: its Content-Length says it (sent compressed)
-            body = max(size["responseBodySize"], int((response.headers if response else {}).get("content-length", 0)))
-            sizes[request.url] = sizes.get(request.url, 0) + body + size["responseHeadersSize"]
+            sizes[request.url] = sizes.get(request.url, 0) + transferred(request)
 
     page.on("requestfinished", finished)
     page.goto(url, wait_until="networkidle")
@@ -171,10 +176,7 @@ def lunr_first_search(browser, url: str, query: str) -> tuple[int, int, float, i
 
     def finished(request):
         if "search" in request.url or "lunr" in request.url:
-            size = request.sizes()
-            response = request.response()
-            body = max(size["responseBodySize"], int((response.headers if response else {}).get("content-length", 0)))
-            sizes[request.url] = sizes.get(request.url, 0) + body + size["responseHeadersSize"]
+            sizes[request.url] = sizes.get(request.url, 0) + transferred(request)
 
     page.on("requestfinished", finished)
     page.goto(url, wait_until="networkidle")
