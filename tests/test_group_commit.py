@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -26,6 +27,13 @@ def scored(rng: random.Random, **changes):
     return submission(
         answers=answers, score=result.score, band=result.band.id, definition=ASSESSMENT.digest, themes={t.theme: t.score for t in result.themes}, **changes
     )
+
+
+def in_own_loop(coroutine):
+    """Run ``coroutine`` in an event loop of its own thread: a browser test before this one in
+    the same worker (Playwright's sync API) leaves a loop running in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def stored_ids(store) -> set[str]:
@@ -103,7 +111,7 @@ def test_concurrent_submissions_share_commits_and_each_sees_exactly_the_earlier_
     async def submit_all():
         return await asyncio.gather(*(writer.add(item, ["email"]) for item in items))
 
-    outcomes = asyncio.run(submit_all())
+    outcomes = in_own_loop(submit_all())
     assert sorted(sum(before.get("", ())) for before in outcomes) == list(range(60)), "no two saw the same number of earlier submissions"
     assert writer.mean_batch > 1, "submissions that arrived together were committed together"
     assert stored_ids(store) == {item.public_id for item in items}
@@ -122,7 +130,7 @@ def test_a_refused_submission_fails_its_own_request_only(database_url, tmp_path)
     async def submit_all():
         return await asyncio.gather(*(writer.add(item) for item in items), return_exceptions=True)
 
-    outcomes = asyncio.run(submit_all())
+    outcomes = in_own_loop(submit_all())
     assert isinstance(outcomes[1], store.REFUSED)
     assert [sum(outcomes[0][""]), sum(outcomes[2][""])] == [1, 2]
     store.close()
