@@ -94,16 +94,17 @@ def current_period() -> int:
     return int(time.time() // ROTATION)
 
 
-def database_secret(pool: Any, period: int | None = None) -> bytes:
+def database_secret(pool: Any, period: int | None = None, timeout: float | None = None) -> bytes:
     """The database's key of ``period`` (default: now) for hashing client addresses: made by
     whichever process comes first, the same for every process after. Kept in the UNLOGGED
     table ``client_keys`` (not in the log, on no replica, left out by
-    ``pg_dump --no-unlogged-table-data``); the keys of earlier periods are deleted then."""
+    ``pg_dump --no-unlogged-table-data``); the keys of earlier periods are deleted then.
+    ``timeout``: the seconds to wait for a pooled connection (default: the pool's)."""
     period = current_period() if period is None else period
     with _secrets_lock:
         found = _secrets.get((id(pool), period))
         if found is None:
-            with pool.connection() as connection:
+            with pool.connection(**({} if timeout is None else {"timeout": timeout})) as connection:
                 connection.execute("DELETE FROM client_keys WHERE period < %s", (period,))
                 connection.execute(
                     "INSERT INTO client_keys (period, secret) VALUES (%s, %s) ON CONFLICT (period) DO NOTHING", (period, secrets.token_bytes(32))
@@ -163,7 +164,7 @@ class SharedRateLimiter:
             self._disconnect()
 
     def _client(self, key: str) -> bytes:
-        return hmac.new(database_secret(self.pool), key.encode(), hashlib.sha256).digest()
+        return hmac.new(database_secret(self.pool, timeout=TIMEOUT), key.encode(), hashlib.sha256).digest()
 
     def wait(self, key: str) -> int | None:
         """``None`` if ``key`` may submit now, else the seconds to wait; records nothing."""
