@@ -156,6 +156,13 @@ def serve(workers: int | None) -> None:
         app = create_app(chosen, outbox_worker=chosen.workers == 1)
     except (SettingsError, DefinitionError, StoreError) as exc:
         raise BadInput(str(exc)) from None
+    from kennisbank.server.shared_state import check_connection_budget
+
+    try:
+        check_connection_budget(app.state.store, chosen.workers)
+    except ValueError as exc:
+        app.state.store.close()
+        raise BadInput(str(exc)) from None
     from kennisbank.server.serving import connection_cap, run
 
     limit = chosen.rate_limit or "off"
@@ -294,6 +301,7 @@ def outbox_work(nice: int, parent: int | None) -> None:
     from kennisbank.manifest import ManifestError, load_manifest
     from kennisbank.server.definitions import Definitions
     from kennisbank.server.outbox import Outbox, can_share, dashboard_url, run_worker
+    from kennisbank.server.shared_state import LockLost
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s", stream=sys.stderr)
     chosen = read_settings()
@@ -306,7 +314,11 @@ def outbox_work(nice: int, parent: int | None) -> None:
             raise BadInput("DATABASE_URL: an in-memory database cannot be shared with the server. Fix: point it at the server's database file")
         definitions = Definitions(opened, chosen.site_dir, manifest)
         outbox = Outbox(opened, definitions, chosen.notify_settings(), dashboard_url(manifest.site.site_url))
-        run_worker(opened, outbox, nice=nice, parent=parent)
+        try:
+            run_worker(opened, outbox, nice=nice, parent=parent)
+        except LockLost as exc:
+            click.echo(f"kennisbank: {exc}", err=True)
+            sys.exit(75)  # EX_TEMPFAIL: kennisbank serve starts it again
 
 
 @outbox.command("retry", cls=Command, reads=("DATABASE_URL",))

@@ -222,6 +222,26 @@ def test_failed_logins_lock_the_address_across_accounts(client):
     assert login(client).status_code == 429
 
 
+def test_parallel_failed_logins_check_at_most_the_limit_of_passwords(client):
+    # 12 at once into one server (its threads check passwords side by side): each attempt is
+    # counted before its password is checked, so 3 are checked and 9 refused unchecked
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(lambda n: login(client, EMAIL, f"wrong password {n}").status_code, range(12)))
+    assert sorted(statuses) == [401] * 3 + [429] * 9
+
+
+def test_a_good_login_takes_back_its_count_but_not_the_failures_before_it(client):
+    for _ in range(4):  # more good logins than the limit: none counts against the address
+        assert login(client).status_code == 303
+    assert client.app.state.store.run_sql("SELECT count(*) FROM login_failures") == [(0,)]
+    for n in range(2):
+        login(client, f"guess{n}@example.org", "wrong password here")
+    assert login(client).status_code == 303
+    assert len(client.app.state.store.run_sql("SELECT key FROM login_failures WHERE key LIKE 'address:%'")) == 2  # the failures stay
+    assert login(client, "guess9@example.org", "wrong password here").status_code == 401
+    assert login(client).status_code == 429  # the third failure locked the address
+
+
 def test_an_unknown_account_costs_the_same_work(client):
     admin = client.app.state.store.admin(EMAIL)
     started = time.perf_counter()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import hashlib
+import hmac
 import os
 import signal
 import socket
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -25,11 +28,20 @@ from aiosmtpd.controller import Controller
 
 from kennisbank.server.dashboard.auth import hash_password
 from kennisbank.server.serving import nodelay
-from kennisbank.server.shared_state import SharedRateLimiter, shared_pool
+from kennisbank.server.shared_state import (
+    OUTBOX_LOCK,
+    LockLost,
+    SharedRateLimiter,
+    Unavailable,
+    check_connection_budget,
+    database_secret,
+    outbox_lock,
+    shared_pool,
+)
 from kennisbank.server.store import open_store
 
 from local_server import LocalServer, free_port
-from support import ENDPOINT, payload
+from support import ENDPOINT, PostgresServer, payload
 
 EMAIL = "consultant@example.org"
 PASSWORD = "correct horse battery staple"
@@ -88,10 +100,13 @@ def test_the_rate_limit_holds_across_two_instances(two):
         assert store.stats().count == 3
         with shared_pool(store).connection() as connection:
             rows = connection.execute("SELECT client, at FROM rate_limit_hits").fetchall()
+        key = database_secret(shared_pool(store))
     finally:
         store.close()
     assert len(rows) == 3 and len({client for client, _ in rows}) == 1
-    assert all(b"127.0.0.1" not in bytes(client) and len(bytes(client)) == 32 for client, _ in rows)  # a keyed hash, not the address
+    # the keyed hash of the address under the database's key of the day, as computed here; not another address's
+    assert {bytes(client) for client, _ in rows} == {hmac.new(key, b"127.0.0.1", hashlib.sha256).digest()}
+    assert hmac.new(key, b"127.0.0.2", hashlib.sha256).digest() != bytes(rows[0][0])
 
 
 @pytest.mark.parametrize("two", [{"LOGIN_ATTEMPTS": "3/900"}], indirect=True)
@@ -254,7 +269,10 @@ def test_the_shared_rate_limit_keeps_a_keyed_hash_and_forgets_it_after_the_windo
         assert other.wait("192.0.2.1") == 1 and limiter.hit("192.0.2.1") == 1  # refused: the window is full
         assert limiter.hit("192.0.2.2") is None
         assert len(rows()) == 3 and len(limiter) == 2  # wait() and a refused hit() record nothing
-        assert all(b"192.0.2" not in client and len(client) == 32 for client, _ in rows())
+        key = database_secret(pool)
+        expected = {hmac.new(key, address.encode(), hashlib.sha256).digest() for address in ("192.0.2.1", "192.0.2.2")}
+        assert {client for client, _ in rows()} == expected  # keyed hashes computed here, one per address
+        assert hmac.new(key, b"192.0.2.3", hashlib.sha256).digest() not in expected
         with pool.connection() as connection:  # a database restart, as the limiter's connection sees it
             connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %s", (limiter._connection.info.backend_pid,))
         assert limiter.hit("192.0.2.1") == 1  # a new connection, the same counts
@@ -297,3 +315,184 @@ def test_connections_of_a_socket_bound_as_uvicorn_binds_it_for_workers_send_at_o
     thread.start()
     thread.join(30)
     assert seen == [(0, 1)]
+
+
+# A database that is away or slow: the limit neither blocks the event loop nor turns into a 500 (review finding 5)
+
+
+def test_the_shared_rate_limit_gives_up_with_unavailable_when_postgresql_is_stopped():
+    server = PostgresServer()  # a server of this test's own, to stop
+    stopped = False
+    try:
+        store = open_store(server.fresh(), Path.cwd())
+        limiter = SharedRateLimiter(shared_pool(store), 2, 60, sweep=False)
+        try:
+            assert limiter.hit("192.0.2.1") is None
+            server.stop()
+            stopped = True
+            for _ in range(2):  # the broken connection, then a new one that is refused
+                with pytest.raises(Unavailable, match="could not be checked"):
+                    limiter.wait("192.0.2.1")
+        finally:
+            limiter.close()
+            store.close()
+    finally:
+        if not stopped:
+            server.stop()
+
+
+def test_a_submission_waiting_for_the_shared_limit_blocks_neither_other_requests_nor_for_long(site, postgres):
+    url = postgres.fresh()
+    server = serve(site, url, RATE_LIMIT="3/60")
+    store = open_store(url, Path.cwd())
+    try:
+        client = hmac.new(database_secret(shared_pool(store)), b"127.0.0.1", hashlib.sha256).digest()
+        with shared_pool(store).connection() as holder:
+            # the lock rate_limit_hit takes for this client, held by another session: the limit's query waits
+            holder.execute("BEGIN")
+            holder.execute("SELECT pg_advisory_xact_lock(1801613932, ('x' || encode(substr(%s::bytea, 1, 4), 'hex'))::bit(32)::integer)", (client,))
+            replies: list[httpx.Response] = []
+            sender = threading.Thread(target=lambda: replies.append(post(server.url)))
+            sender.start()
+            time.sleep(0.5)  # the submission now waits for the lock
+            page = httpx.get(server.url + "/", timeout=5)  # served meanwhile: the event loop is not the one waiting
+            assert page.status_code == 200
+            sender.join(timeout=20)
+            holder.execute("ROLLBACK")
+        assert replies and replies[0].status_code == 503  # the statement timeout, not a 500 nor a wait without end
+        assert post(server.url).status_code == 201  # the lock gone, submissions are taken again
+    finally:
+        store.close()
+        server.stop()
+
+
+# The login lockout: counted before the password is checked (review finding 6)
+
+
+@pytest.mark.parametrize("two", [{"LOGIN_ATTEMPTS": "3/900"}], indirect=True)
+def test_parallel_logins_across_two_instances_check_at_most_the_limit_of_passwords(two):
+    url, (first, second) = two
+    store = open_store(url, Path.cwd())
+    store.add_admin(EMAIL, hash_password(PASSWORD))
+    store.close()
+
+    def login(base: str) -> int:
+        data = {"email": EMAIL, "password": "wrong guess", "next": "/beheer/inzendingen"}
+        return httpx.post(base + "/beheer/login", data=data, follow_redirects=False, timeout=60).status_code
+
+    statuses: list[int] = []
+    threads = [threading.Thread(target=lambda base=base: statuses.append(login(base))) for base in (first, second) * 6]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [401] * 3 + [429] * 9  # 12 at once: 3 passwords checked, 9 refused unchecked
+
+
+def test_the_lockout_counts_an_ipv6_network_as_the_rate_limit_does(postgres):
+    from kennisbank.server.dashboard.auth import Lockout
+    from kennisbank.server.settings import RateLimit
+
+    store = open_store(postgres.fresh(), Path.cwd())
+    try:
+        lockout = Lockout(store, RateLimit(3, 900))
+        one, same_network, other_network = (lockout.keys(EMAIL, host)[1] for host in ("2001:db8::1", "2001:db8::ffff:2", "2001:db8:0:1::1"))
+        assert one == same_network != other_network
+        assert one == "address:" + hmac.new(database_secret(shared_pool(store)), b"2001:db8::/64", "sha256").hexdigest()[:32]
+    finally:
+        store.close()
+
+
+# The client key: rotated, unlogged; address rows go after their window (review finding 7)
+
+
+def test_the_client_key_is_unlogged_and_a_new_period_deletes_the_old_one(postgres):
+    store = open_store(postgres.fresh(), Path.cwd())
+    pool = shared_pool(store)
+    try:
+        today = database_secret(pool, 1000)
+        tomorrow = database_secret(pool, 1001)
+        assert len(today) == len(tomorrow) == 32 and today != tomorrow
+        assert database_secret(pool, 1001) == tomorrow  # the same for every caller within the period
+        with pool.connection() as connection:
+            assert [row[0] for row in connection.execute("SELECT period FROM client_keys ORDER BY period")] == [1001]
+            persistence = dict(
+                connection.execute("SELECT relname, relpersistence FROM pg_class WHERE relname IN ('client_keys', 'rate_limit_hits', 'shared_secrets')")
+            )
+        assert persistence == {"client_keys": "u", "rate_limit_hits": "u"}  # unlogged; the lasting key's table is gone
+    finally:
+        store.close()
+
+
+def test_failed_logins_are_forgotten_once_outside_the_window(postgres):
+    from kennisbank.server.dashboard.auth import Lockout
+    from kennisbank.server.settings import RateLimit
+
+    store = open_store(postgres.fresh(), Path.cwd())
+    try:
+        lockout = Lockout(store, RateLimit(3, 1))
+        assert lockout.attempt(lockout.keys(EMAIL, "192.0.2.1"))[0] is None
+        assert len(store.login_failures(lockout.keys(EMAIL, "192.0.2.1")[1], datetime(2000, 1, 1, tzinfo=UTC))) == 1
+        time.sleep(2.1)
+        assert lockout.forget() == 2  # the account's row and the address's
+        assert store.run_sql("SELECT count(*) FROM login_failures") == [(0,)]
+    finally:
+        store.close()
+
+
+# The outbox worker's lock (review finding 2)
+
+
+def test_an_outbox_worker_whose_lock_session_is_terminated_stops(postgres):
+    store = open_store(postgres.fresh(), Path.cwd())
+    stop = threading.Event()
+    outcome: list[object] = []
+
+    def work() -> None:
+        try:
+            with outbox_lock(store, stop) as locked:
+                outcome.append(locked)
+                stop.wait(30)  # as outbox.work does: until stopped
+        except LockLost as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        for _ in range(50):
+            if outcome:
+                break
+            time.sleep(0.1)
+        assert outcome == [True]
+        with shared_pool(store).connection() as connection:
+            holders = connection.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = %s", (OUTBOX_LOCK,)
+            ).fetchall()
+            assert len(holders) == 1
+            connection.execute("SELECT pg_terminate_backend(%s)", (holders[0][0],))  # a restart or an idle-session killer
+        assert stop.wait(10)  # noticed: the worker stops before its next batch
+        worker.join(timeout=10)
+        assert isinstance(outcome[-1], LockLost)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+        store.close()
+
+
+# Connections: the workers' pools must fit PostgreSQL's max_connections (review finding 8)
+
+
+def test_serve_refuses_more_workers_than_postgresql_accepts_connections_and_names_the_fix(site, postgres):
+    url = postgres.fresh()
+    store = open_store(url, Path.cwd())
+    try:
+        check_connection_budget(store, 2)  # 27 of the test server's 200: accepted
+        with pytest.raises(ValueError, match=r"max_connections is 200"):
+            check_connection_budget(store, 64)
+    finally:
+        store.close()
+    environment = {**os.environ, "SITE_DIR": str(site.site), "DATABASE_URL": url, "PORT": str(free_port())}
+    result = subprocess.run([sys.executable, "-m", "kennisbank.cli", "serve", "--workers", "64"], env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "WORKERS: 64 worker process(es) may open 585 connections to PostgreSQL" in result.stderr
+    assert "Fix: run at most 20 worker(s) (--workers 20)" in result.stderr

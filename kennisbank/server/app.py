@@ -26,6 +26,7 @@ from kennisbank.siteconfig import SiteConfig
 from . import openapi
 from .contact import ContactDesk
 from .dashboard import Dashboard
+from .dashboard.auth import Lockout
 from .definitions import Definitions
 from .outbox import Outbox, WorkerProcess, can_share, dashboard_url
 from .peers import FieldPage, backfill, field_route, known_definitions
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
         # theme scores of submissions stored before migration 0006, for the comparison with peers
         await asyncio.to_thread(backfill, store, known_definitions(definitions))
         tasks = [asyncio.create_task(_purge_regularly(store, settings.retention_months))]
+        tasks.append(asyncio.create_task(_forget_login_failures_regularly(Lockout(store, settings.login_attempts))))
         worker = _outbox_worker(settings, store) if outbox_worker else None
         if worker is not None:
             tasks.append(asyncio.create_task(worker.supervise()))
@@ -216,6 +218,17 @@ async def _purge_regularly(store: SubmissionStore, months: int) -> None:
     while True:
         await asyncio.sleep(PURGE_EVERY_SECONDS)
         await _purge(store, months)
+
+
+async def _forget_login_failures_regularly(lockout: Lockout) -> None:
+    """Failed logins go once outside the lockout's window, also while nobody tries to log in:
+    an address's keyed hash stays no longer than the window (the privacy statement says so)."""
+    while True:
+        await asyncio.sleep(lockout.limit.seconds)
+        try:
+            await anyio.to_thread.run_sync(lockout.forget)
+        except Exception as exc:  # the database is away for a moment: next time
+            log.warning("old failed logins could not be deleted (%s); trying again in %g s", type(exc).__name__, lockout.limit.seconds)
 
 
 def _endpoint_path(site: SiteConfig) -> str:

@@ -37,6 +37,7 @@ from .peers import standing
 from .ratelimit import client_key, limiter_for
 from .replies import NO_STORE, Replies
 from .settings import Settings, normalise_origin
+from .shared_state import Unavailable
 from .store import StoreError, Submission, SubmissionStore, new_public_id, utc_now
 from .submissions import BodyError, Input, language, read_form, read_json, read_multipart, read_urlencoded, valid_version, validate
 
@@ -62,6 +63,13 @@ class Receiver:
         self.locales = replies.site.locales
         self.limiter = limiter_for(settings.rate_limit, store)  # in the database when processes share it
         self.writer = GroupWriter(store)
+
+    async def limit(self, ask, client: str) -> int | None:
+        """``ask(client)``: the in-memory limit on the event loop (microseconds), the database's
+        in a thread (a round trip, up to its timeout when the database is away: never the loop's)."""
+        if getattr(self.limiter, "blocking", False):
+            return await anyio.to_thread.run_sync(ask, client)
+        return ask(client)
 
     # The endpoint
 
@@ -93,7 +101,11 @@ class Receiver:
         client = client_key(request.client.host if request.client else None)
         if self.limiter is not None:
             # only stored submissions count (below): a reader who corrects mistakes is not locked out
-            wait = self.limiter.wait(client)
+            try:
+                wait = await self.limit(self.limiter.wait, client)
+            except Unavailable as exc:
+                log.error("%s; replying 503", exc)
+                return replies.failure(assessment, lang, as_json, 503, "send_failed", extra)
             if wait is not None:
                 return replies.failure(assessment, lang, as_json, 429, "error_rate", {**extra, "Retry-After": str(wait)}, seconds=str(wait))
         if body_problem:
@@ -107,7 +119,12 @@ class Receiver:
         if accepted is None:
             return replies.problems(assessment, lang, as_json, problems, extra)
 
-        if self.limiter is not None and (wait := self.limiter.hit(client)) is not None:
+        try:
+            wait = None if self.limiter is None else await self.limit(self.limiter.hit, client)
+        except Unavailable as exc:
+            log.error("%s; replying 503", exc)
+            return replies.failure(assessment, lang, as_json, 503, "send_failed", extra)
+        if wait is not None:
             # another request from this client was stored while this one was read
             return replies.failure(assessment, lang, as_json, 429, "error_rate", {**extra, "Retry-After": str(wait)}, seconds=str(wait))
         public_id = new_public_id()

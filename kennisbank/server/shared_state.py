@@ -34,13 +34,26 @@ import logging
 import math
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 log = logging.getLogger("kennisbank.server")
 
-SECRET_NAME = "client-key"
 OUTBOX_LOCK = 0x6B62_6F75_7462  # "kbout": the advisory lock of the one outbox worker per database
+ROTATION = 86400
+"""Seconds one client key is used for (a day, from midnight UTC on each process's clock: processes
+whose clocks differ by seconds hash apart for those seconds only). The next period has a new key
+and the old one is deleted, so a hash stored under it can no longer be tried against addresses.
+A client's count starts afresh then: at most twice its limit, once a day."""
+TIMEOUT = 2.0
+"""Seconds the rate limit waits for the database (to connect, or for a query) before it gives up with 503."""
+LOCK_CHECK = 1.0
+"""Seconds between the outbox worker's checks that it still holds its lock."""
+
+
+class Unavailable(Exception):
+    """The database the limit is counted in did not answer within :data:`TIMEOUT`."""
 
 
 def shared_pool(store: Any) -> Any | None:
@@ -56,22 +69,50 @@ def is_shared(store: Any) -> bool:
     return shared_pool(store) is not None
 
 
-_secrets: dict[int, bytes] = {}
+def connect_options(kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """psycopg connection arguments for a connection of its own that must notice a database
+    that is away: a connect timeout, a statement timeout and TCP keepalives (a killed session
+    or a vanished host shows as an error within seconds, not at the kernel's two hours)."""
+    return {
+        **(kwargs or {}),
+        "autocommit": True,
+        "connect_timeout": max(1, math.ceil(TIMEOUT)),
+        "options": f"-c statement_timeout={int(TIMEOUT * 1000)}",
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+    }
+
+
+_secrets: dict[tuple[int, int], bytes] = {}
 _secrets_lock = threading.Lock()
 
 
-def database_secret(pool: Any) -> bytes:
-    """The database's own key for hashing client addresses: made once (by whichever
-    process comes first), the same for every process after."""
+def current_period() -> int:
+    """The number of the key period now (:data:`ROTATION` seconds each, counted from the epoch)."""
+    return int(time.time() // ROTATION)
+
+
+def database_secret(pool: Any, period: int | None = None, timeout: float | None = None) -> bytes:
+    """The database's key of ``period`` (default: now) for hashing client addresses: made by
+    whichever process comes first, the same for every process after. Kept in the UNLOGGED
+    table ``client_keys`` (not in the log, on no replica, left out by
+    ``pg_dump --no-unlogged-table-data``); the keys of earlier periods are deleted then.
+    ``timeout``: the seconds to wait for a pooled connection (default: the pool's)."""
+    period = current_period() if period is None else period
     with _secrets_lock:
-        found = _secrets.get(id(pool))
+        found = _secrets.get((id(pool), period))
         if found is None:
-            with pool.connection() as connection:
+            with pool.connection(**({} if timeout is None else {"timeout": timeout})) as connection:
+                connection.execute("DELETE FROM client_keys WHERE period < %s", (period,))
                 connection.execute(
-                    "INSERT INTO shared_secrets (name, secret) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING", (SECRET_NAME, secrets.token_bytes(32))
+                    "INSERT INTO client_keys (period, secret) VALUES (%s, %s) ON CONFLICT (period) DO NOTHING", (period, secrets.token_bytes(32))
                 )
-                found = bytes(connection.execute("SELECT secret FROM shared_secrets WHERE name = %s", (SECRET_NAME,)).fetchone()[0])
-            _secrets[id(pool)] = found
+                found = bytes(connection.execute("SELECT secret FROM client_keys WHERE period = %s", (period,)).fetchone()[0])
+            for stale in [cached for cached in _secrets if cached[0] == id(pool) and cached[1] < period]:
+                del _secrets[stale]
+            _secrets[(id(pool), period)] = found
         return found
 
 
@@ -86,19 +127,21 @@ class SharedRateLimiter:
     """At most ``count`` submissions per ``seconds`` per client, counted in the database.
 
     The interface of :class:`~.ratelimit.RateLimiter`: :meth:`wait` asks, :meth:`hit`
-    records. Each is one short query on a connection of the limiter's own; the receiver
-    calls them on its event loop, as it does the in-memory one (a round trip to the
-    database: a fraction of a millisecond on a local server). Should the database be
-    away, the request passes the limit (its own write then fails with 503)."""
+    records. Each is one short query on a connection of the limiter's own (not the pool's,
+    which the threads writing submissions may hold). Each may block for up to
+    :data:`TIMEOUT` (``blocking``): the receiver calls them in a thread, never on its event
+    loop. A database that does not answer within :data:`TIMEOUT` raises :class:`Unavailable`
+    (the receiver replies 503), whether it refuses connections, is gone from the network or
+    has a lock held."""
+
+    blocking = True
 
     def __init__(self, pool: Any, count: int, seconds: float, *, sweep: bool = True):
         self.pool = pool
         self.count = count
         self.seconds = seconds
-        self._secret = database_secret(pool)
+        database_secret(pool)  # made now: a database that is away shows at start-up
         self._stop = threading.Event()
-        # a connection of its own, not the pool's: the receiver asks on its event loop, which
-        # must never wait for a pooled connection that the threads writing submissions hold
         self._connection: Any = None
         self._lock = threading.Lock()
         if sweep:  # also while no submission comes in: nothing stays longer than twice the window
@@ -121,7 +164,7 @@ class SharedRateLimiter:
             self._disconnect()
 
     def _client(self, key: str) -> bytes:
-        return hmac.new(self._secret, key.encode(), hashlib.sha256).digest()
+        return hmac.new(database_secret(self.pool, timeout=TIMEOUT), key.encode(), hashlib.sha256).digest()
 
     def wait(self, key: str) -> int | None:
         """``None`` if ``key`` may submit now, else the seconds to wait; records nothing."""
@@ -134,20 +177,27 @@ class SharedRateLimiter:
     def _call(self, function: str, key: str) -> int | None:
         import psycopg
 
-        client = self._client(key)
-        with self._lock:
+        try:
+            client = self._client(key)
+        except Exception as exc:  # the key of a new period could not be read: the pool's database is away
+            raise Unavailable(f"the rate limit's key could not be read ({type(exc).__name__})") from exc
+        # the calls take turns on the one connection; one that waits longer than a query may take gives up
+        if not self._lock.acquire(timeout=TIMEOUT):
+            raise Unavailable(f"the rate limit's database did not answer within {TIMEOUT:g} s")
+        try:
             for attempt in range(2):
+                fresh = self._connection is None or self._connection.closed
                 try:
-                    if self._connection is None or self._connection.closed:
-                        self._connection = psycopg.connect(self.pool.conninfo, **{**self.pool.kwargs, "autocommit": True})
+                    if fresh:
+                        self._connection = psycopg.connect(self.pool.conninfo, **connect_options(self.pool.kwargs))
                     wait = self._connection.execute(f"SELECT {function}(%s, %s, %s)", (client, self.count, float(self.seconds))).fetchone()[0]
                     break
-                except psycopg.OperationalError as exc:  # a database restart broke the connection: once more on a new one
+                except psycopg.Error as exc:
                     self._disconnect()
-                    if attempt:
-                        # the submission's own write will fail too and say so (503); the limit does not turn that into a 500
-                        log.error("the rate limit could not be checked (%s); this request passes it", str(exc).strip() or type(exc).__name__)
-                        return None
+                    if attempt or fresh:  # a connection broken by a restart is tried once more, on a new one
+                        raise Unavailable(f"the rate limit could not be checked ({str(exc).strip() or type(exc).__name__})") from exc
+        finally:
+            self._lock.release()
         return None if wait is None else max(1, math.ceil(wait))
 
     def _disconnect(self) -> None:
@@ -169,15 +219,50 @@ class SharedRateLimiter:
             return connection.execute("SELECT count(DISTINCT client) FROM rate_limit_hits").fetchone()[0]
 
 
+class LockLost(RuntimeError):
+    """The outbox worker's lock went with its connection (a database restart, an idle-session killer)."""
+
+
+def holds_lock(connection: Any) -> bool:
+    """Whether ``connection``'s session holds the outbox lock now; ``False`` if the connection is gone."""
+    try:
+        return bool(
+            connection.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted"
+                " AND ((classid::bigint << 32) | objid::bigint) = %s)",
+                (OUTBOX_LOCK,),
+            ).fetchone()[0]
+        )
+    except Exception:
+        return False
+
+
 @contextlib.contextmanager
 def outbox_lock(store: Any, stop: threading.Event) -> Iterator[bool]:
     """Hold the database's outbox lock (one worker per database); ``False`` if ``stop`` was set while waiting.
 
     A connection of its own, not the pool's: the session lock lives as long as that
-    connection, and PostgreSQL ends it when the worker's process ends."""
+    connection, and PostgreSQL ends it when the worker's process ends. The lock also ends
+    when the connection does while the worker runs (a database restart, an idle-session
+    killer, ``pg_terminate_backend``): another worker may take it and deliver the same
+    outbox. So a thread checks every :data:`LOCK_CHECK` seconds that the lock is still
+    held; when it is not, it sets ``stop`` (the worker stops before its next batch) and
+    leaving the block raises :class:`LockLost` (the worker exits, and its parent starts it
+    again: it waits for the lock then)."""
     import psycopg
 
-    connection = psycopg.connect(store.url, autocommit=True)
+    connection = psycopg.connect(store.url, **connect_options())
+    lost = threading.Event()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(LOCK_CHECK):
+            if not holds_lock(connection):
+                log.error("the outbox worker lost its lock (advisory lock %d; its database connection ended): it stops after the batch in hand", OUTBOX_LOCK)
+                lost.set()
+                stop.set()
+                return
+
     try:
         told = False
         while not connection.execute("SELECT pg_try_advisory_lock(%s)", (OUTBOX_LOCK,)).fetchone()[0]:
@@ -187,6 +272,48 @@ def outbox_lock(store: Any, stop: threading.Event) -> Iterator[bool]:
             if stop.wait(1.0):
                 yield False
                 return
-        yield True
+        watcher = threading.Thread(target=watch, name="outbox-lock-watch", daemon=True)
+        watcher.start()
+        try:
+            yield True
+        finally:
+            done.set()
+            watcher.join()
+        if lost.is_set():
+            raise LockLost(
+                f"the outbox worker lost its lock (advisory lock {OUTBOX_LOCK}) and stopped. It is started again by kennisbank serve; by hand, start it again"
+            )
     finally:
         connection.close()  # releases the lock
+
+
+def connections_needed(workers: int, pool_size: int) -> int:
+    """The connections ``kennisbank serve`` opens at most: per worker process its pool and the
+    rate limit's own; the outbox worker's pool and its lock's."""
+    return workers * (pool_size + 1) + pool_size + 1
+
+
+def check_connection_budget(store: Any, workers: int) -> None:
+    """Refuse (``ValueError``, naming the fix) when the server's processes could open more
+    connections than PostgreSQL accepts: with the pools full, requests would fail with
+    "too many clients" instead of waiting for a connection."""
+    pool = shared_pool(store)
+    if pool is None:
+        return
+    with pool.connection() as connection:
+        settings = dict(
+            connection.execute(
+                "SELECT name, setting::integer FROM pg_settings WHERE name IN ('max_connections', 'superuser_reserved_connections', 'reserved_connections')"
+            ).fetchall()
+        )
+    most = settings["max_connections"]
+    reserved = settings.get("superuser_reserved_connections", 0) + settings.get("reserved_connections", 0)
+    needed = connections_needed(workers, pool.max_size)
+    if needed > most - reserved:
+        fitting = max(0, (most - reserved - pool.max_size - 1) // (pool.max_size + 1))
+        raise ValueError(
+            f"WORKERS: {workers} worker process(es) may open {needed} connections to PostgreSQL ({pool.max_size} + 1 each, and {pool.max_size + 1} "
+            f"for the outbox worker), but its max_connections is {most} with {reserved} reserved for superusers. "
+            f"Fix: run at most {fitting} worker(s) (--workers {max(1, fitting)}), or raise max_connections in postgresql.conf "
+            f"to at least {needed + reserved} and restart PostgreSQL"
+        )

@@ -248,7 +248,8 @@ class Dashboard:
         password = str(form.get("password") or "")[:1024]
         code = str(form.get("code") or "")[:16]
         keys = self.lockout.keys(email, request.client.host if request.client else None)
-        wait = await self.run(self.lockout.wait, keys)
+        # counted before the password is checked, atomically: parallel attempts (in any process) check at most the limit
+        wait, attempted_at = await self.run(self.lockout.attempt, keys)
         if wait is not None:
             return self.page(
                 request, "login.html", lang, status=429, headers={"Retry-After": str(wait)}, next=next_url, error="login_locked", minutes=max(1, -(-wait // 60))
@@ -257,11 +258,10 @@ class Dashboard:
         good = await self.run(auth.check_password, admin, password)
         if good and admin is not None:
             good = await self.run(auth.check_totp, admin, code, self.store)
-        if not good or admin is None:
-            await self.run(self.lockout.failed, keys)
+        if not good or admin is None:  # counted already
             await asyncio.sleep(FAILED_LOGIN_DELAY)
             return self.page(request, "login.html", lang, status=401, next=next_url, error="login_failed")
-        await self.run(self.lockout.succeeded, keys)
+        await self.run(self.lockout.succeeded, keys, attempted_at)
         if auth.hasher.check_needs_rehash(admin.password):
             await self.run(self.store.update_admin, admin.id, password=auth.hasher.hash(password))
         # a new session at every login: a session id planted before the login is worth nothing

@@ -98,34 +98,87 @@ def session_alive(session: Session, now: datetime | None = None) -> bool:
     return now - session.last_seen < IDLE and now - session.created_at < LONGEST
 
 
+LOGIN_LOCKS = 1801613933
+"""The first key of the two-int advisory locks the login attempts of one key take turns under (PostgreSQL)."""
+
+
 @dataclass(frozen=True)
 class Lockout:
-    """Failed logins per account and per client address in a window; :meth:`wait` says how long is left."""
+    """Failed logins per account and per client address in a window.
+
+    An attempt is counted before its password is checked (:meth:`attempt`: count and
+    record in one transaction, attempts under the same key taking turns), and its record
+    is taken back when the login succeeds (:meth:`succeeded`). So parallel attempts, in
+    one process or many, check at most ``limit.count`` passwords per window and key."""
 
     store: object
     limit: RateLimit
 
     def keys(self, email: str, address: str | None) -> list[str]:
-        """The account's key, and the address's as a keyed hash: no IP address is stored."""
+        """The account's key, and the address's (its IPv6 /64 network, as the rate limit counts)
+        as a keyed hash: no IP address is stored."""
+        from ..ratelimit import client_key
         from ..shared_state import address_key
 
         key = address_key(self.store, _ADDRESS_KEY)
-        return [f"account:{email.strip().lower()}", "address:" + hmac.new(key, (address or "unknown").encode(), "sha256").hexdigest()[:32]]
+        return [f"account:{email.strip().lower()}", "address:" + hmac.new(key, client_key(address).encode(), "sha256").hexdigest()[:32]]
 
     def wait(self, keys: list[str]) -> int | None:
-        """Seconds until a login may be tried again under ``keys``, or ``None``: now."""
+        """Seconds until a login may be tried again under ``keys``, or ``None``: now. Records nothing."""
         now = utc_now()
         since = now - timedelta(seconds=self.limit.seconds)
+        return self._wait([self.store.login_failures(key, since) for key in keys], now)
+
+    def _wait(self, counted: list[list[datetime]], now: datetime) -> int | None:
         waits = []
-        for key in keys:
-            failures = self.store.login_failures(key, since)
+        for failures in counted:
             if len(failures) >= self.limit.count:
                 oldest_counting = failures[-self.limit.count]
                 waits.append(max(1, int((oldest_counting + timedelta(seconds=self.limit.seconds) - now).total_seconds())))
         return max(waits) if waits else None
 
-    def failed(self, keys: list[str]) -> None:
-        self.store.login_failed(keys, forget_before=utc_now() - timedelta(seconds=self.limit.seconds))
+    def attempt(self, keys: list[str]) -> tuple[int | None, str]:
+        """Count a login attempt under ``keys`` unless one of them is locked: ``(None, at)``
+        when counted (``at`` for :meth:`succeeded`), else ``(seconds to wait, at)``, counting nothing.
+        Also forgets every failure outside the window."""
+        from ..shared_state import is_shared
+        from ..store import format_time, parse_time
 
-    def succeeded(self, keys: list[str]) -> None:
-        self.store.clear_login_failures(keys[0])  # the account's; the address's count stays
+        now = utc_now()
+        at = format_time(now)
+        since = format_time(now - timedelta(seconds=self.limit.seconds))
+        shared = is_shared(self.store)
+
+        def work(db) -> int | None:
+            if shared:  # SQLite's writers take turns already (BEGIN IMMEDIATE); PostgreSQL's per key, in one order
+                for key in sorted(keys):
+                    db.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (LOGIN_LOCKS, key))
+            db.execute("DELETE FROM login_failures WHERE at < ?", (since,))
+            counted = [[parse_time(row[0]) for row in db.execute("SELECT at FROM login_failures WHERE key = ? ORDER BY at", (key,)).fetchall()] for key in keys]
+            wait = self._wait(counted, now)
+            if wait is None:
+                db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)", [(key, at) for key in keys])
+            return wait
+
+        return self.store._transaction(work), at
+
+    def succeeded(self, keys: list[str], at: str) -> None:
+        """The attempt of :meth:`attempt` at ``at`` was a good login: the account's failures go,
+        and this attempt's record under the address (the address's earlier failures stay)."""
+        from ..shared_state import is_shared
+
+        row = "ctid" if is_shared(self.store) else "rowid"
+
+        def work(db) -> None:
+            db.execute("DELETE FROM login_failures WHERE key = ?", (keys[0],))
+            for key in keys[1:]:
+                db.execute(f"DELETE FROM login_failures WHERE {row} IN (SELECT {row} FROM login_failures WHERE key = ? AND at = ? LIMIT 1)", (key, at))
+
+        self.store._transaction(work)
+
+    def forget(self) -> int:
+        """Delete every failure outside the window (the address rows' keyed hashes with them); how many."""
+        cutoff = utc_now() - timedelta(seconds=self.limit.seconds)
+        from ..store import format_time
+
+        return self.store._transaction(lambda db: db.execute("DELETE FROM login_failures WHERE at < ?", (format_time(cutoff),)).rowcount)
