@@ -33,8 +33,8 @@ from .sql_common import TABLES
 from .store import StoreError, open_store
 
 COPIED = tuple(table for table in TABLES if table != "schema_migrations")
-DIALECT_ONLY = {"outbox": {"claimed_until"}}
-"""Columns one dialect has alone, not copied: a worker's claim on a delivery (PostgreSQL's 0003)."""
+DIALECT_ONLY = {"outbox": {"claimed_until", "claimed_by"}}
+"""Columns one dialect has alone, not copied: a worker's claim on a delivery (PostgreSQL's 0003 and 0007)."""
 
 
 @dataclass(frozen=True)
