@@ -117,6 +117,12 @@ def open_target(target: str) -> PostgresStore:
     return PostgresStore(target)
 
 
+def open_source(target: str) -> PostgresStore:
+    """``target`` opened only to be read (``kennisbank db copy --from``): not migrated, every
+    transaction read-only (``default_transaction_read_only``)."""
+    return PostgresStore(target, read_only=True)
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """``(version, name, sql)`` of every PostgreSQL migration, in order."""
     return load_migrations("postgresql")
@@ -175,9 +181,10 @@ class PostgresStore(SQLStore):
     LIKE = "ILIKE"
     """SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's ILIKE ignores it for every letter."""
 
-    def __init__(self, url: str, pool_size: int = POOL_SIZE, lease: timedelta = LEASE):
+    def __init__(self, url: str, pool_size: int = POOL_SIZE, lease: timedelta = LEASE, *, read_only: bool = False):
         super().__init__()
         self.url = url
+        self.read_only = read_only
         self.lease = lease
         # How many deliveries one claim takes at most: as many as can be sent in half the lease when
         # each send takes its longest (SEND_TIMEOUT), so a claim does not run out while its worker is
@@ -188,16 +195,18 @@ class PostgresStore(SQLStore):
         self.claim_size = max(1, int(lease.total_seconds() // (2 * notify.SEND_TIMEOUT)))
         self.target = redact(url)
         self._identity = self.target
+        options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
         try:
-            with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as connection:
-                self._migrate(connection)
+            with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True, **options) as connection:
+                if not read_only:
+                    self._migrate(connection)
         except psycopg.OperationalError as exc:
             raise StoreError(self._unreachable(exc)) from None
         self._pool = ConnectionPool(
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"connect_timeout": CONNECT_TIMEOUT},
+            kwargs={"connect_timeout": CONNECT_TIMEOUT, **options},
             check=ConnectionPool.check_connection,  # a connection the server closed (a restart) is replaced, not lent
             open=False,
             name="kennisbank",
@@ -222,6 +231,8 @@ class PostgresStore(SQLStore):
     @property
     def schema_version(self) -> int:
         with self._reading() as db:
+            if db.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+                return 0  # never migrated (a source opened read-only, open_source)
             return self._version(db)
 
     def schema_current(self) -> bool:

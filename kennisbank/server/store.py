@@ -415,6 +415,13 @@ def parse_database_url(url: str, base: Path) -> tuple[str, object]:
     return scheme, importlib.import_module(_BACKENDS[scheme]).parse_url(rest, base)
 
 
+def open_source(url: str, base: Path) -> SubmissionStore:
+    """The store ``url`` names, opened to be read (``kennisbank db copy --from``): it must exist,
+    and is neither created nor migrated; its schema version is the caller's to check."""
+    scheme, target = parse_database_url(url, base)
+    return importlib.import_module(_BACKENDS[scheme]).open_source(target)
+
+
 def open_store(url: str, base: Path) -> SubmissionStore:
     """The store ``url`` names, created and migrated to the current schema if needed."""
     scheme, target = parse_database_url(url, base)
