@@ -370,6 +370,8 @@ def test_a_database_that_turned_read_only_gives_503_not_500(make_client, databas
     assert reply.status_code == 503
     with pytest.raises(StoreError, match="ReadOnlySqlTransaction.*Fix: "):
         store.add(submission())
+    with pytest.raises(StoreError, match="the database cannot be written .*read-only transaction.*Fix: "):
+        store.check_writable()  # the health check words it its own way
     store.close()
     with psycopg.connect(database_url, autocommit=True, options="-c default_transaction_read_only=off") as admin:
         admin.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')

@@ -220,7 +220,7 @@ class PostgresStore(SQLStore):
             ) from None
 
     def _unreachable(self, exc: Exception) -> str:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = without_passwords(str(exc).strip().splitlines()[0], self.url) if str(exc).strip() else type(exc).__name__
         return (
             f"{self.target}: cannot use the PostgreSQL database ({detail}). "
             "Fix: start the server, or check the host, port, user, password and database name in DATABASE_URL (create the database with createdb)"
@@ -320,7 +320,7 @@ class PostgresStore(SQLStore):
     def _refused(self, exc: psycopg.Error) -> str:
         """The message of an error of the database other than an unreachable server or a refused row
         (a read-only database after a fail-over, a missing right, a changed schema): the work was rolled back."""
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = without_passwords(str(exc).strip().splitlines()[0], self.url) if str(exc).strip() else type(exc).__name__
         return (
             f"{self.target}: the database refused the work, nothing of it was kept ({type(exc).__name__}: {detail}). "
             "Fix: check that DATABASE_URL names the primary, that its user may write every table, and that kennisbank db migrate has run"
@@ -442,13 +442,16 @@ class PostgresStore(SQLStore):
     def check_writable(self) -> None:
         """Raise :class:`StoreError` unless a write could be committed now (the health check)."""
         try:
-            with self._reading() as db:
-                db.execute("CREATE TEMP TABLE IF NOT EXISTS _health (x integer)")
-                if db.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+            with self._pool.connection() as connection:  # not _reading: this method words its own errors
+                connection.execute("CREATE TEMP TABLE IF NOT EXISTS _health (x integer)")
+                if connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
                     raise StoreError(f"{self.target}: the database is a read-only standby. Fix: point DATABASE_URL at the primary")
-                db.connection.rollback()
+                connection.rollback()
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreError(self._unreachable(exc)) from None
         except psycopg.Error as exc:
-            raise StoreError(f"{self.target}: the database cannot be written ({str(exc).strip()}). Fix: check the server and the user's rights") from None
+            detail = without_passwords(str(exc).strip(), self.url)
+            raise StoreError(f"{self.target}: the database cannot be written ({detail}). Fix: check the server and the user's rights") from None
 
     def backup(self, path: Path) -> int:
         raise StoreError(
