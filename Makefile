@@ -3,9 +3,9 @@
 #   make serve   build the site and serve it with the submission server
 #   make test    the house style (make lint), then every test
 #   make lint    ruff: lint and format check of the whole tree (make format fixes what it can)
-#   make build   strict build into site/
-#   make dev     live-reload preview for writers (drafts shown)
-#   make bench   build-time benchmark at 10, 100 and 1000 articles
+#   make build   strict build into site/, the languages side by side
+#   make dev     live-reload preview for writers (drafts shown; one language, DEV_LANG=nl)
+#   make bench   build, preview and search side by side with Material and Hugo (BENCH_SIZES)
 #   make audit   Lighthouse, axe, the Nu Html Checker and page weight against audit/budgets.json
 
 PYTHON ?= python3
@@ -26,14 +26,21 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# the languages side by side, one mkdocs build --strict each (kennisbank/build.py);
+# SERIAL=1 builds them one after the other in one mkdocs build --strict
 build: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m kennisbank.build $(if $(SERIAL),--serial)
 
 serve: build
 	$(BIN)/kennisbank serve
 
+# One language (DEV_LANG, the default language nl unless told), rebuilding only what a save
+# changed (--dirty, made safe for the hooks: kennisbank/languages.py); DEV_LANG=all builds
+# every language, everything on every save. Not DEV_LANG=LANG: LANG is the shell's locale.
+DEV_LANG ?= nl
 dev: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 KENNISBANK_DRAFTS=1 $(BIN)/mkdocs serve --dev-addr $(HOST):$(PORT)
+	NO_MKDOCS_2_WARNING=1 KENNISBANK_DRAFTS=1 $(if $(filter all,$(DEV_LANG)),,KENNISBANK_LANGUAGE=$(DEV_LANG)) \
+		$(BIN)/mkdocs serve $(if $(filter all,$(DEV_LANG)),,--dirty) --dev-addr $(HOST):$(PORT)
 
 # The Nu Html Checker (vnu-jar) comes pinned with Lighthouse from audit/package.json.
 AUDIT_NODE := audit/node_modules/.package-lock.json

@@ -24,6 +24,7 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
 
+from kennisbank import languages
 from kennisbank.articles import (
     CATEGORY_FOLDER,
     MARKER,
@@ -84,12 +85,16 @@ def on_files(files, config):
             articles.append(article)
     _state["articles"] = newest_first(articles)
     _state["by_path"] = {article.path: article for article in articles}
-    for category in categories_in(articles):
-        files.append(_category_file(category, config))
+    lists_changed = _lists_changed(files)
+    categories = [_category_file(category, config) for category in categories_in(articles)]
+    generated = list(categories)
     _state["pagination"] = {}
-    for file in list(files.documentation_pages()):
+    for file in [*files.documentation_pages(), *categories]:  # category pages are paginated too
         if not is_article_file(file.src_uri, site.locales):
-            _paginate(file, files, config)
+            generated.extend(_paginate(file, files, config))
+    if lists_changed:
+        for file in generated:
+            files.append(file)
     return files
 
 
@@ -152,18 +157,19 @@ def _category_file(category: str, config) -> File:
     return file
 
 
-def _paginate(file: File, files, config) -> None:
+def _paginate(file: File, files, config) -> list[File]:
     """If ``file``'s page lists articles without limit=, the pages after its first:
     generated files that render the same Markdown with the next articles."""
     source = file.content_string
     if "md:articles" not in source:
-        return
+        return []
     try:
         options = paginated_list(source, f"docs/{file.src_uri}", _state["site"].categories)
     except ArticleError as exc:
         raise PluginError(str(exc)) from None
     if options is None:
-        return
+        return []
+    generated = []
     pages = page_count(len(options.select(_state["articles"])), options.per_page)
     _state["pagination"][file.url] = Pagination(file.url, 1, pages)
     prefix = _state["prefix"]
@@ -183,8 +189,32 @@ def _paginate(file: File, files, config) -> None:
             twin.url = Pagination(twin_of.url, number, pages).url_of(number)
             twin.locale = getattr(twin_of, "locale", locale)
             page.alternates[locale] = twin
-        files.append(page)
+        generated.append(page)
         _state["pagination"][page.url] = pagination
+    return generated
+
+
+def _lists_changed(files) -> bool:
+    """Whether the article lists must be built: always, except in a preview's rebuild
+    (``mkdocs serve --dirty``, ``make dev``) in which no list shows anything new.
+
+    A dirty rebuild builds only the pages whose source changed, and every generated
+    page (MkDocs cannot tell its age): at 1,000 articles some 100 list pages, most of
+    a rebuild. So it compares what the lists show of every article with the rebuild
+    before: the same, and the generated pages are left out (their last build stays in
+    the preview's folder); changed, and every page with a list is built again, its
+    source unchanged or not."""
+    if not languages.dirty():
+        return True
+    shown = tuple((a.path, a.url, a.title, a.summary, a.author, a.date, a.updated, a.categories, a.reading_minutes, a.draft) for a in _state["articles"])
+    key = f"articles:{_state['locale']}"
+    changed = languages.previous.get(key) != shown
+    languages.previous[key] = shown
+    if changed:
+        for file in files.documentation_pages():
+            if "md:articles" in file.content_string:
+                file.content_string = file.content_string  # a page with content is "modified" to MkDocs
+    return changed
 
 
 def _category_link(category: str, page) -> str:

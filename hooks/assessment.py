@@ -21,6 +21,7 @@ from mkdocs.plugins import event_priority, get_plugin_logger
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
+from kennisbank import languages
 from kennisbank.assessment import DefinitionError, check_sections, load_definitions, render_form
 from kennisbank.manifest import builder
 from kennisbank.siteconfig import from_mkdocs
@@ -73,6 +74,8 @@ def on_page_content(html: str, page: Page, config, files):
 
 
 def on_post_build(config):
+    if languages.dirty():
+        return  # a preview's rebuild built only the changed pages: it cannot tell which pages embed what
     for assessment in _state["assessments"].values():
         if assessment.id not in _state["embedded"]:
             log.warning(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mkdocs.plugins import event_priority
 
+from kennisbank import languages
 from kennisbank.assets import cache_dir, compress_site, is_own_asset, minify
 
 _state: dict = {"command": None, "own": set()}
@@ -28,7 +29,10 @@ def on_files(files, config):
 @event_priority(-300)  # after every other on_post_build: the Pagefind hook (-200) writes its bundle last
 def on_post_build(config):
     if config.plugins["i18n"].building:
-        return  # a nested language build; the outer (default language) build ends after all of them
+        # a nested language build; the outer (default language) build ends after all of
+        # them, or python -m kennisbank.build after every language's process
+        languages.save_part("assets", config.plugins["i18n"].current_language, sorted(_state["own"]))
+        return
     for name in sorted(_state["own"]):
         path = Path(name)
         path.write_text(minify(path.read_text(encoding="utf-8"), path.suffix), encoding="utf-8")

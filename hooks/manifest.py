@@ -13,6 +13,7 @@ from __future__ import annotations
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
+from kennisbank import languages
 from kennisbank.manifest import ManifestError, builder
 from kennisbank.shell import FIELD_PAGE, RESULT_PAGE, PageError
 from kennisbank.siteconfig import from_mkdocs
@@ -53,7 +54,10 @@ def on_post_template(output, template_name, config):
 @event_priority(-120)  # after mkdocs-static-i18n (-100) built the other languages, and after the other hooks
 def on_post_build(config):
     if config.plugins["i18n"].building:
-        return  # a nested language build; the outer (default language) build writes it once
+        # a nested language build; the outer (default language) build writes it once,
+        # or python -m kennisbank.build from every language's part
+        languages.save_part("manifest", _state["locale"], builder)
+        return
     try:
         builder.write(config.site_dir)
     except ManifestError as exc:

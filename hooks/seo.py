@@ -23,7 +23,7 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
-from kennisbank import seo
+from kennisbank import languages, seo
 from kennisbank.publisher import Publisher, PublisherError
 from kennisbank.siteconfig import from_mkdocs
 
@@ -86,6 +86,10 @@ def on_post_template(output, template_name, config):
 @event_priority(-110)  # after mkdocs-static-i18n has run the other languages' builds
 def on_post_build(config):
     site = _state["site"]
+    if languages.only_language():  # one language per process: python -m kennisbank.build writes them
+        locale = _state["locale"]
+        languages.save_part("seo", locale, {"site": site, "entries": _state["entries"][locale], "not_found": _state["not_found"].get(locale)})
+        return
     if _state["written"] or not set(site.locales) <= set(_state["entries"]):
         return
     for path, content in seo.site_files(site, _state["entries"], _state["not_found"]).items():

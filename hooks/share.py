@@ -17,7 +17,7 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
-from kennisbank import seo, share
+from kennisbank import languages, seo, share
 from kennisbank.articles import is_article_file
 from kennisbank.siteconfig import from_mkdocs
 
@@ -59,7 +59,10 @@ def on_template_context(context, template_name, config):
 @event_priority(-100)
 def on_post_build(config):
     if config.plugins["i18n"].building:
-        return  # a nested language build; the outer build reports for every language
+        # a nested language build; the outer build reports for every language, or
+        # python -m kennisbank.build for every language's process
+        languages.save_part("share", _state["locale"], _state["stats"])
+        return
     stats = _state["stats"]
     log.info(f"share images: {stats.drawn} drawn, {stats.cached} from the cache ({stats.seconds:.1f} s)")
     cache = share.cache_dir()

@@ -130,33 +130,42 @@ config_option = click.option(
 
 
 @cli.command(cls=Command, reads="all")
-def serve() -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="server processes sharing the port (default: WORKERS, else 1); more than 1 needs PostgreSQL in DATABASE_URL",
+)
+def serve(workers: int | None) -> None:
     """Serve the built site and receive self-assessment submissions.
 
     Serves SITE_DIR with uvicorn on HOST:PORT. Builds nothing: run `make build`
     first (`make serve` does both). Keeps no access log: no IP address is logged
-    or stored.
+    or stored. With --workers N (PostgreSQL only) N processes share the port, the
+    rate limit, the logins and one outbox worker; SQLite is single-process.
     """
-    import uvicorn
-
     from kennisbank.assessment import DefinitionError
     from kennisbank.server import create_app
     from kennisbank.server.settings import SettingsError
     from kennisbank.server.store import StoreError
 
+    if workers is not None:
+        os.environ["WORKERS"] = str(workers)  # checked with the other settings, and read by each worker process
     chosen = read_settings()
     try:
-        app = create_app(chosen, outbox_worker=True)
+        # with several workers this one checks the site and migrates the database once; each worker makes its own
+        app = create_app(chosen, outbox_worker=chosen.workers == 1)
     except (SettingsError, DefinitionError, StoreError) as exc:
         raise BadInput(str(exc)) from None
-    from kennisbank.server.serving import GuardedH11Protocol, connection_cap, quiet_floods
+    from kennisbank.server.serving import connection_cap, run
 
     limit = chosen.rate_limit or "off"
     connections = connection_cap(chosen.max_connections)
     proxies = ", ".join(chosen.trusted_proxies) or "none"
+    processes = "one process" if chosen.workers == 1 else f"{chosen.workers} worker processes sharing the rate limit, logins and outbox through the database"
     click.echo(
-        f"kennisbank: serving {chosen.site_dir} on http://{chosen.host}:{chosen.port}/ (rate limit {limit}, "
-        f"at most {connections} connections, {chosen.request_timeout} s per request, trusted proxies: {proxies}, no access log)",
+        f"kennisbank: serving {chosen.site_dir} on http://{chosen.host}:{chosen.port}/ in {processes} (rate limit {limit}, "
+        f"at most {connections} connections{' per process' if chosen.workers > 1 else ''}, {chosen.request_timeout} s per request, "
+        f"trusted proxies: {proxies}, no access log)",
         err=True,
     )
     notify = chosen.notify_settings()
@@ -165,20 +174,7 @@ def serve() -> None:
     else:
         hook = f" and the webhook {notify.webhook_url}" if notify.webhook_url else ""
         click.echo(f"kennisbank: {notify.mode} go by email to {notify.to} through {notify.transport}{hook} (NOTIFY={notify.mode})", err=True)
-    quiet_floods()
-    uvicorn.run(
-        app,
-        host=chosen.host,
-        port=chosen.port,
-        http=GuardedH11Protocol.configured(chosen.request_timeout, connections),
-        # X-Forwarded-* only from the proxies named; uvicorn would trust 127.0.0.1 by default
-        proxy_headers=bool(chosen.trusted_proxies),
-        forwarded_allow_ips=list(chosen.trusted_proxies) or None,
-        timeout_keep_alive=min(5, chosen.request_timeout),
-        access_log=False,  # the privacy statement promises that no IP address is logged
-        server_header=False,
-        log_level="info",
-    )
+    run(chosen, app)
 
 
 @cli.command(cls=Command, reads=("DATABASE_URL", "SITE_DIR"))
@@ -297,7 +293,7 @@ def outbox_work(nice: int, parent: int | None) -> None:
 
     from kennisbank.manifest import ManifestError, load_manifest
     from kennisbank.server.definitions import Definitions
-    from kennisbank.server.outbox import Outbox, dashboard_url, run_worker
+    from kennisbank.server.outbox import Outbox, can_share, dashboard_url, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s", stream=sys.stderr)
     chosen = read_settings()
@@ -306,9 +302,8 @@ def outbox_work(nice: int, parent: int | None) -> None:
     except ManifestError as exc:
         raise BadInput(f"SITE_DIR: {exc}") from None
     with store(chosen) as opened:
-        if opened.outbox_lock_file() is None and opened.target == ":memory:":
+        if not can_share(opened):
             raise BadInput("DATABASE_URL: an in-memory database cannot be shared with the server. Fix: point it at the server's database file")
-        # PostgreSQL: no lock file; workers share the outbox, each claiming the rows it sends (pg_store.due_deliveries)
         definitions = Definitions(opened, chosen.site_dir, manifest)
         outbox = Outbox(opened, definitions, chosen.notify_settings(), dashboard_url(manifest.site.site_url))
         run_worker(opened, outbox, nice=nice, parent=parent)

@@ -185,6 +185,15 @@ class ManifestBuilder:
             self.reset()
         self.site = site
 
+    def merge(self, other: ManifestBuilder) -> None:
+        """Add what ``other`` collected: another language's build in another process
+        (``python -m kennisbank.build``)."""
+        self.site = self.site or other.site
+        self.assessments.update(other.assessments)
+        self.hashes |= other.hashes
+        self.shells.update(other.shells)
+        self.field_pages.update(other.field_pages)
+
     def add_assessments(self, assessments: Mapping[str, Assessment]) -> None:
         self.assessments.update(assessments)
 

@@ -288,6 +288,10 @@ def ensure(card: Card, target: Path, cache: Path | None, stats: Stats | None = N
         os.utime(entry)  # in use: kept for another CACHE_DAYS
     else:
         data = png(card)
+        # a rebuild into a folder that is not emptied first (mkdocs serve --dirty, make
+        # dev) finds the last build's image there, a hard link to another card's cached
+        # image: writing into it would change that cached image
+        target.unlink(missing_ok=True)
         target.write_bytes(data)
         drawn = True
         if entry is not None:
@@ -311,7 +315,8 @@ def _place(entry: Path, target: Path) -> None:
     made (another file system, a file system without links). A warm build places some
     2,000 images at 1,000 articles: a link is one system call, a copy opens two files
     and moves the bytes. Nothing writes into a built image (a rebuild removes the site
-    folder first), so the cache cannot be changed through the link."""
+    folder first; one that does not, :func:`ensure` unlinks before it draws), so the
+    cache cannot be changed through the link."""
     target.unlink(missing_ok=True)
     try:
         os.link(entry, target)

@@ -94,7 +94,10 @@ def source_hash(text: str) -> str:
 def set_source_hash(translation_text: str, value: str) -> str:
     """The translation's text with ``source_hash: value`` in its front matter, all else kept."""
     match = _FRONT_MATTER.match(translation_text)
-    line = f"{HASH_KEY}: {value}\n"
+    # a hash of digits only reads back as a number (``025512230440`` as octal 2905157920,
+    # and the translation as outdated): quote the ones YAML would not read as written
+    written = value if yaml.load(value, Loader=_YAML_LOADER) == value else f"'{value}'"
+    line = f"{HASH_KEY}: {written}\n"
     if not match:
         return f"---\n{line}---\n\n{translation_text}"
     block = match["yaml"] or ""

@@ -49,6 +49,7 @@ def test_the_table_declares_each_variable_once_with_a_default_and_a_help():
     assert [v.name for v in table] == [
         "HOST",
         "PORT",
+        "WORKERS",
         "DATABASE_URL",
         "SITE_DIR",
         "RETENTION_MONTHS",
@@ -69,7 +70,7 @@ def test_the_table_declares_each_variable_once_with_a_default_and_a_help():
         "BENCHMARK_MIN",
     ]
     assert all(v.help and isinstance(v.default, str) for v in table)
-    assert variables("SITE_DIR", "PORT") == [table[1], table[3]]  # in the table's order
+    assert variables("SITE_DIR", "PORT") == [table[1], table[4]]  # in the table's order
     with pytest.raises(KeyError, match="MKDOCS_CONFIG is not a setting"):
         variables("MKDOCS_CONFIG")  # the i18n commands' option, not the server's
 
@@ -99,6 +100,9 @@ BAD_SETTINGS = [
     ("RETENTION_MONTHS", "a year", "not a whole number"),
     ("DATABASE_URL", "postgresql://db/kb?nonsense=1", "not a valid PostgreSQL URL"),
     ("DATABASE_URL", "sqlite:/kb", "not a database URL"),
+    ("WORKERS", "0", "out of range"),
+    ("WORKERS", "two", "not a whole number"),
+    ("WORKERS", "2", "SQLite mode is single-process"),
 ]
 
 

@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup
 from mkdocs.theme import Theme
 
 from kennisbank.articles import Labels
-from kennisbank.translations import FrontMatterError, page_status, report, set_source_hash, source_changes, source_hash, status_of
+from kennisbank.translations import FrontMatterError, front_matter, page_status, report, set_source_hash, source_changes, source_hash, status_of
 
 from support import ROOT, build
 
@@ -39,6 +39,14 @@ def test_set_source_hash_keeps_everything_else():
     assert set_source_hash(text, "abc") == "---\ntitle: T\nsource_hash: abc\n---\n\n# T\n"
     assert set_source_hash("---\ntitle: T\n---\n# T\n", "abc") == "---\ntitle: T\nsource_hash: abc\n---\n# T\n"
     assert set_source_hash("# T\n", "abc") == "---\nsource_hash: abc\n---\n\n# T\n"
+
+
+@pytest.mark.parametrize("value", ["025512230440", "123456789012", "0123456789ab"])
+def test_a_hash_of_digits_reads_back_as_written(value):
+    """A hash that looks like a number (one in some 280 of 12 hex digits) was read as one,
+    so its translation was reported outdated right after i18n-mark."""
+    meta, _ = front_matter(set_source_hash("---\ntitle: T\n---\n# T\n", value))
+    assert meta["source_hash"] == value
 
 
 def test_report_is_right_for_current_outdated_and_missing(project):

@@ -27,7 +27,7 @@ from . import openapi
 from .contact import ContactDesk
 from .dashboard import Dashboard
 from .definitions import Definitions
-from .outbox import Outbox, WorkerProcess, dashboard_url
+from .outbox import Outbox, WorkerProcess, can_share, dashboard_url
 from .peers import FieldPage, backfill, field_route, known_definitions
 from .receiver import Receiver
 from .replies import NO_STORE, Replies
@@ -122,7 +122,7 @@ def _outbox_worker(settings: Settings, store: SubmissionStore) -> WorkerProcess 
     ``None`` when there is nothing it could send."""
     if settings.notify == "off":
         return None
-    if store.outbox_lock_file() is None and getattr(store, "target", None) == ":memory:":
+    if not can_share(store):
         log.warning("notifications wait in the outbox: an in-memory database cannot be shared with the outbox worker (DATABASE_URL)")
         return None
     environment = {

@@ -37,7 +37,7 @@ from .store import StoreError, open_source, open_store
 
 COPIED = tuple(table for table in TABLES if table != "schema_migrations")
 DIALECT_ONLY = {"outbox": {"claimed_until", "claimed_by"}}
-"""Columns one dialect has alone, not copied: a worker's claim on a delivery (PostgreSQL's 0003 and 0007)."""
+"""Columns one dialect has alone, not copied: a worker's claim on a delivery (PostgreSQL's 0003 and 0008)."""
 
 
 @dataclass(frozen=True)

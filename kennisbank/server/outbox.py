@@ -17,7 +17,12 @@ worker takes every pending delivery at once: whatever a crash or a stop interrup
 goes out as soon as it is back.
 
 One worker per database: it holds a lock on a file beside the database (``flock``,
-released by the kernel whatever way the process ends), and a second one waits for it.
+released by the kernel whatever way the process ends), or on PostgreSQL a session
+advisory lock (released by the server when the worker's connection ends), and a second
+one waits for it. So two instances of the server on one PostgreSQL database, or the
+parent of ``kennisbank serve --workers N``, run one worker between them; should two ever
+run, PostgreSQL's ``due_deliveries`` claims rows (``FOR UPDATE SKIP LOCKED``), so no
+delivery goes to both.
 Started by the server it dies with the server, even on SIGKILL (``PR_SET_PDEATHSIG``
 on Linux; elsewhere it notices within a poll that its parent is gone).
 
@@ -274,10 +279,25 @@ def lower_priority(nice: int) -> None:
         log.warning("the outbox worker could not lower its CPU priority (%s); it runs at the server's", exc.strerror or exc)
 
 
+def can_share(store: SubmissionStore) -> bool:
+    """Whether a worker in another process sees what this store commits: a database file or a
+    database server, not SQLite's in-memory database."""
+    from .shared_state import is_shared
+
+    return store.outbox_lock_file() is not None or is_shared(store)
+
+
+def database_lock(store: SubmissionStore, stop: threading.Event) -> contextlib.AbstractContextManager[bool]:
+    """The lock that makes this the one outbox worker of ``store``'s database."""
+    from .shared_state import is_shared, outbox_lock
+
+    return outbox_lock(store, stop) if is_shared(store) else worker_lock(store.outbox_lock_file(), stop)
+
+
 def run_worker(store: SubmissionStore, outbox: Outbox, *, nice: int = 0, parent: int | None = None) -> None:
     """The worker process's life: lock, deliver until SIGTERM or SIGINT (or the parent's end).
 
-    ``store`` is a database file (``outbox_lock_file`` is not ``None``)."""
+    ``store`` is one other processes can share (:func:`can_share`)."""
     if parent is not None:
         die_with_parent(parent)
     prepare()  # the CPU a start takes (imports, templates) at the server's priority
@@ -285,8 +305,7 @@ def run_worker(store: SubmissionStore, outbox: Outbox, *, nice: int = 0, parent:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())  # the batch in hand is finished and recorded first
-    lock = store.outbox_lock_file()  # None on PostgreSQL: workers share the outbox by claiming rows
-    with worker_lock(lock, stop) if lock is not None else contextlib.nullcontext(True) as locked:
+    with database_lock(store, stop) as locked:
         if locked:
             log.info("the outbox worker delivers through %s (pid %d, CPU priority %d lower)", outbox.settings.transport, os.getpid(), max(0, nice))
             outbox.work(stop, parent)
@@ -319,6 +338,20 @@ class WorkerProcess:
                     await asyncio.sleep(0.5)
                 log.error("the outbox worker exited (status %s); starting it again in %g s", self.process.returncode, RESTART_WAIT)
                 await asyncio.sleep(RESTART_WAIT)
+        finally:
+            self.stop()
+
+    def supervise_until(self, stop: threading.Event) -> None:
+        """:meth:`supervise` in a thread of its own (the parent of ``--workers N`` has no event
+        loop: uvicorn's supervisor runs there): until ``stop`` is set."""
+        try:
+            while not stop.is_set():
+                self.start()
+                while self.process.poll() is None:
+                    if stop.wait(0.5):
+                        return
+                log.error("the outbox worker exited (status %s); starting it again in %g s", self.process.returncode, RESTART_WAIT)
+                stop.wait(RESTART_WAIT)
         finally:
             self.stop()
 

@@ -1,8 +1,14 @@
-"""A sliding-window limit per client address, in memory only.
+"""A sliding-window limit per client address: in memory on SQLite, in the database on PostgreSQL.
 
 An address is kept only while it has a submission inside the window: after that
-it is forgotten (the privacy statement promises "a few minutes in memory"). IPv6
-addresses count per /64 network, the block one household or server usually has.
+it is forgotten (the privacy statement says so). IPv6 addresses count per /64
+network, the block one household or server usually has.
+
+With SQLite the server is one process (``kennisbank serve`` refuses ``--workers`` above 1),
+so :class:`RateLimiter` keeps the addresses in that process's memory. A store that
+several processes share (PostgreSQL) gets :class:`~.shared_state.SharedRateLimiter`
+instead (:func:`limiter_for`): the same window, counted in the database under a keyed
+hash of the address, so N workers or two instances behind one proxy count as one.
 """
 
 from __future__ import annotations
@@ -73,3 +79,15 @@ class RateLimiter:
     def __len__(self) -> int:
         """How many addresses are remembered now."""
         return len(self._hits)
+
+
+def limiter_for(limit, store) -> RateLimiter | None:
+    """The limiter for ``limit`` (a :class:`~.settings.RateLimit`, or ``None``: off) and ``store``."""
+    if limit is None:
+        return None
+    from .shared_state import SharedRateLimiter, shared_pool
+
+    pool = shared_pool(store)
+    if pool is not None:
+        return SharedRateLimiter(pool, limit.count, limit.seconds)
+    return RateLimiter(limit.count, limit.seconds)

@@ -34,7 +34,7 @@ from .definitions import Changed, Definitions
 from .groupcommit import GroupWriter
 from .outbox import Outbox
 from .peers import standing
-from .ratelimit import RateLimiter, client_key
+from .ratelimit import client_key, limiter_for
 from .replies import NO_STORE, Replies
 from .settings import Settings, normalise_origin
 from .store import StoreError, Submission, SubmissionStore, new_public_id, utc_now
@@ -60,8 +60,7 @@ class Receiver:
         self.store = store
         self.replies = replies
         self.locales = replies.site.locales
-        limit = settings.rate_limit
-        self.limiter = RateLimiter(limit.count, limit.seconds) if limit else None
+        self.limiter = limiter_for(settings.rate_limit, store)  # in the database when processes share it
         self.writer = GroupWriter(store)
 
     # The endpoint

@@ -271,6 +271,11 @@ class Settings(BaseSettings):
         "127.0.0.1", description="the address the server listens on: 127.0.0.1 this machine only, 0.0.0.0 every interface"
     )
     port: Annotated[int, _whole(1, 65535, "a port number")] = Field("8000", description="the port the server listens on")
+    workers: Annotated[int, _whole(1, 64, "a number of processes")] = Field(
+        "1",
+        description="server processes sharing the port (kennisbank serve --workers N sets it); more than 1 needs PostgreSQL "
+        "in DATABASE_URL: SQLite is single-process. The rate limit, logins and the outbox are shared through the database",
+    )
     database_url: Annotated[str, BeforeValidator(_database_url)] = Field(
         "sqlite:///var/kennisbank.sqlite3",
         description="where the submissions are kept; a relative path is relative to the current folder; "
@@ -356,6 +361,14 @@ class Settings(BaseSettings):
             for name in ("notify_to", "notify_from"):
                 if not getattr(self, name):
                     raise _problem_for(name.upper(), "is required when SMTP_URL is set", f"set {name.upper()}=advies@example.nl, or NOTIFY=off")
+        if self.workers > 1 and self.database_url.partition("://")[0].lower() == "sqlite":
+            raise _problem_for(
+                "WORKERS",
+                f"{self.workers} server processes cannot share a SQLite database: SQLite mode is single-process "
+                "(its rate limit lives in the process's memory, and its commits go one at a time anyway)",
+                "run one process (WORKERS=1, no --workers), or move to PostgreSQL: kennisbank db copy --from "
+                "sqlite:///var/kennisbank.sqlite3 --to postgresql://user@host/kennisbank, then DATABASE_URL=postgresql://user@host/kennisbank",
+            )
         if self.webhook_url and not self.webhook_secret:
             raise _problem_for(
                 "WEBHOOK_SECRET", "is required when WEBHOOK_URL is set", "set WEBHOOK_SECRET=whsec_… (the receiver verifies every delivery with it)"

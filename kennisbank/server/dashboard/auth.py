@@ -88,7 +88,9 @@ def totp_uri(secret: str, email: str, issuer: str) -> str:
 
 
 _ADDRESS_KEY = secrets.token_bytes(32)
-"""Per process: a failed login's address cannot be recovered from the database."""
+"""Per process (SQLite: one process): a failed login's address cannot be recovered from the
+database. A store that several processes share has a key of its own in the database
+(:func:`~..shared_state.address_key`), so every process hashes an address alike."""
 
 
 def session_alive(session: Session, now: datetime | None = None) -> bool:
@@ -105,7 +107,10 @@ class Lockout:
 
     def keys(self, email: str, address: str | None) -> list[str]:
         """The account's key, and the address's as a keyed hash: no IP address is stored."""
-        return [f"account:{email.strip().lower()}", "address:" + hmac.new(_ADDRESS_KEY, (address or "unknown").encode(), "sha256").hexdigest()[:32]]
+        from ..shared_state import address_key
+
+        key = address_key(self.store, _ADDRESS_KEY)
+        return [f"account:{email.strip().lower()}", "address:" + hmac.new(key, (address or "unknown").encode(), "sha256").hexdigest()[:32]]
 
     def wait(self, keys: list[str]) -> int | None:
         """Seconds until a login may be tried again under ``keys``, or ``None``: now."""

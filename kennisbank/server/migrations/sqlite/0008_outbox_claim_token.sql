@@ -1,4 +1,4 @@
--- PostgreSQL's 0007 gives an outbox claim a token (claimed_by), for several workers sharing
+-- PostgreSQL's 0008 gives an outbox claim a token (claimed_by), for several workers sharing
 -- the outbox. SQLite has one worker per database (a lock file) and no claims: nothing is
 -- added here. This migration keeps the two dialects' versions equal, which kennisbank db
 -- copy compares.

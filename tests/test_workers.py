@@ -1,0 +1,299 @@
+"""Several server processes on one PostgreSQL database behave as one (issue 15).
+
+Real parts only: ``kennisbank serve`` in child processes (two instances side by side, as
+behind one proxy, or one with ``--workers 2``), a real PostgreSQL (the ``postgres``
+fixture), a real SMTP server (aiosmtpd). And SQLite's refusal of ``--workers 2``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from kennisbank.server.dashboard.auth import hash_password
+from kennisbank.server.serving import nodelay
+from kennisbank.server.shared_state import SharedRateLimiter, shared_pool
+from kennisbank.server.store import open_store
+
+from local_server import LocalServer, free_port
+from support import ENDPOINT, payload
+
+EMAIL = "consultant@example.org"
+PASSWORD = "correct horse battery staple"
+
+
+def serve(site, database_url: str, **env: str) -> LocalServer:
+    """``kennisbank serve`` on ``database_url``, started; stopped by the caller."""
+    server = LocalServer(site.site, Path("unused"), DATABASE_URL=database_url, **env)
+    server.start()
+    return server
+
+
+@pytest.fixture
+def two(site, postgres, request):
+    """Two ``kennisbank serve`` instances on one fresh PostgreSQL database: ``(url, [base URLs])``."""
+    url = postgres.fresh()
+    servers = []
+    try:
+        for _ in range(2):
+            servers.append(serve(site, url, **getattr(request, "param", {})))
+        yield url, [server.url for server in servers]
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def post(base: str, **changes) -> httpx.Response:
+    return httpx.post(base + ENDPOINT, json=payload(**changes), timeout=30)
+
+
+# SQLite is single-process
+
+
+def test_sqlite_refuses_several_workers_and_names_the_fix(site, tmp_path):
+    environment = {**os.environ, "SITE_DIR": str(site.site), "DATABASE_URL": f"sqlite:///{tmp_path / 'kb.sqlite3'}", "PORT": str(free_port())}
+    result = subprocess.run([sys.executable, "-m", "kennisbank.cli", "serve", "--workers", "2"], env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "WORKERS: 2 server processes cannot share a SQLite database: SQLite mode is single-process" in result.stderr
+    assert "DATABASE_URL=postgresql://" in result.stderr
+    assert not (tmp_path / "kb.sqlite3").exists()  # refused before anything was opened
+
+
+# Two instances on one PostgreSQL
+
+
+@pytest.mark.parametrize("two", [{"RATE_LIMIT": "3/60"}], indirect=True)
+def test_the_rate_limit_holds_across_two_instances(two):
+    url, (first, second) = two
+    statuses = [post(base).status_code for base in (first, second, first, second, first, second)]
+    assert statuses[:3] == [201, 201, 201]
+    assert statuses[3:] == [429, 429, 429]  # the second instance counts the first one's submissions
+    refused = post(first)
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    store = open_store(url, Path.cwd())
+    try:
+        assert store.stats().count == 3
+        with shared_pool(store).connection() as connection:
+            rows = connection.execute("SELECT client, at FROM rate_limit_hits").fetchall()
+    finally:
+        store.close()
+    assert len(rows) == 3 and len({client for client, _ in rows}) == 1
+    assert all(b"127.0.0.1" not in bytes(client) and len(bytes(client)) == 32 for client, _ in rows)  # a keyed hash, not the address
+
+
+@pytest.mark.parametrize("two", [{"LOGIN_ATTEMPTS": "3/900"}], indirect=True)
+def test_the_login_lockout_and_sessions_hold_across_two_instances(two):
+    url, (first, second) = two
+    store = open_store(url, Path.cwd())
+    store.add_admin(EMAIL, hash_password(PASSWORD))
+    store.close()
+
+    def login(base: str, address: str, password: str, client: httpx.Client | None = None) -> httpx.Response:
+        data = {"email": address, "password": password, "next": "/beheer/inzendingen"}
+        return (client or httpx).post(base + "/beheer/login", data=data, follow_redirects=False, timeout=30)
+
+    with httpx.Client() as client:
+        assert login(first, EMAIL, PASSWORD, client).status_code == 303
+        assert client.get(second + "/beheer/inzendingen").status_code == 200  # the session made by the first
+
+    # per address: three failures with three accounts, spread over both, lock the address on both
+    assert [login(base, f"nobody{i}@example.org", "wrong").status_code for i, base in enumerate((first, second, first))] == [401, 401, 401]
+    assert login(second, "someone.else@example.org", "wrong").status_code == 429
+    assert login(second, EMAIL, PASSWORD).status_code == 429  # the right password too: the address waits
+
+
+def test_an_outbox_job_is_delivered_once_by_two_instances(site, postgres):
+    messages: list[email.message.EmailMessage] = []
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):
+            messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+            return "250 OK"
+
+    controller = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    url = postgres.fresh()
+    smtp = {"NOTIFY": "all", "SMTP_URL": f"smtp://127.0.0.1:{controller.port}", "NOTIFY_TO": "a@example.nl", "NOTIFY_FROM": "b@example.nl"}
+    servers = []
+    try:
+        servers = [serve(site, url, **smtp) for _ in range(2)]
+        ids = [post(servers[index % 2].url).json()["id"] for index in range(10)]
+        deadline = time.monotonic() + 60
+        while len(messages) < len(ids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # time for a second delivery of any of them, were there one
+    finally:
+        for server in servers:
+            server.stop()
+        controller.stop()
+    delivered = [message["Message-ID"].split("<", 1)[1].split(".", 1)[0] for message in messages]
+    assert sorted(delivered) == sorted(ids)  # each one, once
+    store = open_store(url, Path.cwd())
+    try:
+        states = store.deliveries(states=("pending", "failed", "sent"))
+    finally:
+        store.close()
+    assert sorted((state.submission, state.state, state.attempts) for state in states) == sorted((i, "sent", 1) for i in ids)
+
+
+# One instance with --workers 2
+
+
+def worker_pids(pid: int) -> list[int]:
+    """uvicorn's worker processes under the server ``pid`` (not its resource tracker or outbox worker)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+        except OSError:
+            pass
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_submission(site, postgres):
+    url = postgres.fresh()
+    server = serve(site, url, WORKERS="2", NOTIFY="off")
+    acknowledged: list[str] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            while not stop.is_set():
+                try:
+                    response = http.post(ENDPOINT, json=payload())
+                except httpx.HTTPError as exc:  # the killed worker's connections
+                    failures.append(type(exc).__name__)
+                    continue
+                if 200 <= response.status_code < 300:
+                    acknowledged.append(response.json()["id"])
+
+    try:
+        deadline = time.monotonic() + 30
+        while len(worker_pids(server.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = worker_pids(server.process.pid)
+        threads = [threading.Thread(target=client) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1)
+        # the worker serving most of the load dies (the kernel need not share connections out evenly)
+        cpu = {pid: cpu_seconds(pid) for pid in workers}
+        time.sleep(1)
+        used = {pid: cpu_seconds(pid) - cpu[pid] for pid in workers}
+        victim = max(workers, key=used.get)
+        (survivor,) = set(workers) - {victim}
+        assert used[victim] > 0  # it was serving
+        before = len(acknowledged)
+        os.kill(victim, signal.SIGKILL)
+        time.sleep(2)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        # uvicorn's supervisor starts a worker in the killed one's place
+        deadline = time.monotonic() + 30
+        while len(worker_pids(server.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = worker_pids(server.process.pid)
+        assert survivor in workers and victim not in workers and len(workers) == 2
+        assert post(server.url).status_code == 201
+    finally:
+        stop.set()
+        server.stop()
+    assert before > 0 and len(acknowledged) > before  # the load ran before and after the kill
+
+    store = open_store(url, Path.cwd())
+    try:
+        stored = store.all()
+        peers = store.peer_counts(stored[0].definition)
+    finally:
+        store.close()
+    found = {submission.public_id for submission in stored}
+    assert set(acknowledged) <= found  # acknowledged equals found
+    assert len(found) <= len(acknowledged) + len(failures) + 1  # the rest were cut off before their reply (and the one after)
+    # nothing half-written: each stored submission is whole, and counted in the aggregates of the same transaction
+    assert all(len(submission.answers) == len(stored[0].answers) and submission.band for submission in stored)
+    assert sum(peers[""]) == len(stored)
+
+
+# The shared rate limit itself
+
+
+def test_the_shared_rate_limit_keeps_a_keyed_hash_and_forgets_it_after_the_window(postgres):
+    store = open_store(postgres.fresh(), Path.cwd())
+    pool = shared_pool(store)
+    limiter = SharedRateLimiter(pool, 2, 1)  # 2 per second; its thread sweeps every second
+    other = SharedRateLimiter(pool, 2, 1, sweep=False)  # another process's: the same secret, the same counts
+
+    def rows() -> list[tuple[bytes, float]]:
+        with pool.connection() as connection:
+            return [(bytes(client), at) for client, at in connection.execute("SELECT client, at FROM rate_limit_hits")]
+
+    try:
+        assert limiter.wait("192.0.2.1") is None
+        assert limiter.hit("192.0.2.1") is None and other.hit("192.0.2.1") is None
+        assert other.wait("192.0.2.1") == 1 and limiter.hit("192.0.2.1") == 1  # refused: the window is full
+        assert limiter.hit("192.0.2.2") is None
+        assert len(rows()) == 3 and len(limiter) == 2  # wait() and a refused hit() record nothing
+        assert all(b"192.0.2" not in client and len(client) == 32 for client, _ in rows())
+        with pool.connection() as connection:  # a database restart, as the limiter's connection sees it
+            connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %s", (limiter._connection.info.backend_pid,))
+        assert limiter.hit("192.0.2.1") == 1  # a new connection, the same counts
+        time.sleep(2.5)  # past the window, and a sweep after it, with no submission in between
+        assert rows() == [] and len(other) == 0
+        assert limiter.hit("192.0.2.1") is None
+    finally:
+        limiter.close()
+        store.close()
+
+
+def test_connections_of_a_socket_bound_as_uvicorn_binds_it_for_workers_send_at_once():
+    """uvicorn binds the workers' socket with ``proto`` 0, so asyncio leaves Nagle's algorithm on
+    for its connections (a response then waits ~40 ms for the client's delayed ACK);
+    :func:`~kennisbank.server.serving.nodelay`, called by the protocol, turns it off."""
+    from uvicorn.config import Config
+
+    config = Config(app=None, host="127.0.0.1", port=0, workers=2)
+    listener = config.bind_socket()
+    seen: list[tuple[int, int]] = []
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport):
+            sock = transport.get_extra_info("socket")
+            before = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            nodelay(transport)
+            seen.append((before, sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)))
+            transport.close()
+
+    async def connect_once():
+        server = await asyncio.get_running_loop().create_server(Probe, sock=listener)
+        _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+        while not seen:
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+
+    # a thread of its own: another test may have left an event loop running in this one
+    thread = threading.Thread(target=asyncio.run, args=(connect_once(),))
+    thread.start()
+    thread.join(30)
+    assert seen == [(0, 1)]
