@@ -405,16 +405,41 @@ def database() -> None:
     """The database as a whole: move it between SQLite and PostgreSQL."""
 
 
+@database.command("migrate", cls=Command, reads=("DATABASE_URL",))
+def database_migrate() -> None:
+    """Bring DATABASE_URL's database to this version's schema (the migrations it lacks).
+
+    The server does this itself when it starts; run it by hand for a database that is to
+    be a `db copy --from` source (a source is never migrated by the copy).
+    """
+    from kennisbank.server.store import StoreError, open_store
+
+    chosen = read_settings()
+    try:
+        opened = open_store(chosen.database_url, chosen.project_dir)  # opening migrates
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        version = opened.schema_version
+    finally:
+        opened.close()
+    click.echo(f"the database is at schema version {version}, this version's")
+
+
 @database.command("copy")
 @click.option("--from", "source", required=True, metavar="URL", help="the database to copy, e.g. sqlite:///var/kennisbank.sqlite3")
 @click.option("--to", "target", required=True, metavar="URL", help="the database to fill, e.g. postgresql://kennisbank@localhost/kennisbank")
 @click.option("--replace", is_flag=True, help="delete what the target holds first (otherwise a target with data is refused)")
-def database_copy(source: str, target: str, replace: bool) -> None:
+@click.option("--allow-empty", is_flag=True, help="copy a source that holds no rows (otherwise refused: most likely a mistyped --from)")
+def database_copy(source: str, target: str, replace: bool, allow_empty: bool) -> None:
     """Copy every table from one database to another: SQLite to PostgreSQL, and back.
 
-    Both are opened (and migrated) as the server opens them; relative sqlite:/// paths are
-    relative to the current folder. The source is read in one snapshot, so the server may
-    keep running on it; stop the servers that use the target. Every table is copied in one
+    The source is opened read-only: it must exist, is never created or migrated (one at
+    another schema version is refused: run `kennisbank db migrate` on it first), and one
+    without rows is refused unless --allow-empty is given. The target is opened (created
+    and migrated) as the server opens it. Relative sqlite:/// paths are relative to the
+    current folder. The source is read in one snapshot, so the server may keep running
+    on it; stop the servers that use the target. Every table is copied in one
     transaction on the target, the aggregates as they are, PostgreSQL's id sequences set
     past the copied ids. Each table's row count and a checksum over its rows are compared
     with the source before the commit: on a difference nothing is kept, and the error
@@ -433,7 +458,7 @@ def database_copy(source: str, target: str, replace: bool) -> None:
     if source == target:
         raise BadInput("--from and --to name the same database. Fix: copy into another, empty database")
     try:
-        copied = copy_database(source, target, Path.cwd(), replace=replace)
+        copied = copy_database(source, target, Path.cwd(), replace=replace, allow_empty=allow_empty)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     width = max(len(item.table) for item in copied)

@@ -176,3 +176,97 @@ def test_backup_of_postgresql_names_pg_dump(tmp_path, postgres, monkeypatch, cap
     assert main(["backup", "--to", str(tmp_path / "copy.sqlite3")]) == 1
     err = capsys.readouterr().err
     assert "pg_dump" in err and "Fix:" in err and not (tmp_path / "copy.sqlite3").exists()
+
+
+# The source: read-only, never created or migrated, and not empty (the reviewer's finding 3)
+
+
+def _filled_target(postgres, tmp_path, count: int = 5) -> tuple[str, list[str]]:
+    target = postgres.fresh()
+    other = open_store(target, tmp_path)
+    kept = [submission() for _ in range(count)]
+    for item in kept:
+        other.add(item)
+    other.close()
+    return target, [item.public_id for item in kept]
+
+
+def _public_ids(url: str, tmp_path) -> list[str]:
+    store = open_store(url, tmp_path)
+    try:
+        return [s.public_id for s in store.all()]
+    finally:
+        store.close()
+
+
+def test_a_mistyped_sqlite_source_with_replace_leaves_the_target_and_creates_no_file(tmp_path, postgres, capsys):
+    """The reviewer's repro: the real file is kb.sqlite3, --from names kb.sqlite; the target had 5
+    submissions and was emptied, with "copied 0 row(s) ... match" and exit 0."""
+    real = tmp_path / "kb.sqlite3"
+    store = open_store(f"sqlite:///{real}", tmp_path)
+    fill(store)
+    store.close()
+    target, kept = _filled_target(postgres, tmp_path)
+    mistyped = tmp_path / "kb.sqlite"
+    assert main(["db", "copy", "--from", f"sqlite:///{mistyped}", "--to", target, "--replace"]) == 1
+    err = capsys.readouterr().err
+    assert f"{mistyped}: no such file" in err and "nothing was read or changed" in err and "Fix:" in err
+    assert not mistyped.exists(), "the source is never created"
+    assert _public_ids(target, tmp_path) == kept, "the target left as it was"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_empty_source_is_refused_unless_allow_empty(tmp_path, postgres, capsys, backend):
+    source = f"sqlite:///{tmp_path / 'empty.sqlite3'}" if backend == "sqlite" else postgres.fresh()
+    open_store(source, tmp_path).close()  # a migrated database without rows
+    target, kept = _filled_target(postgres, tmp_path)
+    assert main(["db", "copy", "--from", source, "--to", target, "--replace"]) == 1
+    err = capsys.readouterr().err
+    assert "the source holds no rows" in err and "--allow-empty" in err and "Fix:" in err
+    assert _public_ids(target, tmp_path) == kept
+    assert main(["db", "copy", "--from", source, "--to", target, "--replace", "--allow-empty"]) == 0
+    assert _public_ids(target, tmp_path) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_source_at_another_schema_version_is_refused_never_migrated_and_db_migrate_fixes_it(tmp_path, postgres, capsys, monkeypatch, backend):
+    import psycopg
+
+    source = f"sqlite:///{tmp_path / 'old.sqlite3'}" if backend == "sqlite" else postgres.fresh()
+    store = open_store(source, tmp_path)
+    fill(store)
+    latest = store.schema_version
+    # an older kennisbank's database: its last migration adds nothing on SQLite and only a column PostgreSQL's re-adds if missing
+    store.run_sql("DELETE FROM schema_migrations WHERE version = ?", (latest,))
+    if backend == "postgresql":
+        store.run_sql("ALTER TABLE outbox DROP COLUMN claimed_by")
+    store.close()
+    target = postgres.fresh()
+    assert main(["db", "copy", "--from", source, "--to", target]) == 1
+    err = capsys.readouterr().err
+    assert f"the source is at schema version {latest - 1}, this kennisbank's is {latest}" in err and "kennisbank db migrate" in err
+    if backend == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "old.sqlite3") as raw:
+            assert raw.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == latest - 1, "never migrated"
+    else:
+        with psycopg.connect(source) as raw:
+            assert raw.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == latest - 1, "never migrated"
+    assert _public_ids(target, tmp_path) == []
+    monkeypatch.setenv("DATABASE_URL", source)
+    assert main(["db", "migrate"]) == 0
+    assert f"schema version {latest}" in capsys.readouterr().out
+    assert main(["db", "copy", "--from", source, "--to", target]) == 0
+    assert sorted(_public_ids(target, tmp_path)) == sorted(_public_ids(source, tmp_path)) and _public_ids(target, tmp_path)
+
+
+def test_a_sqlite_source_is_opened_read_only(tmp_path):
+    from kennisbank.server.store import StoreError, open_source
+
+    url = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+    open_store(url, tmp_path).close()
+    source = open_source(url, tmp_path)
+    with pytest.raises((StoreError, __import__("sqlite3").OperationalError), match="readonly|read-only|read only"):
+        source.add(submission())
+    source.close()

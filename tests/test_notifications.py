@@ -591,3 +591,36 @@ def test_outbox_work_by_hand_on_postgresql_two_workers_share_the_outbox_and_send
     assert _maildir_ids(mail) == sorted(f"<{lead.public_id}.submission@localhost>" for lead in [*leads, late]), "each exactly once"
     assert {state.state for state in store.deliveries(("pending", "sent", "failed"))} == {"sent"}
     store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite has one worker per database (a lock file): no claims
+def test_a_worker_stops_sending_before_its_claim_runs_out_and_the_next_claim_takes_the_rest(site, tmp_path, database_url, monkeypatch):
+    """A webhook that never answers makes each send take SEND_TIMEOUT; a claim of more than fit
+    in its lease is cut short by the worker, so none of its outcomes is sent after the lease."""
+    import socket
+
+    from kennisbank.server.pg_store import PostgresStore
+
+    monkeypatch.setattr(notify, "SEND_TIMEOUT", 1)  # a hanging webhook costs 1 s a send here, not 30
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(16)  # the kernel accepts; nobody ever answers
+    settings = NotifySettings(webhook_url=f"http://127.0.0.1:{hanging.getsockname()[1]}/hook", webhook_secret=SECRET)
+    store = PostgresStore(database_url, pool_size=2, lease=timedelta(seconds=4))
+    assert store.claim_size == 2, "LEASE / (2 x SEND_TIMEOUT)"
+    store.claim_size = 4  # more than fit in the lease: the worker itself must stop in time
+    for _ in range(4):
+        store.add(_lead(public_id=new_public_id()), ["webhook"])
+    due = store.due_deliveries(utc_now(), 50)
+    assert len(due) == 4
+    Outbox(store, Definitions(store, site.site, load_manifest(site.site)), settings).deliver_all(due)
+    states = store.deliveries(("pending", "sent", "failed"))
+    tried = [state for state in states if state.attempts == 1]
+    assert 1 <= len(tried) <= 2 and all("Timeout" in state.last_error for state in tried), "recorded under its claim, not refused"
+    untried = {state.id for state in states if state.attempts == 0}
+    assert untried and len(tried) + len(untried) == 4
+    assert store.due_deliveries(utc_now(), 50) == [], "the rest stays claimed until the lease ends"
+    time.sleep(4.5)
+    assert {delivery.id for delivery in store.due_deliveries(utc_now(), 50)} == untried
+    hanging.close()
+    store.close()

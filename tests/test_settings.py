@@ -116,6 +116,45 @@ def test_settings_errors_name_the_variable_the_problem_and_the_fix(name, value, 
     assert message == f"{name}: {error.value.problem}. Fix: {error.value.fix}"
 
 
+# The reviewer's examples: a DATABASE_URL's password never appears in a message
+LEAKY_URLS = [
+    ("postgresql://bob:s3cr%zzet@db/kb", "s3cr", "invalid percent-encoded token"),  # libpq quotes the token it could not read
+    ("postgresql://bob@db/kb?password=s3cr%zzet", "s3cr", "invalid percent-encoded token"),
+    ("postgresql:/bob:s3cret@db/kb", "s3cret", "not a database URL"),  # one / short: the whole value was echoed
+    ("postgresql://bob:s3/cret@db/kb", "s3", "password holds a /"),  # libpq took bob as the host and s3 as the port
+    ("bob:s3cret@db://kb", "s3cret", "unknown database scheme"),
+]
+
+
+@pytest.mark.parametrize("value, password, problem", LEAKY_URLS)
+def test_a_bad_database_url_is_refused_without_showing_its_password(value, password, problem):
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"DATABASE_URL": value})
+    message = str(error.value)
+    assert message.startswith("DATABASE_URL: ") and problem in message and "Fix: " in message
+    assert password not in message
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("postgresql://bob:s3c#ret@db/kb", "postgresql://bob@db/kb"),  # urlsplit ended the netloc at the #: "bob:s3c" was kept
+        ("postgresql://bob:s3/cret@db/kb", "postgresql://bob@db/kb"),
+        ("postgresql://bob:s3c?ret@db:5433/kb?sslmode=require", "postgresql://bob@db:5433/kb?sslmode=require"),
+        ("postgresql://bob:pw@db/kb?sslmode=require&password=s3cret", "postgresql://bob@db/kb?sslmode=require&password=***"),
+        ("postgresql://db/kb", "postgresql://db/kb"),
+    ],
+)
+def test_redact_removes_a_password_with_a_hash_slash_or_question_mark(url, shown):
+    from kennisbank.server.pg_store import redact
+
+    assert redact(url) == shown
+
+
+def test_a_valid_database_url_with_a_hash_in_its_password_is_accepted_as_libpq_reads_it():
+    assert Settings.from_env({"DATABASE_URL": "postgresql://bob:s3c#ret@db/kb"}).database_url == "postgresql://bob:s3c#ret@db/kb"
+
+
 def test_a_number_out_of_range_names_the_range_and_an_example():
     with pytest.raises(SettingsError) as error:
         Settings.from_env({"MAX_BODY_BYTES": "10"})

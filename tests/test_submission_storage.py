@@ -262,18 +262,62 @@ def test_two_workers_never_get_the_same_delivery_and_a_dead_ones_claim_runs_out(
     workers = [open_store(database_url, tmp_path) for _ in range(4)]
     assert all(worker.outbox_lock_file() is None for worker in workers)
     with ThreadPoolExecutor(8) as pool:
-        batches = list(pool.map(lambda n: workers[n % 4].due_deliveries(utc_now(), 7), range(16)))
+        batches = list(pool.map(lambda n: workers[n % 4].due_deliveries(utc_now(), 7), range(20)))
     claimed = [delivery.id for batch in batches for delivery in batch]
     assert len(claimed) == len(set(claimed)) == 80, "every delivery once, none twice"
+    assert max(len(batch) for batch in batches) == workers[0].claim_size == 5, "a claim takes LEASE / (2 x SEND_TIMEOUT) at most"
     assert workers[0].due_deliveries(utc_now(), 100, all_pending=True) == [], "all claimed"
-    # recorded: the claim ends with it; a retry is due again at its time
-    first, second, *rest = claimed
-    workers[0].record_deliveries([(first, 1)], [(second, 1, "timeout", utc_now() + timedelta(minutes=1))])
+    # recorded under its claim: the claim ends with it; a retry is due again at its time
+    batch = next(batch for batch in batches if len(batch) >= 2)
+    first, second = batch[0].id, batch[1].id
+    assert workers[0].record_deliveries([(first, 1)], [(second, 1, "timeout", utc_now() + timedelta(minutes=1))], "another claim") == [first, second]
+    workers[0].record_deliveries([(first, 1)], [(second, 1, "timeout", utc_now() + timedelta(minutes=1))], batch[0].claim)
     assert [d.id for d in workers[1].due_deliveries(utc_now() + timedelta(minutes=2), 100)] == [second]
-    # a worker that died holding a claim: the others take its deliveries once the lease ran out
-    writer.run_sql("UPDATE outbox SET claimed_until = '2000-01-01T00:00:00Z' WHERE id = ?", (rest[0],))
-    assert [d.id for d in workers[2].due_deliveries(utc_now(), 100)] == [rest[0]]
     for store in (writer, *workers):
+        store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite has one worker per database (a lock file): no claims
+def test_a_claim_that_outlives_its_lease_cannot_overwrite_the_outcome_of_the_worker_that_took_it_over(database_url, tmp_path):
+    """The reviewer's repro: A claims three deliveries and is still sending when its lease ends; B
+    claims them, sends and records them as sent; A's late outcomes (one "failed, try again") are refused."""
+    from kennisbank.server.pg_store import PostgresStore
+
+    writer = open_store(database_url, tmp_path)
+    for _ in range(3):
+        writer.add(submission(email="a@example.org"), ["email"])
+    a, b = (PostgresStore(database_url, pool_size=2, lease=timedelta(seconds=1)) for _ in range(2))
+    assert a.claim_size == 1 and PostgresStore(database_url, pool_size=1).claim_size == 5, "LEASE / (2 x SEND_TIMEOUT)"
+    a.claim_size = b.claim_size = 3  # the lease is short for the test; three at once, as in the repro
+    first = a.due_deliveries(utc_now(), 50)
+    assert len(first) == 3 and len({d.claim for d in first}) == 1
+    assert b.due_deliveries(utc_now(), 50) == [], "claimed by A while its lease runs"
+    time.sleep(2.2)  # A's lease (1 s, on the database's clock; stored to the second) runs out while A is "sending"
+    second = b.due_deliveries(utc_now(), 50)
+    assert [d.id for d in second] == [d.id for d in first] and second[0].claim != first[0].claim
+    assert b.record_deliveries([(d.id, 1) for d in second], [], second[0].claim) == []
+    late = a.record_deliveries([(first[1].id, 1), (first[2].id, 1)], [(first[0].id, 1, "timeout", utc_now())], first[0].claim)
+    assert sorted(late) == sorted(d.id for d in first), "every late outcome of A refused"
+    assert [(d.state, d.attempts, d.last_error) for d in writer.deliveries(("pending", "sent", "failed"))] == [("sent", 1, None)] * 3
+    assert a.due_deliveries(utc_now(), 50, all_pending=True) == [], "none pending again: no third send"
+    for store in (writer, a, b):
+        store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite has one worker per database (a lock file): no leases
+def test_a_worker_whose_claim_ran_out_takes_the_rest_again_and_a_dead_ones_claim_runs_out(database_url, tmp_path):
+    from kennisbank.server.pg_store import PostgresStore
+
+    writer = open_store(database_url, tmp_path)
+    for _ in range(2):
+        writer.add(submission(email="a@example.org"), ["email"])
+    dead, alive = (PostgresStore(database_url, pool_size=2, lease=timedelta(seconds=1)) for _ in range(2))
+    dead.claim_size = alive.claim_size = 5
+    taken = dead.due_deliveries(utc_now(), 50)  # and never recorded: the worker died
+    assert len(taken) == 2 and alive.due_deliveries(utc_now(), 50) == []
+    time.sleep(2.2)
+    assert [d.id for d in alive.due_deliveries(utc_now(), 50)] == [d.id for d in taken]
+    for store in (writer, dead, alive):
         store.close()
 
 
@@ -304,3 +348,31 @@ def test_a_submission_that_deadlocks_with_another_writer_is_tried_again_and_stor
     assert sorted(s.score for s in store.all()) == [10, 20]
     assert sum(store.peer_counts("d")[""]) == 2
     store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite's errors (sqlite3.Error) already give 503
+def test_a_database_that_turned_read_only_gives_503_not_500(make_client, database_url, tmp_path):
+    """After a fail-over to a standby (here: the database set read-only and its sessions ended, so
+    the pool reconnects) PostgreSQL refuses the write with ReadOnlySqlTransaction, an InternalError,
+    not an OperationalError: the store says StoreError and the receiver replies 503."""
+    import psycopg
+
+    from kennisbank.server.store import StoreError
+
+    client = make_client()
+    assert client.post(ENDPOINT, json=payload()).status_code == 201
+    store = open_store(database_url, tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        name = admin.execute("SELECT current_database()").fetchone()[0]
+        admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    reply = client.post(ENDPOINT, json=payload())
+    assert reply.status_code == 503
+    with pytest.raises(StoreError, match="ReadOnlySqlTransaction.*Fix: "):
+        store.add(submission())
+    with pytest.raises(StoreError, match="the database cannot be written .*read-only transaction.*Fix: "):
+        store.check_writable()  # the health check words it its own way
+    store.close()
+    with psycopg.connect(database_url, autocommit=True, options="-c default_transaction_read_only=off") as admin:
+        admin.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+    assert len(stored(client)) == 1

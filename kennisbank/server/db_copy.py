@@ -2,8 +2,10 @@
 
 For a site that outgrows SQLite (or moves back). The steps:
 
-1. Both databases are opened as the server opens them, so both are at the current schema
-   (their own dialect's migrations: ``schema_migrations`` is not copied, it is compared).
+1. The source is opened read-only: it must exist, is never created or migrated, and must
+   be at the current schema (``kennisbank db migrate`` brings it there); a source without
+   rows is refused unless ``allow_empty``. The target is opened as the server opens it
+   (created and migrated). ``schema_migrations`` is not copied, it is compared.
 2. The source is read in one snapshot (a read transaction), so a server that keeps
    writing to it meanwhile does not tear the copy.
 3. The target must hold no data (``replace`` empties it first, in the same transaction).
@@ -23,6 +25,7 @@ empty in a fresh copy).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from .sql_common import TABLES
-from .store import StoreError, open_store
+from .store import StoreError, open_source, open_store
 
 COPIED = tuple(table for table in TABLES if table != "schema_migrations")
-DIALECT_ONLY = {"outbox": {"claimed_until"}}
-"""Columns one dialect has alone, not copied: a worker's claim on a delivery (PostgreSQL's 0003)."""
+DIALECT_ONLY = {"outbox": {"claimed_until", "claimed_by"}}
+"""Columns one dialect has alone, not copied: a worker's claim on a delivery (PostgreSQL's 0003 and 0009)."""
 
 
 @dataclass(frozen=True)
@@ -69,21 +72,43 @@ def checksums(store: Any) -> dict[str, tuple[int, str]]:
         return {table: checksum(db.execute(f"SELECT {', '.join(copied_columns(store, db, table))} FROM {table}").fetchall()) for table in COPIED}
 
 
-def copy_database(source_url: str, target_url: str, base: Path, *, replace: bool = False) -> list[TableCopy]:
-    """Copy every table of ``source_url`` into ``target_url``, verified; what was copied, per table."""
-    source = open_store(source_url, base)
+def copy_database(source_url: str, target_url: str, base: Path, *, replace: bool = False, allow_empty: bool = False) -> list[TableCopy]:
+    """Copy every table of ``source_url`` into ``target_url``, verified; what was copied, per table.
+
+    The source is opened read-only: it must exist, is never migrated (one at another schema
+    version is refused), and one without rows is refused unless ``allow_empty`` (a mistyped
+    path with ``--replace`` would otherwise empty the target and report success)."""
+    source = open_source(source_url, base)
     try:
+        known = len(importlib.import_module(type(source).__module__).migrations())
+        version = source.schema_version
+        if version != known:
+            newer = version > known
+            raise CopyError(
+                f"{source.target}: the source is at schema version {version}, this kennisbank's is {known}; "
+                "a source is read as it is, never migrated, and nothing was changed. "
+                + (
+                    "Fix: run the newer version of kennisbank that wrote it"
+                    if newer
+                    else "Fix: check that --from names a kennisbank database; if so, bring it to the current schema first "
+                    "with DATABASE_URL=<the --from URL> kennisbank db migrate, then copy again"
+                )
+            )
+        with source._snapshot() as reader:
+            columns = {table: copied_columns(source, reader, table) for table in COPIED}
+            data = {table: reader.execute(f"SELECT {', '.join(columns[table])} FROM {table}").fetchall() for table in COPIED}
+        expected = {table: checksum(rows) for table, rows in data.items()}
+        if not allow_empty and not any(data.values()):
+            raise CopyError(
+                f"{source.target}: the source holds no rows in any table; nothing was changed. "
+                "Fix: check that --from names the right database (the server's is DATABASE_URL), or give --allow-empty to copy an empty one"
+            )
         target = open_store(target_url, base)
         try:
-            if source.schema_version != target.schema_version:
+            if version != target.schema_version:
                 raise CopyError(
-                    f"the source is at schema version {source.schema_version}, the target at {target.schema_version}. "
-                    "Fix: run the same version of kennisbank on both (opening migrates them)"
+                    f"the source is at schema version {version}, the target at {target.schema_version}. Fix: run the same version of kennisbank on both"
                 )
-            with source._snapshot() as reader:
-                columns = {table: copied_columns(source, reader, table) for table in COPIED}
-                data = {table: reader.execute(f"SELECT {', '.join(columns[table])} FROM {table}").fetchall() for table in COPIED}
-            expected = {table: checksum(rows) for table, rows in data.items()}
 
             def load(db: Any) -> list[TableCopy]:
                 filled = [table for table in COPIED if db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()]

@@ -49,6 +49,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+from . import notify
 from .definitions import Changed, Definitions
 from .notify import EMAIL, WEBHOOK, Mailer, NotifySettings, PermanentFailure, email_message, prepare, request_message, send_webhook
 from .store import Delivery, SubmissionStore, utc_now
@@ -133,7 +134,8 @@ class Outbox:
                     due = self.store.due_deliveries(utc_now(), BATCH, all_pending=everything)
                     if due:
                         self.deliver_all(due)
-                    more, everything = len(due) == BATCH, False
+                    # a full read, or one a claim cut short (PostgreSQL: Delivery.claim): read again at once
+                    more, everything = len(due) == BATCH or (bool(due) and due[0].claim is not None), False
                     if more:
                         continue
             except Exception:
@@ -148,7 +150,8 @@ class Outbox:
         self.deliver_all([delivery])
 
     def deliver_all(self, deliveries: list[Delivery]) -> None:
-        """Send ``deliveries`` (one mail session for all of them), then record every outcome in one commit."""
+        """Send ``deliveries`` (one mail session for all of them), then record every outcome in one commit,
+        under the claim that took them (PostgreSQL; one claim per :meth:`SubmissionStore.due_deliveries`)."""
         outcomes = self._send_all(deliveries)
         sent, failed = [], []
         for delivery, error in outcomes:
@@ -178,12 +181,24 @@ class Outbox:
                     reason,
                 )
             failed.append((delivery.id, attempts, reason, retry_at))
-        self.store.record_deliveries(sent, failed)
+        for claim in dict.fromkeys(delivery.claim for delivery in deliveries):
+            mine = {delivery.id for delivery in deliveries if delivery.claim == claim}
+            refused = self.store.record_deliveries([s for s in sent if s[0] in mine], [f for f in failed if f[0] in mine], claim)
+            if refused:
+                log.warning(
+                    "deliveries %s: the claim ran out while they were being sent and another worker took them over; its outcome stands, not this one",
+                    ", ".join(map(str, refused)),
+                )
 
     def _send_all(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception | None]]:
+        """The outcome of each delivery sent; those whose claim (PostgreSQL) would run out before a
+        send could end are not sent and not recorded: the next claim takes them."""
         outcomes: list[tuple[Delivery, Exception | None]] = []
         with Mailer(self.settings) as mailer:
             for delivery in deliveries:
+                if delivery.claim_ends is not None and time.monotonic() + 2 * notify.SEND_TIMEOUT > delivery.claim_ends:
+                    log.warning("delivery %d: its claim ends before a send could; left to the next claim", delivery.id)
+                    continue
                 try:
                     self._send(delivery, mailer)
                 except Exception as exc:

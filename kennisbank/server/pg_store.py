@@ -29,20 +29,25 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import psycopg
 from psycopg import conninfo
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from . import notify
 from .sql_common import SQLStore, load_migrations
 from .store import Delivery, StoreError, StoreURLError, format_time, utc_now
 
@@ -54,26 +59,68 @@ POOL_SIZE = 8
 CONNECT_TIMEOUT = 10
 DEADLOCK_TRIES = 3
 LEASE = timedelta(minutes=5)
-"""How long a claimed delivery stays with its worker; longer than one attempt can take (SMTP and webhook time-outs)."""
+"""How long a claimed delivery stays with its worker: ten times the longest send (``notify.SEND_TIMEOUT``); a claim takes
+no more deliveries than fit in half of it (``PostgresStore.claim_size``)."""
+_DB_TIME = "to_char(({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+"""A time on the database's clock in ``store.format_time``'s form (fixed width: text order is time order)."""
 _MIGRATION_LOCK = 0x6B656E6E6973  # "kennis": the advisory lock taken while migrating
 _JSON_COLUMNS = {"insight_answers": {"answer"}}
 """The jsonb columns (SQLite's are untyped): their values are wrapped when written from Python."""
 
 
 def parse_url(rest: str, base: Path) -> str:
-    """The libpq URL of ``postgresql://<rest>``, checked; ``base`` is not used (no files)."""
+    """The libpq URL of ``postgresql://<rest>``, checked; ``base`` is not used (no files).
+
+    No message shows the password: libpq's own (which quotes the token it could not read,
+    the password itself when its percent-encoding is broken) has it replaced by ``***``."""
     url = f"postgresql://{rest}"
+    fix = "write it as postgresql://user:password@host:5432/database, with %, /, @ and # in the user name or password percent-encoded (%25, %2F, %40, %23)"
+    authority = rest.partition("/")[0]
+    if "@" not in authority and "@" in rest.partition("?")[0]:
+        # libpq reads up to the first / as user:password@host: a / in the password makes the rest of it the host and port
+        raise StoreURLError(f"{redact(url)} is not a valid PostgreSQL URL (a / before the @: the password holds a / that is not percent-encoded)", fix)
     try:
         conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise StoreURLError(
-            f"{redact(url)} is not a valid PostgreSQL URL ({str(exc).strip()})", "write it as postgresql://user:password@host:5432/database"
-        ) from None
+        raise StoreURLError(f"{redact(url)} is not a valid PostgreSQL URL ({without_passwords(str(exc).strip(), url)})", fix) from None
     return url
+
+
+def _passwords(url: str) -> list[str]:
+    """The password in ``url`` as written and decoded, from where libpq or a reader might take it."""
+    rest = url.partition("://")[2]
+    found = []
+    at = rest.rfind("@", 0, rest.find("?") if "?" in rest else len(rest))
+    if at < 0:
+        at = rest.rfind("@")
+    if at >= 0 and ":" in rest[:at]:
+        found.append(rest[:at].partition(":")[2])
+    found += re.findall(r"(?i)(?:^|[?&])password=([^&]*)", rest)
+    return [text for password in found if password for text in dict.fromkeys((password, unquote(password)))]
+
+
+def without_passwords(message: str, url: str) -> str:
+    """``message`` (libpq's, about ``url``) with every quoted token that is, holds or is part of the password as ``***``."""
+    passwords = _passwords(url)
+
+    def hide(match: re.Match) -> str:
+        token = match[1]
+        return '"***"' if any(password in token or token in password for password in passwords) else match[0]
+
+    message = re.sub(r'"([^"]*)"', hide, message)
+    for password in passwords:
+        message = message.replace(password, "***")
+    return message
 
 
 def open_target(target: str) -> PostgresStore:
     return PostgresStore(target)
+
+
+def open_source(target: str) -> PostgresStore:
+    """``target`` opened only to be read (``kennisbank db copy --from``): not migrated, every
+    transaction read-only (``default_transaction_read_only``)."""
+    return PostgresStore(target, read_only=True)
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -82,17 +129,21 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def redact(url: str) -> str:
-    """``url`` without its password (for messages and logs)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    """``url`` without its password (for messages and logs).
+
+    Not ``urlsplit``: a password with an unencoded ``#`` or ``/`` (which libpq takes up to
+    the ``@``) would end its netloc early and leave the password in the path or fragment.
+    The user information ends at the last ``@`` before the query (or the last one at all)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return "postgresql://…"
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}@{host}"
-    query = re.sub(r"(?i)(^|&)password=[^&]*", r"\1password=***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    at = rest.rfind("@", 0, rest.find("?") if "?" in rest else len(rest))
+    if at < 0:
+        at = rest.rfind("@")
+    if at >= 0:
+        rest = f"{rest[:at].partition(':')[0]}@{rest[at + 1 :]}"
+    rest = re.sub(r"(?i)((?:^|[?&])password=)[^&]*", r"\1***", rest)
+    return f"{scheme}://{rest}"
 
 
 _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?|%")
@@ -130,21 +181,32 @@ class PostgresStore(SQLStore):
     LIKE = "ILIKE"
     """SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's ILIKE ignores it for every letter."""
 
-    def __init__(self, url: str, pool_size: int = POOL_SIZE):
+    def __init__(self, url: str, pool_size: int = POOL_SIZE, lease: timedelta = LEASE, *, read_only: bool = False):
         super().__init__()
         self.url = url
+        self.read_only = read_only
+        self.lease = lease
+        # How many deliveries one claim takes at most: as many as can be sent in half the lease when
+        # each send takes its longest (SEND_TIMEOUT), so a claim does not run out while its worker is
+        # still sending; the worker also stops sending, leaving the rest to the next claim, when the
+        # lease is nearly over (Outbox._send_all). Why not renew the claim, or record after each send:
+        # both cost a commit per delivery where a batch costs one; 5 deliveries (a 5-minute lease,
+        # 30 s a send) finish in 2.5 minutes at worst, and a worker sends several a second when all is well.
+        self.claim_size = max(1, int(lease.total_seconds() // (2 * notify.SEND_TIMEOUT)))
         self.target = redact(url)
         self._identity = self.target
+        options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
         try:
-            with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as connection:
-                self._migrate(connection)
+            with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True, **options) as connection:
+                if not read_only:
+                    self._migrate(connection)
         except psycopg.OperationalError as exc:
             raise StoreError(self._unreachable(exc)) from None
         self._pool = ConnectionPool(
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"connect_timeout": CONNECT_TIMEOUT},
+            kwargs={"connect_timeout": CONNECT_TIMEOUT, **options},
             check=ConnectionPool.check_connection,  # a connection the server closed (a restart) is replaced, not lent
             open=False,
             name="kennisbank",
@@ -158,7 +220,7 @@ class PostgresStore(SQLStore):
             ) from None
 
     def _unreachable(self, exc: Exception) -> str:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = without_passwords(str(exc).strip().splitlines()[0], self.url) if str(exc).strip() else type(exc).__name__
         return (
             f"{self.target}: cannot use the PostgreSQL database ({detail}). "
             "Fix: start the server, or check the host, port, user, password and database name in DATABASE_URL (create the database with createdb)"
@@ -169,6 +231,8 @@ class PostgresStore(SQLStore):
     @property
     def schema_version(self) -> int:
         with self._reading() as db:
+            if db.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+                return 0  # never migrated (a source opened read-only, open_source)
             return self._version(db)
 
     def schema_current(self) -> bool:
@@ -225,6 +289,10 @@ class PostgresStore(SQLStore):
                 yield _Db(connection)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StoreError(self._unreachable(exc)) from None
+        except self.REFUSED:
+            raise
+        except psycopg.Error as exc:
+            raise StoreError(self._refused(exc)) from None
 
     def _transaction(self, work: Callable[[_Db], T]) -> T:
         """Run ``work`` in one transaction, committed (and durable) before returning.
@@ -243,7 +311,20 @@ class PostgresStore(SQLStore):
                 log.warning("%s: a write deadlocked with another; trying again", self.target)
             except (psycopg.OperationalError, PoolTimeout) as exc:
                 raise StoreError(self._unreachable(exc)) from None
+            except self.REFUSED:
+                raise  # a row the schema refuses: the caller's to handle (add_many keeps the batch's others), as on SQLite
+            except psycopg.Error as exc:
+                raise StoreError(self._refused(exc)) from None
         raise AssertionError("unreachable")
+
+    def _refused(self, exc: psycopg.Error) -> str:
+        """The message of an error of the database other than an unreachable server or a refused row
+        (a read-only database after a fail-over, a missing right, a changed schema): the work was rolled back."""
+        detail = without_passwords(str(exc).strip().splitlines()[0], self.url) if str(exc).strip() else type(exc).__name__
+        return (
+            f"{self.target}: the database refused the work, nothing of it was kept ({type(exc).__name__}: {detail}). "
+            "Fix: check that DATABASE_URL names the primary, that its user may write every table, and that kennisbank db migrate has run"
+        )
 
     def _peer_stamp(self, db: _Db, definition: str, claim: bool = False) -> int:
         """The change counter of ``definition`` (``peer_changes``, bumped by the triggers of 0006).
@@ -267,28 +348,39 @@ class PostgresStore(SQLStore):
 
     def due_deliveries(self, now: datetime, limit: int = 20, *, all_pending: bool = False) -> list[Delivery]:
         """Pending deliveries whose time has come (every pending one with ``all_pending``), oldest
-        first, claimed for ``LEASE``: another worker skips them until they are recorded or the lease ends."""
-        moment = format_time(now)
-        until = format_time(utc_now() + LEASE)
+        first, claimed for ``self.lease``: another worker skips them until they are recorded or the lease ends.
+
+        A claim has a token of its own (``claimed_by``); only it records their outcomes
+        (:meth:`record_deliveries`), so a worker whose lease ran out while it was still sending
+        cannot overwrite the result of the worker that took them over. The lease is counted
+        on the database's clock (``now()``), one clock for every worker, whatever theirs say.
+        At most ``claim_size`` are claimed at once (see ``__init__``)."""
+        claim = f"{os.getpid()}-{secrets.token_hex(8)}"
         due = "" if all_pending else " AND next_attempt <= ?"
+        started = time.monotonic()  # before the database's now(): the lease ends no earlier than claim_ends
 
         def work(db: _Db) -> list[Delivery]:
             claimed = db.execute(
-                "UPDATE outbox SET claimed_until = ? WHERE id IN ("
-                f"SELECT id FROM outbox WHERE state = 'pending'{due} AND (claimed_until IS NULL OR claimed_until < ?) "
+                f"UPDATE outbox SET claimed_until = {_DB_TIME.format('now() + make_interval(secs => ?)')}, claimed_by = ? WHERE id IN ("
+                f"SELECT id FROM outbox WHERE state = 'pending'{due} AND (claimed_until IS NULL OR claimed_until < {_DB_TIME.format('now()')}) "
                 "ORDER BY next_attempt, id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING id",
-                (until, *(() if all_pending else (moment,)), format_time(utc_now()), limit),
+                (self.lease.total_seconds(), claim, *(() if all_pending else (format_time(now),)), min(limit, self.claim_size)),
             ).fetchall()
             if not claimed:
                 return []
             ids = [row[0] for row in claimed]
             return self._deliveries_in(db, f"o.id IN ({', '.join('?' * len(ids))})", tuple(ids), limit)
 
-        return self._transaction(work)
+        ends = started + self.lease.total_seconds()
+        return [replace(delivery, claim=claim, claim_ends=ends) for delivery in self._transaction(work)]
 
-    # a recorded outcome ends the claim
-    SENT = "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = NULL, claimed_until = NULL WHERE id = ?"
-    FAILED = "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt = coalesce(?, next_attempt), claimed_until = NULL WHERE id = ?"
+    # a recorded outcome ends the claim, and is recorded only under the claim that took the row
+    SENT = "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = NULL, claimed_until = NULL, claimed_by = NULL WHERE id = ?"
+    FAILED = (
+        "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt = coalesce(?, next_attempt), "
+        "claimed_until = NULL, claimed_by = NULL WHERE id = ?"
+    )
+    CLAIMED = " AND claimed_by IS NOT DISTINCT FROM ?"
 
     def outbox_version(self) -> int:
         """A number that changes when a delivery is added or made pending again.
@@ -350,13 +442,16 @@ class PostgresStore(SQLStore):
     def check_writable(self) -> None:
         """Raise :class:`StoreError` unless a write could be committed now (the health check)."""
         try:
-            with self._reading() as db:
-                db.execute("CREATE TEMP TABLE IF NOT EXISTS _health (x integer)")
-                if db.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+            with self._pool.connection() as connection:  # not _reading: this method words its own errors
+                connection.execute("CREATE TEMP TABLE IF NOT EXISTS _health (x integer)")
+                if connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
                     raise StoreError(f"{self.target}: the database is a read-only standby. Fix: point DATABASE_URL at the primary")
-                db.connection.rollback()
+                connection.rollback()
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreError(self._unreachable(exc)) from None
         except psycopg.Error as exc:
-            raise StoreError(f"{self.target}: the database cannot be written ({str(exc).strip()}). Fix: check the server and the user's rights") from None
+            detail = without_passwords(str(exc).strip(), self.url)
+            raise StoreError(f"{self.target}: the database cannot be written ({detail}). Fix: check the server and the user's rights") from None
 
     def backup(self, path: Path) -> int:
         raise StoreError(

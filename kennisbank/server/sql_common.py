@@ -317,24 +317,33 @@ class SQLStore:
 
     SENT = "UPDATE outbox SET state = 'sent', attempts = ?, sent_at = ?, last_error = NULL WHERE id = ?"
     FAILED = "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, next_attempt = coalesce(?, next_attempt) WHERE id = ?"
+    CLAIMED = ""
+    """What an outcome's ``WHERE id = ?`` adds to be recorded only under the claim that took the row
+    (a ``?`` for the claim's token); SQLite has no claims (one worker per database)."""
 
-    def record_deliveries(self, sent: list[tuple[int, int]], failed: list[tuple[int, int, str, datetime | None]]) -> None:
+    def record_deliveries(self, sent: list[tuple[int, int]], failed: list[tuple[int, int, str, datetime | None]], claim: str | None = None) -> list[int]:
         """The outcome of a batch of attempts, in one commit: ``(id, attempts)`` sent, and
-        ``(id, attempts, error, retry_at)`` failed (``retry_at`` ``None``: failed for good)."""
+        ``(id, attempts, error, retry_at)`` failed (``retry_at`` ``None``: failed for good).
+
+        Under ``claim`` (the token of the claim that took them, PostgreSQL): a row another
+        claim has taken since (this one's lease ran out) is left as that claim records it;
+        the ids so refused are returned."""
         now = format_time(utc_now())
+        mine = (claim,) if self.CLAIMED else ()
 
-        def work(db: Any) -> None:
-            db.executemany(self.SENT, [(attempts, now, id_) for id_, attempts in sent])
-            db.executemany(
-                self.FAILED,
-                [
-                    ("pending" if retry_at else "failed", attempts, error[:500], format_time(retry_at) if retry_at else None, id_)
-                    for id_, attempts, error, retry_at in failed
-                ],
-            )
+        def work(db: Any) -> list[int]:
+            refused = []
+            for id_, attempts in sent:
+                if db.execute(self.SENT + self.CLAIMED, (attempts, now, id_, *mine)).rowcount == 0:
+                    refused.append(id_)
+            for id_, attempts, error, retry_at in failed:
+                state = "pending" if retry_at else "failed"
+                row = (state, attempts, error[:500], format_time(retry_at) if retry_at else None, id_, *mine)
+                if db.execute(self.FAILED + self.CLAIMED, row).rowcount == 0:
+                    refused.append(id_)
+            return refused
 
-        if sent or failed:
-            self._transaction(work)
+        return self._transaction(work) if sent or failed else []
 
     def delivered(self, delivery_id: int, attempts: int) -> None:
         self._write(self.SENT, (attempts, format_time(utc_now()), delivery_id))

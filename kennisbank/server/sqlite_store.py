@@ -56,6 +56,18 @@ def open_target(target: str | Path) -> SQLiteStore:
     return SQLiteStore(target)
 
 
+def open_source(target: str | Path) -> SQLiteStore:
+    """``target`` opened only to be read (``kennisbank db copy --from``): it must exist, and is
+    neither created nor migrated (SQLite's ``mode=ro``)."""
+    if target == MEMORY:
+        raise StoreError("sqlite:///:memory: is a new, empty database: there is nothing to copy. Fix: name the database file to copy")
+    if not Path(target).is_file():
+        raise StoreError(
+            f"{target}: no such file; nothing was read or changed. Fix: check the path (the server's database is DATABASE_URL, by default var/kennisbank.sqlite3)"
+        )
+    return SQLiteStore(target, read_only=True)
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """``(version, name, sql)`` of every migration, in order; versions run 1, 2, 3 ... without gaps."""
     return load_migrations("sqlite")
@@ -87,13 +99,20 @@ class SQLiteStore(SQLStore):
     """The queries are :class:`~.sql_common.SQLStore`'s; here the connection, the schema and the caches' stamps."""
 
     REFUSED = (sqlite3.IntegrityError,)
+    read_only = False
+    """Opened by :func:`open_source`: read, never written or migrated."""
     SEARCH_SOURCE = "submissions INDEXED BY submissions_search"
     """A search reads the leads' index newest first, not every row (the planner, left alone,
     may walk submissions_created_at and read each row to test the LIKE)."""
 
-    def __init__(self, target: str | Path):
+    def __init__(self, target: str | Path, *, read_only: bool = False):
         super().__init__()
         self.target = target
+        self.read_only = read_only
+        if read_only:  # open_source: never created, never migrated
+            self._lock = threading.RLock()
+            self._connect()
+            return
         if target != MEMORY:
             path = Path(target)
             try:
@@ -107,9 +126,14 @@ class SQLiteStore(SQLStore):
 
     def _connect(self) -> None:
         try:
-            self._db = sqlite3.connect(str(self.target), isolation_level=None, check_same_thread=False, timeout=30)
+            if self.read_only:
+                uri = f"{Path(self.target).resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+                self._db.execute("PRAGMA query_only = ON")
+            else:
+                self._db = sqlite3.connect(str(self.target), isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA busy_timeout = 30000")
-            if self.target != MEMORY:
+            if self.target != MEMORY and not self.read_only:
                 mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if mode.lower() != "wal":
                     raise StoreError(f"{self.target}: SQLite refused the WAL journal (got {mode!r}). Fix: put the database on a local file system")
@@ -195,7 +219,14 @@ class SQLiteStore(SQLStore):
         return self.schema_version == len(migrations())
 
     def _version(self) -> int:
-        row = self._db.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        try:
+            row = self._db.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        except sqlite3.OperationalError:
+            if self.read_only:  # not a kennisbank database, or one never migrated (a read-only source)
+                return 0
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.target}: not a SQLite database ({exc}). Fix: check the path in the URL") from None
         return row[0]
 
     def migrate(self) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import importlib
+import re
 import secrets
 import string
 from collections.abc import Iterable, Mapping
@@ -150,6 +151,10 @@ class Delivery:
     attempts: int
     submission: Submission | None = None
     request: ContactRequest | None = None
+    claim: str | None = None
+    """The token of the claim that took it (PostgreSQL); its outcome is recorded under it."""
+    claim_ends: float | None = None
+    """When the claim's lease ends, on ``time.monotonic()``'s clock (``None``: no lease, SQLite)."""
 
     @property
     def public_id(self) -> str:
@@ -288,8 +293,9 @@ class SubmissionStore(Protocol):
 
     def due_deliveries(self, now: datetime, limit: int = 20, *, all_pending: bool = False) -> list[Delivery]: ...
 
-    def record_deliveries(self, sent: list[tuple[int, int]], failed: list[tuple[int, int, str, datetime | None]]) -> None:
-        """The outcomes of a batch of attempts, in one commit."""
+    def record_deliveries(self, sent: list[tuple[int, int]], failed: list[tuple[int, int, str, datetime | None]], claim: str | None = None) -> list[int]:
+        """The outcomes of a batch of attempts, in one commit, under the ``claim`` that took them;
+        the ids not recorded because another claim has taken them since (PostgreSQL)."""
         ...
 
     def delivered(self, delivery_id: int, attempts: int) -> None: ...
@@ -399,13 +405,21 @@ def parse_database_url(url: str, base: Path) -> tuple[str, object]:
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep:
-        raise StoreURLError(
-            f"{url!r} is not a database URL",
+        raise StoreURLError(  # the value not shown: it may hold a password
+            "the value is not a database URL (no :// after the scheme)",
             "write it as sqlite:///relative/path.sqlite3, sqlite:////absolute/path.sqlite3 or postgresql://user:password@host/database",
         )
     if scheme not in _BACKENDS:
-        raise StoreURLError(f"unknown database scheme {scheme!r}", f"use one of: {', '.join(sorted(_BACKENDS))} (e.g. sqlite:///var/kennisbank.sqlite3)")
+        known = scheme if re.fullmatch(r"[a-z][a-z0-9+.-]{0,20}", scheme) else "in it"  # what may be a mistyped password is not shown
+        raise StoreURLError(f"unknown database scheme {known!r}", f"use one of: {', '.join(sorted(_BACKENDS))} (e.g. sqlite:///var/kennisbank.sqlite3)")
     return scheme, importlib.import_module(_BACKENDS[scheme]).parse_url(rest, base)
+
+
+def open_source(url: str, base: Path) -> SubmissionStore:
+    """The store ``url`` names, opened to be read (``kennisbank db copy --from``): it must exist,
+    and is neither created nor migrated; its schema version is the caller's to check."""
+    scheme, target = parse_database_url(url, base)
+    return importlib.import_module(_BACKENDS[scheme]).open_source(target)
 
 
 def open_store(url: str, base: Path) -> SubmissionStore:
