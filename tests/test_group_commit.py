@@ -15,7 +15,7 @@ from kennisbank.assessment import score
 from kennisbank.server.groupcommit import GroupWriter
 from kennisbank.server.store import open_store
 
-from support import ASSESSMENT, QUESTIONS, submission
+from support import ASSESSMENT, ENDPOINT, QUESTIONS, payload, submission
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -134,3 +134,13 @@ def test_a_refused_submission_fails_its_own_request_only(database_url, tmp_path)
     assert isinstance(outcomes[1], store.REFUSED)
     assert [sum(outcomes[0][""]), sum(outcomes[2][""])] == [1, 2]
     store.close()
+
+
+def test_a_submission_the_database_refuses_gets_503_not_a_server_error(make_client, monkeypatch):
+    # the reference is random (95 bits): repeated here so that the database's UNIQUE refuses the second
+    monkeypatch.setattr("kennisbank.server.receiver.new_public_id", lambda: "repeatedreference")
+    client = make_client(RATE_LIMIT="off")
+    assert client.post(ENDPOINT, json=payload()).status_code == 201
+    refused = client.post(ENDPOINT, json=payload())
+    assert refused.status_code == 503, refused.text
+    assert client.post(ENDPOINT, json=payload(), headers={"accept": "text/html"}).status_code == 503

@@ -147,7 +147,7 @@ class Receiver:
             )
             try:
                 before = await self.writer.add(submission, self.notify.channels(submission))
-            except (sqlite3.Error, OSError, StoreError):
+            except (sqlite3.Error, OSError, StoreError, *self.store.REFUSED):  # REFUSED: the database's own refusal of this row
                 log.exception("storing a submission failed")
                 return replies.failure(assessment, accepted.lang, as_json, 503, "send_failed", extra)
         else:

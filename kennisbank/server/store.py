@@ -272,6 +272,9 @@ class SubmissionStore(Protocol):
         peer counts of its definition as they were just before it (see :mod:`.peers`)."""
         ...
 
+    REFUSED: tuple[type[Exception], ...]
+    """The errors with which the database refuses one row (a constraint): one submission fails, not its batch."""
+
     def add_many(self, items: Iterable[tuple[Submission, Iterable[str]]]) -> list[PeerCounts | Exception]:
         """Store several ``(submission, channels)`` in one transaction (group commit,
         :mod:`.groupcommit`), each all or nothing: per item, the peer counts just before it
