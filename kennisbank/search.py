@@ -95,7 +95,13 @@ def build_index(site_dir: Path | str) -> Indexed:
     shutil.rmtree(bundle, ignore_errors=True)
     try:
         _run_pagefind(site_dir, bundle)
-        languages = json.loads((bundle / "pagefind-entry.json").read_text(encoding="utf-8"))["languages"]
+        entry_path = bundle / "pagefind-entry.json"
+        entry = json.loads(entry_path.read_text(encoding="utf-8"))
+        languages = entry["languages"]
+        # Pagefind writes the languages in a hash map's order, which changes from run to run:
+        # sorted, the same site gives the same bytes (and the same compressed copies and ETags)
+        entry["languages"] = dict(sorted(languages.items()))
+        entry_path.write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     except (OSError, ValueError, KeyError) as exc:
         raise SearchIndexError(f"Pagefind wrote no readable {bundle}/pagefind-entry.json: {exc}") from exc
     pages = {code: data["page_count"] for code, data in languages.items()}
