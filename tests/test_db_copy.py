@@ -11,7 +11,7 @@ import pytest
 from kennisbank.cli import main
 from kennisbank.server import db_copy
 from kennisbank.server.sql_common import TABLES
-from kennisbank.server.store import STATUSES, ContactRequest, LeadFilter, StoredDefinition, new_public_id, open_store, utc_now
+from kennisbank.server.store import STATUSES, ContactRequest, LeadFilter, StoredDefinition, format_time, new_public_id, open_store, utc_now
 
 from support import submission
 
@@ -49,7 +49,8 @@ def fill(store) -> None:
     admin = store.admin("consultant@example.org")
     store.update_admin(admin.id, totp_secret="JBSWY3DPEHPK3PXP", totp_last=59_000_000)
     store.create_session("f" * 64, admin.id, "csrf-token", "en")
-    store.login_failed(["account:x@example.org", "address:abc"])
+    for key in ("account:x@example.org", "address:abc"):
+        store.run_sql("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, format_time(now)))
     store.audit("consultant@example.org", "status", leads[0].submission.public_id, "contacted")
     store.erase_email("p1@example.org")  # leaves peer_counts rows at 0: copied as they are
 

@@ -345,14 +345,6 @@ class SQLStore:
 
         return self._transaction(work) if sent or failed else []
 
-    def delivered(self, delivery_id: int, attempts: int) -> None:
-        self._write(self.SENT, (attempts, format_time(utc_now()), delivery_id))
-
-    def delivery_failed(self, delivery_id: int, attempts: int, error: str, retry_at: datetime | None) -> None:
-        """Record a failed attempt: try again at ``retry_at``, or never (``None``: failed for good)."""
-        state = "pending" if retry_at is not None else "failed"
-        self._write(self.FAILED, (state, attempts, error[:500], format_time(retry_at) if retry_at else None, delivery_id))
-
     def deliveries(self, states: Iterable[str] = ("pending", "failed"), public_id: str | None = None) -> list[DeliveryState]:
         states = tuple(states)
         where = f"o.state IN ({', '.join('?' * len(states))})" + (" AND coalesce(s.public_id, r.public_id) = ?" if public_id else "")
@@ -699,25 +691,11 @@ class SQLStore:
         """Delete sessions started before the one or idle since before the other; the number."""
         return self._write("DELETE FROM admin_sessions WHERE created_at < ? OR last_seen < ?", (format_time(created_before), format_time(seen_before)))
 
-    def login_failed(self, keys: list[str], forget_before: datetime | None = None) -> None:
-        """Record a failed login under ``keys``; forget those before ``forget_before`` (out of every window)."""
-        now = format_time(utc_now())
-
-        def work(db: Any) -> None:
-            if forget_before is not None:
-                db.execute("DELETE FROM login_failures WHERE at < ?", (format_time(forget_before),))
-            db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)", [(key, now) for key in keys])
-
-        self._transaction(work)
-
     def login_failures(self, key: str, since: datetime) -> list[datetime]:
         """The times of the failed logins under ``key`` since ``since``, oldest first."""
         with self._reading() as db:
             rows = db.execute("SELECT at FROM login_failures WHERE key = ? AND at >= ? ORDER BY at", (key, format_time(since))).fetchall()
         return [parse_time(row[0]) for row in rows]
-
-    def clear_login_failures(self, key: str) -> None:
-        self._write("DELETE FROM login_failures WHERE key = ?", (key,))
 
     def audit(self, actor: str, action: str, subject: str | None = None, detail: str | None = None) -> None:
         self._write(
