@@ -45,7 +45,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -236,22 +236,32 @@ def worker_lock(file: Path, stop: threading.Event) -> Iterator[bool]:
     the holder ends (a SIGKILL too), so a worker after a crash never waits for a lease
     to run out before it sends what the crash interrupted."""
     descriptor = os.open(file, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def take() -> bool:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
     try:
-        told = False
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not told:
-                    log.warning("another outbox worker delivers from this database (it holds %s): waiting until it stops", file)
-                    told = True
-                if stop.wait(1.0):
-                    yield False
-                    return
-        yield True
+        yield wait_for_lock(take, str(file), stop)
     finally:
         os.close(descriptor)  # releases the lock
+
+
+def wait_for_lock(take: Callable[[], bool], held: str, stop: threading.Event) -> bool:
+    """Try ``take`` every second until it gets the worker's lock (``True``) or ``stop`` is set
+    (``False``); says once that another worker holds ``held``. Both locks (a file's, PostgreSQL's
+    advisory lock in :mod:`.shared_state`) wait this way."""
+    told = False
+    while not take():
+        if not told:
+            log.warning("another outbox worker delivers from this database (it holds %s): waiting until it stops", held)
+            told = True
+        if stop.wait(1.0):
+            return False
+    return True
 
 
 def die_with_parent(parent: int) -> None:

@@ -264,14 +264,11 @@ def outbox_lock(store: Any, stop: threading.Event) -> Iterator[bool]:
                 return
 
     try:
-        told = False
-        while not connection.execute("SELECT pg_try_advisory_lock(%s)", (OUTBOX_LOCK,)).fetchone()[0]:
-            if not told:
-                log.warning("another outbox worker delivers from this database (it holds advisory lock %d): waiting until it stops", OUTBOX_LOCK)
-                told = True
-            if stop.wait(1.0):
-                yield False
-                return
+        from .outbox import wait_for_lock  # here, not at the top: the rate limit imports this module and needs nothing of the outbox
+
+        if not wait_for_lock(lambda: connection.execute("SELECT pg_try_advisory_lock(%s)", (OUTBOX_LOCK,)).fetchone()[0], f"advisory lock {OUTBOX_LOCK}", stop):
+            yield False
+            return
         watcher = threading.Thread(target=watch, name="outbox-lock-watch", daemon=True)
         watcher.start()
         try:
