@@ -52,8 +52,6 @@ log = logging.getLogger("kennisbank.server")
 TOTAL = ""
 """The measure of the total score in ``peer_counts``; a theme's is its id."""
 
-_EMPTY = (0,) * 101
-
 
 # The figures, from 101 counts
 
@@ -88,10 +86,7 @@ def _nth(cumulative: list[int], rank: int) -> int:
 
 def median(buckets: Sequence[int]) -> float | None:
     """The median: the middle score, or the mean of the two middle ones; ``None`` for none."""
-    return _median(list(accumulate(buckets)))
-
-
-def _median(cumulative: list[int]) -> float | None:
+    cumulative = list(accumulate(buckets))
     n = cumulative[-1] if cumulative else 0
     if not n:
         return None
@@ -114,10 +109,8 @@ def standing(assessment: Assessment, result: Result, before: PeerCounts, minimum
     def s(key: str, **values: object) -> str:
         return strings[key][lang].format(**values)
 
-    # one running count per measure (C-level accumulate), then every figure is a lookup or
-    # a bisect: this runs for every submission, beside the store's single writer
-    totals = list(accumulate(before.get(TOTAL, _EMPTY)))
-    n = totals[-1]
+    totals = before.get(TOTAL, (0,) * 101)
+    n = count(totals)
     if n < minimum:
         return {
             "shown": False,
@@ -126,16 +119,14 @@ def standing(assessment: Assessment, result: Result, before: PeerCounts, minimum
             "needed": minimum - n,
             "text": s("peers_needed", minimum=minimum, count=n, needed=minimum - n),
         }
-    lower = totals[result.score - 1] if result.score else 0
-    same = totals[result.score] - lower
-    percent = 100 * lower // n
+    percent, same = higher_than_percent(totals, result.score), totals[result.score]
     themes = []
     for theme_score in result.themes:
         if theme_score.score is None:
             continue  # the theme did not apply to this reader
-        running = list(accumulate(before.get(theme_score.theme, _EMPTY)))
-        theme_n = running[-1]
-        middle = _median(running) if theme_n >= minimum else None
+        buckets = before.get(theme_score.theme, (0,) * 101)
+        theme_n = count(buckets)
+        middle = median(buckets) if theme_n >= minimum else None
         position = None if middle is None else "above" if theme_score.score > middle else "below" if theme_score.score < middle else "at"
         themes.append(
             {
@@ -156,7 +147,7 @@ def standing(assessment: Assessment, result: Result, before: PeerCounts, minimum
         "minimum": minimum,
         "count": n,
         "needed": 0,
-        "total": {"score": result.score, "higher_than": percent, "lower": lower, "same": same, "median": _median(totals)},
+        "total": {"score": result.score, "higher_than": percent, "lower": lower_than(totals, result.score), "same": same, "median": median(totals)},
         "themes": themes,
         "text": summary,
     }
