@@ -163,9 +163,9 @@ class SQLStore:
         it; an error of the transaction itself is raised, and then nothing of the batch is stored."""
         items = [(submission, list(channels)) for submission, channels in items]
         outcomes: list[PeerCounts | Exception] = []
+        # per definition, the counts as this transaction sees them: read once, then kept up to
+        # date in memory with every insert of the batch; cached only after the commit
         counts: dict[str, dict[str, tuple[int, ...]]] = {}
-        """Per definition, the counts as this transaction sees them: read once, then kept up
-        to date in memory with every insert of the batch; cached only after the commit."""
         stamps: dict[str, Any] = {}
 
         def work(db: Any) -> dict[str, Any]:
@@ -178,7 +178,7 @@ class SQLStore:
                 if definition and definition not in counts:
                     stamps[definition] = self._peer_stamp(db, definition, claim=True)
                     counts[definition] = dict(self._peer_counts_in(db, definition, stamps[definition]))
-                scores = [(theme, value) for theme, value in submission.themes.items()] if definition else []
+                scores = list(submission.themes.items()) if definition else []
                 db.execute("SAVEPOINT submission")
                 try:
                     rowid = db.execute(INSERT_SUBMISSION, row_of(submission)).fetchall()[0][0]
