@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kennisbank.manifest import load_manifest  # noqa: E402
-from kennisbank.server.store import format_time, new_public_id, utc_now  # noqa: E402
+from kennisbank.server.db.store import format_time, new_public_id, utc_now  # noqa: E402
 
 EMAIL = "bench@example.org"
 PASSWORD = "correct horse battery staple"
@@ -102,7 +102,7 @@ def generate(database: Path, site_dir: Path, count: int, seed: int = 1) -> None:
             "organisation, message, discuss, definition, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        from kennisbank.server.sqlite_store import _statements, migrations
+        from kennisbank.server.db.sqlite_store import _statements, migrations
 
         backfill = next(sql for version, _, sql in migrations() if version == 5)
         db.execute("DELETE FROM insight_counts")
@@ -131,9 +131,10 @@ def main(count: int = 100_000, requests: int = 200) -> int:
     warnings.filterwarnings("ignore")
     from fastapi.testclient import TestClient
 
-    from kennisbank.server import Settings, create_app
+    from kennisbank.server.app import create_app
     from kennisbank.server.dashboard.auth import hash_password
-    from kennisbank.server.store import LeadFilter, Submission
+    from kennisbank.server.db.store import LeadFilter, Submission
+    from kennisbank.server.settings import Settings
 
     site_dir = ROOT / "site"
     with tempfile.TemporaryDirectory() as folder:

@@ -40,9 +40,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the test harness that starts the server
 
 from kennisbank.assessment import load_definitions, score  # noqa: E402
-from kennisbank.server.peers import standing  # noqa: E402
-from kennisbank.server.sqlite_store import SQLiteStore  # noqa: E402
-from kennisbank.server.store import Submission, new_public_id, utc_now  # noqa: E402
+from kennisbank.server.db.sqlite_store import SQLiteStore  # noqa: E402
+from kennisbank.server.db.store import Submission, new_public_id, utc_now  # noqa: E402
+from kennisbank.server.intake.peers import standing  # noqa: E402
 from kennisbank.siteconfig import load_mkdocs  # noqa: E402
 
 from local_server import LocalServer  # noqa: E402
@@ -51,7 +51,7 @@ STORED = int(os.environ.get("BENCH_STORED", "100000"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONCURRENCY = 8
-MIGRATION = "kennisbank/server/migrations/sqlite/0006_peers.sql"
+MIGRATION = "kennisbank/server/db/migrations/sqlite/0006_peers.sql"
 ENDPOINT = "/api/assessments/contract-check/submissions"
 
 

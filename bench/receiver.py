@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the test harness that starts the server
 
 from kennisbank.assessment import load_definitions  # noqa: E402
-from kennisbank.server.store import open_store  # noqa: E402
+from kennisbank.server.db.store import open_store  # noqa: E402
 from kennisbank.siteconfig import load_mkdocs  # noqa: E402
 
 from local_server import LocalServer  # noqa: E402

@@ -3,7 +3,7 @@
 A page asks with ``<!-- md:contact-form -->``; the form comes from
 ``kennisbank.contact`` (the package's template, the site's strings in the page's
 language) and posts to the manifest's ``contact_endpoint``, which ``kennisbank serve``
-answers (``kennisbank.server.contact``).
+answers (``kennisbank.server.intake.contact``).
 """
 
 from __future__ import annotations

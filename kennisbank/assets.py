@@ -7,7 +7,7 @@ and white space (rjsmin, rcssmin). Material's own files are minified already.
 Once every language is built, each compressible text file gets a brotli (``.br``,
 quality 11) and a gzip (``.gz``, level 9) copy beside it, so the server never
 compresses while a reader waits: it sends the copy the browser accepts (see
-``kennisbank.server.static``).
+``kennisbank.server.web.static``).
 
 Brotli at quality 11 is slow: some 5 s of CPU for this site, most of it Material's
 own files (the 1 MB source map of its bundle alone takes 1.8 s), which are the

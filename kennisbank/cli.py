@@ -93,7 +93,7 @@ def read_settings():
 @contextmanager
 def store(settings):
     """The submission store for the duration of a command, closed afterwards."""
-    from kennisbank.server.store import StoreError, open_store
+    from kennisbank.server.db.store import StoreError, open_store
 
     try:
         opened = open_store(settings.database_url, settings.project_dir)
@@ -144,9 +144,9 @@ def serve(workers: int | None) -> None:
     rate limit, the logins and one outbox worker; SQLite is single-process.
     """
     from kennisbank.assessment import DefinitionError
-    from kennisbank.server import create_app
+    from kennisbank.server.app import create_app
+    from kennisbank.server.db.store import StoreError
     from kennisbank.server.settings import SettingsError
-    from kennisbank.server.store import StoreError
 
     if workers is not None:
         os.environ["WORKERS"] = str(workers)  # checked with the other settings, and read by each worker process
@@ -156,14 +156,14 @@ def serve(workers: int | None) -> None:
         app = create_app(chosen, outbox_worker=chosen.workers == 1)
     except (SettingsError, DefinitionError, StoreError) as exc:
         raise BadInput(str(exc)) from None
-    from kennisbank.server.shared_state import check_connection_budget
+    from kennisbank.server.db.shared_state import check_connection_budget
 
     try:
         check_connection_budget(app.state.store, chosen.workers)
     except ValueError as exc:
         app.state.store.close()
         raise BadInput(str(exc)) from None
-    from kennisbank.server.serving import connection_cap, run
+    from kennisbank.server.web.serving import connection_cap, run
 
     limit = chosen.rate_limit or "off"
     connections = connection_cap(chosen.max_connections)
@@ -226,7 +226,7 @@ def purge() -> None:
 
     Prints how many. The server also does this when it starts and once a day.
     """
-    from kennisbank.server.store import format_time, months_before, utc_now
+    from kennisbank.server.db.store import format_time, months_before, utc_now
 
     chosen = read_settings()
     cutoff = months_before(utc_now(), chosen.retention_months)
@@ -299,9 +299,10 @@ def outbox_work(nice: int, parent: int | None) -> None:
     import logging
 
     from kennisbank.manifest import ManifestError, load_manifest
-    from kennisbank.server.definitions import Definitions
-    from kennisbank.server.outbox import Outbox, can_share, dashboard_url, run_worker
-    from kennisbank.server.shared_state import LockLost
+    from kennisbank.server.dashboard.paths import lead_url
+    from kennisbank.server.db.shared_state import LockLost
+    from kennisbank.server.intake.definitions import Definitions
+    from kennisbank.server.outbox.worker import Outbox, can_share, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s", stream=sys.stderr)
     chosen = read_settings()
@@ -313,7 +314,7 @@ def outbox_work(nice: int, parent: int | None) -> None:
         if not can_share(opened):
             raise BadInput("DATABASE_URL: an in-memory database cannot be shared with the server. Fix: point it at the server's database file")
         definitions = Definitions(opened, chosen.site_dir, manifest)
-        outbox = Outbox(opened, definitions, chosen.notify_settings(), dashboard_url(manifest.site.site_url))
+        outbox = Outbox(opened, definitions, chosen.notify_settings(), lead_url(manifest.site.site_url))
         try:
             run_worker(opened, outbox, nice=nice, parent=parent)
         except LockLost as exc:
@@ -371,7 +372,7 @@ def backup(target: Path) -> None:
     """
     import time
 
-    from kennisbank.server.store import StoreError, parse_database_url
+    from kennisbank.server.db.store import StoreError, parse_database_url
 
     chosen = read_settings()
     _, source = parse_database_url(chosen.database_url, chosen.project_dir)  # valid: read_settings checked it
@@ -412,7 +413,7 @@ def database_migrate() -> None:
     The server does this itself when it starts; run it by hand for a database that is to
     be a `db copy --from` source (a source is never migrated by the copy).
     """
-    from kennisbank.server.store import StoreError, open_store
+    from kennisbank.server.db.store import StoreError, open_store
 
     chosen = read_settings()
     try:
@@ -447,8 +448,8 @@ def database_copy(source: str, target: str, replace: bool, allow_empty: bool) ->
 
     Afterwards point DATABASE_URL at the target and start the server.
     """
-    from kennisbank.server.db_copy import copy_database
-    from kennisbank.server.store import StoreError, StoreURLError, parse_database_url
+    from kennisbank.server.db.copy import copy_database
+    from kennisbank.server.db.store import StoreError, StoreURLError, parse_database_url
 
     for option, url in (("--from", source), ("--to", target)):
         try:
@@ -492,7 +493,7 @@ def admin_add(email: str, reset: bool) -> None:
     when that is not a terminal; only its argon2 hash is stored.
     """
     from kennisbank.server.dashboard.auth import hash_password
-    from kennisbank.server.store import StoreError
+    from kennisbank.server.db.store import StoreError
 
     password = _password(reset)
     try:

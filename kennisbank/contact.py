@@ -1,7 +1,7 @@
 """The contact and rights-request form: what a reader can ask without the self-assessment.
 
 One place for the form's fields, kinds and limits, so that the page (rendered at
-build time) and the server (``kennisbank.server.contact``) never disagree.
+build time) and the server (``kennisbank.server.intake.contact``) never disagree.
 """
 
 from __future__ import annotations

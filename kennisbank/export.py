@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from kennisbank.manifest import load_manifest
-from kennisbank.server.store import CONTACT_KEYS, Submission, answer_ids, format_time
+from kennisbank.server.db.store import CONTACT_KEYS, Submission, answer_ids, format_time
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """CSV cells starting with one of these are formulas to a spreadsheet (OWASP, "CSV injection")."""

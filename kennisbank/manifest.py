@@ -211,7 +211,7 @@ class ManifestBuilder:
         self.hashes |= script_hashes(shell.html)
 
     def add_field_page(self, locale: str, prefix: str, html: str, where: str) -> None:
-        """The page "how contracts in the field score" of a language (``kennisbank.server.peers``)."""
+        """The page "how contracts in the field score" of a language (``kennisbank.server.intake.peers``)."""
         from kennisbank.csp import script_hashes
         from kennisbank.shell import FIELD_END, FIELD_PAGE, FIELD_START, cut
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kennisbank.server import Settings, create_app
+from kennisbank.server.app import create_app
+from kennisbank.server.settings import Settings
 
 from support import CHROMIUM, CHROMIUM_ARGS, ROOT, Build, PostgresServer, build, copy_project, environment, start_server
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from bs4 import BeautifulSoup
 
 from kennisbank.assessment import load_definitions
-from kennisbank.server.store import Submission, new_public_id, utc_now
+from kennisbank.server.db.store import Submission, new_public_id, utc_now
 from kennisbank.siteconfig import load_mkdocs
 
 if TYPE_CHECKING:
@@ -307,7 +307,7 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-o", options, "-w", "start")
         self._count = 0
         self.admin_url = self.url("postgres")
-        from kennisbank.server.pg_store import PostgresStore
+        from kennisbank.server.db.pg_store import PostgresStore
 
         self.sql(f"CREATE DATABASE {self.TEMPLATE}")
         PostgresStore(self.url(self.TEMPLATE), pool_size=1).close()  # migrated once; each test's database is a copy
@@ -348,6 +348,6 @@ def integrity_errors() -> tuple[type[Exception], ...]:
 
 
 def backend_migrations(backend: str) -> list[tuple[int, str, str]]:
-    from kennisbank.server import pg_store, sqlite_store
+    from kennisbank.server.db import pg_store, sqlite_store
 
     return (pg_store if backend == "postgresql" else sqlite_store).migrations()

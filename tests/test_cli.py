@@ -15,8 +15,8 @@ from datetime import timedelta
 import pytest
 
 from kennisbank.cli import main
+from kennisbank.server.db.store import months_before, open_store, utc_now
 from kennisbank.server.settings import Settings, markdown_table, variables
-from kennisbank.server.store import months_before, open_store, utc_now
 
 from support import CONTEXT, QUESTIONS, ROOT, submission
 from support import answers as all_answers

@@ -16,8 +16,8 @@ import pytest
 
 from kennisbank.cli import main
 from kennisbank.server.dashboard import auth
-from kennisbank.server.security import SecurityHeaders
-from kennisbank.server.store import LeadFilter, format_time, utc_now
+from kennisbank.server.db.store import LeadFilter, format_time, utc_now
+from kennisbank.server.web.security import SecurityHeaders
 
 from support import submission
 
@@ -119,7 +119,8 @@ def test_the_login_sets_one_httponly_strict_cookie_and_changes_it(client):
 def test_over_https_the_cookie_is_secure_and_host_bound(site, tmp_path):
     from fastapi.testclient import TestClient
 
-    from kennisbank.server import Settings, create_app
+    from kennisbank.server.app import create_app
+    from kennisbank.server.settings import Settings
 
     from support import environment
 
@@ -460,7 +461,7 @@ def test_the_language_switch_keeps_english_for_the_session(logged_in):
 
 
 def test_every_string_has_every_language():
-    from kennisbank.server.dashboard import strings
+    from kennisbank.server.dashboard.views import strings
 
     missing = [key for key, texts in strings().items() if set(texts) != {"nl", "en"} or not all(texts.values())]
     assert missing == []
@@ -525,7 +526,7 @@ def test_theme_means_count_dont_know_beside_the_answers_it_scores_as():
     """'Don't know' scores as the definition's counts_as (0): it must be counted beside the
     answers of that value, not replace their count (both were keyed by the scored value)."""
     from kennisbank.server.dashboard import charts
-    from kennisbank.server.store import Insight
+    from kennisbank.server.db.store import Insight
 
     from support import ASSESSMENT
 

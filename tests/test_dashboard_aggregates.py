@@ -16,9 +16,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from kennisbank.server.sql_common import SQLStore
-from kennisbank.server.sql_common import months as _months
-from kennisbank.server.store import STATUSES, LeadFilter, Submission, format_time, new_public_id, open_store
+from kennisbank.server.db.sql_common import SQLStore
+from kennisbank.server.db.sql_common import months as _months
+from kennisbank.server.db.store import STATUSES, LeadFilter, Submission, format_time, new_public_id, open_store
 
 from support import backend_migrations
 
@@ -206,7 +206,7 @@ def test_a_period_splits_into_whole_months_and_partial_days(since, until, expect
 
 def test_a_day_that_does_not_exist_is_no_period():
     # the period is split at month edges by date arithmetic, so 2026-02-30 must not reach it
-    from kennisbank.server.dashboard import lead_filter
+    from kennisbank.server.dashboard.views import lead_filter
 
     assert lead_filter({"since": "2026-02-30", "until": "2026-13-01"}) == LeadFilter()
     assert lead_filter({"since": "2026-02-28", "until": "2026-03-01"}) == LeadFilter(since="2026-02-28", until="2026-03-01")

@@ -13,7 +13,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from kennisbank.server.dashboard import auth
-from kennisbank.server.store import open_store
+from kennisbank.server.db.store import open_store
 
 from support import ENDPOINT, measure, payload, start_server
 

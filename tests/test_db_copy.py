@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from kennisbank.cli import main
-from kennisbank.server import db_copy
-from kennisbank.server.sql_common import TABLES
-from kennisbank.server.store import STATUSES, ContactRequest, LeadFilter, StoredDefinition, format_time, new_public_id, open_store, utc_now
+from kennisbank.server.db import copy as db_copy
+from kennisbank.server.db.sql_common import TABLES
+from kennisbank.server.db.store import STATUSES, ContactRequest, LeadFilter, StoredDefinition, format_time, new_public_id, open_store, utc_now
 
 from support import submission
 
@@ -140,7 +140,7 @@ def test_a_target_with_data_is_refused_unless_replace(tmp_path, postgres, capsys
 
 @pytest.mark.parametrize("broken", ["notes", "insight_answers"])
 def test_a_difference_after_the_copy_rolls_it_back_and_names_the_table(tmp_path, postgres, monkeypatch, broken):
-    from kennisbank.server.pg_store import PostgresStore
+    from kennisbank.server.db.pg_store import PostgresStore
 
     source = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
     store = open_store(source, tmp_path)
@@ -263,7 +263,7 @@ def test_a_source_at_another_schema_version_is_refused_never_migrated_and_db_mig
 
 
 def test_a_sqlite_source_is_opened_read_only(tmp_path):
-    from kennisbank.server.store import StoreError, open_source
+    from kennisbank.server.db.store import StoreError, open_source
 
     url = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
     open_store(url, tmp_path).close()

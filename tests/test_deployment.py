@@ -36,8 +36,8 @@ import httpx
 import pytest
 
 from kennisbank.cli import main
+from kennisbank.server.db.store import open_store
 from kennisbank.server.settings import Settings
-from kennisbank.server.store import open_store
 
 from local_server import free_port
 from support import ARTICLE, ENDPOINT, ROOT, answer_all, export_json, payload, start_server, submission
@@ -523,7 +523,7 @@ def test_the_server_unit_runs_the_app_as_the_proxy_expects_in_its_sandbox():
     assert service["SystemCallFilter"] == ["@system-service", "~@privileged @resources", "setpriority"]  # the outbox worker's os.nice
     assert service["RestrictAddressFamilies"] == ["AF_INET AF_INET6 AF_UNIX"]
     assert (service["IPAddressDeny"], service["IPAddressAllow"]) == (["any"], ["localhost"])
-    assert int(service["LimitNOFILE"][0]) >= 1000 + 64  # MAX_CONNECTIONS fits (kennisbank.server.serving.SPARE_FILES)
+    assert int(service["LimitNOFILE"][0]) >= 1000 + 64  # MAX_CONNECTIONS fits (kennisbank.server.web.serving.SPARE_FILES)
     env = environment_of(service)
     settings = Settings.from_env(env)  # every value is one the server takes
     assert settings.host == "127.0.0.1" and settings.trusted_proxies == ("127.0.0.1", "::1")
@@ -830,7 +830,7 @@ def test_the_server_runs_from_the_built_wheel_with_its_migrations_and_templates(
     assert built.returncode == 0, built.stderr
     (wheel,) = (tmp_path / "dist").glob("kennisbank-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"kennisbank/server/migrations/sqlite/0001_submissions.sql", "kennisbank/server/migrations/sqlite/0002_definitions.sql"} <= set(names)
+    assert {"kennisbank/server/db/migrations/sqlite/0001_submissions.sql", "kennisbank/server/db/migrations/sqlite/0002_definitions.sql"} <= set(names)
     assert any(name.startswith("kennisbank/templates/") for name in names)
     installed = tmp_path / "installed"
     zipfile.ZipFile(wheel).extractall(installed)

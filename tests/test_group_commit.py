@@ -12,8 +12,8 @@ from dataclasses import replace
 import pytest
 
 from kennisbank.assessment import score
-from kennisbank.server.groupcommit import GroupWriter
-from kennisbank.server.store import open_store
+from kennisbank.server.db.store import open_store
+from kennisbank.server.intake.groupcommit import GroupWriter
 
 from support import ASSESSMENT, ENDPOINT, QUESTIONS, payload, submission
 
@@ -138,7 +138,7 @@ def test_a_refused_submission_fails_its_own_request_only(database_url, tmp_path)
 
 def test_a_submission_the_database_refuses_gets_503_not_a_server_error(make_client, monkeypatch):
     # the reference is random (95 bits): repeated here so that the database's UNIQUE refuses the second
-    monkeypatch.setattr("kennisbank.server.receiver.new_public_id", lambda: "repeatedreference")
+    monkeypatch.setattr("kennisbank.server.intake.receiver.new_public_id", lambda: "repeatedreference")
     client = make_client(RATE_LIMIT="off")
     assert client.post(ENDPOINT, json=payload()).status_code == 201
     refused = client.post(ENDPOINT, json=payload())

@@ -27,13 +27,13 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from kennisbank.manifest import load_manifest
-from kennisbank.server import notify
-from kennisbank.server import outbox as outbox_module
-from kennisbank.server.definitions import Definitions
-from kennisbank.server.notify import NotifySettings, email_message
-from kennisbank.server.outbox import BATCH, NICE, Outbox
-from kennisbank.server.sqlite_store import SQLiteStore
-from kennisbank.server.store import Submission, new_public_id, open_store, utc_now
+from kennisbank.server.db.sqlite_store import SQLiteStore
+from kennisbank.server.db.store import Submission, new_public_id, open_store, utc_now
+from kennisbank.server.intake.definitions import Definitions
+from kennisbank.server.outbox import notify
+from kennisbank.server.outbox import worker as outbox_module
+from kennisbank.server.outbox.notify import NotifySettings, email_message
+from kennisbank.server.outbox.worker import BATCH, NICE, Outbox
 
 from local_server import LocalServer, free_port
 from support import CONTEXT, ENDPOINT, QUESTIONS, payload
@@ -599,7 +599,7 @@ def test_a_worker_stops_sending_before_its_claim_runs_out_and_the_next_claim_tak
     in its lease is cut short by the worker, so none of its outcomes is sent after the lease."""
     import socket
 
-    from kennisbank.server.pg_store import PostgresStore
+    from kennisbank.server.db.pg_store import PostgresStore
 
     monkeypatch.setattr(notify, "SEND_TIMEOUT", 1)  # a hanging webhook costs 1 s a send here, not 30
     hanging = socket.socket()

@@ -1,4 +1,4 @@
-"""Where a reader stands among earlier submissions (kennisbank.server.peers, migration
+"""Where a reader stands among earlier submissions (kennisbank.server.intake.peers, migration
 0006): the figures against a brute-force count over the stored submissions, below, at
 and above BENCHMARK_MIN; the reply (JSON and the no-JS page); erasure and purge from
 another process; and 1,000 concurrent submissions against a real `kennisbank serve`.
@@ -19,8 +19,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from kennisbank.assessment import score
-from kennisbank.server import peers
-from kennisbank.server.store import open_store, utc_now
+from kennisbank.server.db.store import open_store, utc_now
+from kennisbank.server.intake import peers
 
 from support import ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, environment, form, integrity_errors, payload, start_server, submission
 

@@ -16,7 +16,7 @@ from axe_playwright_python.sync_playwright import Axe
 from bs4 import BeautifulSoup
 
 from kennisbank.assessment import score
-from kennisbank.server import peers
+from kennisbank.server.intake import peers
 
 from support import ASSESSMENT, AXE_TAGS, CONTEXT, ENDPOINT, QUESTIONS, nu, payload, start_server
 

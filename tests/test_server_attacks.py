@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from kennisbank.manifest import MANIFEST_PATH, load_manifest
-from kennisbank.server import create_app
+from kennisbank.server.app import create_app
 from kennisbank.server.settings import Settings
 
 from local_server import LocalServer
@@ -258,8 +258,8 @@ def test_healthz_says_what_fails(app_for, site, tmp_path):
 
 def test_a_database_that_cannot_be_written_is_reported_at_start(tmp_path):
     """Stand-in for a read-only file system (see above): SQLite's ``query_only``."""
-    from kennisbank.server.sqlite_store import SQLiteStore
-    from kennisbank.server.store import StoreError
+    from kennisbank.server.db.sqlite_store import SQLiteStore
+    from kennisbank.server.db.store import StoreError
 
     store = SQLiteStore(tmp_path / "kb.sqlite3")
     store.check_writable()
@@ -323,7 +323,7 @@ def test_slow_clients_are_cut_off_and_cannot_take_the_server_down(site, tmp_path
 def test_the_connection_cap_fits_the_open_file_limit(monkeypatch):
     import resource
 
-    from kennisbank.server.serving import SPARE_FILES, connection_cap
+    from kennisbank.server.web.serving import SPARE_FILES, connection_cap
 
     monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, 4096))
     assert connection_cap(1000) == 1024 - SPARE_FILES
@@ -335,7 +335,7 @@ def test_the_connection_cap_fits_the_open_file_limit(monkeypatch):
 def test_a_repeated_log_message_passes_once_per_interval_with_a_count():
     import logging
 
-    from kennisbank.server.serving import RepeatFilter
+    from kennisbank.server.web.serving import RepeatFilter
 
     now = [0.0]
     repeat = RepeatFilter(10, clock=lambda: now[0])

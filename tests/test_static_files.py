@@ -21,8 +21,9 @@ from kennisbank.assets import COMPRESSIBLE, WORTH, compress_file, compress_site
 from kennisbank.csp import inline_scripts, script_hash
 from kennisbank.manifest import load_manifest
 from kennisbank.search import PRECOMPRESSED
-from kennisbank.server import Settings, create_app
-from kennisbank.server.static import accepted_encodings
+from kennisbank.server.app import create_app
+from kennisbank.server.settings import Settings
+from kennisbank.server.web.static import accepted_encodings
 
 from support import ARTICLE, DOCUMENT_HEADERS, ENDPOINT, SECURITY_HEADERS, environment, form, payload
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from kennisbank.assessment import score
 from kennisbank.assessment.contact import CONTACT_FIELDS
-from kennisbank.server import Settings, create_app
+from kennisbank.server.app import create_app
+from kennisbank.server.settings import Settings
 
 from support import ASSESSMENT, ENDPOINT, QUESTIONS, environment, form, payload
 

@@ -11,9 +11,9 @@ from datetime import timedelta
 
 from bs4 import BeautifulSoup
 
-from kennisbank.server.ratelimit import RateLimiter, client_key
+from kennisbank.server.db.store import months_before, open_store, utc_now
 from kennisbank.server.settings import Settings
-from kennisbank.server.store import months_before, open_store, utc_now
+from kennisbank.server.web.ratelimit import RateLimiter, client_key
 
 from support import ASSESSMENT, ENDPOINT, ROOT, form, payload, start_server, stored, submission
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kennisbank.server import sqlite_store
-from kennisbank.server.store import (
+from kennisbank.server.db import sqlite_store
+from kennisbank.server.db.store import (
     StoreError,
     SubmissionStore,
     months_before,
@@ -110,7 +110,7 @@ def empty_database_url(backend, tmp_path, request) -> str:
 
 
 def test_a_failing_migration_is_rolled_back(empty_database_url, backend, tmp_path, monkeypatch):
-    from kennisbank.server import pg_store
+    from kennisbank.server.db import pg_store
 
     module = pg_store if backend == "postgresql" else sqlite_store
     real = module.migrations()
@@ -154,7 +154,7 @@ def test_migration_files_are_numbered_without_gaps_and_alike_per_dialect():
     ],
 )
 def test_bad_database_urls(tmp_path, url, fragment):
-    from kennisbank.server.store import StoreURLError
+    from kennisbank.server.db.store import StoreURLError
 
     with pytest.raises(StoreURLError, match=fragment) as raised:
         open_store(url, tmp_path)
@@ -281,7 +281,7 @@ def test_two_workers_never_get_the_same_delivery_and_a_dead_ones_claim_runs_out(
 def test_a_claim_that_outlives_its_lease_cannot_overwrite_the_outcome_of_the_worker_that_took_it_over(database_url, tmp_path):
     """The reviewer's repro: A claims three deliveries and is still sending when its lease ends; B
     claims them, sends and records them as sent; A's late outcomes (one "failed, try again") are refused."""
-    from kennisbank.server.pg_store import PostgresStore
+    from kennisbank.server.db.pg_store import PostgresStore
 
     writer = open_store(database_url, tmp_path)
     for _ in range(3):
@@ -306,7 +306,7 @@ def test_a_claim_that_outlives_its_lease_cannot_overwrite_the_outcome_of_the_wor
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite has one worker per database (a lock file): no leases
 def test_a_worker_whose_claim_ran_out_takes_the_rest_again_and_a_dead_ones_claim_runs_out(database_url, tmp_path):
-    from kennisbank.server.pg_store import PostgresStore
+    from kennisbank.server.db.pg_store import PostgresStore
 
     writer = open_store(database_url, tmp_path)
     for _ in range(2):
@@ -357,7 +357,7 @@ def test_a_database_that_turned_read_only_gives_503_not_500(make_client, databas
     not an OperationalError: the store says StoreError and the receiver replies 503."""
     import psycopg
 
-    from kennisbank.server.store import StoreError
+    from kennisbank.server.db.store import StoreError
 
     client = make_client()
     assert client.post(ENDPOINT, json=payload()).status_code == 201

@@ -27,8 +27,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from kennisbank.server.dashboard.auth import hash_password
-from kennisbank.server.serving import nodelay
-from kennisbank.server.shared_state import (
+from kennisbank.server.db.shared_state import (
     OUTBOX_LOCK,
     LockLost,
     SharedRateLimiter,
@@ -38,7 +37,8 @@ from kennisbank.server.shared_state import (
     outbox_lock,
     shared_pool,
 )
-from kennisbank.server.store import open_store
+from kennisbank.server.db.store import open_store
+from kennisbank.server.web.serving import nodelay
 
 from local_server import LocalServer, free_port
 from support import ENDPOINT, PostgresServer, payload
@@ -287,7 +287,7 @@ def test_the_shared_rate_limit_keeps_a_keyed_hash_and_forgets_it_after_the_windo
 def test_connections_of_a_socket_bound_as_uvicorn_binds_it_for_workers_send_at_once():
     """uvicorn binds the workers' socket with ``proto`` 0, so asyncio leaves Nagle's algorithm on
     for its connections (a response then waits ~40 ms for the client's delayed ACK);
-    :func:`~kennisbank.server.serving.nodelay`, called by the protocol, turns it off."""
+    :func:`~kennisbank.server.web.serving.nodelay`, called by the protocol, turns it off."""
     from uvicorn.config import Config
 
     config = Config(app=None, host="127.0.0.1", port=0, workers=2)

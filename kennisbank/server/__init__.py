@@ -1,31 +1,12 @@
-"""The submission server: serves the built site and receives self-assessments.
+"""The submission server: serves the built site and takes what readers send.
 
-``create_app(settings)`` builds the ASGI app; ``Settings.from_env()`` reads its
-settings from the environment; ``kennisbank serve`` runs it with uvicorn.
+``kennisbank.server.app.create_app(settings)`` builds the ASGI app from the parts:
 
-The names are imported when first used, so a command that only needs the settings
-(``kennisbank stats --help``) does not pay for importing FastAPI.
+- ``web``: serving the files, the security headers, per-client limits, uvicorn;
+- ``intake``: submissions and contact requests, their replies, the peer comparison;
+- ``outbox``: the worker that mails the consultant and calls the webhook;
+- ``dashboard``: the consultant's views under ``/beheer/``;
+- ``db``: the store, every SQL statement and the migrations;
+
+with ``settings`` (the environment, read once) beside them.
 """
-
-from __future__ import annotations
-
-from importlib import import_module
-from typing import Any
-
-_HOMES = {
-    "create_app": ".app",
-    "RateLimit": ".settings",
-    "Settings": ".settings",
-    "SettingsError": ".settings",
-    "Submission": ".store",
-    "SubmissionStore": ".store",
-    "open_store": ".store",
-}
-
-__all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_HOMES[name], __name__), name)

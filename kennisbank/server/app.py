@@ -3,8 +3,8 @@
 Everything the app needs of the build comes from the build manifest in ``SITE_DIR``
 (``kennisbank.manifest``): the languages and strings, the definitions, the CSP
 hashes and the shell of its own pages. The routes here only hand requests to the
-:class:`~kennisbank.server.receiver.Receiver`, which decides, and whose replies are
-:class:`~kennisbank.server.replies.Replies`.
+:class:`~kennisbank.server.intake.receiver.Receiver`, which decides, and whose replies are
+:class:`~kennisbank.server.intake.replies.Replies`.
 """
 
 from __future__ import annotations
@@ -21,21 +21,21 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from kennisbank.manifest import Manifest, ManifestError, load_manifest
+from kennisbank.server import openapi
+from kennisbank.server.dashboard.auth import Lockout
+from kennisbank.server.dashboard.paths import lead_url
+from kennisbank.server.dashboard.views import Dashboard
+from kennisbank.server.db.store import StoreError, SubmissionStore, months_before, open_store, utc_now
+from kennisbank.server.intake.contact import ContactDesk
+from kennisbank.server.intake.definitions import Definitions
+from kennisbank.server.intake.peers import FieldPage, backfill, field_route, known_definitions
+from kennisbank.server.intake.receiver import Receiver
+from kennisbank.server.intake.replies import NO_STORE, Replies
+from kennisbank.server.outbox.worker import Outbox, WorkerProcess, can_share
+from kennisbank.server.settings import Settings, SettingsError
+from kennisbank.server.web.security import SecurityHeaders, content_security_policy, server_error
+from kennisbank.server.web.static import StaticSite
 from kennisbank.siteconfig import SiteConfig
-
-from . import openapi
-from .contact import ContactDesk
-from .dashboard import Dashboard
-from .dashboard.auth import Lockout
-from .definitions import Definitions
-from .outbox import Outbox, WorkerProcess, can_share, dashboard_url
-from .peers import FieldPage, backfill, field_route, known_definitions
-from .receiver import Receiver
-from .replies import NO_STORE, Replies
-from .security import SecurityHeaders, content_security_policy, server_error
-from .settings import Settings, SettingsError
-from .static import StaticSite
-from .store import StoreError, SubmissionStore, months_before, open_store, utc_now
 
 log = logging.getLogger("kennisbank.server")
 
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     static = StaticSite(settings.site_dir, [lang.prefix for lang in site.languages])
     replies = Replies(site, lambda: definitions.manifest.shells, static.not_found_page)
     # the notification links to the submission in the dashboard
-    outbox = Outbox(store, definitions, settings.notify_settings(), dashboard_url=dashboard_url(site.site_url))
+    outbox = Outbox(store, definitions, settings.notify_settings(), dashboard_url=lead_url(site.site_url))
     receiver = Receiver(settings, definitions, store, replies, outbox)
 
     @asynccontextmanager

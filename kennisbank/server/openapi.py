@@ -1,6 +1,6 @@
 """The endpoint's OpenAPI description, generated from the request models.
 
-The JSON body is :class:`kennisbank.server.submissions.Body` with its ``answers``
+The JSON body is :class:`kennisbank.server.intake.bodies.Body` with its ``answers``
 narrowed to the questions and scale of the served definitions; the form body is the
 same submission as the plain HTML form names its fields. Both are pydantic models
 built here from the definitions, so the description follows the code and the
@@ -18,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from kennisbank.assessment import Assessment
 from kennisbank.assessment.contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
 from kennisbank.assessment.model import NOT_APPLICABLE, UNKNOWN
-
-from .submissions import DIGEST_PATTERN, Body, Contact
+from kennisbank.server.intake.bodies import DIGEST_PATTERN, Body, Contact
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -149,7 +148,7 @@ class _PeerLabels(BaseModel):
 
 class _Peers(BaseModel):
     """Where the reader stands among earlier submissions of the same definition digest
-    (kennisbank.server.peers); ``total`` and ``themes`` only when ``shown``."""
+    (kennisbank.server.intake.peers); ``total`` and ``themes`` only when ``shown``."""
 
     shown: bool = Field(description="whether at least BENCHMARK_MIN earlier submissions exist")
     minimum: int = Field(ge=1, description="BENCHMARK_MIN")

@@ -26,7 +26,7 @@ from pydantic import BeforeValidator, Field, PrivateAttr, ValidationError, Valid
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from .store import StoreURLError, parse_database_url
+from kennisbank.server.db.store import StoreURLError, parse_database_url
 
 
 class SettingsError(Exception):
@@ -376,8 +376,8 @@ class Settings(BaseSettings):
         return self
 
     def notify_settings(self):
-        """What the outbox sends with (``kennisbank.server.notify.NotifySettings``)."""
-        from .notify import NotifySettings
+        """What the outbox sends with (``kennisbank.server.outbox.notify.NotifySettings``)."""
+        from kennisbank.server.outbox.notify import NotifySettings
 
         return NotifySettings(
             mode=self.notify,

@@ -19,13 +19,12 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..settings import RateLimit
-from ..store import SESSION_IDLE, SESSION_LONGEST, Admin, Session, utc_now
+from kennisbank.server.dashboard.paths import COOKIE, SECURE_COOKIE
+from kennisbank.server.db.store import SESSION_IDLE, SESSION_LONGEST, Admin, Session, utc_now
+from kennisbank.server.settings import RateLimit
 
 IDLE = SESSION_IDLE
 LONGEST = SESSION_LONGEST
-COOKIE = "kb-beheer"
-SECURE_COOKIE = "__Host-" + COOKIE
 """With Secure (HTTPS): the ``__Host-`` prefix binds it to this host and path /."""
 
 hasher = PasswordHasher()  # argon2id with the library's current defaults
@@ -117,8 +116,8 @@ class Lockout:
     def keys(self, email: str, address: str | None) -> list[str]:
         """The account's key, and the address's (its IPv6 /64 network, as the rate limit counts)
         as a keyed hash: no IP address is stored."""
-        from ..ratelimit import client_key
-        from ..shared_state import address_key
+        from kennisbank.server.db.shared_state import address_key
+        from kennisbank.server.web.ratelimit import client_key
 
         key = address_key(self.store, _ADDRESS_KEY)
         return [f"account:{email.strip().lower()}", "address:" + hmac.new(key, client_key(address).encode(), "sha256").hexdigest()[:32]]
@@ -141,8 +140,8 @@ class Lockout:
         """Count a login attempt under ``keys`` unless one of them is locked: ``(None, at)``
         when counted (``at`` for :meth:`succeeded`), else ``(seconds to wait, at)``, counting nothing.
         Also forgets every failure outside the window."""
-        from ..shared_state import is_shared
-        from ..store import format_time, parse_time
+        from kennisbank.server.db.shared_state import is_shared
+        from kennisbank.server.db.store import format_time, parse_time
 
         now = utc_now()
         at = format_time(now)
@@ -165,7 +164,7 @@ class Lockout:
     def succeeded(self, keys: list[str], at: str) -> None:
         """The attempt of :meth:`attempt` at ``at`` was a good login: the account's failures go,
         and this attempt's record under the address (the address's earlier failures stay)."""
-        from ..shared_state import is_shared
+        from kennisbank.server.db.shared_state import is_shared
 
         row = "ctid" if is_shared(self.store) else "rowid"
 
@@ -179,6 +178,6 @@ class Lockout:
     def forget(self) -> int:
         """Delete every failure outside the window (the address rows' keyed hashes with them); how many."""
         cutoff = utc_now() - timedelta(seconds=self.limit.seconds)
-        from ..store import format_time
+        from kennisbank.server.db.store import format_time
 
         return self.store._transaction(lambda db: db.execute("DELETE FROM login_failures WHERE at < ?", (format_time(cutoff),)).rowcount)

@@ -14,8 +14,7 @@ from markupsafe import Markup, escape
 
 from kennisbank.assessment import Assessment
 from kennisbank.assessment.model import NOT_APPLICABLE, UNKNOWN
-
-from ..store import Insight
+from kennisbank.server.db.store import Insight
 
 WIDTH = 640
 BAR = 22

@@ -396,7 +396,7 @@ def answer_ids(submissions: Iterable[Submission], order: Iterable[str] = ()) -> 
 
 # Backends
 
-_BACKENDS = {"sqlite": "kennisbank.server.sqlite_store", "postgresql": "kennisbank.server.pg_store", "postgres": "kennisbank.server.pg_store"}
+_BACKENDS = {"sqlite": "kennisbank.server.db.sqlite_store", "postgresql": "kennisbank.server.db.pg_store", "postgres": "kennisbank.server.db.pg_store"}
 
 
 def parse_database_url(url: str, base: Path) -> tuple[str, object]:

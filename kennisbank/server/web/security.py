@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kennisbank.server.dashboard.paths import COOKIE, SECURE_COOKIE
+
 
 def content_security_policy(script_hashes: Iterable[str]) -> str:
     return "; ".join(
@@ -80,7 +82,7 @@ _DOCUMENT_TYPES = (b"text/html", b"image/svg+xml")
 #: The dashboard (``kennisbank.server.dashboard``): the one place a cookie may be set,
 #: and only its session cookie; its pages bring their own, stricter policy.
 DASHBOARD_PATH = "/beheer/"
-DASHBOARD_COOKIES = (b"kb-beheer=", b"__Host-kb-beheer=")
+DASHBOARD_COOKIES = (COOKIE.encode() + b"=", SECURE_COOKIE.encode() + b"=")
 
 
 class SecurityHeaders:

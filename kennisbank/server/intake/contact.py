@@ -1,6 +1,6 @@
 """Takes a question or a privacy request from the contact form (``POST /api/contact``).
 
-The same rules as a submission (:mod:`kennisbank.server.receiver`): the origin check,
+The same rules as a submission (:mod:`kennisbank.server.intake.receiver`): the origin check,
 the body limit, one rate limit for both, the honeypot, and one rule for text. A
 request is stored with its email delivery in one transaction and handed to the
 outbox; the reader gets a reference and when to expect an answer, as a page in the
@@ -20,13 +20,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.requests import ClientDisconnect, Request
 
 from kennisbank.contact import HONEYPOT, KINDS, LIMITS
+from kennisbank.server.db.store import ContactRequest, StoreError, new_public_id, utc_now
+from kennisbank.server.intake.bodies import BodyError, _text, read_json_object, read_multipart, read_urlencoded
+from kennisbank.server.intake.receiver import FORM, JSON, MULTIPART, Receiver, TooLarge, accept_language, media_type
+from kennisbank.server.intake.replies import NO_STORE
+from kennisbank.server.web.ratelimit import client_key
 from kennisbank.templating import templates
-
-from .ratelimit import client_key
-from .receiver import FORM, JSON, MULTIPART, Receiver, TooLarge, accept_language, media_type
-from .replies import NO_STORE
-from .store import ContactRequest, StoreError, new_public_id, utc_now
-from .submissions import BodyError, _text, read_json_object, read_multipart, read_urlencoded
 
 log = logging.getLogger("kennisbank.server")
 

@@ -43,9 +43,8 @@ from typing import Any
 
 from kennisbank.assessment import Assessment
 from kennisbank.assessment.scoring import Result, score
-
-from .definitions import Changed
-from .store import PeerCounts
+from kennisbank.server.db.store import PeerCounts
+from kennisbank.server.intake.definitions import Changed
 
 log = logging.getLogger("kennisbank.server")
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .sql_common import TABLES
-from .store import StoreError, open_source, open_store
+from kennisbank.server.db.sql_common import TABLES
+from kennisbank.server.db.store import StoreError, open_source, open_store
 
 COPIED = tuple(table for table in TABLES if table != "schema_migrations")
 DIALECT_ONLY = {"outbox": {"claimed_until", "claimed_by"}}

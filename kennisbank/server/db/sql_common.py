@@ -1,4 +1,4 @@
-"""What the SQL backends share: the queries of :class:`~kennisbank.server.store.SubmissionStore`.
+"""What the SQL backends share: the queries of :class:`~kennisbank.server.db.store.SubmissionStore`.
 
 :class:`SQLStore` holds every query both databases run alike (SQLite and PostgreSQL
 take the same SQL here: ``?`` placeholders, times as fixed-width ISO 8601 text,
@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from importlib import resources
 from typing import Any, TypeVar
 
-from .store import (
+from kennisbank.server.db.store import (
     SESSION_LONGEST,
     STATUSES,
     Admin,
@@ -78,7 +78,7 @@ TABLES = (
 
 def load_migrations(dialect: str) -> list[tuple[int, str, str]]:
     """``(version, name, sql)`` of every migration of ``dialect``, in order; versions run 1, 2, 3 ... without gaps."""
-    folder = resources.files("kennisbank.server").joinpath("migrations", dialect)
+    folder = resources.files("kennisbank.server.db").joinpath("migrations", dialect)
     found = []
     for entry in folder.iterdir():
         match = _MIGRATION_NAME.match(entry.name)
@@ -221,7 +221,7 @@ class SQLStore:
                     self._peers[definition] = (stamps_after[definition], found)
         return outcomes
 
-    # Where a reader stands (migration 0006; the figures: kennisbank.server.peers)
+    # Where a reader stands (migration 0006; the figures: kennisbank.server.intake.peers)
 
     def peer_counts(self, definition: str) -> PeerCounts:
         with self._reading() as db:

@@ -17,7 +17,7 @@ Otherwise the server scores the answers itself, with the definition the page was
 built from, stores the submission (contact details only with consent) and replies,
 after the commit, with 201 JSON or the result page. A filled-in honeypot gets the
 same reply, and nothing is stored. The replies themselves are
-:class:`kennisbank.server.replies.Replies`.
+:class:`kennisbank.server.intake.replies.Replies`.
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ from babel import negotiate_locale
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from .definitions import Changed, Definitions
-from .groupcommit import GroupWriter
-from .outbox import Outbox
-from .peers import standing
-from .ratelimit import client_key, limiter_for
-from .replies import NO_STORE, Replies
-from .settings import Settings, normalise_origin
-from .shared_state import Unavailable
-from .store import StoreError, Submission, SubmissionStore, new_public_id, utc_now
-from .submissions import BodyError, Input, language, read_form, read_json, read_multipart, read_urlencoded, valid_version, validate
+from kennisbank.server.db.shared_state import Unavailable
+from kennisbank.server.db.store import StoreError, Submission, SubmissionStore, new_public_id, utc_now
+from kennisbank.server.intake.bodies import BodyError, Input, language, read_form, read_json, read_multipart, read_urlencoded, valid_version, validate
+from kennisbank.server.intake.definitions import Changed, Definitions
+from kennisbank.server.intake.groupcommit import GroupWriter
+from kennisbank.server.intake.peers import standing
+from kennisbank.server.intake.replies import NO_STORE, Replies
+from kennisbank.server.outbox.worker import Outbox
+from kennisbank.server.settings import Settings, normalise_origin
+from kennisbank.server.web.ratelimit import client_key, limiter_for
 
 log = logging.getLogger("kennisbank.server")
 

@@ -85,7 +85,7 @@ def limiter_for(limit, store) -> RateLimiter | None:
     """The limiter for ``limit`` (a :class:`~.settings.RateLimit`, or ``None``: off) and ``store``."""
     if limit is None:
         return None
-    from .shared_state import SharedRateLimiter, shared_pool
+    from kennisbank.server.db.shared_state import SharedRateLimiter, shared_pool
 
     pool = shared_pool(store)
     if pool is not None:

@@ -1,6 +1,6 @@
 """The receiver's replies: JSON for ``fetch``, a page in the site's look for a plain form.
 
-:class:`Replies` turns what the receiver decided (:mod:`kennisbank.server.receiver`)
+:class:`Replies` turns what the receiver decided (:mod:`kennisbank.server.intake.receiver`)
 into responses. The HTML is rendered from the package's templates
 (``templates/server/``, autoescaped) into the shell of the built result page that the
 build manifest holds; nothing here decides whether a submission is accepted.
@@ -16,11 +16,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from kennisbank.assessment import Assessment, render_result
 from kennisbank.manifest import Shell
+from kennisbank.server.intake.bodies import Accepted, Problem, message, messages
+from kennisbank.server.intake.peers import number
 from kennisbank.siteconfig import SiteConfig
 from kennisbank.templating import templates
-
-from .peers import number
-from .submissions import Accepted, Problem, message, messages
 
 NO_STORE = {"Cache-Control": "no-store"}
 PEER_LABELS = ("heading", "caption", "theme", "yours", "median", "count", "position")

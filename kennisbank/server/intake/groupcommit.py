@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 import anyio
 
-from .store import PeerCounts, Submission, SubmissionStore
+from kennisbank.server.db.store import PeerCounts, Submission, SubmissionStore
 
 BATCH = 64
 """The most submissions one transaction takes; the rest wait for the next."""

@@ -28,10 +28,9 @@ import httpx
 from standardwebhooks import Webhook
 
 from kennisbank.assessment import Assessment, score
+from kennisbank.server.db.store import ContactRequest, Submission
 from kennisbank.siteconfig import SiteConfig
 from kennisbank.templating import templates
-
-from .store import ContactRequest, Submission
 
 EMAIL, WEBHOOK = "email", "webhook"
 SEND_TIMEOUT = 30

@@ -50,7 +50,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from .settings import Settings
+    from kennisbank.server.settings import Settings
 
 log = logging.getLogger("kennisbank.server")
 
@@ -207,8 +207,8 @@ def worker_app() -> FastAPI:
     """The app of one worker of ``kennisbank serve --workers N``: uvicorn's spawned worker
     imports this by name and calls it. The settings come from the environment the
     parent checked; the parent runs the outbox worker, so this app does not."""
-    from .app import create_app
-    from .settings import Settings
+    from kennisbank.server.app import create_app
+    from kennisbank.server.settings import Settings
 
     quiet_floods()
     return create_app(Settings.from_env(), outbox_worker=False)
@@ -226,7 +226,7 @@ def run(settings: Settings, app: FastAPI) -> None:
     if settings.workers == 1:
         uvicorn.run(app, **uvicorn_options(settings))
         return
-    from .app import _outbox_worker
+    from kennisbank.server.app import _outbox_worker
 
     store = app.state.store
     try:
@@ -238,7 +238,7 @@ def run(settings: Settings, app: FastAPI) -> None:
     if supervisor is not None:
         supervisor.start()
     try:
-        uvicorn.run("kennisbank.server.serving:worker_app", factory=True, workers=settings.workers, **uvicorn_options(settings))
+        uvicorn.run("kennisbank.server.web.serving:worker_app", factory=True, workers=settings.workers, **uvicorn_options(settings))
     finally:
         stop.set()
         if supervisor is not None:

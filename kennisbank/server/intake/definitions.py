@@ -23,8 +23,7 @@ from pathlib import Path
 
 from kennisbank.assessment import Assessment
 from kennisbank.manifest import Manifest, ManifestError, definition, load_manifest, manifest_file
-
-from .store import StoredDefinition, SubmissionStore
+from kennisbank.server.db.store import StoredDefinition, SubmissionStore
 
 log = logging.getLogger("kennisbank.server")
 

@@ -264,7 +264,7 @@ def outbox_lock(store: Any, stop: threading.Event) -> Iterator[bool]:
                 return
 
     try:
-        from .outbox import wait_for_lock  # here, not at the top: the rate limit imports this module and needs nothing of the outbox
+        from kennisbank.server.outbox.worker import wait_for_lock  # here, not at the top: the rate limit imports this module and needs nothing of the outbox
 
         if not wait_for_lock(lambda: connection.execute("SELECT pg_try_advisory_lock(%s)", (OUTBOX_LOCK,)).fetchone()[0], f"advisory lock {OUTBOX_LOCK}", stop):
             yield False

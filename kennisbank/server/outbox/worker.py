@@ -49,10 +49,10 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
-from . import notify
-from .definitions import Changed, Definitions
-from .notify import EMAIL, WEBHOOK, Mailer, NotifySettings, PermanentFailure, email_message, prepare, request_message, send_webhook
-from .store import Delivery, SubmissionStore, utc_now
+from kennisbank.server.db.store import Delivery, SubmissionStore, utc_now
+from kennisbank.server.intake.definitions import Changed, Definitions
+from kennisbank.server.outbox import notify
+from kennisbank.server.outbox.notify import EMAIL, WEBHOOK, Mailer, NotifySettings, PermanentFailure, email_message, prepare, request_message, send_webhook
 
 log = logging.getLogger("kennisbank.server")
 
@@ -88,13 +88,6 @@ def retry_delay(attempts: int, jitter: float = 0.1) -> float:
     """Seconds to wait after the ``attempts``-th failed attempt (1 is the first)."""
     base = min(LONGEST_WAIT, FIRST_RETRY * 2 ** (attempts - 1))
     return base * (1 + random.uniform(-jitter, jitter))
-
-
-def dashboard_url(site_url: str) -> str:
-    """The link to a submission in the consultant's dashboard, ``{id}`` for its public id."""
-    from .dashboard import PREFIX
-
-    return f"{site_url}{PREFIX.strip('/')}/inzendingen/{{id}}"
 
 
 class Outbox:
@@ -292,14 +285,14 @@ def lower_priority(nice: int) -> None:
 def can_share(store: SubmissionStore) -> bool:
     """Whether a worker in another process sees what this store commits: a database file or a
     database server, not SQLite's in-memory database."""
-    from .shared_state import is_shared
+    from kennisbank.server.db.shared_state import is_shared
 
     return store.outbox_lock_file() is not None or is_shared(store)
 
 
 def database_lock(store: SubmissionStore, stop: threading.Event) -> contextlib.AbstractContextManager[bool]:
     """The lock that makes this the one outbox worker of ``store``'s database."""
-    from .shared_state import is_shared, outbox_lock
+    from kennisbank.server.db.shared_state import is_shared, outbox_lock
 
     return outbox_lock(store, stop) if is_shared(store) else worker_lock(store.outbox_lock_file(), stop)
 

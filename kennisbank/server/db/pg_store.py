@@ -1,4 +1,4 @@
-"""The PostgreSQL backend of :class:`~kennisbank.server.store.SubmissionStore` (psycopg 3).
+"""The PostgreSQL backend of :class:`~kennisbank.server.db.store.SubmissionStore` (psycopg 3).
 
 ``DATABASE_URL=postgresql://user:password@host:5432/kennisbank`` (any libpq URL).
 
@@ -47,9 +47,9 @@ from psycopg import conninfo
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from . import notify
-from .sql_common import SQLStore, load_migrations
-from .store import Delivery, StoreError, StoreURLError, format_time, utc_now
+from kennisbank.server.db.sql_common import SQLStore, load_migrations
+from kennisbank.server.db.store import Delivery, StoreError, StoreURLError, format_time, utc_now
+from kennisbank.server.outbox import notify
 
 log = logging.getLogger("kennisbank.server")
 
@@ -395,7 +395,7 @@ class PostgresStore(SQLStore):
         """``None``: PostgreSQL needs no lock file; workers share the outbox by claiming rows (:meth:`due_deliveries`)."""
         return None
 
-    # kennisbank db copy (kennisbank.server.db_copy)
+    # kennisbank db copy (kennisbank.server.db.copy)
 
     @contextmanager
     def _snapshot(self) -> Iterator[_Db]:

@@ -1,4 +1,4 @@
-"""The SQLite backend of :class:`~kennisbank.server.store.SubmissionStore` (stdlib sqlite3).
+"""The SQLite backend of :class:`~kennisbank.server.db.store.SubmissionStore` (stdlib sqlite3).
 
 - WAL journal with ``synchronous=FULL``: a submission is on disk when ``add`` returns,
   so every acknowledged submission survives a crash or a ``kill -9``.
@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from .sql_common import SQLStore, load_migrations
-from .store import StoreError, StoreURLError, format_time, utc_now
+from kennisbank.server.db.sql_common import SQLStore, load_migrations
+from kennisbank.server.db.store import StoreError, StoreURLError, format_time, utc_now
 
 MEMORY = ":memory:"
 
@@ -360,7 +360,7 @@ class SQLiteStore(SQLStore):
     def _data_stamp(self, db: sqlite3.Connection) -> tuple[int, int]:
         return self._peer_stamp(db, "")
 
-    # kennisbank db copy (kennisbank.server.db_copy)
+    # kennisbank db copy (kennisbank.server.db.copy)
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:

@@ -1,0 +1,1 @@
+"""The store: every SQL statement, each database's specifics, the migrations and the copy between databases."""
