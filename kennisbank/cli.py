@@ -175,11 +175,13 @@ def serve(workers: int | None) -> None:
         f"trusted proxies: {proxies}, no access log)",
         err=True,
     )
+    from kennisbank.server import redaction
+
     notify = chosen.notify_settings()
     if notify.mode == "off":
         click.echo("kennisbank: notifications are off (NOTIFY=off)", err=True)
     else:
-        hook = f" and the webhook {notify.webhook_url}" if notify.webhook_url else ""
+        hook = f" and the webhook {redaction.url(notify.webhook_url)}" if notify.webhook_url else ""
         click.echo(f"kennisbank: {notify.mode} go by email to {notify.to} through {notify.transport}{hook} (NOTIFY={notify.mode})", err=True)
     run(chosen, app)
 

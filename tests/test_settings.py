@@ -146,7 +146,7 @@ def test_a_bad_database_url_is_refused_without_showing_its_password(value, passw
     ],
 )
 def test_redact_removes_a_password_with_a_hash_slash_or_question_mark(url, shown):
-    from kennisbank.server.db.pg_store import redact
+    from kennisbank.server.redaction import url as redact
 
     assert redact(url) == shown
 

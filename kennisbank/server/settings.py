@@ -26,6 +26,7 @@ from pydantic import BeforeValidator, Field, PrivateAttr, ValidationError, Valid
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from kennisbank.server import redaction
 from kennisbank.server.db.store import StoreURLError, parse_database_url
 
 
@@ -215,16 +216,11 @@ def _smtp_url(value: str) -> str:
         parts = None
     if parts is None or parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
         raise _problem(
-            f"{_redacted(value)!r} is not an SMTP URL",
+            f"{redaction.url(value)!r} is not an SMTP URL",
             "set e.g. SMTP_URL=smtp+starttls://user:password@mail.example.nl:587 (or smtps://…:465, or smtp://localhost:25 for a local relay); "
             "leave it empty to deliver into the Maildir MAILDIR",
         )
     return value
-
-
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    return url.replace(f":{parts.password}@", ":***@") if parts.password else url
 
 
 def _address(value: str) -> str:

@@ -40,16 +40,16 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote
 
 import psycopg
 from psycopg import conninfo
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from kennisbank.server import redaction
 from kennisbank.server.db.sql_common import SQLStore, load_migrations
 from kennisbank.server.db.store import Delivery, StoreError, StoreURLError, format_time, utc_now
-from kennisbank.server.outbox import notify
+from kennisbank.server.outbox import notify  # SEND_TIMEOUT for the claim size: to be passed in by the outbox
 
 log = logging.getLogger("kennisbank.server")
 
@@ -78,39 +78,12 @@ def parse_url(rest: str, base: Path) -> str:
     authority = rest.partition("/")[0]
     if "@" not in authority and "@" in rest.partition("?")[0]:
         # libpq reads up to the first / as user:password@host: a / in the password makes the rest of it the host and port
-        raise StoreURLError(f"{redact(url)} is not a valid PostgreSQL URL (a / before the @: the password holds a / that is not percent-encoded)", fix)
+        raise StoreURLError(f"{redaction.url(url)} is not a valid PostgreSQL URL (a / before the @: the password holds a / that is not percent-encoded)", fix)
     try:
         conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise StoreURLError(f"{redact(url)} is not a valid PostgreSQL URL ({without_passwords(str(exc).strip(), url)})", fix) from None
+        raise StoreURLError(f"{redaction.url(url)} is not a valid PostgreSQL URL ({redaction.message(str(exc).strip(), url)})", fix) from None
     return url
-
-
-def _passwords(url: str) -> list[str]:
-    """The password in ``url`` as written and decoded, from where libpq or a reader might take it."""
-    rest = url.partition("://")[2]
-    found = []
-    at = rest.rfind("@", 0, rest.find("?") if "?" in rest else len(rest))
-    if at < 0:
-        at = rest.rfind("@")
-    if at >= 0 and ":" in rest[:at]:
-        found.append(rest[:at].partition(":")[2])
-    found += re.findall(r"(?i)(?:^|[?&])password=([^&]*)", rest)
-    return [text for password in found if password for text in dict.fromkeys((password, unquote(password)))]
-
-
-def without_passwords(message: str, url: str) -> str:
-    """``message`` (libpq's, about ``url``) with every quoted token that is, holds or is part of the password as ``***``."""
-    passwords = _passwords(url)
-
-    def hide(match: re.Match) -> str:
-        token = match[1]
-        return '"***"' if any(password in token or token in password for password in passwords) else match[0]
-
-    message = re.sub(r'"([^"]*)"', hide, message)
-    for password in passwords:
-        message = message.replace(password, "***")
-    return message
 
 
 def open_target(target: str) -> PostgresStore:
@@ -126,24 +99,6 @@ def open_source(target: str) -> PostgresStore:
 def migrations() -> list[tuple[int, str, str]]:
     """``(version, name, sql)`` of every PostgreSQL migration, in order."""
     return load_migrations("postgresql")
-
-
-def redact(url: str) -> str:
-    """``url`` without its password (for messages and logs).
-
-    Not ``urlsplit``: a password with an unencoded ``#`` or ``/`` (which libpq takes up to
-    the ``@``) would end its netloc early and leave the password in the path or fragment.
-    The user information ends at the last ``@`` before the query (or the last one at all)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "postgresql://…"
-    at = rest.rfind("@", 0, rest.find("?") if "?" in rest else len(rest))
-    if at < 0:
-        at = rest.rfind("@")
-    if at >= 0:
-        rest = f"{rest[:at].partition(':')[0]}@{rest[at + 1 :]}"
-    rest = re.sub(r"(?i)((?:^|[?&])password=)[^&]*", r"\1***", rest)
-    return f"{scheme}://{rest}"
 
 
 _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?|%")
@@ -193,7 +148,7 @@ class PostgresStore(SQLStore):
         # both cost a commit per delivery where a batch costs one; 5 deliveries (a 5-minute lease,
         # 30 s a send) finish in 2.5 minutes at worst, and a worker sends several a second when all is well.
         self.claim_size = max(1, int(lease.total_seconds() // (2 * notify.SEND_TIMEOUT)))
-        self.target = redact(url)
+        self.target = redaction.url(url)
         self._identity = self.target
         options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
         try:
@@ -220,7 +175,7 @@ class PostgresStore(SQLStore):
             ) from None
 
     def _unreachable(self, exc: Exception) -> str:
-        detail = without_passwords(str(exc).strip().splitlines()[0], self.url) if str(exc).strip() else type(exc).__name__
+        detail = redaction.message(str(exc).strip().splitlines()[0], self.url) if str(exc).strip() else type(exc).__name__
         return (
             f"{self.target}: cannot use the PostgreSQL database ({detail}). "
             "Fix: start the server, or check the host, port, user, password and database name in DATABASE_URL (create the database with createdb)"
@@ -320,7 +275,7 @@ class PostgresStore(SQLStore):
     def _refused(self, exc: psycopg.Error) -> str:
         """The message of an error of the database other than an unreachable server or a refused row
         (a read-only database after a fail-over, a missing right, a changed schema): the work was rolled back."""
-        detail = without_passwords(str(exc).strip().splitlines()[0], self.url) if str(exc).strip() else type(exc).__name__
+        detail = redaction.message(str(exc).strip().splitlines()[0], self.url) if str(exc).strip() else type(exc).__name__
         return (
             f"{self.target}: the database refused the work, nothing of it was kept ({type(exc).__name__}: {detail}). "
             "Fix: check that DATABASE_URL names the primary, that its user may write every table, and that kennisbank db migrate has run"
@@ -450,7 +405,7 @@ class PostgresStore(SQLStore):
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StoreError(self._unreachable(exc)) from None
         except psycopg.Error as exc:
-            detail = without_passwords(str(exc).strip(), self.url)
+            detail = redaction.message(str(exc).strip(), self.url)
             raise StoreError(f"{self.target}: the database cannot be written ({detail}). Fix: check the server and the user's rights") from None
 
     def backup(self, path: Path) -> int:

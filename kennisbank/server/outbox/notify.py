@@ -28,6 +28,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from kennisbank.assessment import Assessment, score
+from kennisbank.server import redaction
 from kennisbank.server.db.store import ContactRequest, Submission
 from kennisbank.siteconfig import SiteConfig
 from kennisbank.templating import templates
@@ -88,21 +89,12 @@ class NotifySettings:
 
     @property
     def transport(self) -> str:
-        return f"SMTP {redact(self.smtp_url)}" if self.smtp_url else f"the Maildir {self.maildir}"
+        return f"SMTP {redaction.url(self.smtp_url)}" if self.smtp_url else f"the Maildir {self.maildir}"
 
 
 def is_lead(submission: Submission) -> bool:
     """A reader who consented and left a way to reach them, or asked to discuss the result."""
     return submission.consent and submission.has_contact
-
-
-def redact(url: str) -> str:
-    """``url`` without its password, for logs and the start-up line."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
 
 
 # Email
