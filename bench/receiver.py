@@ -4,7 +4,12 @@
    RATE_LIMIT=off and a database in a temporary folder, and sends JSON submissions
    with httpx at concurrency 1, 8 and 32 (and HTML form posts at 8): submissions per
    second, p50/p99 latency, and the server's peak RSS.
-2. Side effects: the same load (JSON, concurrency 8, a fresh server each run) with
+2. The floor: the same JSON at concurrency 8 against ``bench/floor.py`` (a bare
+   Starlette endpoint on the same uvicorn that parses, checks, scores and inserts one
+   row into SQLite, WAL, ``synchronous=FULL``) and against the receiver, in alternate
+   rounds: each side's server CPU per submission and the ratio (issue 21: at most
+   2.2, goal 1.5).
+2b. Side effects: the same load (JSON, concurrency 8, a fresh server each run) with
    notifications off, with every submission emailed into a Maildir, and to a real
    local SMTP server (aiosmtpd): each variant twice, the second round in reverse
    order, every run printed, then the means and their change against "off" (issue
@@ -664,7 +669,82 @@ def postgresql(site: Path, work: Path, endpoint: str, questions: list[str], disk
     return ok
 
 
-SECTIONS = ("load", "notifications", "durability", "postgresql")
+# The floor (issue 21): the receiver's server CPU per submission beside a bare endpoint's
+
+FLOOR_ROUNDS = 3  # each side this often, alternating, so both see the same machine
+FLOOR_REQUESTS = 1500
+FLOOR_GOAL = 1.5  # the receiver at most this many times the floor's CPU per submission
+FLOOR_LIMIT = 2.2  # and never worse than where it stood before the restructure
+
+
+class FloorServer:
+    """``bench/floor.py`` in a process of its own, on a free loopback port."""
+
+    def __init__(self, site: Path, database: Path):
+        self.site, self.database = site, database
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 30) -> None:
+        from local_server import free_port
+
+        port = free_port()
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor.py"), str(port), str(self.site), str(self.database)])
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"bench/floor.py exited with {self.process.returncode}")
+            try:
+                httpx.get(self.url + "/healthz", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"bench/floor.py did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def cpu_per_submission(server, endpoint: str, questions: list[str]) -> tuple[float, float, int]:
+    """JSON at concurrency 8 against a started ``server``: server CPU ms per submission, submissions/s, failures."""
+    settle(server.process.pid, 1)
+    cpu = family_cpu(server.process.pid)
+    latencies, failures, elapsed = asyncio.run(load(server.url, endpoint, questions, 8, FLOOR_REQUESTS, "json", PHASE_SECONDS))
+    used = (family_cpu(server.process.pid) - cpu) / max(1, len(latencies)) * 1000
+    return used, len(latencies) / elapsed, failures
+
+
+def floor(site: Path, work: Path, endpoint: str, questions: list[str]) -> bool:
+    """The receiver against the floor: server CPU per submission, each side in alternate rounds, and the ratio."""
+    print(f"\nfloor: server CPU per submission, JSON c=8, {FLOOR_REQUESTS} submissions a round, {FLOOR_ROUNDS} rounds a side, alternating")
+    print(f"{'round':<7}{'side':<10}{'subm/s':>9}{'server CPU ms/subm':>20}")
+    figures: dict[str, list[float]] = {"floor": [], "receiver": []}
+    ok = True
+    for round_number in range(1, FLOOR_ROUNDS + 1):
+        order = ("floor", "receiver") if round_number % 2 else ("receiver", "floor")
+        for side in order:
+            database = work / f"{side}-{round_number}.sqlite3"
+            server = FloorServer(site, database) if side == "floor" else local_server(site, database)
+            server.start()
+            try:
+                used, rate, failures = cpu_per_submission(server, endpoint, questions)
+            finally:
+                server.stop()
+            ok &= failures == 0
+            figures[side].append(used)
+            print(f"{round_number:<7}{side:<10}{rate:>9.0f}{used:>20.3f}{'' if not failures else f'  ({failures} failed)':>}", flush=True)
+    low, ours = statistics.median(figures["floor"]), statistics.median(figures["receiver"])
+    ratio = ours / low
+    verdict = "goal met" if ratio <= FLOOR_GOAL else ("within the limit, goal missed" if ratio <= FLOOR_LIMIT else "WORSE than the limit")
+    print(f"median: floor {low:.3f} ms, receiver {ours:.3f} ms per submission: {ratio:.2f}x the floor ({verdict}: goal {FLOOR_GOAL}x, limit {FLOOR_LIMIT}x)")
+    print(f"load average now {os.getloadavg()[0]:.2f}")
+    return ok and ratio <= FLOOR_LIMIT
+
+
+SECTIONS = ("load", "floor", "notifications", "durability", "postgresql")
 
 
 def main(argv: list[str]) -> int:
@@ -693,6 +773,8 @@ def main(argv: list[str]) -> int:
         disk = ceiling(work)
         if "load" in chosen:
             ok &= load_phases(site, work, endpoint, questions, disk)
+        if "floor" in chosen:
+            ok &= floor(site, work, endpoint, questions)
         if "notifications" in chosen:
             # notifications must never sit on the request's path (issue 11), and
             # slow clients must not slow the others down (issue 10)
