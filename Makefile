@@ -2,7 +2,8 @@
 # a virtual environment in .venv with the packages pinned in requirements.lock.
 #   make serve   build the site and serve it with the submission server
 #   make test    the house style (make lint), then every test
-#   make lint    ruff: lint and format check of the whole tree (make format fixes what it can)
+#   make lint    ruff: lint and format check of the whole tree (make format fixes what it can);
+#                import-linter: the package's layers and no import circles (pyproject.toml)
 #   make build   strict build into site/, the languages side by side
 #   make dev     live-reload preview for writers (drafts shown; one language, DEV_LANG=nl)
 #   make bench   build, preview and search side by side with Material and Hugo (BENCH_SIZES)
@@ -51,6 +52,7 @@ test: lint $(AUDIT_NODE)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -176,8 +176,9 @@ def serve(workers: int | None) -> None:
         err=True,
     )
     from kennisbank.server import redaction
+    from kennisbank.server.outbox.notify import NotifySettings
 
-    notify = chosen.notify_settings()
+    notify = NotifySettings.of(chosen)
     if notify.mode == "off":
         click.echo("kennisbank: notifications are off (NOTIFY=off)", err=True)
     else:
@@ -197,8 +198,8 @@ def export(form: str, email: str | None, output: Path | None) -> None:
     assessment as built in SITE_DIR; a cell a spreadsheet would run as a formula
     starts with '.
     """
-    from kennisbank.export import question_order, to_csv, to_json
     from kennisbank.manifest import ManifestError
+    from kennisbank.server.dashboard.export import question_order, to_csv, to_json
 
     chosen = read_settings()
     with store(chosen) as opened:
@@ -304,6 +305,7 @@ def outbox_work(nice: int, parent: int | None) -> None:
     from kennisbank.server.dashboard.paths import lead_url
     from kennisbank.server.db.shared_state import LockLost
     from kennisbank.server.intake.definitions import Definitions
+    from kennisbank.server.outbox.notify import NotifySettings
     from kennisbank.server.outbox.worker import Outbox, can_share, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s", stream=sys.stderr)
@@ -316,7 +318,7 @@ def outbox_work(nice: int, parent: int | None) -> None:
         if not can_share(opened):
             raise BadInput("DATABASE_URL: an in-memory database cannot be shared with the server. Fix: point it at the server's database file")
         definitions = Definitions(opened, chosen.site_dir, manifest)
-        outbox = Outbox(opened, definitions, chosen.notify_settings(), lead_url(manifest.site.site_url))
+        outbox = Outbox(opened, definitions, NotifySettings.of(chosen), lead_url(manifest.site.site_url))
         try:
             run_worker(opened, outbox, nice=nice, parent=parent)
         except LockLost as exc:

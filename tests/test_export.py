@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from kennisbank.export import CSV_COLUMNS, FORMULA_START, neutralise, question_order, to_csv, to_json
 from kennisbank.manifest import ManifestError
+from kennisbank.server.dashboard.export import CSV_COLUMNS, FORMULA_START, neutralise, question_order, to_csv, to_json
 
 from support import CONTEXT, QUESTIONS, submission
 

@@ -11,7 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient  # after conftest silenced its httpx2 warning
 
-from kennisbank.export import neutralise, to_csv, to_json
+from kennisbank.server.dashboard.export import neutralise, to_csv, to_json
 
 from support import ASSESSMENT, ENDPOINT, QUESTIONS, form, payload, stored, stored_answers
 

@@ -31,6 +31,7 @@ from kennisbank.server.intake.definitions import Definitions
 from kennisbank.server.intake.peers import FieldPage, backfill, field_route, known_definitions
 from kennisbank.server.intake.receiver import Receiver
 from kennisbank.server.intake.replies import NO_STORE, Replies
+from kennisbank.server.outbox.notify import NotifySettings
 from kennisbank.server.outbox.worker import Outbox, WorkerProcess, can_share
 from kennisbank.server.settings import Settings, SettingsError
 from kennisbank.server.web.security import SecurityHeaders, content_security_policy, server_error
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     static = StaticSite(settings.site_dir, [lang.prefix for lang in site.languages])
     replies = Replies(site, lambda: definitions.manifest.shells, static.not_found_page)
     # the notification links to the submission in the dashboard
-    outbox = Outbox(store, definitions, settings.notify_settings(), dashboard_url=lead_url(site.site_url))
+    outbox = Outbox(store, definitions, NotifySettings.of(settings), dashboard_url=lead_url(site.site_url))
     receiver = Receiver(settings, definitions, store, replies, outbox)
 
     @asynccontextmanager

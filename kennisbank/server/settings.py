@@ -371,20 +371,6 @@ class Settings(BaseSettings):
             )
         return self
 
-    def notify_settings(self):
-        """What the outbox sends with (``kennisbank.server.outbox.notify.NotifySettings``)."""
-        from kennisbank.server.outbox.notify import NotifySettings
-
-        return NotifySettings(
-            mode=self.notify,
-            smtp_url=self.smtp_url,
-            to=self.notify_to or "consultant@localhost",
-            sender=self.notify_from or "kennisbank@localhost",
-            maildir=self.maildir,
-            webhook_url=self.webhook_url,
-            webhook_secret=self.webhook_secret,
-        )
-
     @model_validator(mode="before")
     @classmethod
     def _blank_is_default(cls, values: Any) -> Any:

@@ -27,8 +27,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from kennisbank.assessment import render_result, score
-from kennisbank.export import to_csv, to_json
 from kennisbank.server.dashboard import auth, charts
+from kennisbank.server.dashboard.export import to_csv, to_json
 from kennisbank.server.dashboard.paths import COOKIE, PREFIX, SECURE_COOKIE
 from kennisbank.server.db.store import STATUSES, LeadFilter, utc_now
 from kennisbank.server.intake.definitions import Changed, Definitions

@@ -30,6 +30,7 @@ from standardwebhooks import Webhook
 from kennisbank.assessment import Assessment, score
 from kennisbank.server import redaction
 from kennisbank.server.db.store import ContactRequest, Submission
+from kennisbank.server.settings import Settings
 from kennisbank.siteconfig import SiteConfig
 from kennisbank.templating import templates
 
@@ -76,6 +77,19 @@ class NotifySettings:
     maildir: Path = Path("var/mail")
     webhook_url: str = ""
     webhook_secret: str = ""
+
+    @classmethod
+    def of(cls, settings: Settings) -> NotifySettings:
+        """What the server's ``settings`` say the outbox sends with."""
+        return cls(
+            mode=settings.notify,
+            smtp_url=settings.smtp_url,
+            to=settings.notify_to or "consultant@localhost",
+            sender=settings.notify_from or "kennisbank@localhost",
+            maildir=settings.maildir,
+            webhook_url=settings.webhook_url,
+            webhook_secret=settings.webhook_secret,
+        )
 
     def request_channels(self) -> list[str]:
         """A reader's question or privacy request always goes to the consultant, unless NOTIFY=off."""
