@@ -64,7 +64,7 @@ from kennisbank.assessment import load_definitions  # noqa: E402
 from kennisbank.server.db.store import open_store  # noqa: E402
 from kennisbank.siteconfig import load_mkdocs  # noqa: E402
 
-from local_server import LocalServer  # noqa: E402
+from local_server import LocalServer, children  # noqa: E402
 
 PHASES = [  # (label, concurrency, requests, kind)
     ("json  c=1 ", 1, 400, "json"),
@@ -363,10 +363,7 @@ def maildir_arrivals(folder: Path) -> dict[str, float]:
 
 
 def worker_pids(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    return children(pid) if Path(f"/proc/{pid}").exists() else []
 
 
 def notification_run(site: Path, database: Path, endpoint: str, questions: list[str], env: dict[str, str], count, arrivals) -> dict:

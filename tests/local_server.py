@@ -26,6 +26,20 @@ class LocalServerError(RuntimeError):
     """The server exited or did not answer; the message carries what it printed."""
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid``, whichever of its threads started them.
+
+    ``/proc/PID/task/TID/children`` lists only the children thread TID started: the server
+    starts its outbox worker from a thread of its own, so every thread is read."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return sorted(found)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -35,7 +35,7 @@ from kennisbank.server.outbox import worker as outbox_module
 from kennisbank.server.outbox.notify import NotifySettings, email_message
 from kennisbank.server.outbox.worker import BATCH, NICE, Outbox
 
-from local_server import LocalServer, free_port
+from local_server import LocalServer, children, free_port
 from support import CONTEXT, ENDPOINT, QUESTIONS, payload
 from support import answers as all_answers
 
@@ -349,10 +349,6 @@ def test_failed_for_good_stays_visible_and_can_be_retried(outbox_for, webhook_re
 # The worker: a process of its own, woken by commits
 
 
-def _children(pid: int) -> list[int]:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
 def _alive(pid: int) -> bool:
     """Running (a zombie waiting for its parent to reap it has ended)."""
     try:
@@ -373,7 +369,7 @@ def test_the_server_sends_from_a_worker_process_of_lower_priority_that_ends_with
     server.start()
     try:
         _wait(lambda: "the outbox worker delivers" in (tmp_path / "server.log").read_text(), seconds=60, what="the outbox worker")
-        [worker] = _children(server.process.pid)
+        [worker] = children(server.process.pid)
         assert "outbox work" in Path(f"/proc/{worker}/cmdline").read_text().replace("\0", " ")
         assert os.getpriority(os.PRIO_PROCESS, worker) == min(19, os.getpriority(os.PRIO_PROCESS, server.process.pid) + NICE)  # 19: the lowest
         assert os.getpgid(worker) == worker  # a Ctrl+C in the terminal reaches the server only, which stops it

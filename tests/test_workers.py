@@ -40,7 +40,7 @@ from kennisbank.server.db.shared_state import (
 from kennisbank.server.db.store import open_store
 from kennisbank.server.web.serving import nodelay
 
-from local_server import LocalServer, free_port
+from local_server import LocalServer, children, free_port
 from support import ENDPOINT, PostgresServer, payload
 
 EMAIL = "consultant@example.org"
@@ -170,7 +170,7 @@ def test_an_outbox_job_is_delivered_once_by_two_instances(site, postgres):
 def worker_pids(pid: int) -> list[int]:
     """uvicorn's worker processes under the server ``pid`` (not its resource tracker or outbox worker)."""
     found = []
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+    for child in children(pid):
         try:
             if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
                 found.append(int(child))

@@ -139,9 +139,6 @@ class Outbox:
 
     # Delivering
 
-    def deliver(self, delivery: Delivery) -> None:
-        self.deliver_all([delivery])
-
     def deliver_all(self, deliveries: list[Delivery]) -> None:
         """Send ``deliveries`` (one mail session for all of them), then record every outcome in one commit,
         under the claim that took them (PostgreSQL; one claim per :meth:`SubmissionStore.due_deliveries`)."""
@@ -332,21 +329,11 @@ class WorkerProcess:
         # CPU as the server's, whatever the worker's nice value
         self.process = subprocess.Popen(command, env=self.environment, cwd=self.cwd, process_group=0)
 
-    async def supervise(self) -> None:
-        """Run the worker for as long as this task runs; stop it when the task is cancelled."""
-        try:
-            while True:
-                self.start()
-                while self.process.poll() is None:
-                    await asyncio.sleep(0.5)
-                log.error("the outbox worker exited (status %s); starting it again in %g s", self.process.returncode, RESTART_WAIT)
-                await asyncio.sleep(RESTART_WAIT)
-        finally:
-            self.stop()
-
     def supervise_until(self, stop: threading.Event) -> None:
-        """:meth:`supervise` in a thread of its own (the parent of ``--workers N`` has no event
-        loop: uvicorn's supervisor runs there): until ``stop`` is set."""
+        """Run the worker, and again when it exits on its own, until ``stop`` is set; then stop it.
+
+        A thread's loop, not the event loop's: the parent of ``--workers N`` has none (uvicorn's
+        supervisor runs there), and one process's server runs it through :meth:`supervise`."""
         try:
             while not stop.is_set():
                 self.start()
@@ -357,6 +344,17 @@ class WorkerProcess:
                 stop.wait(RESTART_WAIT)
         finally:
             self.stop()
+
+    async def supervise(self) -> None:
+        """:meth:`supervise_until` for as long as this task runs: cancelling the task stops the worker."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self.supervise_until, args=(stop,), name="outbox", daemon=True)
+        thread.start()
+        try:
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            stop.set()
+            await asyncio.to_thread(thread.join)
 
     def stop(self) -> None:
         process = self.process
