@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from kennisbank.assessment import Assessment, DefinitionError, from_data
+from kennisbank.csp import script_hashes
+from kennisbank.shell import FIELD_END, FIELD_PAGE, FIELD_START, Shell, cut
 from kennisbank.siteconfig import SiteConfig
 
 MANIFEST_PATH = ".kennisbank/manifest.json"
@@ -39,32 +41,6 @@ FORMAT = 1
 
 class ManifestError(Exception):
     """The manifest is missing, unreadable or of another format; the message names the fix."""
-
-
-@dataclass(frozen=True)
-class Shell:
-    """A built page cut where the server's content goes.
-
-    ``title`` is the page's ``<title>`` text exactly as it stands in ``before``, so a
-    reply can put its own words in front of it without parsing the page."""
-
-    url: str
-    before: str
-    after: str
-    title: str
-
-    def render(self, content: str, *, title_prefix: str = "") -> str:
-        before = self.before
-        if title_prefix:
-            from markupsafe import escape
-
-            old = f"<title>{self.title}</title>"
-            before = before.replace(old, f"<title>{escape(title_prefix)} - {self.title}</title>", 1)
-        return before + str(content) + self.after
-
-    @property
-    def html(self) -> str:
-        return self.before + self.after
 
 
 @dataclass(frozen=True)
@@ -198,23 +174,15 @@ class ManifestBuilder:
         self.assessments.update(assessments)
 
     def add_page(self, html: str) -> None:
-        from kennisbank.csp import script_hashes
-
         self.hashes |= script_hashes(html)
 
     def add_result_page(self, locale: str, prefix: str, html: str, where: str) -> None:
-        from kennisbank.csp import script_hashes
-        from kennisbank.shell import cut
-
         shell = cut(html, prefix, where)
         self.shells[locale] = shell
         self.hashes |= script_hashes(shell.html)
 
     def add_field_page(self, locale: str, prefix: str, html: str, where: str) -> None:
         """The page "how contracts in the field score" of a language (``kennisbank.server.peers``)."""
-        from kennisbank.csp import script_hashes
-        from kennisbank.shell import FIELD_END, FIELD_PAGE, FIELD_START, cut
-
         shell = cut(html, prefix, where, page=FIELD_PAGE, markers=(FIELD_START, FIELD_END))
         self.field_pages[locale] = shell
         self.hashes |= script_hashes(shell.html)
