@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,35 +140,18 @@ def write_manifest(site_dir: Path | str, manifest: Manifest) -> Path:
 
 
 class ManifestBuilder:
-    """Collects the manifest's facts while the languages are built, one after the other.
+    """What one language's build adds to the manifest.
 
-    The hooks hand it what MkDocs knows (the site, the definitions, each page's
-    output); :meth:`write` runs once every language is built."""
+    The hooks hand it what MkDocs knows (the definitions, each page's output, the
+    language's result page and field page); :meth:`merged` joins every built
+    language's builder into the one manifest, once they are all built."""
 
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.site: SiteConfig | None = None
+    def __init__(self, site: SiteConfig) -> None:
+        self.site = site
         self.assessments: dict[str, Assessment] = {}
         self.hashes: set[str] = set()
         self.shells: dict[str, Shell] = {}
         self.field_pages: dict[str, Shell] = {}
-
-    def start(self, site: SiteConfig, *, first: bool) -> None:
-        """A language build begins; ``first`` (the default language, built first) starts anew."""
-        if first:
-            self.reset()
-        self.site = site
-
-    def merge(self, other: ManifestBuilder) -> None:
-        """Add what ``other`` collected: another language's build in another process
-        (``python -m kennisbank.build``)."""
-        self.site = self.site or other.site
-        self.assessments.update(other.assessments)
-        self.hashes |= other.hashes
-        self.shells.update(other.shells)
-        self.field_pages.update(other.field_pages)
 
     def add_assessments(self, assessments: Mapping[str, Assessment]) -> None:
         self.assessments.update(assessments)
@@ -187,26 +170,23 @@ class ManifestBuilder:
         self.field_pages[locale] = shell
         self.hashes |= script_hashes(shell.html)
 
-    def manifest(self) -> Manifest:
-        if self.site is None:
-            raise ManifestError("no language was built; nothing to write")
-        missing = [lang.locale for lang in self.site.languages if lang.locale not in self.shells]
+    @staticmethod
+    def merged(site: SiteConfig, builders: Iterable[ManifestBuilder]) -> Manifest:
+        """The manifest of the site whose built languages collected ``builders``: whichever
+        languages were built, every definition any of them read is in it."""
+        assessments: dict[str, Assessment] = {}
+        hashes: set[str] = set()
+        shells: dict[str, Shell] = {}
+        field_pages: dict[str, Shell] = {}
+        for builder in builders:
+            assessments.update(builder.assessments)
+            hashes |= builder.hashes
+            shells.update(builder.shells)
+            field_pages.update(builder.field_pages)
+        missing = [lang.locale for lang in site.languages if lang.locale not in shells]
         if missing:
             raise ManifestError(
                 f"the result page was not built for {', '.join(missing)}. "
                 "Fix: keep docs/uitslag.<lang>.md (or its fallback) in the site; the server answers plain form posts with it"
             )
-        return Manifest(
-            site=self.site,
-            assessments=dict(self.assessments),
-            script_hashes=tuple(sorted(self.hashes)),
-            shells=dict(self.shells),
-            field_pages=dict(self.field_pages),
-        )
-
-    def write(self, site_dir: Path | str) -> Path:
-        return write_manifest(site_dir, self.manifest())
-
-
-builder = ManifestBuilder()
-"""The one builder of a build process: each hook module is loaded once, this module once too."""
+        return Manifest(site=site, assessments=assessments, script_hashes=tuple(sorted(hashes)), shells=shells, field_pages=field_pages)
