@@ -24,7 +24,7 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
 
-from kennisbank import languages
+from kennisbank import buildrun, languages
 from kennisbank.articles import (
     CATEGORY_FOLDER,
     MARKER,
@@ -46,9 +46,6 @@ from kennisbank.feeds import feed_path, feed_title, language_feed
 from kennisbank.siteconfig import from_mkdocs
 from kennisbank.translations import split_locale
 
-_state: dict = {}
-
-
 # Hooks
 
 
@@ -57,7 +54,7 @@ def on_config(config):
     site = from_mkdocs(config)
     locale = config.plugins["i18n"].current_language
     env = config.theme.get_env()  # the theme's templates, overrides/ first
-    _state.update(
+    _state(config).update(
         list=env.get_template("partials/kb-article-list.html"),
         byline=env.get_template("partials/kb-byline.html"),
         site=site,
@@ -70,7 +67,8 @@ def on_config(config):
 
 @event_priority(-110)  # after mkdocs-static-i18n has chosen this language's files
 def on_files(files, config):
-    site = _state["site"]
+    state = _state(config)
+    site = state["site"]
     articles = []
     for file in list(files.documentation_pages()):
         if not is_article_file(file.src_uri, site.locales):
@@ -79,16 +77,16 @@ def on_files(files, config):
             article = read_article(file.src_uri, file.url, file.content_string, site)
         except ArticleError as exc:
             raise PluginError(f"docs/{file.src_uri}: {exc}") from None
-        if article.draft and not _state["drafts"]:
+        if article.draft and not state["drafts"]:
             files.remove(file)
         else:
             articles.append(article)
-    _state["articles"] = newest_first(articles)
-    _state["by_path"] = {article.path: article for article in articles}
-    lists_changed = _lists_changed(files)
+    state["articles"] = newest_first(articles)
+    state["by_path"] = {article.path: article for article in articles}
+    lists_changed = _lists_changed(state, files)
     categories = [_category_file(category, config) for category in categories_in(articles)]
     generated = list(categories)
-    _state["pagination"] = {}
+    state["pagination"] = {}
     for file in [*files.documentation_pages(), *categories]:  # category pages are paginated too
         if not is_article_file(file.src_uri, site.locales):
             generated.extend(_paginate(file, files, config))
@@ -99,29 +97,32 @@ def on_files(files, config):
 
 
 def on_page_markdown(markdown, page, config, files):
-    pagination = _state["pagination"].get(page.url)
+    state = _state(config)
+    pagination = state["pagination"].get(page.url)
     if pagination is not None and pagination.number > 1:
         title = page.meta.get("title") or page.title or ""
-        page.meta["title"] = page_title(str(title), pagination, _state["labels"])
+        page.meta["title"] = page_title(str(title), pagination, state["labels"])
         page.meta["search"] = {"exclude": True}  # the same text as page 1, which search finds (hooks/pagefind.py)
     return markdown
 
 
 def on_page_content(html, page, config, files):
+    state = _state(config)
     if "md:articles" in html:
-        html = MARKER.sub(lambda match: _list(match["options"], page), html)
-    article = _state["by_path"].get(split_locale(page.file.src_uri, _state["site"].locales)[0])
+        html = MARKER.sub(lambda match: _list(state, match["options"], page), html)
+    article = state["by_path"].get(split_locale(page.file.src_uri, state["site"].locales)[0])
     if article is not None:
-        byline = _state["byline"].render(article=article, l=_state["labels"], category_link=lambda category: _category_link(category, page))
+        byline = state["byline"].render(article=article, l=state["labels"], category_link=lambda category: _category_link(state, category, page))
         html = html.replace("</h1>", f"</h1>\n{byline}", 1)
     return html
 
 
 def on_page_context(context, page, config, nav):
     """``feed``: this language's feed, for ``<link rel="alternate">`` in every page's head."""
-    site, locale = _state["site"], _state["locale"]
+    state = _state(config)
+    site, locale = state["site"], state["locale"]
     context["feed"] = {"url": get_relative_url(feed_path(site, locale), page.url), "title": feed_title(site, locale)}
-    pagination = _state["pagination"].get(page.url)
+    pagination = state["pagination"].get(page.url)
     if pagination is not None:  # overrides/main.html: rel=prev/next of the list's pages instead of the nav's
         context["pagination"] = {
             rel: get_relative_url(pagination.url_of(number), page.url) if number else None
@@ -131,10 +132,11 @@ def on_page_context(context, page, config, nav):
 
 
 def on_post_build(config):
-    site, locale = _state["site"], _state["locale"]
+    state = _state(config)
+    site, locale = state["site"], state["locale"]
     target = Path(config.site_dir) / feed_path(site, locale)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(language_feed(_state["articles"], site, locale))
+    target.write_bytes(language_feed(state["articles"], site, locale))
 
 
 # Helper functions
@@ -143,14 +145,15 @@ def on_post_build(config):
 def _category_file(category: str, config) -> File:
     """The generated page of one category in this build's language, as mkdocs-static-i18n
     expects its files (the language switcher reads ``alternates``)."""
-    locale, prefix = _state["locale"], _state["prefix"]
-    file = File.generated(config, f"{CATEGORY_FOLDER}/{category}.md", content=category_page(category, _state["labels"]))
+    state = _state(config)
+    locale, prefix = state["locale"], state["prefix"]
+    file = File.generated(config, f"{CATEGORY_FOLDER}/{category}.md", content=category_page(category, state["labels"]))
     file.dest_uri = category_url(category, prefix) + "index.html"
     file.url = category_url(category, prefix)
     file.locale = file.localization = file.locale_alternate_of = locale
     file.norm_src_uri = file.src_uri
     file.alternates = {}
-    for language in _state["site"].languages:
+    for language in state["site"].languages:
         twin = File.generated(config, file.src_uri, content="")
         twin.url = category_url(category, language.prefix)
         file.alternates[language.locale] = twin
@@ -160,19 +163,20 @@ def _category_file(category: str, config) -> File:
 def _paginate(file: File, files, config) -> list[File]:
     """If ``file``'s page lists articles without limit=, the pages after its first:
     generated files that render the same Markdown with the next articles."""
+    state = _state(config)
     source = file.content_string
     if "md:articles" not in source:
         return []
     try:
-        options = paginated_list(source, f"docs/{file.src_uri}", _state["site"].categories)
+        options = paginated_list(source, f"docs/{file.src_uri}", state["site"].categories)
     except ArticleError as exc:
         raise PluginError(str(exc)) from None
     if options is None:
         return []
     generated = []
-    pages = page_count(len(options.select(_state["articles"])), options.per_page)
-    _state["pagination"][file.url] = Pagination(file.url, 1, pages)
-    prefix = _state["prefix"]
+    pages = page_count(len(options.select(state["articles"])), options.per_page)
+    state["pagination"][file.url] = Pagination(file.url, 1, pages)
+    prefix = state["prefix"]
     for number in range(2, pages + 1):
         pagination = Pagination(file.url, number, pages)
         url = pagination.url_of(number)
@@ -181,7 +185,7 @@ def _paginate(file: File, files, config) -> list[File]:
         page.dest_uri = url + "index.html"
         page.url = url
         for attr in ("locale", "localization", "locale_alternate_of"):
-            setattr(page, attr, getattr(file, attr, _state["locale"]))
+            setattr(page, attr, getattr(file, attr, state["locale"]))
         page.norm_src_uri = page.src_uri
         page.alternates = {}
         for locale, twin_of in (getattr(file, "alternates", None) or {}).items():
@@ -190,11 +194,11 @@ def _paginate(file: File, files, config) -> list[File]:
             twin.locale = getattr(twin_of, "locale", locale)
             page.alternates[locale] = twin
         generated.append(page)
-        _state["pagination"][page.url] = pagination
+        state["pagination"][page.url] = pagination
     return generated
 
 
-def _lists_changed(files) -> bool:
+def _lists_changed(state: dict, files) -> bool:
     """Whether the article lists must be built: always, except in a preview's rebuild
     (``mkdocs serve --dirty``, ``make dev``) in which no list shows anything new.
 
@@ -206,8 +210,8 @@ def _lists_changed(files) -> bool:
     source unchanged or not."""
     if not languages.dirty():
         return True
-    shown = tuple((a.path, a.url, a.title, a.summary, a.author, a.date, a.updated, a.categories, a.reading_minutes, a.draft) for a in _state["articles"])
-    key = f"articles:{_state['locale']}"
+    shown = tuple((a.path, a.url, a.title, a.summary, a.author, a.date, a.updated, a.categories, a.reading_minutes, a.draft) for a in state["articles"])
+    key = f"articles:{state['locale']}"
     changed = languages.previous.get(key) != shown
     languages.previous[key] = shown
     if changed:
@@ -217,25 +221,30 @@ def _lists_changed(files) -> bool:
     return changed
 
 
-def _category_link(category: str, page) -> str:
-    return get_relative_url(category_url(category, _state["prefix"]), page.url)
+def _category_link(state: dict, category: str, page) -> str:
+    return get_relative_url(category_url(category, state["prefix"]), page.url)
 
 
-def _list(options: str, page) -> str:
+def _list(state: dict, options: str, page) -> str:
     try:
-        chosen = list_options(options, f"docs/{page.file.src_uri}", _state["site"].categories)
+        chosen = list_options(options, f"docs/{page.file.src_uri}", state["site"].categories)
     except ArticleError as exc:
         raise PluginError(str(exc)) from None
-    articles = chosen.select(_state["articles"])
-    pagination = _state["pagination"].get(page.url) if chosen.paginated else None
+    articles = chosen.select(state["articles"])
+    pagination = state["pagination"].get(page.url) if chosen.paginated else None
     if pagination is not None:
         articles = pagination.window(articles, chosen.per_page)
-    return _state["list"].render(
+    return state["list"].render(
         articles=articles,
         pagination=pagination,
         page_link=lambda number: get_relative_url(pagination.url_of(number), page.url),
-        l=_state["labels"],
+        l=state["labels"],
         level=chosen.level,
         link=lambda article: get_relative_url(article.url, page.url),
-        category_link=lambda category: _category_link(category, page),
+        category_link=lambda category: _category_link(state, category, page),
     )
+
+
+def _state(config) -> dict:
+    """This hook's state in the build of the current language (``kennisbank.buildrun``)."""
+    return buildrun.of(config).hook_state(__name__, config.plugins["i18n"].current_language)

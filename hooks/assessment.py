@@ -21,9 +21,8 @@ from mkdocs.plugins import event_priority, get_plugin_logger
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
-from kennisbank import languages
+from kennisbank import buildrun, languages
 from kennisbank.assessment import DefinitionError, check_sections, load_definitions, render_form
-from kennisbank.manifest import builder
 from kennisbank.siteconfig import from_mkdocs
 from kennisbank.translations import split_locale
 
@@ -31,58 +30,54 @@ log = get_plugin_logger("assessment")
 
 MARKER = re.compile(r"<!--\s*md:assessment\s+(?P<id>\S+?)\s*-->")
 
-_state: dict = {}
-
-
 # Hooks
 
 
 @event_priority(-110)  # after mkdocs-static-i18n has set this build's language
 def on_config(config):
     site = from_mkdocs(config)
-    # the definitions are the same for every language build: read them once per version
-    version = (site.locales, tuple((p.name, p.stat().st_mtime_ns) for p in sorted(site.assessment_dir.glob("*.yml"))))
-    if _state.get("version") != version:
-        try:
-            _state["assessments"] = load_definitions(site.assessment_dir, site.locales)
-        except DefinitionError as exc:
-            raise PluginError(str(exc)) from None
-        _state["version"] = version
-    builder.add_assessments(_state["assessments"])
-    _state["site"] = site
-    _state["locale"] = _current_locale(config)
-    _state["embedded"] = set()
-    _state["articles_seen"] = set()
+    locale = config.plugins["i18n"].current_language
+    try:
+        assessments = load_definitions(site.assessment_dir, site.locales)
+    except DefinitionError as exc:
+        raise PluginError(str(exc)) from None
+    # every language's part carries the definitions: the manifest holds them whichever
+    # languages are built (issue 21: with only the default language, it held none)
+    buildrun.of(config).begin(locale, site).manifest.add_assessments(assessments)
+    _state(config).update(assessments=assessments, site=site, locale=locale, embedded=set(), articles_seen=set())
 
 
 @event_priority(-110)  # after mkdocs-static-i18n has chosen this language's files
 def on_files(files, config):
-    _state["pages"] = {}
+    state = _state(config)
+    state["pages"] = {}
     for file in files.documentation_pages():
-        page_path = split_locale(file.src_uri, _state["site"].locales)[0]
+        page_path = split_locale(file.src_uri, state["site"].locales)[0]
         # this language's own file wins over the default language's fallback
-        if page_path not in _state["pages"] or getattr(file, "locale", None) == _state["locale"]:
-            _state["pages"][page_path] = file
+        if page_path not in state["pages"] or getattr(file, "locale", None) == state["locale"]:
+            state["pages"][page_path] = file
     return files
 
 
 def on_page_content(html: str, page: Page, config, files):
+    state = _state(config)
     if "md:assessment" in html:
-        html = MARKER.sub(lambda match: _render(match["id"], page, config), html)
-    _check_article_sections(page)
+        html = MARKER.sub(lambda match: _render(state, match["id"], page), html)
+    _check_article_sections(state, page)
     return html
 
 
 def on_post_build(config):
     if languages.dirty():
         return  # a preview's rebuild built only the changed pages: it cannot tell which pages embed what
-    for assessment in _state["assessments"].values():
-        if assessment.id not in _state["embedded"]:
+    state = _state(config)
+    for assessment in state["assessments"].values():
+        if assessment.id not in state["embedded"]:
             log.warning(
                 f"assessment '{assessment.id}' ({assessment.source.name}) is on no page: "
                 f"add <!-- md:assessment {assessment.id} --> to a page or remove the file"
             )
-        elif assessment.article not in _state["articles_seen"]:
+        elif assessment.article not in state["articles_seen"]:
             raise PluginError(
                 f"{assessment.source}: article: '{assessment.article}' is not a page of the site. "
                 "Fix: name the page (path under docs/, without language suffix) whose sections the questions cite"
@@ -92,39 +87,39 @@ def on_post_build(config):
 # Helper functions
 
 
-def _current_locale(config) -> str:
-    i18n = config.plugins.get("i18n")
-    return i18n.current_language if i18n else config.theme.get("language", "en")
+def _state(config) -> dict:
+    """This hook's state in the build of the current language (``kennisbank.buildrun``)."""
+    return buildrun.of(config).hook_state(__name__, config.plugins["i18n"].current_language)
 
 
-def _source_path(page: Page) -> str:
-    return split_locale(page.file.src_uri, _state["site"].locales)[0]
+def _source_path(state: dict, page: Page) -> str:
+    return split_locale(page.file.src_uri, state["site"].locales)[0]
 
 
-def _render(assessment_id: str, page: Page, config) -> str:
-    assessment = _state["assessments"].get(assessment_id)
+def _render(state: dict, assessment_id: str, page: Page) -> str:
+    assessment = state["assessments"].get(assessment_id)
     if assessment is None:
-        known = ", ".join(sorted(_state["assessments"])) or "(none)"
+        known = ", ".join(sorted(state["assessments"])) or "(none)"
         raise PluginError(
             f"{page.file.src_uri}: unknown assessment '{assessment_id}' in <!-- md:assessment {assessment_id} -->. "
-            f"Fix: use one of {known}, or add {assessment_id}.yml to {_state['site'].assessment_dir}"
+            f"Fix: use one of {known}, or add {assessment_id}.yml to {state['site'].assessment_dir}"
         )
-    _state["embedded"].add(assessment.id)
+    state["embedded"].add(assessment.id)
     page.meta["assessment"] = assessment.id
     return render_form(
         assessment,
-        _state["locale"],
-        action=_state["site"].endpoint.format(id=assessment.id),
-        article_url=_relative(page, assessment.article),
-        privacy_url=_relative(page, "privacy.md"),
+        state["locale"],
+        action=state["site"].endpoint.format(id=assessment.id),
+        article_url=_relative(state, page, assessment.article),
+        privacy_url=_relative(state, page, "privacy.md"),
     )
 
 
-def _relative(page: Page, target_src: str) -> str:
+def _relative(state: dict, page: Page, target_src: str) -> str:
     """The URL of page ``target_src`` (a source path) relative to ``page``; ``""`` for itself."""
-    if _source_path(page) == target_src:
+    if _source_path(state, page) == target_src:
         return ""
-    target = _state["pages"].get(target_src)
+    target = state["pages"].get(target_src)
     if target is None:
         raise PluginError(
             f"{page.file.src_uri}: the assessment links to '{target_src}', which is not a page of this build. "
@@ -141,12 +136,12 @@ def _headings(items) -> set[str]:
     return ids
 
 
-def _check_article_sections(page: Page) -> None:
-    source = _source_path(page)
-    for assessment in _state["assessments"].values():
+def _check_article_sections(state: dict, page: Page) -> None:
+    source = _source_path(state, page)
+    for assessment in state["assessments"].values():
         if assessment.article != source:
             continue
-        _state["articles_seen"].add(source)
+        state["articles_seen"].add(source)
         problems = check_sections(assessment, _headings(page.toc.items), f"{page.file.src_uri}")
         if problems:
             raise PluginError(str(DefinitionError(assessment.source, problems)))

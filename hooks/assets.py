@@ -1,40 +1,18 @@
-"""MkDocs hook: minify the site's own scripts and stylesheets in the built site, and
-compress every text file beside itself once every language is built (see
+"""MkDocs hook: the site's own scripts and stylesheets that each language's build copies,
+kept in the language's part (``kennisbank.buildrun``) for ``kennisbank.finish`` to
+minify in the built site, before it compresses every text file beside itself (see
 ``kennisbank.assets``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from mkdocs.plugins import event_priority
-
-from kennisbank import languages
-from kennisbank.assets import cache_dir, compress_site, is_own_asset, minify
-
-_state: dict = {"command": None, "own": set()}
-
-
-def on_startup(command, dirty):
-    _state["command"] = command
+from kennisbank import buildrun
+from kennisbank.assets import is_own_asset
+from kennisbank.siteconfig import from_mkdocs
 
 
 def on_files(files, config):
-    # each language build copies the assets; the default language's (outer) build starts the list
-    if not config.plugins["i18n"].building:
-        _state["own"] = set()
-    _state["own"] |= {file.abs_dest_path for file in files if is_own_asset(file.src_uri)}
+    # at the default priority, before mkdocs-static-i18n has chosen this language's
+    # files: every copied asset is in ``files``
+    part = buildrun.of(config).begin(config.plugins["i18n"].current_language, from_mkdocs(config))
+    part.own_assets |= {file.abs_dest_path for file in files if is_own_asset(file.src_uri)}
     return files
-
-
-@event_priority(-300)  # after every other on_post_build: the Pagefind hook (-200) writes its bundle last
-def on_post_build(config):
-    if config.plugins["i18n"].building:
-        # a nested language build; the outer (default language) build ends after all of
-        # them, or python -m kennisbank.build after every language's process
-        languages.save_part("assets", config.plugins["i18n"].current_language, sorted(_state["own"]))
-        return
-    for name in sorted(_state["own"]):
-        path = Path(name)
-        path.write_text(minify(path.read_text(encoding="utf-8"), path.suffix), encoding="utf-8")
-    if _state["command"] != "serve":  # MkDocs' live-reload server sends no .br or .gz: no need to wait for them
-        compress_site(config.site_dir, cache_dir())

@@ -14,6 +14,7 @@ import re
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority, get_plugin_logger
 
+from kennisbank import buildrun
 from kennisbank.publisher import Publisher, PublisherError, is_public
 from kennisbank.siteconfig import from_mkdocs
 
@@ -21,11 +22,10 @@ log = get_plugin_logger("publisher")
 
 MARKER = re.compile(r"<!--\s*md:publisher\s+(?P<key>\w+)\s*-->")
 
-_state: dict = {}
-
 
 @event_priority(-110)  # after mkdocs-static-i18n has set this build's language
 def on_config(config):
+    state = _state(config)
     try:
         publisher = Publisher.from_mapping(config.extra.get("publisher"))
     except PublisherError as exc:
@@ -39,28 +39,34 @@ def on_config(config):
         )
     locale = config.plugins["i18n"].current_language
     site = from_mkdocs(config)
-    _state.update(publisher=publisher, problems=problems, labels={key: site.string(key, locale) for key in ("publisher_kvk", "publisher_unconfigured")})
+    state.update(publisher=publisher, problems=problems, labels={key: site.string(key, locale) for key in ("publisher_kvk", "publisher_unconfigured")})
 
 
 def on_page_content(html, page, config, files):
+    state = _state(config)
     if "md:publisher" not in html:
         return html
     try:
-        return MARKER.sub(lambda match: str(_state["publisher"].markup(match["key"])), html)
+        return MARKER.sub(lambda match: str(state["publisher"].markup(match["key"])), html)
     except PublisherError as exc:
         raise PluginError(f"docs/{page.file.src_uri}: {exc}") from None
 
 
 def on_page_context(context, page, config, nav):
-    return _context(context)
+    return _context(_state(config), context)
 
 
 def on_template_context(context, template_name, config):
-    return _context(context)
+    return _context(_state(config), context)
 
 
-def _context(context):
-    context["publisher"] = _state["publisher"]
-    context["publisher_unconfigured"] = bool(_state["problems"])
-    context["publisher_labels"] = _state["labels"]
+def _context(state: dict, context):
+    context["publisher"] = state["publisher"]
+    context["publisher_unconfigured"] = bool(state["problems"])
+    context["publisher_labels"] = state["labels"]
     return context
+
+
+def _state(config) -> dict:
+    """This hook's state in the build of the current language (``kennisbank.buildrun``)."""
+    return buildrun.of(config).hook_state(__name__, config.plugins["i18n"].current_language)

@@ -9,43 +9,37 @@ the publisher from ``extra.publisher``). The 404 template gets ``seo`` (noindex)
 
 mkdocs-static-i18n builds each language into the same folder, one after the other,
 so the last language's ``404.html`` and ``sitemap.xml`` would win. This hook turns
-MkDocs' sitemap off, keeps each language's rendered 404 page and sitemap entries
-(module state survives between the language builds), and once every language is
-built writes ``sitemap.xml``, ``<lang>/sitemap.xml``, ``robots.txt``, ``404.html``
-(default language) and ``<lang>/404.html``. The rules live in ``kennisbank.seo``.
+MkDocs' sitemap off and keeps each language's rendered 404 page and sitemap entries
+in the language's part (``kennisbank.buildrun``); once every language is built,
+``kennisbank.finish`` writes ``sitemap.xml``, ``<lang>/sitemap.xml``, ``robots.txt``,
+``404.html`` (default language) and ``<lang>/404.html``. The rules live in
+``kennisbank.seo``.
 """
 
 from __future__ import annotations
 
 from copy import deepcopy
-from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
-from kennisbank import languages, seo
+from kennisbank import buildrun, seo
 from kennisbank.publisher import Publisher, PublisherError
 from kennisbank.siteconfig import from_mkdocs
-
-_state: dict = {"entries": {}, "not_found": {}, "written": False}
-
 
 # Hooks
 
 
 @event_priority(-110)  # after mkdocs-static-i18n has set this build's language
 def on_config(config):
-    i18n = config.plugins["i18n"]
-    locale = i18n.current_language
-    if locale == i18n.default_language:  # mkdocs-static-i18n builds the default language first
-        _state.update(entries={}, not_found={}, written=False)
     try:
         publisher = Publisher.from_mapping(config.extra.get("publisher")).name
     except PublisherError as exc:
         raise PluginError(str(exc)) from None
-    _state.update(site=from_mkdocs(config), locale=locale, publisher=publisher)  # from_mkdocs refuses an empty site_url
-    _state["entries"][locale] = []
-    # written by on_post_build once every language is built, with every language's pages
+    site = from_mkdocs(config)  # refuses an empty site_url
+    buildrun.of(config).begin(config.plugins["i18n"].current_language, site)
+    _state(config).update(publisher=publisher)
+    # written by kennisbank.finish once every language is built, with every language's pages
     config.theme.static_templates.discard("sitemap.xml")
 
 
@@ -58,18 +52,20 @@ def on_env(env, config, files):
 
 
 def on_page_context(context, page, config, nav):
+    part = _part(config)
     try:
-        context["seo"], entry = seo.page_meta(_facts(page), _state["site"], _state["publisher"])
+        context["seo"], entry = seo.page_meta(_facts(page, part.locale), part.site, _state(config)["publisher"])
     except seo.SeoError as exc:
         raise PluginError(f"docs/{page.file.src_uri}: {exc}") from None
     if entry is not None:
-        _state["entries"][_state["locale"]].append(entry)
+        part.sitemap.append(entry)
     return context
 
 
 def on_template_context(context, template_name, config):
     if template_name == "404.html":
-        context["not_found"], context["seo"] = seo.not_found_page(_state["site"], _state["locale"])
+        part = _part(config)
+        context["not_found"], context["seo"] = seo.not_found_page(part.site, part.locale)
         # the language switcher leads to each language's home; mkdocs-static-i18n would
         # leave the previous language build's last page there
         if "alternate" in config.extra:
@@ -79,34 +75,27 @@ def on_template_context(context, template_name, config):
 
 def on_post_template(output, template_name, config):
     if template_name == "404.html":
-        _state["not_found"][_state["locale"]] = output
+        _part(config).not_found = output
     return output
-
-
-@event_priority(-110)  # after mkdocs-static-i18n has run the other languages' builds
-def on_post_build(config):
-    site = _state["site"]
-    if languages.only_language():  # one language per process: python -m kennisbank.build writes them
-        locale = _state["locale"]
-        languages.save_part("seo", locale, {"site": site, "entries": _state["entries"][locale], "not_found": _state["not_found"].get(locale)})
-        return
-    if _state["written"] or not set(site.locales) <= set(_state["entries"]):
-        return
-    for path, content in seo.site_files(site, _state["entries"], _state["not_found"]).items():
-        target = Path(config.site_dir) / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-    _state["written"] = True
 
 
 # Helper functions
 
 
-def _facts(page) -> seo.PageFacts:
+def _part(config) -> buildrun.LanguagePart:
+    """The current language's part of the build (``kennisbank.buildrun``)."""
+    return buildrun.of(config).part(config.plugins["i18n"].current_language)
+
+
+def _state(config) -> dict:
+    """This hook's state in the build of the current language."""
+    return buildrun.of(config).hook_state(__name__, config.plugins["i18n"].current_language)
+
+
+def _facts(page, locale: str) -> seo.PageFacts:
     """What MkDocs and mkdocs-static-i18n know of ``page``, for ``kennisbank.seo`` to decide on.
     mkdocs-static-i18n gives a page's file its language (``locale``) and the file of
     each language's version (``alternates``); a generated file has neither."""
-    locale = _state["locale"]
     return seo.PageFacts(
         src_uri=page.file.src_uri,
         url=page.url,

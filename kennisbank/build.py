@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from kennisbank import languages
+from kennisbank.finish import FinishError, finish
 
 
 def _languages(config_file: Path) -> tuple[list[str], Path]:
@@ -91,11 +92,9 @@ def build(config_file: Path, site_dir: Path | None = None, *, quiet: bool = Fals
         if failed:
             print(f"kennisbank.build: the build of {', '.join(failed)} failed (output above); {site_dir} is incomplete", file=sys.stderr)
             return 1
-        from kennisbank.finish import FinishError, finish
-
         languages_done = time.perf_counter()
         try:
-            finish(site_dir, Path(parts), locales, quiet=quiet)
+            finish(site_dir, languages.load_parts(Path(parts)), report=(lambda line: None) if quiet else print)
         except FinishError as exc:
             print(f"kennisbank.build: {exc}", file=sys.stderr)
             return 1

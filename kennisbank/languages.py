@@ -5,13 +5,13 @@ default language's build runs the others from its ``on_post_build``. Rendering i
 pure Python, so on a machine with two cores half of it waits. ``python -m
 kennisbank.build`` (``make build``) runs one ``mkdocs build`` per language at once,
 into the same ``site/``, and then the steps that need every language once
-(:func:`finish`: sitemap and 404 pages, the build manifest, the site's own assets
+(``kennisbank.finish.finish``: sitemap and 404 pages, the build manifest, the site's own assets
 minified, Pagefind, the compressed copies).
 
 A build is one language's when ``KENNISBANK_LANGUAGE`` names it (``hooks/language.py``
 reads it before mkdocs-static-i18n's ``on_config``). With ``KENNISBANK_BUILD_PARTS``
-(a folder) the hooks leave there what :func:`finish` needs of their language,
-instead of keeping it in module state for the next language's build. Without it
+(a folder) ``hooks/finish.py`` leaves there what ``kennisbank.finish.finish`` needs of its
+language, instead of handing it on to the default language's build. Without it
 (``make dev``), one language is built and nothing waits for the others: no sitemap,
 no manifest and no Pagefind index (see README, "Writer's preview").
 """
@@ -46,25 +46,21 @@ def parts_dir() -> Path | None:
     return Path(folder) if folder and only_language() else None
 
 
-def save_part(kind: str, locale: str, data: Any) -> None:
-    """Leave ``data`` (what hook ``kind`` collected for ``locale``) for :func:`finish`;
-    nothing outside a parallel build."""
+def save_part(locale: str, part: Any) -> None:
+    """Leave ``part`` (what the build of ``locale`` collected, a
+    ``kennisbank.buildrun.LanguagePart``) for ``kennisbank.finish.finish``; nothing outside a parallel build."""
     folder = parts_dir()
     if folder is None:
         return
     folder.mkdir(parents=True, exist_ok=True)
     # pickle: the same code on both sides (this process and its parent), and the data
     # are the package's own objects (sitemap entries, shells, definitions)
-    (folder / f"{kind}.{locale}.pickle").write_bytes(pickle.dumps(data))
+    (folder / f"{locale}.pickle").write_bytes(pickle.dumps(part))
 
 
-def load_parts(folder: Path, kind: str) -> dict[str, Any]:
-    """What every language's build left for ``kind``, by locale."""
-    found = {}
-    for path in sorted(folder.glob(f"{kind}.*.pickle")):
-        locale = path.name.removeprefix(f"{kind}.").removesuffix(".pickle")
-        found[locale] = pickle.loads(path.read_bytes())
-    return found
+def load_parts(folder: Path) -> dict[str, Any]:
+    """What every language's build left, by locale."""
+    return {path.name.removesuffix(".pickle"): pickle.loads(path.read_bytes()) for path in sorted(folder.glob("*.pickle"))}
 
 
 # The writer's preview (make dev: mkdocs serve --dirty, one language)
@@ -75,6 +71,13 @@ def dirty() -> bool:
     hooks in ``on_startup``, once per ``mkdocs serve``, but loads them anew for every
     rebuild; mkdocs-static-i18n reads the command line for the same reason."""
     return "--dirty" in sys.argv or "--dirtyreload" in sys.argv
+
+
+def serving() -> bool:
+    """The build is ``mkdocs serve``'s, whose live-reload server sends no compressed copies.
+    MkDocs tells only ``on_startup``, which is handed no configuration to keep it in;
+    read from the command line like :func:`dirty`."""
+    return len(sys.argv) > 1 and sys.argv[1] == "serve"
 
 
 #: what a preview's rebuild compares with the one before it (this module, unlike a

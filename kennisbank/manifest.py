@@ -22,12 +22,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kennisbank.assessment import Assessment, DefinitionError, from_data
+from kennisbank.csp import script_hashes
+from kennisbank.shell import FIELD_END, FIELD_PAGE, FIELD_START, Shell, cut
 from kennisbank.siteconfig import SiteConfig
 
 MANIFEST_PATH = ".kennisbank/manifest.json"
@@ -39,32 +41,6 @@ FORMAT = 1
 
 class ManifestError(Exception):
     """The manifest is missing, unreadable or of another format; the message names the fix."""
-
-
-@dataclass(frozen=True)
-class Shell:
-    """A built page cut where the server's content goes.
-
-    ``title`` is the page's ``<title>`` text exactly as it stands in ``before``, so a
-    reply can put its own words in front of it without parsing the page."""
-
-    url: str
-    before: str
-    after: str
-    title: str
-
-    def render(self, content: str, *, title_prefix: str = "") -> str:
-        before = self.before
-        if title_prefix:
-            from markupsafe import escape
-
-            old = f"<title>{self.title}</title>"
-            before = before.replace(old, f"<title>{escape(title_prefix)} - {self.title}</title>", 1)
-        return before + str(content) + self.after
-
-    @property
-    def html(self) -> str:
-        return self.before + self.after
 
 
 @dataclass(frozen=True)
@@ -164,81 +140,53 @@ def write_manifest(site_dir: Path | str, manifest: Manifest) -> Path:
 
 
 class ManifestBuilder:
-    """Collects the manifest's facts while the languages are built, one after the other.
+    """What one language's build adds to the manifest.
 
-    The hooks hand it what MkDocs knows (the site, the definitions, each page's
-    output); :meth:`write` runs once every language is built."""
+    The hooks hand it what MkDocs knows (the definitions, each page's output, the
+    language's result page and field page); :meth:`merged` joins every built
+    language's builder into the one manifest, once they are all built."""
 
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.site: SiteConfig | None = None
+    def __init__(self, site: SiteConfig) -> None:
+        self.site = site
         self.assessments: dict[str, Assessment] = {}
         self.hashes: set[str] = set()
         self.shells: dict[str, Shell] = {}
         self.field_pages: dict[str, Shell] = {}
 
-    def start(self, site: SiteConfig, *, first: bool) -> None:
-        """A language build begins; ``first`` (the default language, built first) starts anew."""
-        if first:
-            self.reset()
-        self.site = site
-
-    def merge(self, other: ManifestBuilder) -> None:
-        """Add what ``other`` collected: another language's build in another process
-        (``python -m kennisbank.build``)."""
-        self.site = self.site or other.site
-        self.assessments.update(other.assessments)
-        self.hashes |= other.hashes
-        self.shells.update(other.shells)
-        self.field_pages.update(other.field_pages)
-
     def add_assessments(self, assessments: Mapping[str, Assessment]) -> None:
         self.assessments.update(assessments)
 
     def add_page(self, html: str) -> None:
-        from kennisbank.csp import script_hashes
-
         self.hashes |= script_hashes(html)
 
     def add_result_page(self, locale: str, prefix: str, html: str, where: str) -> None:
-        from kennisbank.csp import script_hashes
-        from kennisbank.shell import cut
-
         shell = cut(html, prefix, where)
         self.shells[locale] = shell
         self.hashes |= script_hashes(shell.html)
 
     def add_field_page(self, locale: str, prefix: str, html: str, where: str) -> None:
         """The page "how contracts in the field score" of a language (``kennisbank.server.intake.peers``)."""
-        from kennisbank.csp import script_hashes
-        from kennisbank.shell import FIELD_END, FIELD_PAGE, FIELD_START, cut
-
         shell = cut(html, prefix, where, page=FIELD_PAGE, markers=(FIELD_START, FIELD_END))
         self.field_pages[locale] = shell
         self.hashes |= script_hashes(shell.html)
 
-    def manifest(self) -> Manifest:
-        if self.site is None:
-            raise ManifestError("no language was built; nothing to write")
-        missing = [lang.locale for lang in self.site.languages if lang.locale not in self.shells]
+    @staticmethod
+    def merged(site: SiteConfig, builders: Iterable[ManifestBuilder]) -> Manifest:
+        """The manifest of the site whose built languages collected ``builders``: whichever
+        languages were built, every definition any of them read is in it."""
+        assessments: dict[str, Assessment] = {}
+        hashes: set[str] = set()
+        shells: dict[str, Shell] = {}
+        field_pages: dict[str, Shell] = {}
+        for builder in builders:
+            assessments.update(builder.assessments)
+            hashes |= builder.hashes
+            shells.update(builder.shells)
+            field_pages.update(builder.field_pages)
+        missing = [lang.locale for lang in site.languages if lang.locale not in shells]
         if missing:
             raise ManifestError(
                 f"the result page was not built for {', '.join(missing)}. "
                 "Fix: keep docs/uitslag.<lang>.md (or its fallback) in the site; the server answers plain form posts with it"
             )
-        return Manifest(
-            site=self.site,
-            assessments=dict(self.assessments),
-            script_hashes=tuple(sorted(self.hashes)),
-            shells=dict(self.shells),
-            field_pages=dict(self.field_pages),
-        )
-
-    def write(self, site_dir: Path | str) -> Path:
-        return write_manifest(site_dir, self.manifest())
-
-
-builder = ManifestBuilder()
-"""The one builder of a build process: each hook module is loaded once, this module once too."""
+        return Manifest(site=site, assessments=assessments, script_hashes=tuple(sorted(hashes)), shells=shells, field_pages=field_pages)

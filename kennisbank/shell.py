@@ -6,7 +6,7 @@ That page is served at the form's endpoint URL, not at ``/uitslag/``, so the bui
 makes every relative URL in it absolute (links, styles, scripts, Material's
 ``__config`` and ``__md_scope``) and cuts it at the markers: the reply then works at
 any address, links to ``#fragments`` stay on the page, and the server only glues
-three strings together (``kennisbank.manifest.Shell``).
+three strings together (:class:`Shell`).
 
 The page is our own build's output, written by templates we control; these
 patterns match what Material writes, and :func:`cut` fails loudly, naming the file
@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from posixpath import normpath
 from urllib.parse import urljoin
 
-from kennisbank.manifest import Shell
+from markupsafe import escape
 
 START = "<!-- kb:result -->"
 END = "<!-- /kb:result -->"
@@ -35,6 +36,30 @@ _ATTRIBUTE = re.compile(r"""(?P<name>\s(?:href|src|action|poster))=(?P<quote>["'
 _SCOPE = re.compile(r"""__md_scope=new URL\((?P<quote>["'])(?P<value>[^"']*)(?P=quote),location\)""")
 _CONFIG = re.compile(r"""(<script id="__config" type="application/json">)(?P<json>.*?)(</script>)""", re.S)
 _TITLE = re.compile(r"<title>(?P<title>.*?)</title>", re.S)
+
+
+@dataclass(frozen=True)
+class Shell:
+    """A built page cut where the server's content goes.
+
+    ``title`` is the page's ``<title>`` text exactly as it stands in ``before``, so a
+    reply can put its own words in front of it without parsing the page."""
+
+    url: str
+    before: str
+    after: str
+    title: str
+
+    def render(self, content: str, *, title_prefix: str = "") -> str:
+        before = self.before
+        if title_prefix:
+            old = f"<title>{self.title}</title>"
+            before = before.replace(old, f"<title>{escape(title_prefix)} - {self.title}</title>", 1)
+        return before + str(content) + self.after
+
+    @property
+    def html(self) -> str:
+        return self.before + self.after
 
 
 class PageError(Exception):

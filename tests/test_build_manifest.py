@@ -14,10 +14,14 @@ import pytest
 import yaml
 
 from kennisbank.assessment import digest, from_data, score
+from kennisbank.buildrun import LanguagePart
 from kennisbank.csp import JS_TYPES, inline_scripts, script_hashes
+from kennisbank.finish import FinishError, manifest_of
 from kennisbank.manifest import MANIFEST_PATH, ManifestError, load_manifest
+from kennisbank.shell import Shell
+from kennisbank.siteconfig import Language, SiteConfig
 
-from support import ARTICLE, ROOT, build, start_server
+from support import ARTICLE, ASSESSMENT, ROOT, build, start_server
 
 ENDPOINT = "/api/assessments/contract-check/submissions"
 
@@ -136,6 +140,45 @@ def test_the_page_carries_its_definitions_digest_and_version(site):
 def test_the_manifest_is_not_served(live_server):
     base_url, _ = live_server
     assert httpx.get(f"{base_url}/{MANIFEST_PATH}", timeout=10).status_code == 404
+
+
+def test_only_the_default_language_built_the_manifest_holds_every_assessment(project, tmp_path):
+    """Issue 21: with ``en`` set to ``build: false`` the manifest held no assessment, and
+    the server would have refused every submission. The one real build that proves it."""
+    config = project / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    english = "        - locale: en\n          name: English\n          build: true\n"
+    assert english in text, "the test must find the line it changes"
+    config.write_text(text.replace(english, english.replace("build: true", "build: false")), encoding="utf-8")
+    result = build(project, tmp_path / "site")
+    assert result.returncode == 0, result.output
+    manifest = load_manifest(result.site)
+    assert [lang.locale for lang in manifest.site.languages] == ["nl"]
+    assert set(manifest.assessments) == {"contract-check"}
+    assert set(manifest.shells) == {"nl"}
+
+
+def _part(locale: str, site, *, assessments=True):
+    """One language's part of a build, as the hooks leave it: its result page and, if
+    ``assessments``, the definitions its build read."""
+    part = LanguagePart(site, locale)
+    if assessments:
+        part.manifest.add_assessments({ASSESSMENT.id: ASSESSMENT})
+    part.manifest.shells[locale] = Shell(url=f"/{site.language(locale).prefix}uitslag/", before="<title>t</title>", after="", title="t")
+    return part
+
+
+def test_the_manifest_holds_the_definitions_whichever_languages_were_built():
+    nl = Language("nl", "Nederlands", True, "Kennisbank", "")
+    en = Language("en", "English", False, "Knowledge base", "")
+    only_nl = SiteConfig(site_url="https://example.org/", site_name="Kennisbank", languages=(nl,))
+    assert set(manifest_of({"nl": _part("nl", only_nl)}).assessments) == {ASSESSMENT.id}
+    both = SiteConfig(site_url="https://example.org/", site_name="Kennisbank", languages=(nl, en))
+    # a language whose part lacks them does not take away what another's part holds
+    parts = {"en": _part("en", both, assessments=False), "nl": _part("nl", both)}
+    assert set(manifest_of(parts).assessments) == {ASSESSMENT.id}
+    with pytest.raises(FinishError, match=r"the build of en left no part.*Fix: keep hooks/finish.py"):
+        manifest_of({"nl": _part("nl", both)})
 
 
 # Build once, serve anywhere

@@ -21,6 +21,7 @@ import jsonschema
 import yaml
 
 from .model import Assessment, Band, Context, ContextOption, Gate, Question, ScaleOption, Theme, Unknown
+from .scoring import percentage
 
 ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 LOCALE_PATTERN = r"^[a-z]{2}(-[A-Za-z]{2,4})?$"
@@ -539,8 +540,6 @@ def _gate_problems(raw: dict[str, Any], options: list[str]) -> Iterable[Problem]
 
 def _best_score_when_tripped(raw: dict[str, Any], gate: dict[str, Any], options: list[str]) -> int | None:
     """The highest total score any answers that trip ``gate`` can reach (``None``: none trips it)."""
-    from .scoring import percentage
-
     values = sorted(option["value"] for option in raw["scale"])
     top = values[-1]
     best: int | None = None
