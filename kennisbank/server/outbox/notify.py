@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import httpx
+import idna
 from standardwebhooks import Webhook
 
 from kennisbank.assessment import Assessment, score
@@ -61,6 +62,32 @@ class _Headers(HeaderRegistry):
 
 #: the standard library's default policy (what ``EmailMessage()`` uses), with :class:`_Headers`
 POLICY = email.policy.default.clone(header_factory=_Headers())
+#: the same for a message whose headers hold an address with a non-ASCII local part
+#: (``jürgen@…``): RFC 6532 puts it in the header as UTF-8, which only an SMTPUTF8 server takes
+POLICY_UTF8 = POLICY.clone(utf8=True)
+
+
+class NeedsSMTPUTF8(Exception):
+    """The message names an address with a non-ASCII local part and the SMTP server does not offer SMTPUTF8."""
+
+
+def ascii_domain(domain: str) -> str:
+    """``domain`` as it goes into a header: IDNA 2008 (punycode), ``bücher.example`` → ``xn--bcher-kva.example``.
+
+    The standard library would write an internationalised domain as an encoded word
+    (``=?utf-8?q?b=C3=BCcher?=``) inside the address, which no mail client can reply to."""
+    if domain.isascii():
+        return domain
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return domain  # the receiver's checks let it through; the address stays in the body as written
+
+
+def reply_to(name: str, address: str) -> tuple[str, bool]:
+    """The ``Reply-To`` header for ``name`` at ``address``, and whether it needs SMTPUTF8 (a non-ASCII local part)."""
+    local, _, domain = address.rpartition("@")
+    return str(Address(display_name=name, username=local, domain=ascii_domain(domain))), not local.isascii()
 
 
 class PermanentFailure(Exception):
@@ -114,8 +141,14 @@ def is_lead(submission: Submission) -> bool:
 # Email
 
 
-def email_message(submission: Submission, assessment: Assessment, site: SiteConfig, settings: NotifySettings, dashboard_url: str = "") -> EmailMessage:
-    """The consultant's message about ``submission``, in the site's default language."""
+def email_message(
+    submission: Submission, assessment: Assessment, site: SiteConfig, settings: NotifySettings, dashboard_url: str = "", *, utf8: bool = True
+) -> EmailMessage:
+    """The consultant's message about ``submission``, in the site's default language.
+
+    A lead's address is its ``Reply-To``. With ``utf8`` false (the SMTP server offers no
+    SMTPUTF8) an address with a non-ASCII local part is left out of the headers, and the
+    body says so: the address is in the body, where the consultant copies it from."""
     lang = site.default_language.locale
     answers = dict(submission.answers)  # scale values, and "unknown", "na" and the context as texts
     result = score(assessment, answers)
@@ -137,15 +170,19 @@ def email_message(submission: Submission, assessment: Assessment, site: SiteConf
         "reader_lang": site.language(submission.lang).name if submission.lang in site.locales else submission.lang,
         "received": format_datetime(submission.created_at.astimezone(UTC)),
         "dashboard_url": dashboard_url,
+        "no_reply_to": False,
     }
-    message = EmailMessage(policy=POLICY)
+    header, international = reply_to(submission.name or "", submission.email) if lead and submission.email else ("", False)
+    if international and not utf8:
+        header, context["no_reply_to"] = "", True
+    message = EmailMessage(policy=POLICY_UTF8 if header and international else POLICY)
     subject_key = "notify_subject_lead" if lead else "notify_subject"
     who = submission.organisation or submission.name or submission.email or ""
     message["Subject"] = s(subject_key, who=who, score=result.score, band=result.band.title[lang]).strip()
     message["From"] = settings.sender
     message["To"] = settings.to
-    if lead and submission.email:
-        message["Reply-To"] = str(Address(display_name=submission.name or "", addr_spec=submission.email))
+    if header:
+        message["Reply-To"] = header
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id(submission.public_id, settings.sender)
     message["Content-Language"] = lang
@@ -154,19 +191,24 @@ def email_message(submission: Submission, assessment: Assessment, site: SiteConf
     return message
 
 
-def request_message(request: ContactRequest, site: SiteConfig, settings: NotifySettings) -> EmailMessage:
-    """The consultant's message about a question or privacy request, in the site's default language."""
+def request_message(request: ContactRequest, site: SiteConfig, settings: NotifySettings, *, utf8: bool = True) -> EmailMessage:
+    """The consultant's message about a question or privacy request, in the site's default language
+    (``utf8``: as :func:`email_message`)."""
     lang = site.default_language.locale
     kind = site.string(f"contact_kind_{request.kind}", lang)
-    message = EmailMessage(policy=POLICY)
+    header, international = reply_to(request.name, request.email)
+    left_out = international and not utf8
+    message = EmailMessage(policy=POLICY_UTF8 if international and not left_out else POLICY)
     message["Subject"] = site.string("notify_request_subject", lang, kind=kind, who=request.name)
     message["From"] = settings.sender
     message["To"] = settings.to
-    message["Reply-To"] = str(Address(display_name=request.name, addr_spec=request.email))
+    if not left_out:
+        message["Reply-To"] = header
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id(request.public_id, settings.sender, "request")
     message["Content-Language"] = lang
     lines = [
+        *([site.string("notify_no_reply_to", lang), ""] if left_out else []),
         site.string("notify_request_intro", lang, kind=kind),
         "",
         f"{site.string('notify_reference', lang)}: {request.public_id}",
@@ -199,7 +241,9 @@ def message_id(public_id: str, sender: str, kind: str = "submission") -> str:
 
 class Mailer:
     """Sends email by SMTP (``smtp://``, ``smtp+starttls://``, ``smtps://``), or into the
-    Maildir; one SMTP session for every message sent while it is open."""
+    Maildir; one SMTP session for every message sent while it is open. A message with UTF-8
+    headers goes into the Maildir as it is (RFC 6532: every current mail client reads it)
+    and by SMTP only with SMTPUTF8 (:class:`NeedsSMTPUTF8` otherwise)."""
 
     def __init__(self, settings: NotifySettings):
         self.settings = settings
@@ -227,13 +271,24 @@ class Mailer:
         if self._client is None:
             self._client = self._connect()
         try:
-            self._client.send_message(message)
+            self._transmit(message)
         except smtplib.SMTPServerDisconnected:  # a session the server closed: one new one
             self._client = self._connect()
-            self._client.send_message(message)
+            self._transmit(message)
         except BaseException:
             self.__exit__()  # a failed transaction leaves the session in an unknown state
             raise
+
+    def _transmit(self, message: EmailMessage) -> None:
+        """Send ``message`` in the open session; one with UTF-8 headers (RFC 6532) only with SMTPUTF8."""
+        if not message.policy.utf8:
+            self._client.send_message(message)
+            return
+        self._client.ehlo_or_helo_if_needed()
+        if not self._client.has_extn("smtputf8"):
+            raise NeedsSMTPUTF8("the SMTP server does not offer SMTPUTF8, which an address with a non-ASCII local part needs")
+        # send_message adds SMTPUTF8 by itself only for the envelope's addresses, not for a Reply-To
+        self._client.send_message(message, mail_options=("SMTPUTF8", "BODY=8BITMIME"))
 
     def _connect(self) -> smtplib.SMTP:
         parts = urlsplit(self.settings.smtp_url)

@@ -47,12 +47,24 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 from kennisbank.server.db.store import Delivery, SubmissionStore, utc_now
 from kennisbank.server.intake.definitions import Changed, Definitions
 from kennisbank.server.outbox import notify
-from kennisbank.server.outbox.notify import EMAIL, WEBHOOK, Mailer, NotifySettings, PermanentFailure, email_message, prepare, request_message, send_webhook
+from kennisbank.server.outbox.notify import (
+    EMAIL,
+    WEBHOOK,
+    Mailer,
+    NeedsSMTPUTF8,
+    NotifySettings,
+    PermanentFailure,
+    email_message,
+    prepare,
+    request_message,
+    send_webhook,
+)
 
 log = logging.getLogger("kennisbank.server")
 
@@ -199,7 +211,8 @@ class Outbox:
 
     def _send(self, delivery: Delivery, mailer: Mailer) -> None:
         if delivery.request is not None:
-            mailer.send(request_message(delivery.request, self.definitions.manifest.site, self.settings))
+            site = self.definitions.manifest.site
+            self._mail(delivery, mailer, lambda utf8: request_message(delivery.request, site, self.settings, utf8=utf8))
             return
         submission = delivery.submission
         if delivery.channel == WEBHOOK:
@@ -212,7 +225,18 @@ class Outbox:
         except (Changed, KeyError):
             raise PermanentFailure(f"the definition that scored {submission.public_id} is no longer known") from None
         url = self.dashboard_url.format(id=submission.public_id) if self.dashboard_url else ""
-        mailer.send(email_message(submission, assessment, self.definitions.manifest.site, self.settings, url))
+        site = self.definitions.manifest.site
+        self._mail(delivery, mailer, lambda utf8: email_message(submission, assessment, site, self.settings, url, utf8=utf8))
+
+    def _mail(self, delivery: Delivery, mailer: Mailer, message: Callable[[bool], EmailMessage]) -> None:
+        """Send ``message(utf8=True)``; where the SMTP server cannot take its non-ASCII address, the same
+        mail without that address in its headers (it stays in the body), and the log says so. Never a retry:
+        the server will not learn SMTPUTF8 by the next attempt, and the consultant must hear of the lead."""
+        try:
+            mailer.send(message(True))
+        except NeedsSMTPUTF8 as exc:
+            log.warning("delivery %d (%s of %s): %s; sent without Reply-To, the address is in the body", delivery.id, delivery.channel, delivery.public_id, exc)
+            mailer.send(message(False))
 
 
 # The worker process
