@@ -523,7 +523,8 @@ def test_the_server_unit_runs_the_app_as_the_proxy_expects_in_its_sandbox():
     assert service["SystemCallFilter"] == ["@system-service", "~@privileged @resources", "setpriority"]  # the outbox worker's os.nice
     assert service["RestrictAddressFamilies"] == ["AF_INET AF_INET6 AF_UNIX"]
     assert (service["IPAddressDeny"], service["IPAddressAllow"]) == (["any"], ["localhost"])
-    assert int(service["LimitNOFILE"][0]) >= 1000 + 64  # MAX_CONNECTIONS fits (kennisbank.server.web.serving.SPARE_FILES)
+    # MAX_CONNECTIONS fits, with a socket and a file each (kennisbank.server.web.serving.connection_cap)
+    assert int(service["LimitNOFILE"][0]) >= 2 * 1000 + 64
     env = environment_of(service)
     settings = Settings.from_env(env)  # every value is one the server takes
     assert settings.host == "127.0.0.1" and settings.trusted_proxies == ("127.0.0.1", "::1")

@@ -59,6 +59,7 @@ def test_the_table_declares_each_variable_once_with_a_default_and_a_help():
         "TRUSTED_PROXIES",
         "REQUEST_TIMEOUT",
         "MAX_CONNECTIONS",
+        "MAX_CLIENT_CONNECTIONS",
         "NOTIFY",
         "SMTP_URL",
         "NOTIFY_TO",

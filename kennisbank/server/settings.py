@@ -301,7 +301,12 @@ class Settings(BaseSettings):
         "10", description="seconds a client has to send a whole request, headers and body (slow clients are cut off)"
     )
     max_connections: Annotated[int, _whole(1, 100000, "a number of connections")] = Field(
-        "1000", description="open connections at most; more are closed at once (lowered to fit the open-file limit)"
+        "1000", description="open connections at most; more are closed at once (lowered to half the open-file limit: a response may hold a file too)"
+    )
+    max_client_connections: Annotated[int, _whole(2, 100000, "a number of connections")] = Field(
+        "32",
+        description="open connections from one client address (an IPv6 /64) at most, half of them still sending a request; "
+        "more from it are closed at once. Connections from TRUSTED_PROXIES are not counted: the proxy shares them out",
     )
     notify: Annotated[str, _choice("leads", "all", "off")] = Field(
         "leads", description="which submissions are sent on by email and webhook: leads (consent and contact details), all, or off"

@@ -8,7 +8,12 @@ and trusts ``X-Forwarded-*`` from 127.0.0.1 by default. Here:
 - :class:`GuardedH11Protocol` gives every request a deadline to arrive whole
   (``REQUEST_TIMEOUT``: headers and body; idle keep-alive time counts too) and
   closes connections beyond ``MAX_CONNECTIONS`` as soon as they are made, below
-  the process's open-file limit, so the server keeps accepting;
+  half the process's open-file limit (a file response holds a second descriptor),
+  so the server keeps accepting and never runs out of descriptors;
+- :class:`ConnectionShares` gives each client address (an IPv6 /64) its share: at most
+  ``MAX_CLIENT_CONNECTIONS`` open connections and half of that still sending a
+  request, so one client's slow sockets cannot take every connection (slowloris);
+  the proxies in ``TRUSTED_PROXIES`` carry everybody's connections and have none;
 - forwarded headers are read only from the proxies in ``TRUSTED_PROXIES``
   (none by default);
 - :class:`RepeatFilter` lets a repeated log message through once per interval
@@ -37,15 +42,19 @@ the request's state can be read (``conn.their_state``).
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import resource
 import socket
 import threading
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from kennisbank.server.web.ratelimit import client_key
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -54,16 +63,82 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kennisbank.server")
 
-#: file descriptors kept free for the database, the site's files and the log
+#: file descriptors kept free for the database, its journal, the log and the listening socket
 SPARE_FILES = 64
+#: descriptors one connection can hold at once: its socket and the file a response streams
+FILES_PER_CONNECTION = 2
 
 
 def connection_cap(wanted: int) -> int:
-    """``wanted``, lowered to fit the open-file limit of this process."""
+    """``wanted``, lowered so that every connection can hold its socket and a file within the open-file limit.
+
+    Below the limit, ``accept()`` never fails with EMFILE. That matters beyond the refused
+    client: Python 3.11's accept loop (``selector_events._accept_connection``) goes on
+    after an EMFILE for the whole backlog, scheduling a retry for each, and spins."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return wanted
-    return max(1, min(wanted, soft - SPARE_FILES))
+    return max(1, min(wanted, (soft - SPARE_FILES) // FILES_PER_CONNECTION))
+
+
+def trusted(host: str | None, proxies: tuple[str, ...]) -> bool:
+    """Whether ``host`` (a peer's address; None on a Unix socket) is one of the ``proxies`` (TRUSTED_PROXIES)."""
+    if host is None:
+        return "unix" in proxies
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    for proxy in proxies:
+        try:
+            if address in ipaddress.ip_network(proxy, strict=False):
+                return True
+        except ValueError:
+            continue  # "unix"
+    return False
+
+
+class ConnectionShares:
+    """Each client's share of the connections: how many it has open, and how many of them are
+    still sending a request (or idle between two), per client address (an IPv6 /64).
+
+    One per server process, kept on uvicorn's ``server_state`` (which every protocol
+    instance of that server is given), not in a module global."""
+
+    def __init__(self, per_client: int):
+        self.per_client = per_client
+        self.waiting_per_client = max(1, per_client // 2)
+        self.open: Counter[str] = Counter()
+        self.waiting: Counter[str] = Counter()
+
+    @classmethod
+    def of(cls, server_state: Any, per_client: int) -> ConnectionShares:
+        shares = getattr(server_state, "kennisbank_shares", None)
+        if shares is None:
+            shares = cls(per_client)
+            server_state.kennisbank_shares = shares
+        return shares
+
+    def refusal(self, client: str) -> str | None:
+        """Why a new connection from ``client`` is refused, or None: it gets one."""
+        if self.open[client] >= self.per_client:
+            return f"{self.open[client]} are open from that client (MAX_CLIENT_CONNECTIONS)"
+        if self.waiting[client] >= self.waiting_per_client:
+            return f"{self.waiting[client]} from that client have not sent a whole request (MAX_CLIENT_CONNECTIONS / 2)"
+        return None
+
+    def opened(self, client: str) -> None:
+        self.open[client] += 1
+
+    def closed(self, client: str) -> None:
+        self.open[client] -= 1
+        if self.open[client] <= 0:
+            del self.open[client]  # a client with none open is forgotten: the counter does not grow
+
+    def wait(self, client: str, waiting: bool) -> None:
+        self.waiting[client] += 1 if waiting else -1
+        if self.waiting[client] <= 0:
+            del self.waiting[client]
 
 
 def nodelay(transport) -> None:
@@ -82,41 +157,81 @@ def nodelay(transport) -> None:
 
 
 class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline per request and a cap on connections."""
+    """uvicorn's h11 protocol with a deadline per request, a cap on connections and each client's share of them."""
 
     request_timeout: float = 10.0
     max_connections: int = 1000
+    max_client_connections: int = 32
+    trusted_proxies: tuple[str, ...] = ()
 
     _refused = False
     _deadline: Any = None
+    _client: str | None = None  # the share this connection counts in; None: a trusted proxy's, or refused
+    _waiting = False
 
-    def __init__(self, *args: Any, request_timeout: float | None = None, max_connections: int | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        request_timeout: float | None = None,
+        max_connections: int | None = None,
+        max_client_connections: int | None = None,
+        trusted_proxies: tuple[str, ...] = (),
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         if request_timeout is not None:
             self.request_timeout = request_timeout
         if max_connections is not None:
             self.max_connections = max_connections
+        if max_client_connections is not None:
+            self.max_client_connections = max_client_connections
+        self.trusted_proxies = trusted_proxies
+        self.shares = ConnectionShares.of(self.server_state, self.max_client_connections)
 
     @classmethod
-    def configured(cls, request_timeout: float, max_connections: int) -> functools.partial[GuardedH11Protocol]:
+    def configured(
+        cls, request_timeout: float, max_connections: int, max_client_connections: int = 32, trusted_proxies: tuple[str, ...] = ()
+    ) -> functools.partial[GuardedH11Protocol]:
         """What uvicorn's ``http=`` takes: a callable that makes the protocol; a partial, so it
         pickles into the spawned workers of ``--workers N``."""
-        return functools.partial(cls, request_timeout=request_timeout, max_connections=max_connections)
+        return functools.partial(
+            cls,
+            request_timeout=request_timeout,
+            max_connections=max_connections,
+            max_client_connections=max_client_connections,
+            trusted_proxies=tuple(trusted_proxies),
+        )
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.max_connections:
-            self._refused = True
-            log.warning("refused a connection: %d are open (MAX_CONNECTIONS)", len(self.connections))
-            transport.abort()
+            self._refuse(transport, f"{len(self.connections)} are open (MAX_CONNECTIONS)")
             return
+        peer = transport.get_extra_info("peername")
+        host = peer[0] if isinstance(peer, tuple) and peer else None
+        if not trusted(host, self.trusted_proxies):
+            client = client_key(host)
+            refusal = self.shares.refusal(client)
+            if refusal is not None:
+                self._refuse(transport, refusal)
+                return
+            self._client = client
+            self.shares.opened(client)
         nodelay(transport)
         super().connection_made(transport)
         self._arm()
+
+    def _refuse(self, transport, why: str) -> None:
+        self._refused = True
+        log.warning("refused a connection: %s", why)
+        transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._refused:
             return
         self._disarm()
+        if self._client is not None:
+            self.shares.closed(self._client)
+            self._client = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -130,16 +245,25 @@ class GuardedH11Protocol(H11Protocol):
             self._arm()  # the next request on this connection has its own deadline
 
     def _arm(self) -> None:
+        """The connection waits for a request: it has ``request_timeout`` to send it, and counts as waiting."""
         self._disarm()
         self._deadline = self.loop.call_later(self.request_timeout, self._expired)
+        self._set_waiting(True)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+        self._set_waiting(False)
+
+    def _set_waiting(self, waiting: bool) -> None:
+        if self._client is not None and waiting != self._waiting:
+            self._waiting = waiting
+            self.shares.wait(self._client, waiting)
 
     def _expired(self) -> None:
         self._deadline = None
+        self._set_waiting(False)
         if self.transport.is_closing():
             return
         log.warning("closed a connection that did not send a whole request within %g s (REQUEST_TIMEOUT)", self.request_timeout)
@@ -192,7 +316,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "host": settings.host,
         "port": settings.port,
-        "http": GuardedH11Protocol.configured(settings.request_timeout, connection_cap(settings.max_connections)),
+        "http": GuardedH11Protocol.configured(
+            settings.request_timeout, connection_cap(settings.max_connections), settings.max_client_connections, settings.trusted_proxies
+        ),
         # X-Forwarded-* only from the proxies named; uvicorn would trust 127.0.0.1 by default
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": list(settings.trusted_proxies) or None,
