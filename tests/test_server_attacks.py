@@ -157,6 +157,33 @@ def test_c1_controls_separators_and_bidi_overrides_are_refused_in_every_field(ap
     assert _stored(client) == 0
 
 
+# Issue 25, finding 9: marks, invisible and blank characters the rule let through (the
+# Unicode format characters, category Cf, and the Hangul fillers)
+INVISIBLE = ["Ada\u200fLovelace", "Ada\u200eLovelace", "Ada\u061cLovelace", "Ada\u200dLovelace", "\ufeffAda", "Ada\U000e0041", "\u3164", "Ada\ufff9x\ufffb"]
+
+
+@pytest.mark.parametrize("text", INVISIBLE)
+@pytest.mark.parametrize("field", ["name", "organisation"])
+def test_invisible_and_direction_marks_are_refused_in_a_name(app_for, site, text, field):
+    client = app_for()
+    as_json = client.post(ENDPOINT, json=_json(site, consent=True, contact={field: text}))
+    assert as_json.status_code == 422 and set(as_json.json()["errors"]) == {f"contact.{field}"}
+    assert _stored(client) == 0
+
+
+@pytest.mark.parametrize("text", [t for t in INVISIBLE if "\u200d" not in t])
+def test_invisible_and_direction_marks_are_refused_in_a_message(app_for, site, text):
+    client = app_for()
+    assert client.post(ENDPOINT, json=_json(site, consent=True, contact={"message": text})).status_code == 422
+
+
+def test_a_message_keeps_the_joiners_of_emoji_and_persian(app_for, site):
+    client = app_for()
+    message = "Groet van ons team \U0001f469\u200d\U0001f4bb, en \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    assert client.post(ENDPOINT, json=_json(site, consent=True, contact={"message": message})).status_code == 201
+    assert client.app.state.store.all()[0].message == message
+
+
 def test_ordinary_text_with_accents_and_lines_is_kept(app_for, site):
     client = app_for()
     message = "Graag een gesprek.\nMet vriendelijke groet, Zoë — ‘t Hart"

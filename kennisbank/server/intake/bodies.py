@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,11 +43,18 @@ NO = {"", "no", "off", "false", "0"}
 # One rule for the text of every field: no C0 or C1 control characters (but tab, and
 # line feed where a field has lines), no DEL, no line or paragraph separators
 # (U+2028/2029, which break lines where a reader of the export does not expect it),
-# no bidirectional embeddings, overrides or isolates (U+202A-202E, U+2066-2069: they
-# reorder what the consultant reads, "Trojan Source"), and no lone surrogates.
-_FORBIDDEN = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+# and no lone surrogates. Nor any format character (Unicode category Cf): the
+# bidirectional embeddings, overrides, isolates and marks (U+202A-202E, U+2066-2069,
+# U+200E/200F, U+061C) reorder what the consultant reads ("Trojan Source"), and the
+# invisible ones (U+200B-200D, U+2060-2064, U+FEFF, U+00AD, the tags U+E0000-E007F,
+# U+FFF9-FFFB) make names that look alike and dodge the dashboard's search; likewise
+# the blank fillers (U+3164, U+115F, U+1160, U+FFA0) that render as nothing. A message
+# keeps the zero-width joiner and non-joiner (U+200C/200D), which emoji sequences and
+# scripts such as Persian need in running text.
+_FORBIDDEN = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u3164\u115f\u1160\uffa0"
 _BAD_MULTILINE = re.compile(f"[{_FORBIDDEN}]")
 _BAD_LINE = re.compile(f"[{_FORBIDDEN}\\n]")
+_JOINERS = {"\u200c", "\u200d"}
 
 Problem = tuple[str, dict[str, str]]
 
@@ -269,10 +277,12 @@ def language(found: Input, locales: Sequence[str]) -> str | None:
 # Checking
 
 
-def _text(value: str, multiline: bool) -> str | None:
-    """``value`` with line breaks as ``\\n`` and no surrounding space; ``None`` if it holds control characters."""
+def clean_text(value: str, multiline: bool) -> str | None:
+    """``value`` with line breaks as ``\\n`` and no surrounding space; ``None`` if the text rule above refuses it."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     if (_BAD_MULTILINE if multiline else _BAD_LINE).search(value):
+        return None
+    if not value.isascii() and any(unicodedata.category(c) == "Cf" and not (multiline and c in _JOINERS) for c in value):
         return None
     return value.strip()
 
@@ -314,7 +324,7 @@ def validate(assessment: Assessment, found: Input, locales: Sequence[str]) -> tu
         raw = given.get(name) or ""
         if not isinstance(raw, str):
             continue  # reported while reading
-        text = _text(raw, multiline=name == "message")
+        text = clean_text(raw, multiline=name == "message")
         if text is None:
             problems[f"contact.{name}"] = ("error_invalid", {})
             continue

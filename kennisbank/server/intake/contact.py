@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from kennisbank.contact import HONEYPOT, KINDS, LIMITS
 from kennisbank.server.db.store import ContactRequest, StoreError, new_public_id, utc_now
-from kennisbank.server.intake.bodies import BodyError, _text, read_json_object, read_multipart, read_urlencoded
+from kennisbank.server.intake.bodies import BodyError, clean_text, read_json_object, read_multipart, read_urlencoded
 from kennisbank.server.intake.receiver import FORM, JSON, MULTIPART, Receiver, TooLarge, accept_language, media_type
 from kennisbank.server.intake.replies import NO_STORE
 from kennisbank.server.web.ratelimit import client_key
@@ -110,7 +110,7 @@ class ContactDesk:
         found: dict[str, Any] = {"kind": kind}
         for name, limit in LIMITS.items():
             value = fields.get(name)
-            text = _text(value, multiline=name == "message") if isinstance(value, str) else None
+            text = clean_text(value, multiline=name == "message") if isinstance(value, str) else None
             if value is not None and not isinstance(value, str) or (isinstance(value, str) and text is None):
                 problems[name] = s("error_invalid")
             elif not text:
