@@ -15,7 +15,7 @@ Decisions, and why:
   buckets give exact percentiles and medians. Themes that do not apply to a reader
   (all their questions "not applicable") are not counted in that theme.
 - **Earlier ones only, never the reader's own**: the store reads the counts inside the
-  insert's transaction, before the insert (:meth:`SQLiteStore.add`); writers take
+  insert's transaction, before the insert (:meth:`SubmissionStore.add_many`); writers take
   turns, so each of many concurrent submissions is compared with exactly those
   committed before it.
 - **Ties**: "higher than X % of N" counts the earlier contracts with a strictly lower
