@@ -53,7 +53,10 @@ class Build:
         return BeautifulSoup(file.read_text(encoding="utf-8"), "lxml")
 
     def pages(self) -> list[Path]:
-        return sorted(p for p in self.site.rglob("*.html") if "assets" not in p.parts)
+        """Every HTML page of the build; never empty, so a test's loop over them cannot pass by running no check."""
+        found = sorted(p for p in self.site.rglob("*.html") if "assets" not in p.parts)
+        assert {self.site / "index.html", self.site / "en" / "index.html"} <= set(found), f"the build in {self.site} lacks its home pages"
+        return found
 
 
 def copy_project(dest: Path) -> Path:
