@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.requests import ClientDisconnect, Request
 
 from kennisbank.contact import HONEYPOT, KINDS, LIMITS
+from kennisbank.server.db.shared_state import Unavailable
 from kennisbank.server.db.store import ContactRequest, StoreError, new_public_id, utc_now
 from kennisbank.server.intake.bodies import BodyError, _text, read_json_object, read_multipart, read_urlencoded
 from kennisbank.server.intake.receiver import FORM, JSON, MULTIPART, Receiver, TooLarge, accept_language, media_type
@@ -62,12 +63,23 @@ class ContactDesk:
             lang = fields["lang"]
         page = fields.get("page") if isinstance(fields.get("page"), str) and PAGE.fullmatch(fields["page"]) else None
         client = client_key(request.client.host if request.client else None)
-        if receiver.limiter is not None and (wait := receiver.limiter.wait(client)) is not None:
+        # asked as the receiver asks: in a thread when the limit is in the database, 503 when it does not answer
+        try:
+            wait = None if receiver.limiter is None else await receiver.limit(receiver.limiter.wait, client)
+        except Unavailable as exc:
+            log.error("%s; replying 503", exc)
+            return self._failure(lang, as_json, 503, "error_unavailable", page=page)
+        if wait is not None:
             return self._failure(lang, as_json, 429, "error_rate_contact", {"Retry-After": str(wait)}, page=page, seconds=str(wait))
         found, problems = self._check(fields, lang)
         if problems:
             return self._problems(lang, as_json, problems, page)
-        if receiver.limiter is not None and (wait := receiver.limiter.hit(client)) is not None:
+        try:
+            wait = None if receiver.limiter is None else await receiver.limit(receiver.limiter.hit, client)
+        except Unavailable as exc:
+            log.error("%s; replying 503", exc)
+            return self._failure(lang, as_json, 503, "error_unavailable", page=page)
+        if wait is not None:
             return self._failure(lang, as_json, 429, "error_rate_contact", {"Retry-After": str(wait)}, page=page, seconds=str(wait))
         public_id = new_public_id()
         if not found.pop("trap"):
@@ -75,7 +87,7 @@ class ContactDesk:
             try:
                 # rare beside submissions: the store takes its writers in turn (submissions go through the group writer)
                 await anyio.to_thread.run_sync(receiver.store.add_request, stored, receiver.notify.request_channels())
-            except (sqlite3.Error, OSError, StoreError):
+            except (sqlite3.Error, OSError, StoreError, *receiver.store.REFUSED):  # REFUSED: the database's own refusal of this row
                 log.exception("storing a contact request failed")
                 return self._failure(lang, as_json, 503, "error_unavailable", page=page)
         text = self.site.string("contact_sent", lang, id=public_id)
