@@ -145,6 +145,7 @@ def serve(workers: int | None) -> None:
     """
     from kennisbank.assessment import DefinitionError
     from kennisbank.server.app import create_app
+    from kennisbank.server.app import serve as serve_app
     from kennisbank.server.db.store import StoreError
     from kennisbank.server.settings import SettingsError
 
@@ -163,7 +164,7 @@ def serve(workers: int | None) -> None:
     except ValueError as exc:
         app.state.store.close()
         raise BadInput(str(exc)) from None
-    from kennisbank.server.web.serving import connection_cap, run
+    from kennisbank.server.web.serving import connection_cap
 
     limit = chosen.rate_limit or "off"
     connections = connection_cap(chosen.max_connections)
@@ -183,7 +184,7 @@ def serve(workers: int | None) -> None:
     else:
         hook = f" and the webhook {redaction.url(notify.webhook_url)}" if notify.webhook_url else ""
         click.echo(f"kennisbank: {notify.mode} go by email to {notify.to} through {notify.transport}{hook} (NOTIFY={notify.mode})", err=True)
-    run(chosen, app)
+    serve_app(chosen, app)
 
 
 @cli.command(cls=Command, reads=("DATABASE_URL", "SITE_DIR"))

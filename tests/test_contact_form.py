@@ -113,7 +113,7 @@ def test_on_postgresql_a_locked_limit_row_answers_503_and_the_event_loop_keeps_s
     import threading
     import time
 
-    from fastapi.testclient import TestClient
+    from starlette.testclient import TestClient
 
     from kennisbank.server.app import create_app
     from kennisbank.server.db.shared_state import database_secret, shared_pool

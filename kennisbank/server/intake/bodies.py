@@ -72,7 +72,7 @@ class Body(BaseModel):
 
     The model checks shape and types; :func:`validate` checks what needs the definition
     (the answers) and the rules of each text. The OpenAPI description of the endpoint
-    is generated from this model (``kennisbank.server.openapi``)."""
+    is generated from this model (:mod:`kennisbank.server.openapi`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -269,7 +269,7 @@ def language(found: Input, locales: Sequence[str]) -> str | None:
 # Checking
 
 
-def _text(value: str, multiline: bool) -> str | None:
+def clean_text(value: str, multiline: bool) -> str | None:
     """``value`` with line breaks as ``\\n`` and no surrounding space; ``None`` if it holds control characters."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     if (_BAD_MULTILINE if multiline else _BAD_LINE).search(value):
@@ -314,7 +314,7 @@ def validate(assessment: Assessment, found: Input, locales: Sequence[str]) -> tu
         raw = given.get(name) or ""
         if not isinstance(raw, str):
             continue  # reported while reading
-        text = _text(raw, multiline=name == "message")
+        text = clean_text(raw, multiline=name == "message")
         if text is None:
             problems[f"contact.{name}"] = ("error_invalid", {})
             continue
