@@ -129,7 +129,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def main(count: int = 100_000, requests: int = 200) -> int:
     warnings.filterwarnings("ignore")
-    from fastapi.testclient import TestClient
+    from starlette.testclient import TestClient
 
     from kennisbank.server.app import create_app
     from kennisbank.server.dashboard.auth import hash_password

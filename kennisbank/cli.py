@@ -145,6 +145,7 @@ def serve(workers: int | None) -> None:
     """
     from kennisbank.assessment import DefinitionError
     from kennisbank.server.app import create_app
+    from kennisbank.server.app import serve as serve_app
     from kennisbank.server.db.store import StoreError
     from kennisbank.server.settings import SettingsError
 
@@ -163,7 +164,7 @@ def serve(workers: int | None) -> None:
     except ValueError as exc:
         app.state.store.close()
         raise BadInput(str(exc)) from None
-    from kennisbank.server.web.serving import connection_cap, run
+    from kennisbank.server.web.serving import connection_cap
 
     limit = chosen.rate_limit or "off"
     connections = connection_cap(chosen.max_connections)
@@ -176,7 +177,7 @@ def serve(workers: int | None) -> None:
         err=True,
     )
     from kennisbank.server import redaction
-    from kennisbank.server.outbox.notify import NotifySettings
+    from kennisbank.server.channels import NotifySettings
 
     notify = NotifySettings.of(chosen)
     if notify.mode == "off":
@@ -184,7 +185,7 @@ def serve(workers: int | None) -> None:
     else:
         hook = f" and the webhook {redaction.url(notify.webhook_url)}" if notify.webhook_url else ""
         click.echo(f"kennisbank: {notify.mode} go by email to {notify.to} through {notify.transport}{hook} (NOTIFY={notify.mode})", err=True)
-    run(chosen, app)
+    serve_app(chosen, app)
 
 
 @cli.command(cls=Command, reads=("DATABASE_URL", "SITE_DIR"))
@@ -302,10 +303,10 @@ def outbox_work(nice: int, parent: int | None) -> None:
     import logging
 
     from kennisbank.manifest import ManifestError, load_manifest
+    from kennisbank.server.channels import NotifySettings
     from kennisbank.server.dashboard.paths import lead_url
     from kennisbank.server.db.shared_state import LockLost
     from kennisbank.server.intake.definitions import Definitions
-    from kennisbank.server.outbox.notify import NotifySettings
     from kennisbank.server.outbox.worker import Outbox, can_share, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s", stream=sys.stderr)

@@ -17,7 +17,7 @@ from support import CHROMIUM, CHROMIUM_ARGS, ROOT, Build, PostgresServer, build,
 # Starlette's TestClient warns on import that it wants httpx2; imported here first, so
 # the test modules that import it after conftest.py do not warn again.
 warnings.filterwarnings("ignore", message=".*httpx2.*")
-from fastapi.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from kennisbank.server.db.store import Submission, new_public_id, utc_now
 from kennisbank.siteconfig import load_mkdocs
 
 if TYPE_CHECKING:
-    from fastapi.testclient import TestClient
+    from starlette.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The author's original text that the Dutch article must stay faithful to; copied

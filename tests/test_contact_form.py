@@ -104,6 +104,53 @@ def test_erasing_a_person_erases_their_requests_and_pending_deliveries(make_clie
     assert len(store.deliveries(("pending", "sent", "failed"))) == 1  # the worker may have sent it already
 
 
+def test_on_postgresql_a_locked_limit_row_answers_503_and_the_event_loop_keeps_serving(site, postgres, tmp_path):
+    """The contact form asks the shared rate limit as the receiver does: in a thread, with
+    503 when the database does not answer (issue 21: it asked on the event loop, which
+    stood still until the statement timeout, and answered 500)."""
+    import hashlib
+    import hmac
+    import threading
+    import time
+
+    from starlette.testclient import TestClient
+
+    from kennisbank.server.app import create_app
+    from kennisbank.server.db.shared_state import database_secret, shared_pool
+    from kennisbank.server.settings import Settings
+
+    from support import environment
+
+    url = postgres.fresh()
+    app = create_app(Settings.from_env(environment(site.site, tmp_path / "unused.sqlite3", DATABASE_URL=url, RATE_LIMIT="3/60")))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        pool = shared_pool(app.state.store)
+        key = hmac.new(database_secret(pool), b"testclient", hashlib.sha256).digest()  # TestClient's address, as the limit hashes it
+        with pool.connection() as holder, pool.connection() as watcher:
+            # the lock the limit's rate_limit_hit takes for this client, held by another session: recording the request waits
+            holder.execute("BEGIN")
+            holder.execute("SELECT pg_advisory_xact_lock(1801613932, ('x' || encode(substr(%s::bytea, 1, 4), 'hex'))::bit(32)::integer)", (key,))
+
+            def waiting() -> bool:
+                return watcher.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()[0] > 0
+
+            replies = []
+            sender = threading.Thread(target=lambda: replies.append(client.post(ENDPOINT, json=GOOD)))
+            sender.start()
+            deadline = time.monotonic() + 30  # only so that a broken limit cannot hang the test
+            while not waiting() and sender.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert waiting(), "the contact request never waited for the limit's lock"
+            robots = client.get("/robots.txt")  # while the contact request waits for the lock
+            still_waiting = waiting()  # False if the loop could only serve it once the limit's query had given up
+            sender.join(timeout=30)
+            holder.execute("ROLLBACK")
+    assert robots.status_code == 200 and len(replies) == 1
+    # robots.txt answered while the contact request still waited: the event loop was not the one waiting
+    assert {"served meanwhile": still_waiting, "contact status": replies[0].status_code} == {"served meanwhile": True, "contact status": 503}
+    assert "error" in replies[0].json()
+
+
 # In the browser, with and without JavaScript
 
 

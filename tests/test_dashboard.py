@@ -16,6 +16,7 @@ import pytest
 
 from kennisbank.cli import main
 from kennisbank.server.dashboard import auth
+from kennisbank.server.dashboard.paths import COOKIE, SECURE_COOKIE, lead_url
 from kennisbank.server.db.store import LeadFilter, format_time, utc_now
 from kennisbank.server.web.security import SecurityHeaders
 
@@ -117,7 +118,7 @@ def test_the_login_sets_one_httponly_strict_cookie_and_changes_it(client):
 
 
 def test_over_https_the_cookie_is_secure_and_host_bound(site, tmp_path):
-    from fastapi.testclient import TestClient
+    from starlette.testclient import TestClient
 
     from kennisbank.server.app import create_app
     from kennisbank.server.settings import Settings
@@ -295,10 +296,11 @@ def test_the_site_itself_still_sets_no_cookie_and_keeps_its_policy(logged_in):
 
 
 @pytest.mark.parametrize(
-    ("path", "kept"),
-    [("/beheer/x", ["kb-beheer=abc; Path=/beheer/"]), ("/", []), ("/beheerder/", [])],
+    ("cookies", "kept"),
+    [((COOKIE, SECURE_COOKIE), ["kb-beheer=abc; Path=/beheer/"]), ((), [])],
 )
-def test_security_headers_let_through_only_the_dashboard_cookie(path, kept):
+def test_security_headers_let_through_only_the_cookies_named(cookies, kept):
+    """The dashboard's headers keep its session cookie; the site's (no names) keep none."""
     import asyncio
 
     async def app(scope, receive, send):
@@ -316,11 +318,22 @@ def test_security_headers_let_through_only_the_dashboard_cookie(path, kept):
     async def send(message):
         sent.append(message)
 
-    middleware = SecurityHeaders(app, csp="default-src 'self'")
+    middleware = SecurityHeaders(app, csp="default-src 'self'", cookies=cookies)
     with ThreadPoolExecutor(1) as pool:  # not this thread: a browser test's Playwright may run a loop in it
-        pool.submit(asyncio.run, middleware({"type": "http", "path": path}, None, send)).result()
-    cookies = [value.decode() for name, value in sent[0]["headers"] if name == b"set-cookie"]
-    assert cookies == kept
+        pool.submit(asyncio.run, middleware({"type": "http", "path": "/"}, None, send)).result()
+    cookies_sent = [value.decode() for name, value in sent[0]["headers"] if name == b"set-cookie"]
+    assert cookies_sent == kept
+
+
+def test_the_dashboard_answers_what_it_does_not_have_itself_with_its_own_headers(logged_in):
+    client, _ = logged_in
+    for response in (client.get("/beheer/nope"), client.get("/beheer/logout"), client.get("/beheer")):
+        headers = response.headers
+        assert "default-src 'none'" in headers["content-security-policy"] and headers["x-robots-tag"] == "noindex, nofollow", response.request.url
+        assert headers["cache-control"] == "no-store"
+    assert client.get("/beheer/nope").status_code == 404
+    assert client.get("/beheer/logout").status_code == 405
+    assert client.get("/beheer", follow_redirects=False).headers["location"] == "/beheer/inzendingen"
 
 
 # Leads
@@ -391,9 +404,12 @@ def test_detail_shows_the_readers_result_status_notes_and_deliveries(logged_in):
 
 def test_the_notification_links_to_the_detail_page(logged_in):
     client, _ = logged_in
-    outbox = client.app.state.outbox
+    [lead] = add(client, submission(email="lead@example.org"))
     site_url = client.app.state.receiver.definitions.manifest.site.site_url
-    assert outbox.dashboard_url == f"{site_url}beheer/inzendingen/{{id}}"
+    link = lead_url(site_url).format(id=lead.public_id)
+    assert link == f"{site_url}beheer/inzendingen/{lead.public_id}"
+    page = client.get("/" + link.removeprefix(site_url))
+    assert page.status_code == 200 and "lead@example.org" in page.text
 
 
 # Data duties

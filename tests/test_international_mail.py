@@ -17,9 +17,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from kennisbank.manifest import load_manifest
+from kennisbank.server.channels import NotifySettings
 from kennisbank.server.db.store import ContactRequest, Submission, new_public_id, open_store, utc_now
 from kennisbank.server.intake.definitions import Definitions
-from kennisbank.server.outbox.notify import NotifySettings, ascii_domain
+from kennisbank.server.outbox.notify import ascii_domain
 from kennisbank.server.outbox.worker import Outbox
 
 from local_server import free_port

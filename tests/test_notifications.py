@@ -27,12 +27,13 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from kennisbank.manifest import load_manifest
+from kennisbank.server.channels import NotifySettings
 from kennisbank.server.db.sqlite_store import SQLiteStore
 from kennisbank.server.db.store import Submission, new_public_id, open_store, utc_now
 from kennisbank.server.intake.definitions import Definitions
 from kennisbank.server.outbox import notify
 from kennisbank.server.outbox import worker as outbox_module
-from kennisbank.server.outbox.notify import NotifySettings, email_message
+from kennisbank.server.outbox.notify import email_message
 from kennisbank.server.outbox.worker import BATCH, NICE, Outbox
 
 from local_server import LocalServer, children, free_port

@@ -13,8 +13,8 @@ from pathlib import Path
 import brotli
 import pytest
 from bs4 import BeautifulSoup
-from fastapi.testclient import TestClient  # after conftest silenced its httpx2 warning
 from starlette.routing import Route
+from starlette.testclient import TestClient  # after conftest silenced its httpx2 warning
 
 from kennisbank import assets
 from kennisbank.assets import COMPRESSIBLE, WORTH, compress_file, compress_site
@@ -409,10 +409,13 @@ def test_security_headers_on_static_and_api_responses(make_client, site):
         client.post("/api/assessments/x/submissions", json={}),
         client.post(ENDPOINT, content=b"x", headers={"content-type": "text/plain"}),
         client.get(ENDPOINT),
-        client.options(ENDPOINT, headers={"origin": "https://evil.example"}),
+        client.post(ENDPOINT, json=payload(), headers={"origin": "https://evil.example"}),  # 403
+        client.options(ENDPOINT, headers={"origin": "https://evil.example", "access-control-request-method": "POST"}),  # 400
+        client.options(ENDPOINT),  # 204
+        client.options("/api/contact"),  # 405 from the routing itself
     ]
     statuses = {r.status_code for r in responses}
-    assert {200, 201, 206, 301, 304, 404, 405, 415, 429, 403} <= statuses
+    assert {200, 201, 204, 206, 301, 304, 400, 404, 405, 415, 429, 403} <= statuses
     for response in responses:
         missing = SECURITY_HEADERS - set(response.headers)
         assert not missing, (response.status_code, response.request.url, missing)

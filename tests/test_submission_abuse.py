@@ -9,7 +9,7 @@ import json
 
 import pytest
 from bs4 import BeautifulSoup
-from fastapi.testclient import TestClient  # after conftest silenced its httpx2 warning
+from starlette.testclient import TestClient  # after conftest silenced its httpx2 warning
 
 from kennisbank.server.dashboard.export import neutralise, to_csv, to_json
 

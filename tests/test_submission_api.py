@@ -9,7 +9,7 @@ import re
 
 import pytest
 from bs4 import BeautifulSoup
-from fastapi.testclient import TestClient  # after conftest silenced its httpx2 warning
+from starlette.testclient import TestClient  # after conftest silenced its httpx2 warning
 
 from kennisbank.assessment import score
 
@@ -294,22 +294,32 @@ def test_origin_check_for_json(make_client):
 
 
 def test_cors_preflight_only_for_allowed_origins(make_client):
+    """Starlette's CORSMiddleware answers the preflight: 200 for an allowed origin, 400 (and
+    no Access-Control-Allow-Origin) for any other; an OPTIONS that is no preflight gets Allow."""
     client = make_client(CORS_ORIGINS="https://static.example.nl, http://localhost:3000")
     headers = {"origin": "https://static.example.nl", "access-control-request-method": "POST", "access-control-request-headers": "content-type"}
     response = client.options(ENDPOINT, headers=headers)
-    assert response.status_code == 204
+    assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "https://static.example.nl"
-    assert "POST" in response.headers["access-control-allow-methods"]
+    assert response.headers["access-control-allow-methods"] == "POST"
     assert "content-type" in response.headers["access-control-allow-headers"].lower()
+    assert response.headers["access-control-max-age"] == "600"
     response = client.options(ENDPOINT, headers={**headers, "origin": "https://evil.example"})
-    assert response.status_code == 403 and "access-control-allow-origin" not in response.headers
-    assert client.options(ENDPOINT, headers={**headers, "origin": "http://localhost:3000"}).status_code == 204
+    assert response.status_code == 400 and "access-control-allow-origin" not in response.headers
+    assert client.options(ENDPOINT, headers={**headers, "access-control-request-method": "PUT"}).status_code == 400
+    assert client.options(ENDPOINT, headers={**headers, "origin": "http://localhost:3000"}).status_code == 200
+    plain = client.options(ENDPOINT)
+    assert plain.status_code == 204 and plain.headers["allow"] == "POST, OPTIONS"
 
 
-def test_openapi_describes_the_endpoint(client):
-    schema = client.app.openapi()
-    operation = schema["paths"]["/api/assessments/{assessment_id}/submissions"]["post"]
+def test_openapi_describes_the_endpoint_and_the_server_does_not_publish_it(client, site):
+    from kennisbank.manifest import load_manifest
+    from kennisbank.server import openapi
+
+    operation = openapi.document(load_manifest(site.site))["paths"]["/api/assessments/{assessment_id}/submissions"]["post"]
     assert set(operation["requestBody"]["content"]) == {"application/json", "application/x-www-form-urlencoded", "multipart/form-data"}
+    assert operation["parameters"][0]["schema"]["enum"] == ["contract-check"]
+    assert {"201", "422", "429"} <= set(operation["responses"])
     assert client.get("/openapi.json").status_code == 404
     assert client.get("/docs").status_code == 404
 

@@ -1,10 +1,14 @@
-"""The ASGI app: the built site at ``/`` and one endpoint for submissions.
+"""The ASGI app: its one route table, from the built site at ``/`` to the endpoints and the dashboard.
 
 Everything the app needs of the build comes from the build manifest in ``SITE_DIR``
 (``kennisbank.manifest``): the languages and strings, the definitions, the CSP
 hashes and the shell of its own pages. The routes here only hand requests to the
-:class:`~kennisbank.server.intake.receiver.Receiver`, which decides, and whose replies are
-:class:`~kennisbank.server.intake.replies.Replies`.
+:class:`~kennisbank.server.intake.receiver.Receiver` (submissions), the
+:class:`~kennisbank.server.intake.contact.ContactDesk` (the contact form), the
+:class:`~kennisbank.server.dashboard.views.Dashboard` (under its prefix, with its own
+middleware) and :class:`~kennisbank.server.web.static.StaticSite` (everything else).
+The site's part and the dashboard's each carry their own security headers
+(:func:`~kennisbank.server.web.security.guarded`); neither looks at the other's paths.
 """
 
 from __future__ import annotations
@@ -13,38 +17,42 @@ import asyncio
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
 
 import anyio
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
 
 from kennisbank.manifest import Manifest, ManifestError, load_manifest
-from kennisbank.server import openapi
+from kennisbank.server.channels import NotifySettings
 from kennisbank.server.dashboard.auth import Lockout
-from kennisbank.server.dashboard.paths import lead_url
 from kennisbank.server.dashboard.views import Dashboard
 from kennisbank.server.db.store import StoreError, SubmissionStore, months_before, open_store, utc_now
 from kennisbank.server.intake.contact import ContactDesk
 from kennisbank.server.intake.definitions import Definitions
 from kennisbank.server.intake.peers import FieldPage, backfill, field_route, known_definitions
-from kennisbank.server.intake.receiver import Receiver
+from kennisbank.server.intake.receiver import Receiver, endpoint_path
 from kennisbank.server.intake.replies import NO_STORE, Replies
-from kennisbank.server.outbox.notify import NotifySettings
-from kennisbank.server.outbox.worker import Outbox, WorkerProcess, can_share
+from kennisbank.server.outbox.worker import WorkerProcess, can_share
 from kennisbank.server.settings import Settings, SettingsError
-from kennisbank.server.web.security import SecurityHeaders, content_security_policy, server_error
+from kennisbank.server.web import serving
+from kennisbank.server.web.security import content_security_policy, guarded, server_error
 from kennisbank.server.web.static import StaticSite
-from kennisbank.siteconfig import SiteConfig
 
 log = logging.getLogger("kennisbank.server")
 
 PURGE_EVERY_SECONDS = 24 * 60 * 60
 HEALTH_PATH = "/healthz"
+#: the methods a route that takes only POST answers with 405
+OTHER_METHODS = ["GET", "HEAD", "PUT", "PATCH", "DELETE"]
 
 
-def create_app(settings: Settings | None = None, *, outbox_worker: bool = False) -> FastAPI:
+def create_app(settings: Settings | None = None, *, outbox_worker: bool = False) -> Starlette:
     """The app for ``settings`` (default: from the environment).
 
     Everything that can be wrong with the settings, the site or the database shows
@@ -58,18 +66,19 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     site = manifest.site
     static = StaticSite(settings.site_dir, [lang.prefix for lang in site.languages])
     replies = Replies(site, lambda: definitions.manifest.shells, static.not_found_page)
-    # the notification links to the submission in the dashboard
-    outbox = Outbox(store, definitions, NotifySettings.of(settings), dashboard_url=lead_url(site.site_url))
-    receiver = Receiver(settings, definitions, store, replies, outbox)
+    receiver = Receiver(settings, definitions, store, replies, NotifySettings.of(settings))
+    desk = ContactDesk(receiver)
+    dashboard = Dashboard(settings, store, definitions)
+    field_page = FieldPage(store, definitions, settings.benchmark_min)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: Starlette):
         await _purge(store, settings.retention_months)  # before the first request
         # theme scores of submissions stored before migration 0006, for the comparison with peers
         await asyncio.to_thread(backfill, store, known_definitions(definitions))
         tasks = [asyncio.create_task(_purge_regularly(store, settings.retention_months))]
         tasks.append(asyncio.create_task(_forget_login_failures_regularly(Lockout(store, settings.login_attempts))))
-        worker = _outbox_worker(settings, store) if outbox_worker else None
+        worker = outbox_worker_for(settings, store) if outbox_worker else None
         if worker is not None:
             tasks.append(asyncio.create_task(worker.supervise()))
         try:
@@ -80,26 +89,89 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
             await asyncio.gather(*tasks, return_exceptions=True)
             store.close()
 
-    # redirect_slashes off: Starlette would build the Location from the Host header for a
-    # path that matches nothing (a %0a before the slash); the static files redirect folders
-    app = FastAPI(title="Kennisbank submissions", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan, redirect_slashes=False)
+    async def healthz(request: Request) -> Response:
+        checks = await anyio.to_thread.run_sync(health, store, settings.site_dir)
+        healthy = all(state == "ok" for state in checks.values())
+        return JSONResponse({"status": "ok" if healthy else "failing", "checks": checks}, status_code=200 if healthy else 503, headers=NO_STORE)
+
+    endpoint = endpoint_path(site)
+    # the preflight and the CORS headers of a reply to one of CORS_ORIGINS; whether a post
+    # may come from there at all is the receiver's origin check
+    cors = Middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["POST"], allow_headers=["Content-Type", "Accept"], max_age=600)
+    site_routes = [
+        # OPTIONS too: Starlette checks a route's methods before its middleware sees the request
+        Route(endpoint, _options_or(receiver.submit, "POST, OPTIONS"), methods=["POST", "OPTIONS"], middleware=[cors]),
+        Route(endpoint, _not_allowed("POST, OPTIONS"), methods=OTHER_METHODS),
+        Route(site.contact_endpoint, desk.take, methods=["POST"]),
+        Route(site.contact_endpoint, _not_allowed("POST"), methods=OTHER_METHODS),
+        Route(HEALTH_PATH, healthz, methods=["GET", "HEAD"]),
+        # the public page "how contracts in the field score", with its figures filled in;
+        # the folder's address and its index.html both: the static file there is the placeholder
+        *(
+            Route(url, field_route(field_page, lang), methods=["GET", "HEAD"])
+            for lang, shell in manifest.field_pages.items()
+            for url in ((shell.url, shell.url + "index.html") if shell.url.endswith("/") else (shell.url,))
+        ),
+        Mount("/", app=static),
+    ]
+    routes = [
+        *dashboard.mount(),  # before the site, which takes every other path
+        Mount("", routes=site_routes, middleware=guarded(content_security_policy(manifest.script_hashes))),
+    ]
+    # the 500 is sent past every middleware (Starlette's ServerErrorMiddleware): it carries the headers itself
+    app = Starlette(routes=routes, exception_handlers={500: server_error}, lifespan=lifespan)
+    # redirect_slashes off, should a path ever match nothing here: Starlette would build the
+    # Location from the Host header (a %0a before the slash); the static files redirect folders
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.store = store
     app.state.receiver = receiver
-    app.state.outbox = outbox
     app.state.static = static
-    app.add_middleware(SecurityHeaders, csp=content_security_policy(manifest.script_hashes))
-    app.add_exception_handler(500, server_error)  # sent past every middleware: it carries the headers itself
-    _add_routes(app, receiver, ContactDesk(receiver), manifest, settings)
-    # the public page "how contracts in the field score", with its figures filled in
-    field_page = FieldPage(store, definitions, settings.benchmark_min)
-    for lang, shell in manifest.field_pages.items():
-        # the folder's address and its index.html both: the static file there is the placeholder
-        for url in (shell.url, shell.url + "index.html") if shell.url.endswith("/") else (shell.url,):
-            app.add_api_route(url, field_route(field_page, lang), methods=["GET", "HEAD"], include_in_schema=False)
-    app.include_router(Dashboard(settings, store, definitions).router())  # before the site, which takes every other path
-    app.mount("/", static)
     return app
+
+
+def worker_app() -> Starlette:
+    """The app of one worker of ``kennisbank serve --workers N``: uvicorn's spawned worker
+    imports this by name (:data:`WORKER_APP`) and calls it. The settings come from the
+    environment the parent checked; the parent runs the outbox worker, so this app does not."""
+    serving.quiet_floods()
+    return create_app(Settings.from_env(), outbox_worker=False)
+
+
+WORKER_APP = f"{__name__}:{worker_app.__name__}"
+
+
+def serve(settings: Settings, app: Starlette) -> None:
+    """Serve ``app`` (made by ``create_app(settings, outbox_worker=settings.workers == 1)``):
+    in this process, or with ``settings.workers`` above 1, in that many worker processes
+    that each make their own (:func:`worker_app`), with the one outbox worker beside them.
+    ``app`` has then checked the site and migrated the database; its store is closed here."""
+    worker = None
+    if settings.workers > 1:
+        try:
+            worker = outbox_worker_for(settings, app.state.store)
+        finally:
+            app.state.store.close()
+    serving.run(settings, app, factory=WORKER_APP, outbox=worker)
+
+
+def _options_or(handler: Callable, allow: str) -> Callable:
+    """``handler`` for its method; an ``OPTIONS`` that is no CORS preflight (``CORSMiddleware``
+    answers those before) gets what the route allows."""
+
+    async def endpoint(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allow, **NO_STORE})
+        return await handler(request)
+
+    return endpoint
+
+
+def _not_allowed(allow: str) -> Callable:
+    async def endpoint(request: Request) -> Response:
+        return Response(status_code=405, headers={"Allow": allow, **NO_STORE})
+
+    return endpoint
 
 
 def _open(settings: Settings) -> tuple[Manifest, SubmissionStore, Definitions]:
@@ -109,7 +181,7 @@ def _open(settings: Settings) -> tuple[Manifest, SubmissionStore, Definitions]:
     except ManifestError as exc:
         problem, _, fix = str(exc).partition(". Fix: ")
         raise SettingsError("SITE_DIR", problem, fix or "build the site again (make build)") from None
-    _endpoint_path(manifest.site)  # a bad endpoint shows now
+    endpoint_path(manifest.site)  # a bad endpoint shows now
     store = open_store(settings.database_url, settings.project_dir)
     try:
         store.check_writable()  # say so now, not with a 503 on the first reader's submission
@@ -120,7 +192,7 @@ def _open(settings: Settings) -> tuple[Manifest, SubmissionStore, Definitions]:
     return manifest, store, definitions
 
 
-def _outbox_worker(settings: Settings, store: SubmissionStore) -> WorkerProcess | None:
+def outbox_worker_for(settings: Settings, store: SubmissionStore) -> WorkerProcess | None:
     """The outbox worker for ``settings``, reading the same database and sending the same way;
     ``None`` when there is nothing it could send."""
     if settings.notify == "off":
@@ -141,43 +213,6 @@ def _outbox_worker(settings: Settings, store: SubmissionStore) -> WorkerProcess 
         "WEBHOOK_SECRET": settings.webhook_secret,
     }
     return WorkerProcess(environment, settings.project_dir)
-
-
-def _add_routes(app: FastAPI, receiver: Receiver, desk: ContactDesk, manifest: Manifest, settings: Settings) -> None:
-    """The API's routes: each hands the request to the receiver (or the contact desk)."""
-    path, store = _endpoint_path(manifest.site), receiver.store
-
-    async def submit(assessment_id: str, request: Request) -> Response:
-        return await receiver.submit(assessment_id, request)
-
-    async def preflight(assessment_id: str, request: Request) -> Response:
-        return receiver.preflight(request)
-
-    async def healthz() -> Response:
-        checks = await anyio.to_thread.run_sync(health, store, settings.site_dir)
-        healthy = all(state == "ok" for state in checks.values())
-        return JSONResponse({"status": "ok" if healthy else "failing", "checks": checks}, status_code=200 if healthy else 503, headers=NO_STORE)
-
-    def not_allowed(allow: str):
-        return lambda: Response(status_code=405, headers={"Allow": allow, **NO_STORE})
-
-    other = ["GET", "HEAD", "PUT", "PATCH", "DELETE"]
-    app.add_api_route(
-        path,
-        submit,
-        methods=["POST"],
-        status_code=201,
-        response_class=Response,
-        summary="Send a self-assessment",
-        description="The HTML form gets the result page (200); fetch with JSON gets the score (201).",
-        openapi_extra=openapi.request_body(manifest.assessments, manifest.site.locales),
-        responses=openapi.responses(),
-    )
-    app.add_api_route(path, preflight, methods=["OPTIONS"], include_in_schema=False)
-    app.add_api_route(path, not_allowed("POST, OPTIONS"), methods=other, include_in_schema=False)
-    app.add_api_route(manifest.site.contact_endpoint, desk.take, methods=["POST"], include_in_schema=False)
-    app.add_api_route(manifest.site.contact_endpoint, not_allowed("POST"), methods=other, include_in_schema=False)
-    app.add_api_route(HEALTH_PATH, healthz, methods=["GET", "HEAD"], include_in_schema=False)
 
 
 def health(store: SubmissionStore, site_dir) -> dict[str, str]:
@@ -230,14 +265,3 @@ async def _forget_login_failures_regularly(lockout: Lockout) -> None:
             await anyio.to_thread.run_sync(lockout.forget)
         except Exception as exc:  # the database is away for a moment: next time
             log.warning("old failed logins could not be deleted (%s); trying again in %g s", type(exc).__name__, lockout.limit.seconds)
-
-
-def _endpoint_path(site: SiteConfig) -> str:
-    path = urlsplit(site.endpoint).path
-    if "{id}" not in path or not path.startswith("/"):
-        raise SettingsError(
-            "SITE_DIR",
-            f"the manifest's endpoint {site.endpoint!r} (extra.assessment.endpoint in mkdocs.yml) has no path with {{id}}",
-            "set it to e.g. /api/assessments/{id}/submissions and build again",
-        )
-    return path.replace("{id}", "{assessment_id}")

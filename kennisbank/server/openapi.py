@@ -1,11 +1,11 @@
-"""The endpoint's OpenAPI description, generated from the request models.
+"""The endpoint's OpenAPI document, generated from the request and reply models.
 
 The JSON body is :class:`kennisbank.server.intake.bodies.Body` with its ``answers``
 narrowed to the questions and scale of the served definitions; the form body is the
 same submission as the plain HTML form names its fields. Both are pydantic models
 built here from the definitions, so the description follows the code and the
-definitions (schemathesis fuzzes the endpoint from it). The server publishes no
-docs: this is for tests and for readers of the code.
+definitions (schemathesis fuzzes the endpoint from it: ``tests/test_submission_fuzz.py``).
+The server publishes no docs: :func:`document` is for tests and for readers of the code.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from kennisbank.assessment import Assessment
 from kennisbank.assessment.contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
 from kennisbank.assessment.model import NOT_APPLICABLE, UNKNOWN
+from kennisbank.manifest import Manifest
 from kennisbank.server.intake.bodies import DIGEST_PATTERN, Body, Contact
+from kennisbank.server.intake.receiver import endpoint_path
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -98,11 +100,24 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     return walk(schema)
 
 
-def request_body(assessments: Mapping[str, Assessment], locales: Iterable[str]) -> dict[str, Any]:
-    submission, form = request_models(assessments, locales)
+def document(manifest: Manifest) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the submission endpoint as ``manifest``'s site serves it."""
+    submission, form = request_models(manifest.assessments, manifest.site.locales)
     json_schema = _inline(submission.model_json_schema())
     form_schema = _inline(form.model_json_schema())
-    return {"requestBody": {"required": True, "content": {JSON: {"schema": json_schema}, FORM: {"schema": form_schema}, MULTIPART: {"schema": form_schema}}}}
+    operation = {
+        "summary": "Send a self-assessment",
+        "description": "The HTML form gets the result page (200); fetch with JSON gets the score (201).",
+        # an unknown id is a plain 404: the document names the served ones
+        "parameters": [{"name": "assessment_id", "in": "path", "required": True, "schema": {"type": "string", "enum": sorted(manifest.assessments)}}],
+        "requestBody": {"required": True, "content": {JSON: {"schema": json_schema}, FORM: {"schema": form_schema}, MULTIPART: {"schema": form_schema}}},
+        "responses": responses(),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Kennisbank submissions", "version": "1"},
+        "paths": {endpoint_path(manifest.site): {"post": operation}},
+    }
 
 
 class _Error(BaseModel):
@@ -169,18 +184,19 @@ class _Stored(BaseModel):
     peers: _Peers
 
 
-def responses() -> dict[int, Any]:
+def responses() -> dict[str, Any]:
     def json(model: type[BaseModel], description: str) -> dict[str, Any]:
         return {"description": description, "content": {JSON: {"schema": _inline(model.model_json_schema())}}}
 
     return {
-        200: {"description": "The result page (HTML form)", "content": {"text/html": {"schema": {"type": "string"}}}},
-        201: json(_Stored, "Stored and scored (JSON)"),
-        403: json(_Error, "Origin not allowed"),
-        404: json(_Error, "Unknown assessment"),
-        409: json(_Error, "The page was built from a definition this server does not know: reload it"),
-        413: json(_Error, "Body larger than MAX_BODY_BYTES"),
-        415: json(_Error, "Content type not accepted"),
-        422: json(_Problems, "Problems by field"),
-        429: json(_Error, "Too many submissions from this address; see Retry-After"),
+        "200": {"description": "The result page (HTML form)", "content": {"text/html": {"schema": {"type": "string"}}}},
+        "201": json(_Stored, "Stored and scored (JSON)"),
+        "403": json(_Error, "Origin not allowed"),
+        "404": json(_Error, "Unknown assessment"),
+        "409": json(_Error, "The page was built from a definition this server does not know: reload it"),
+        "413": json(_Error, "Body larger than MAX_BODY_BYTES"),
+        "415": json(_Error, "Content type not accepted"),
+        "422": json(_Problems, "Problems by field"),
+        "429": json(_Error, "Too many submissions from this address; see Retry-After"),
+        "503": json(_Error, "The database did not answer: try again in a moment"),
     }

@@ -2,11 +2,12 @@
 
 Server-rendered HTML forms (no script at all), from the autoescaped templates in
 ``templates/dashboard/``, with the words of ``templates/dashboard/strings.yml`` in the
-language the admin chose. Every response carries its own strict policy
-(:data:`HEADERS`: no script, nothing from elsewhere, never framed, ``noindex``,
-``no-store``). Every state-changing request is a POST that must come from this site
-(``Origin``/``Sec-Fetch-Site``, as the receiver checks) and carry the session's CSRF
-token. Accounts are made with ``kennisbank admin add``.
+language the admin chose. Mounted under its prefix with middleware of its own
+(:meth:`Dashboard.mount`), every response carries its own strict policy (:data:`CSP`:
+no script, nothing from elsewhere, never framed; ``noindex``, ``no-store``), and only
+its session cookie is let through. Every state-changing request is a POST that must
+come from this site (:func:`kennisbank.server.web.origin.allowed`, the receiver's rule)
+and carry the session's CSRF token. Accounts are made with ``kennisbank admin add``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from urllib.parse import urlencode
 
 import anyio
 import yaml
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.types import Receive, Scope, Send
 
 from kennisbank.assessment import render_result, score
 from kennisbank.server.dashboard import auth, charts
@@ -32,7 +34,10 @@ from kennisbank.server.dashboard.export import to_csv, to_json
 from kennisbank.server.dashboard.paths import COOKIE, PREFIX, SECURE_COOKIE
 from kennisbank.server.db.store import STATUSES, LeadFilter, utc_now
 from kennisbank.server.intake.definitions import Changed, Definitions
-from kennisbank.server.settings import Settings, normalise_origin
+from kennisbank.server.intake.replies import article_url
+from kennisbank.server.settings import Settings
+from kennisbank.server.web import origin
+from kennisbank.server.web.security import guarded
 from kennisbank.templating import templates
 
 PAGE_SIZE = 50
@@ -51,11 +56,8 @@ CSP = "; ".join(
         "base-uri 'none'",
     ]
 )
-HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Robots-Tag": "noindex, nofollow",
-    "Cache-Control": "no-store",
-}
+#: what every dashboard response gets unless it says otherwise (the stylesheet may be cached)
+DEFAULTS = {"X-Robots-Tag": "noindex, nofollow", "Cache-Control": "no-store"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FILTER_KEYS = ("since", "until", "assessment", "band", "language", "kind", "status", "q")
 
@@ -146,10 +148,10 @@ class Dashboard:
             prefix=PREFIX,
             **context,
         )
-        return HTMLResponse(html, status_code=status, headers={**HEADERS, **(headers or {})})
+        return HTMLResponse(html, status_code=status, headers=headers)
 
-    def redirect(self, url: str, headers: Mapping[str, str] | None = None) -> Response:
-        return RedirectResponse(url, status_code=303, headers={**HEADERS, **(headers or {})})
+    def redirect(self, url: str) -> Response:
+        return RedirectResponse(url, status_code=303)
 
     def secure(self, request: Request) -> bool:
         return request.url.scheme == "https"
@@ -171,15 +173,9 @@ class Dashboard:
         return hashed, session
 
     def same_site(self, request: Request) -> bool:
-        """Whether a POST comes from this site's own pages (as the receiver's ``_origin``)."""
-        header = request.headers.get("origin")
-        fetch_site = request.headers.get("sec-fetch-site", "").strip().lower()
-        if header is not None and header.strip().lower() != "null":
-            own = normalise_origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
-            return normalise_origin(header) is not None and normalise_origin(header) == own
-        if fetch_site:
-            return fetch_site in ("same-origin", "none")
-        return header is None
+        """Whether a POST comes from this site's own pages: the receiver's rule, with no other
+        origin allowed and ``Origin: null`` refused (no dashboard page sends it)."""
+        return origin.allowed(request, strict=True)
 
     def login_redirect(self, request: Request) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -201,36 +197,48 @@ class Dashboard:
             return self.refused(request, lang), None, None
         return form, hashed, session
 
-    # The router
+    # Where it lives
 
-    def router(self) -> APIRouter:
-        router = APIRouter(prefix=PREFIX, include_in_schema=False)
-        add = router.add_api_route
-        add("", self.home, methods=["GET"])
-        add("/", self.home, methods=["GET"])
-        add("/dashboard.css", self.css, methods=["GET"])
-        add("/login", self.login_form, methods=["GET"])
-        add("/login", self.login, methods=["POST"])
-        add("/logout", self.logout, methods=["POST"])
-        add("/taal", self.language, methods=["POST"])
-        add("/inzendingen", self.leads, methods=["GET"])
-        add("/inzendingen/{public_id}", self.detail, methods=["GET"])
-        add("/inzendingen/{public_id}/status", self.status, methods=["POST"])
-        add("/inzendingen/{public_id}/notitie", self.note, methods=["POST"])
-        add("/inzicht", self.insight, methods=["GET"])
-        add("/gegevens", self.data, methods=["GET"])
-        add("/gegevens/export", self.export, methods=["POST"])
-        add("/gegevens/wissen", self.erase, methods=["POST"])
-        add("/logboek", self.audit_log, methods=["GET"])
-        return router
+    def mount(self) -> list[BaseRoute]:
+        """The dashboard's place in the app's route table: its prefix and everything under it,
+        each with the dashboard's own middleware (its headers, its cookie; nothing of the site's)."""
+        middleware = guarded(CSP, resource_policy=CSP, cookies=(COOKIE, SECURE_COOKIE), defaults=DEFAULTS)
+        routes = [
+            Route("/", self.home),
+            Route("/dashboard.css", self.css),
+            Route("/login", self.login_form),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+            Route("/taal", self.language, methods=["POST"]),
+            Route("/inzendingen", self.leads),
+            Route("/inzendingen/{public_id}", self.detail),
+            Route("/inzendingen/{public_id}/status", self.status, methods=["POST"]),
+            Route("/inzendingen/{public_id}/notitie", self.note, methods=["POST"]),
+            Route("/inzicht", self.insight),
+            Route("/gegevens", self.data),
+            Route("/gegevens/export", self.export, methods=["POST"]),
+            Route("/gegevens/wissen", self.erase, methods=["POST"]),
+            Route("/logboek", self.audit_log),
+        ]
+        # redirect_slashes off: Starlette would build the Location from the Host header
+        return [
+            Route(PREFIX, self.home, middleware=middleware),  # a Mount takes only what is below its prefix
+            Mount(PREFIX, app=Router(routes, redirect_slashes=False, default=self.not_found), middleware=middleware),
+        ]
 
     # Routes
 
     async def home(self, request: Request) -> Response:
         return self.redirect(f"{PREFIX}/inzendingen")
 
-    async def css(self) -> Response:
+    async def css(self, request: Request) -> Response:
         return Response(stylesheet(), media_type="text/css", headers={"Cache-Control": "no-cache", "X-Robots-Tag": "noindex"})
+
+    async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Any other address under the prefix (Starlette's ``Router`` calls it as an ASGI app)."""
+        request = Request(scope)
+        response = self.page(request, "message.html", self.locales[0], status=404, title_key="not_found_title", text_key="not_found_text")
+        await response(scope, receive, send)
 
     async def login_form(self, request: Request) -> Response:
         lang = request.query_params.get("lang")
@@ -352,12 +360,8 @@ class Dashboard:
         titles = {band.id: band.title.get(lang) or band.title[self.locales[0]] for a in self.definitions.current.values() for band in a.bands}
         return lambda band: titles.get(band, band)
 
-    def article_url(self, assessment, lang: str) -> str:
-        page = assessment.article.removesuffix(".md")
-        page = "" if page == "index" else page.removesuffix("/index") + "/"
-        return "/" + self.site.language(lang).prefix + page
-
-    async def detail(self, request: Request, public_id: str) -> Response:
+    async def detail(self, request: Request) -> Response:
+        public_id = request.path_params["public_id"]
         hashed, session = await self.current(request)
         if session is None:
             return self.login_redirect(request)
@@ -376,7 +380,7 @@ class Dashboard:
             answers = {key: value for key, value in submission.answers.items() if key in known}
             try:
                 result = score(assessment, answers)
-                result_html = render_result(assessment, submission.lang, result, answers, article_url=self.article_url(assessment, submission.lang))
+                result_html = render_result(assessment, submission.lang, result, answers, article_url=article_url(self.site, assessment, submission.lang))
             except Exception:
                 result_html = None
         notes = await self.run(self.store.notes, submission.public_id)
@@ -396,7 +400,8 @@ class Dashboard:
             band_title=self.band_title(session.lang),
         )
 
-    async def status(self, request: Request, public_id: str) -> Response:
+    async def status(self, request: Request) -> Response:
+        public_id = request.path_params["public_id"]
         form, hashed, session = await self.guarded_post(request)
         if session is None:
             return form
@@ -408,7 +413,8 @@ class Dashboard:
         await self.run(self.store.audit, session.admin.email, "status", public_id[:40], status)
         return self.redirect(f"{PREFIX}/inzendingen/{public_id[:40]}")
 
-    async def note(self, request: Request, public_id: str) -> Response:
+    async def note(self, request: Request) -> Response:
+        public_id = request.path_params["public_id"]
         form, hashed, session = await self.guarded_post(request)
         if session is None:
             return form
@@ -474,7 +480,7 @@ class Dashboard:
         stamp = utc_now().strftime("%Y%m%d-%H%M%S")
         name = f"inzendingen-{stamp}.{kind}" if action == "export" else f"persoon-{stamp}.{kind}"
         media = "text/csv; charset=utf-8" if kind == "csv" else "application/json"
-        return Response(body, media_type=media, headers={**HEADERS, "Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     async def erase(self, request: Request) -> Response:
         form, hashed, session = await self.guarded_post(request)
@@ -505,6 +511,3 @@ def _safe_next(value: object) -> str:
     if text.startswith(PREFIX + "/") and not text.startswith("//") and "\\" not in text and "\n" not in text and "\r" not in text:
         return text
     return f"{PREFIX}/inzendingen"
-
-
-__all__ = ["Dashboard", "HEADERS", "PREFIX", "Markup"]

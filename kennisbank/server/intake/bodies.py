@@ -80,7 +80,7 @@ class Body(BaseModel):
 
     The model checks shape and types; :func:`validate` checks what needs the definition
     (the answers) and the rules of each text. The OpenAPI description of the endpoint
-    is generated from this model (``kennisbank.server.openapi``)."""
+    is generated from this model (:mod:`kennisbank.server.openapi`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 

@@ -1,7 +1,9 @@
 """Takes a question or a privacy request from the contact form (``POST /api/contact``).
 
 The same rules as a submission (:mod:`kennisbank.server.intake.receiver`): the origin check,
-the body limit, one rate limit for both, the honeypot, and one rule for text. A
+the body limit, one rate limit for both, asked the receiver's way (:meth:`.Receiver.limit`:
+in a thread when it is in the database, 503 when that does not answer), the honeypot, and
+one rule for text. A
 request is stored with its email delivery in one transaction and handed to the
 outbox; the reader gets a reference and when to expect an answer, as a page in the
 site's look (plain form) or as JSON (``Accept: application/json``).
@@ -16,14 +18,16 @@ from typing import Any
 
 import anyio
 from email_validator import EmailNotValidError, validate_email
-from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from kennisbank.contact import HONEYPOT, KINDS, LIMITS
+from kennisbank.server.db.shared_state import Unavailable
 from kennisbank.server.db.store import ContactRequest, StoreError, new_public_id, utc_now
 from kennisbank.server.intake.bodies import BodyError, clean_text, read_json_object, read_multipart, read_urlencoded
 from kennisbank.server.intake.receiver import FORM, JSON, MULTIPART, Receiver, TooLarge, accept_language, media_type
 from kennisbank.server.intake.replies import NO_STORE
+from kennisbank.server.web import origin
 from kennisbank.server.web.ratelimit import client_key
 from kennisbank.templating import templates
 
@@ -45,8 +49,7 @@ class ContactDesk:
         lang = accept_language(request.headers.get("accept-language", ""), self.site.locales)
         if media not in (FORM, MULTIPART, JSON):
             return self._failure(lang, as_json, 415, "error_media_type")
-        _, allowed = receiver.origin(request, strict=media == JSON)
-        if not allowed:
+        if not origin.allowed(request, also=receiver.settings.cors_origins, strict=media == JSON):
             return self._failure(lang, as_json, 403, "error_forbidden")
         try:
             body = await receiver.read_body(request)
@@ -62,12 +65,22 @@ class ContactDesk:
             lang = fields["lang"]
         page = fields.get("page") if isinstance(fields.get("page"), str) and PAGE.fullmatch(fields["page"]) else None
         client = client_key(request.client.host if request.client else None)
-        if receiver.limiter is not None and (wait := receiver.limiter.wait(client)) is not None:
+        try:
+            wait = await receiver.limit(client, record=False)
+        except Unavailable as exc:
+            log.error("%s; replying 503", exc)
+            return self._failure(lang, as_json, 503, "error_unavailable", page=page)
+        if wait is not None:
             return self._failure(lang, as_json, 429, "error_rate_contact", {"Retry-After": str(wait)}, page=page, seconds=str(wait))
         found, problems = self._check(fields, lang)
         if problems:
             return self._problems(lang, as_json, problems, page)
-        if receiver.limiter is not None and (wait := receiver.limiter.hit(client)) is not None:
+        try:
+            wait = await receiver.limit(client, record=True)
+        except Unavailable as exc:
+            log.error("%s; replying 503", exc)
+            return self._failure(lang, as_json, 503, "error_unavailable", page=page)
+        if wait is not None:
             return self._failure(lang, as_json, 429, "error_rate_contact", {"Retry-After": str(wait)}, page=page, seconds=str(wait))
         public_id = new_public_id()
         if not found.pop("trap"):
@@ -75,7 +88,7 @@ class ContactDesk:
             try:
                 # rare beside submissions: the store takes its writers in turn (submissions go through the group writer)
                 await anyio.to_thread.run_sync(receiver.store.add_request, stored, receiver.notify.request_channels())
-            except (sqlite3.Error, OSError, StoreError):
+            except (sqlite3.Error, OSError, StoreError, *receiver.store.REFUSED):  # REFUSED: the database's own refusal of this row
                 log.exception("storing a contact request failed")
                 return self._failure(lang, as_json, 503, "error_unavailable", page=page)
         text = self.site.string("contact_sent", lang, id=public_id)

@@ -281,9 +281,9 @@ class FieldPage:
 def field_route(page: FieldPage, lang: str) -> Any:
     """The handler of the page's address in ``lang`` (``GET`` and ``HEAD``)."""
     import anyio
-    from fastapi.responses import HTMLResponse
+    from starlette.responses import HTMLResponse
 
-    async def handler() -> HTMLResponse:
+    async def handler(request: Any) -> HTMLResponse:
         html = await anyio.to_thread.run_sync(page.render, lang)
         if html is None:  # the site was rebuilt without the page: the built file is gone too
             return HTMLResponse("Not Found", status_code=404, headers={"Cache-Control": "no-store"})

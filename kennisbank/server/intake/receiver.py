@@ -1,11 +1,12 @@
 """Takes a submission: the checks in order, the rate limit, scoring and storage.
 
 ``POST /api/assessments/{assessment_id}/submissions`` (the path is the manifest's
-``endpoint``) takes a submission from the plain HTML form or from ``fetch`` with
+``endpoint``: :func:`endpoint_path`) takes a submission from the plain HTML form or from ``fetch`` with
 JSON. In order, a request is refused when:
 
 1. the assessment is unknown (404), the content type is none of the three (415),
-   the ``Origin`` is neither this site nor in ``CORS_ORIGINS`` (403), or the body is
+   the ``Origin`` is neither this site nor in ``CORS_ORIGINS`` (403,
+   :func:`kennisbank.server.web.origin.allowed`), or the body is
    larger than ``MAX_BODY_BYTES`` (413, counted while it streams in);
 2. the client address sent too many submissions in the window (429, ``Retry-After``);
 3. the page was built from a definition the server does not know (409: the site was
@@ -17,29 +18,34 @@ Otherwise the server scores the answers itself, with the definition the page was
 built from, stores the submission (contact details only with consent) and replies,
 after the commit, with 201 JSON or the result page. A filled-in honeypot gets the
 same reply, and nothing is stored. The replies themselves are
-:class:`kennisbank.server.intake.replies.Replies`.
+:class:`kennisbank.server.intake.replies.Replies`. The CORS headers of a reply to one
+of ``CORS_ORIGINS``, and the preflight, are Starlette's ``CORSMiddleware`` around the
+endpoint (``kennisbank.server.app``).
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from urllib.parse import urlsplit
 
 import anyio
 from babel import negotiate_locale
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from kennisbank.server.channels import NotifySettings
 from kennisbank.server.db.shared_state import Unavailable
 from kennisbank.server.db.store import StoreError, Submission, SubmissionStore, new_public_id, utc_now
 from kennisbank.server.intake.bodies import BodyError, Input, language, read_form, read_json, read_multipart, read_urlencoded, valid_version, validate
 from kennisbank.server.intake.definitions import Changed, Definitions
 from kennisbank.server.intake.groupcommit import GroupWriter
 from kennisbank.server.intake.peers import standing
-from kennisbank.server.intake.replies import NO_STORE, Replies
-from kennisbank.server.outbox.worker import Outbox
-from kennisbank.server.settings import Settings, normalise_origin
+from kennisbank.server.intake.replies import Replies
+from kennisbank.server.settings import Settings, SettingsError
+from kennisbank.server.web import origin
 from kennisbank.server.web.ratelimit import client_key, limiter_for
+from kennisbank.siteconfig import SiteConfig
 
 log = logging.getLogger("kennisbank.server")
 
@@ -53,10 +59,9 @@ class TooLarge(Exception):
 
 
 class Receiver:
-    def __init__(self, settings: Settings, definitions: Definitions, store: SubmissionStore, replies: Replies, outbox: Outbox):
+    def __init__(self, settings: Settings, definitions: Definitions, store: SubmissionStore, replies: Replies, notify: NotifySettings):
         self.settings = settings
-        self.outbox = outbox
-        self.notify = outbox.settings
+        self.notify = notify
         self.definitions = definitions
         self.store = store
         self.replies = replies
@@ -64,16 +69,23 @@ class Receiver:
         self.limiter = limiter_for(settings.rate_limit, store)  # in the database when processes share it
         self.writer = GroupWriter(store)
 
-    async def limit(self, ask, client: str) -> int | None:
-        """``ask(client)``: the in-memory limit on the event loop (microseconds), the database's
-        in a thread (a round trip, up to its timeout when the database is away: never the loop's)."""
-        if getattr(self.limiter, "blocking", False):
+    async def limit(self, client: str, *, record: bool) -> int | None:
+        """The seconds ``client`` must wait, ``None`` if it may go on (or no limit is set); with
+        ``record`` this request counts. The in-memory limit answers on the event loop
+        (microseconds), the database's in a thread (a round trip, up to its timeout when the
+        database is away: never the loop's), raising :class:`Unavailable` when it gives up.
+        The contact form (:mod:`.contact`) asks here too: one limit, one way to ask it."""
+        if self.limiter is None:
+            return None
+        ask = self.limiter.hit if record else self.limiter.wait
+        if self.limiter.blocking:
             return await anyio.to_thread.run_sync(ask, client)
         return ask(client)
 
     # The endpoint
 
-    async def submit(self, assessment_id: str, request: Request) -> Response:
+    async def submit(self, request: Request) -> Response:
+        assessment_id = request.path_params["assessment_id"]
         media = media_type(request)
         accept = request.headers.get("accept", "")
         # a form gets HTML back; fetch (JSON) gets JSON, and so does any other client that asks for it
@@ -85,48 +97,45 @@ class Receiver:
             return replies.unknown_assessment(request.url.path, as_json, assessment_id)
         if media not in (JSON, FORM, MULTIPART):
             return replies.failure(assessment, lang, as_json, 415, "error_media_type")
-        cross_origin, allowed = self.origin(request, strict=media == JSON)
-        if not allowed:
+        if not origin.allowed(request, also=self.settings.cors_origins, strict=media == JSON):
             return replies.failure(assessment, lang, as_json, 403, "error_forbidden")
-        extra = {"Access-Control-Allow-Origin": cross_origin, "Vary": "Origin"} if cross_origin else {}
         try:
             body = await self.read_body(request)
         except TooLarge:
-            return replies.failure(assessment, lang, as_json, 413, "error_too_large", extra)
+            return replies.failure(assessment, lang, as_json, 413, "error_too_large")
         except ClientDisconnect:
             return replies.disconnected()
 
         found, body_problem = await self._read(request, media, body)
         lang = language(found, self.locales) or lang
         client = client_key(request.client.host if request.client else None)
-        if self.limiter is not None:
-            # only stored submissions count (below): a reader who corrects mistakes is not locked out
-            try:
-                wait = await self.limit(self.limiter.wait, client)
-            except Unavailable as exc:
-                log.error("%s; replying 503", exc)
-                return replies.failure(assessment, lang, as_json, 503, "send_failed", extra)
-            if wait is not None:
-                return replies.failure(assessment, lang, as_json, 429, "error_rate", {**extra, "Retry-After": str(wait)}, seconds=str(wait))
+        # only stored submissions count (below): a reader who corrects mistakes is not locked out
+        try:
+            wait = await self.limit(client, record=False)
+        except Unavailable as exc:
+            log.error("%s; replying 503", exc)
+            return replies.failure(assessment, lang, as_json, 503, "send_failed")
+        if wait is not None:
+            return replies.failure(assessment, lang, as_json, 429, "error_rate", {"Retry-After": str(wait)}, seconds=str(wait))
         if body_problem:
-            return replies.problems(assessment, lang, as_json, {"body": ("error_invalid", {})}, extra)
+            return replies.problems(assessment, lang, as_json, {"body": ("error_invalid", {})})
         if "definition" not in found.problems and valid_version(found.body.version):
             try:
                 assessment = self.definitions.resolve(assessment.id, found.body.definition, found.body.version)
             except Changed:
-                return replies.failure(assessment, lang, as_json, 409, "error_changed", extra)
+                return replies.failure(assessment, lang, as_json, 409, "error_changed")
         accepted, problems = validate(assessment, found, self.locales)
         if accepted is None:
-            return replies.problems(assessment, lang, as_json, problems, extra)
+            return replies.problems(assessment, lang, as_json, problems)
 
         try:
-            wait = None if self.limiter is None else await self.limit(self.limiter.hit, client)
+            wait = await self.limit(client, record=True)
         except Unavailable as exc:
             log.error("%s; replying 503", exc)
-            return replies.failure(assessment, lang, as_json, 503, "send_failed", extra)
+            return replies.failure(assessment, lang, as_json, 503, "send_failed")
         if wait is not None:
             # another request from this client was stored while this one was read
-            return replies.failure(assessment, lang, as_json, 429, "error_rate", {**extra, "Retry-After": str(wait)}, seconds=str(wait))
+            return replies.failure(assessment, lang, as_json, 429, "error_rate", {"Retry-After": str(wait)}, seconds=str(wait))
         public_id = new_public_id()
         if not accepted.honeypot:
             contact = accepted.contact if accepted.consent else {}
@@ -149,57 +158,14 @@ class Receiver:
                 before = await self.writer.add(submission, self.notify.channels(submission))
             except (sqlite3.Error, OSError, StoreError, *self.store.REFUSED):  # REFUSED: the database's own refusal of this row
                 log.exception("storing a submission failed")
-                return replies.failure(assessment, accepted.lang, as_json, 503, "send_failed", extra)
+                return replies.failure(assessment, accepted.lang, as_json, 503, "send_failed")
         else:
             # the honeypot's reply looks the same: compared with what is stored, without storing
             before = await anyio.to_thread.run_sync(self.store.peer_counts, assessment.digest)
         peers = standing(assessment, accepted.result, before, self.settings.benchmark_min, accepted.lang, self.replies.site.strings)
-        return replies.stored(assessment, accepted, public_id, as_json, extra, peers)
-
-    def preflight(self, request: Request) -> Response:
-        origin = normalise_origin(request.headers.get("origin", "") or "")
-        if origin is None or origin not in self.settings.cors_origins:
-            return Response(status_code=403, headers={**NO_STORE, "Vary": "Origin"})
-        return Response(
-            status_code=204,
-            headers={
-                "Access-Control-Allow-Origin": origin,
-                "Access-Control-Allow-Methods": "POST",
-                "Access-Control-Allow-Headers": "Content-Type, Accept",
-                "Access-Control-Max-Age": "600",
-                "Vary": "Origin",
-                **NO_STORE,
-            },
-        )
+        return replies.stored(assessment, accepted, public_id, as_json, peers)
 
     # Steps
-
-    def origin(self, request: Request, strict: bool) -> tuple[str | None, bool]:
-        """``(allowed cross origin or None, allowed)``: whether a post may come from where it says.
-
-        An ``Origin`` that is this site, or one listed in ``CORS_ORIGINS``, is allowed;
-        any other origin, and one that cannot be parsed, is refused. Where ``Origin``
-        says nothing (``null``: a page with ``referrer: no-referrer``, a sandboxed frame;
-        or absent), the browser's ``Sec-Fetch-Site`` decides: only ``same-origin`` and
-        ``none`` (typed or bookmarked) pass, so a foreign page's self-submitting form is
-        refused. A client that sends neither header is no browser, so no reader can be
-        made to post through it; it passes (the form works with curl)."""
-        header = request.headers.get("origin")
-        fetch_site = request.headers.get("sec-fetch-site", "").strip().lower()
-        if header is not None and header.strip().lower() != "null":
-            origin = normalise_origin(header)
-            if origin is not None and origin == self._own_origin(request):
-                return None, True
-            if origin is not None and origin in self.settings.cors_origins:
-                return origin, True
-            return None, False
-        if fetch_site:
-            return None, fetch_site in ("same-origin", "none")
-        # Origin: null with no Sec-Fetch-Site (an old browser): a form only, never JSON
-        return None, header is None or not strict
-
-    def _own_origin(self, request: Request) -> str | None:
-        return normalise_origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
 
     async def read_body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes
@@ -226,6 +192,18 @@ class Receiver:
 
 
 # Helper functions
+
+
+def endpoint_path(site: SiteConfig) -> str:
+    """The route of the endpoint: the path of the manifest's ``endpoint``, ``{id}`` as ``{assessment_id}``."""
+    path = urlsplit(site.endpoint).path
+    if "{id}" not in path or not path.startswith("/"):
+        raise SettingsError(
+            "SITE_DIR",
+            f"the manifest's endpoint {site.endpoint!r} (extra.assessment.endpoint in mkdocs.yml) has no path with {{id}}",
+            "set it to e.g. /api/assessments/{id}/submissions and build again",
+        )
+    return path.replace("{id}", "{assessment_id}")
 
 
 def media_type(request: Request) -> str:

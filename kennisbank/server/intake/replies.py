@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from kennisbank.assessment import Assessment, render_result
 from kennisbank.manifest import Shell
@@ -26,6 +26,14 @@ PEER_LABELS = ("heading", "caption", "theme", "yours", "median", "count", "posit
 """The site strings ``peers_<label>`` the comparison's heading and table are written with."""
 
 
+def article_url(site: SiteConfig, assessment: Assessment, lang: str) -> str:
+    """The absolute path of the assessment's article in ``lang`` (the server serves the site at /):
+    the way back from a reply, and the base of the result's links, here and in the dashboard."""
+    page = assessment.article.removesuffix(".md")
+    page = "" if page == "index" else page.removesuffix("/index") + "/"
+    return "/" + site.language(lang).prefix + page
+
+
 @dataclass(frozen=True)
 class Replies:
     site: SiteConfig
@@ -36,24 +44,16 @@ class Replies:
 
     # Pieces
 
-    def article_url(self, assessment: Assessment, lang: str) -> str:
-        """The absolute path of the assessment's article in ``lang`` (the server serves the site at /)."""
-        page = assessment.article.removesuffix(".md")
-        page = "" if page == "index" else page.removesuffix("/index") + "/"
-        return "/" + self.site.language(lang).prefix + page
-
     def _page(self, lang: str, template: str, *, title_prefix: str = "", **context) -> str:
         content = templates.get_template(f"server/{template}").render(format_number=number, lang=lang, **context)
         return self.shells()[lang].render(content, title_prefix=title_prefix)
 
     def _back(self, assessment: Assessment, lang: str) -> dict[str, str]:
-        return {"back_url": self.article_url(assessment, lang) + "#" + assessment.id, "back_text": assessment.string("back", lang)}
+        return {"back_url": article_url(self.site, assessment, lang) + "#" + assessment.id, "back_text": assessment.string("back", lang)}
 
     # Replies
 
-    def stored(
-        self, assessment: Assessment, accepted: Accepted, public_id: str, as_json: bool, headers: Mapping[str, str], peers: Mapping[str, Any] | None = None
-    ) -> Response:
+    def stored(self, assessment: Assessment, accepted: Accepted, public_id: str, as_json: bool, peers: Mapping[str, Any] | None = None) -> Response:
         """``peers``: where the reader stands among earlier submissions (:func:`.peers.standing`)."""
         lang = accepted.lang
         if peers is not None:
@@ -67,24 +67,24 @@ class Replies:
                 "follow_up": accepted.follow_up,
                 **({"peers": peers} if peers is not None else {}),
             }
-            return JSONResponse(reply, status_code=201, headers={**NO_STORE, **headers})
+            return JSONResponse(reply, status_code=201, headers=NO_STORE)
         html = self._page(
             lang,
             "result.html",
             sent=assessment.string("sent", lang, id=public_id),
             follow_up=assessment.string("follow_up", lang) if accepted.follow_up else "",
             consent_notice=assessment.string("error_consent", lang) if accepted.contact_given and not accepted.consent else "",
-            result=render_result(assessment, lang, accepted.result, accepted.answers, article_url=self.article_url(assessment, lang), heading_level=2),
+            result=render_result(assessment, lang, accepted.result, accepted.answers, article_url=article_url(self.site, assessment, lang), heading_level=2),
             peers=peers,
             **self._back(assessment, lang),
         )
         return HTMLResponse(html, status_code=200, headers=NO_STORE)
 
-    def problems(self, assessment: Assessment, lang: str, as_json: bool, problems: Mapping[str, Problem], headers: Mapping[str, str]) -> Response:
+    def problems(self, assessment: Assessment, lang: str, as_json: bool, problems: Mapping[str, Problem]) -> Response:
         texts = messages(assessment, problems, lang, self.site.strings)
         if as_json:
-            return JSONResponse({"errors": texts}, status_code=422, headers={**NO_STORE, **headers})
-        article = self.article_url(assessment, lang)
+            return JSONResponse({"errors": texts}, status_code=422, headers=NO_STORE)
+        article = article_url(self.site, assessment, lang)
         known = {question.id for question in assessment.questions}
         items = []
         for field, text in texts.items():

@@ -16,12 +16,10 @@ import json
 import mailbox
 import smtplib
 import ssl
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -29,13 +27,11 @@ import idna
 from standardwebhooks import Webhook
 
 from kennisbank.assessment import Assessment, score
-from kennisbank.server import redaction
+from kennisbank.server.channels import NotifySettings, is_lead
 from kennisbank.server.db.store import ContactRequest, Submission
-from kennisbank.server.settings import Settings
 from kennisbank.siteconfig import SiteConfig
 from kennisbank.templating import templates
 
-EMAIL, WEBHOOK = "email", "webhook"
 SEND_TIMEOUT = 30
 #: how many of the weakest answers the email lists
 WEAKEST = 5
@@ -92,50 +88,6 @@ def reply_to(name: str, address: str) -> tuple[str, bool]:
 
 class PermanentFailure(Exception):
     """Trying again cannot help (a webhook answered 410 Gone): the delivery fails for good."""
-
-
-@dataclass(frozen=True)
-class NotifySettings:
-    mode: str = "leads"
-    """``leads`` (consent and contact details), ``all`` or ``off``."""
-    smtp_url: str = ""
-    to: str = ""
-    sender: str = ""
-    maildir: Path = Path("var/mail")
-    webhook_url: str = ""
-    webhook_secret: str = ""
-
-    @classmethod
-    def of(cls, settings: Settings) -> NotifySettings:
-        """What the server's ``settings`` say the outbox sends with."""
-        return cls(
-            mode=settings.notify,
-            smtp_url=settings.smtp_url,
-            to=settings.notify_to or "consultant@localhost",
-            sender=settings.notify_from or "kennisbank@localhost",
-            maildir=settings.maildir,
-            webhook_url=settings.webhook_url,
-            webhook_secret=settings.webhook_secret,
-        )
-
-    def request_channels(self) -> list[str]:
-        """A reader's question or privacy request always goes to the consultant, unless NOTIFY=off."""
-        return [] if self.mode == "off" else [EMAIL]
-
-    def channels(self, submission: Submission) -> list[str]:
-        """The deliveries ``submission`` triggers."""
-        if self.mode == "off" or (self.mode == "leads" and not is_lead(submission)):
-            return []
-        return [EMAIL] + ([WEBHOOK] if self.webhook_url else [])
-
-    @property
-    def transport(self) -> str:
-        return f"SMTP {redaction.url(self.smtp_url)}" if self.smtp_url else f"the Maildir {self.maildir}"
-
-
-def is_lead(submission: Submission) -> bool:
-    """A reader who consented and left a way to reach them, or asked to discuss the result."""
-    return submission.consent and submission.has_contact
 
 
 # Email

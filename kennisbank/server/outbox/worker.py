@@ -50,15 +50,13 @@ from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+from kennisbank.server.channels import EMAIL, WEBHOOK, NotifySettings
 from kennisbank.server.db.store import Delivery, SubmissionStore, utc_now
 from kennisbank.server.intake.definitions import Changed, Definitions
 from kennisbank.server.outbox import notify
 from kennisbank.server.outbox.notify import (
-    EMAIL,
-    WEBHOOK,
     Mailer,
     NeedsSMTPUTF8,
-    NotifySettings,
     PermanentFailure,
     email_message,
     prepare,

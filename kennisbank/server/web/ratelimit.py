@@ -36,6 +36,9 @@ def client_key(host: str | None) -> str:
 
 
 class RateLimiter:
+    #: answers at once, from memory: asked on the event loop (the shared limiter's is ``True``)
+    blocking = False
+
     def __init__(self, count: int, seconds: float, clock: Callable[[], float] = time.monotonic):
         self.count = count
         self.seconds = seconds

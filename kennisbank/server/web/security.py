@@ -19,13 +19,14 @@ few hundred bytes at most; the HTML result page of a plain form post (some 33 KB
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from kennisbank.server.dashboard.paths import COOKIE, SECURE_COOKIE
 
 
 def content_security_policy(script_hashes: Iterable[str]) -> str:
@@ -79,21 +80,24 @@ def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
 _DOCUMENT_TYPES = (b"text/html", b"image/svg+xml")
 
 
-#: The dashboard (``kennisbank.server.dashboard``): the one place a cookie may be set,
-#: and only its session cookie; its pages bring their own, stricter policy.
-DASHBOARD_PATH = "/beheer/"
-DASHBOARD_COOKIES = (COOKIE.encode() + b"=", SECURE_COOKIE.encode() + b"=")
-
-
 class SecurityHeaders:
-    """Adds the security headers to every HTTP response and drops any ``Set-Cookie``
-    (except the dashboard's session cookie on its own responses)."""
+    """Adds the security headers to every HTTP response of the app it wraps, and drops
+    every ``Set-Cookie`` except those of the cookies named in ``cookies``.
 
-    def __init__(self, app: ASGIApp, csp: str):
+    ``csp`` is the policy of documents, ``resource_policy`` that of everything else;
+    ``defaults`` are headers a response gets unless it brings its own. The site uses it
+    with its own policy and no cookie; the dashboard, mounted apart, with its own stricter
+    policy, its session cookie and ``noindex``, ``no-store`` (:mod:`kennisbank.server.dashboard.views`)."""
+
+    def __init__(
+        self, app: ASGIApp, csp: str, *, resource_policy: str = RESOURCE_POLICY, cookies: Iterable[str] = (), defaults: Mapping[str, str] | None = None
+    ):
         self.app = app
         self.document = _encoded(document_headers(csp))
-        self.resource = _encoded(RESOURCE_HEADERS)
+        self.resource = _encoded({**RESOURCE_HEADERS, "content-security-policy": resource_policy})
         self.names = {name for name, _ in self.document} | {b"set-cookie"}
+        self.cookies = tuple(name.encode("latin-1") + b"=" for name in cookies)
+        self.defaults = _encoded({name.lower(): value for name, value in (defaults or {}).items()})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,29 +106,31 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                kept = [(name, value) for name, value in message.get("headers", []) if name.lower() not in self.names]
+                sent = message.get("headers", [])
+                kept = [(name, value) for name, value in sent if name.lower() not in self.names]
+                kept += [(name, value) for name, value in sent if name.lower() == b"set-cookie" and self.cookies and value.startswith(self.cookies)]
+                present = {name.lower() for name, _ in kept}
                 kind = next((value for name, value in kept if name.lower() == b"content-type"), b"")
                 document = not kind or kind.lower().startswith(_DOCUMENT_TYPES)
                 added = self.document if document else self.resource
-                if scope["path"].startswith(DASHBOARD_PATH):  # its session cookie, and its own policy instead of the site's
-                    own = [
-                        (n, v)
-                        for n, v in message.get("headers", [])
-                        if n.lower() == b"content-security-policy" or (n.lower() == b"set-cookie" and v.startswith(DASHBOARD_COOKIES))
-                    ]
-                    if any(n.lower() == b"content-security-policy" for n, _ in own):
-                        added = [(n, v) for n, v in added if n != b"content-security-policy"]
-                    kept += own
-                message = {**message, "headers": kept + added}
+                message = {**message, "headers": kept + added + [(name, value) for name, value in self.defaults if name not in present]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def guarded(csp: str, **options: Any) -> list[Middleware]:
+    """The middleware of one part of the app (a ``Mount``): :class:`SecurityHeaders` with
+    ``csp`` and ``options``, and inside it Starlette's ``ExceptionMiddleware``, so that an
+    HTTP error raised by the routing itself (a 405 for a method no route takes) is answered
+    inside the part's headers too, not by the app's outer handler past them."""
+    return [Middleware(SecurityHeaders, csp=csp, **options), Middleware(ExceptionMiddleware)]
 
 
 def server_error(request: Request, exc: Exception) -> Response:
     """The reply to an unhandled exception, with the headers of any other resource.
 
     Starlette's ``ServerErrorMiddleware`` sits outside every middleware an app adds and
-    sends this reply itself, past :class:`SecurityHeaders`; installed as the app's
+    sends this reply itself, past every :class:`SecurityHeaders`; installed as the app's
     handler for 500 it carries the headers on its own."""
     return PlainTextResponse("Internal Server Error", status_code=500, headers=RESOURCE_HEADERS)

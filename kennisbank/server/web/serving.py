@@ -27,12 +27,13 @@ Several processes use uvicorn's supervisor (``uvicorn.supervisors.Multiprocess``
 rather than a pre-fork of our own: it binds the socket once and passes it to each
 worker, restarts a worker that dies (a SIGKILL too) or stops answering its health
 ping, stops the parent when a worker cannot start at all, and restarts them one by one
-on SIGHUP. Its workers are spawned, not forked, so each imports the app by name
-(:func:`worker_app`, reading the same environment) and the protocol's settings must
+on SIGHUP. Its workers are spawned, not forked, so each imports the app's factory by
+name (``factory``: ``kennisbank.server.app:worker_app``, reading the same environment)
+and the protocol's settings must
 pickle (:meth:`GuardedH11Protocol.configured` is a ``functools.partial``). The parent
 opens the site and the database once first, so a bad setting stops the start with its
 message, and migrations run once before any worker; it then runs the outbox worker
-(exactly one per database) while uvicorn supervises the rest.
+(exactly one per database, made by the app: ``outbox``) while uvicorn supervises the rest.
 
 The wrapper over uvicorn's h11 protocol is ours because uvicorn offers no request
 deadline (Kludex/uvicorn#157 was closed without one); h11 rather than httptools so
@@ -57,8 +58,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from kennisbank.server.web.ratelimit import client_key
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from starlette.types import ASGIApp
 
+    from kennisbank.server.outbox.worker import WorkerProcess
     from kennisbank.server.settings import Settings
 
 log = logging.getLogger("kennisbank.server")
@@ -329,42 +331,23 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def worker_app() -> FastAPI:
-    """The app of one worker of ``kennisbank serve --workers N``: uvicorn's spawned worker
-    imports this by name and calls it. The settings come from the environment the
-    parent checked; the parent runs the outbox worker, so this app does not."""
-    from kennisbank.server.app import create_app
-    from kennisbank.server.settings import Settings
-
-    quiet_floods()
-    return create_app(Settings.from_env(), outbox_worker=False)
-
-
-def run(settings: Settings, app: FastAPI) -> None:
-    """Serve ``app`` (made by ``create_app(settings, outbox_worker=True)``) in this process,
-    or with ``settings.workers`` above 1, the same app in that many worker processes.
-
-    For several workers ``app`` has checked the site and migrated the database; it is
-    closed and not served here (each worker makes its own)."""
+def run(settings: Settings, app: ASGIApp, *, factory: str, outbox: WorkerProcess | None = None) -> None:
+    """Serve ``app`` in this process, or with ``settings.workers`` above 1, the app that
+    ``factory`` (``"module:function"``, imported and called in each spawned worker) makes,
+    in that many worker processes, with ``outbox`` (the one outbox worker, if any) supervised
+    beside them; ``app`` itself is then not served."""
     import uvicorn
 
     quiet_floods()
     if settings.workers == 1:
         uvicorn.run(app, **uvicorn_options(settings))
         return
-    from kennisbank.server.app import _outbox_worker
-
-    store = app.state.store
-    try:
-        worker = _outbox_worker(settings, store)
-    finally:
-        store.close()
     stop = threading.Event()
-    supervisor = threading.Thread(target=worker.supervise_until, args=(stop,), name="outbox", daemon=True) if worker else None
+    supervisor = threading.Thread(target=outbox.supervise_until, args=(stop,), name="outbox", daemon=True) if outbox else None
     if supervisor is not None:
         supervisor.start()
     try:
-        uvicorn.run("kennisbank.server.web.serving:worker_app", factory=True, workers=settings.workers, **uvicorn_options(settings))
+        uvicorn.run(factory, factory=True, workers=settings.workers, **uvicorn_options(settings))
     finally:
         stop.set()
         if supervisor is not None:
