@@ -460,6 +460,15 @@ def test_the_audit_log_shows_who_did_what(logged_in):
     assert html.count(EMAIL) >= 3 and "ingelogd" in html and "inzendingen geëxporteerd" in html
 
 
+@pytest.mark.parametrize("before", ["99999999999999999999", "9223372036854775808", "0", "-1", "x"])
+def test_the_audit_log_takes_any_page_marker_without_a_server_error(logged_in, before):
+    """Issue 25, finding 9: ``?before=99999999999999999999`` was an OverflowError, a 500; a marker
+    out of range is the first page."""
+    client, csrf = logged_in
+    response = client.get(f"/beheer/logboek?before={before}")
+    assert response.status_code == 200 and "ingelogd" in response.text
+
+
 # Language
 
 

@@ -501,7 +501,9 @@ class Dashboard:
         if session is None:
             return self.login_redirect(request)
         before = request.query_params.get("before", "")
-        entries = await self.run(self.store.audit_log, 100, int(before) if before.isdigit() else None)
+        # an entry's id is a signed 64-bit integer: a marker outside 1..2**63-1 is no page, the first one is shown
+        marker = int(before) if before.isascii() and before.isdigit() and len(before) <= 19 else None
+        entries = await self.run(self.store.audit_log, 100, marker if marker and marker < 2**63 else None)
         return self.page(request, "audit.html", session.lang, session, entries=entries)
 
 
