@@ -21,7 +21,7 @@ from .scoring import Result, check_answers
 #: Strings the script needs; the rest of the texts are in the markup.
 CLIENT_STRINGS = ("progress", "score_value", "theme_score", "restored", "cleared", "sending", "sent", "send_failed", "reload", "follow_up")
 #: Strings it needs when the definition uses the feature that requires them.
-CLIENT_FEATURE_STRINGS = ("unknown_count", "not_applicable", "theme_not_applicable", "gate_intro")
+CLIENT_FEATURE_STRINGS = ("unknown_count", "not_applicable", "theme_not_applicable", "gate_intro", "score_capped", "insufficient_count")
 
 
 def _page_url(source: str) -> str:
@@ -66,7 +66,7 @@ def client_data(assessment: Assessment, locale: str, endpoint: str) -> dict[str,
         "labels": {
             **{str(o.value): o.label[locale] for o in assessment.scale},
             **({UNKNOWN: assessment.unknown.label[locale]} if assessment.unknown else {}),
-            **({NOT_APPLICABLE: assessment.strings["not_applicable"][locale]} if assessment.context else {}),
+            **({NOT_APPLICABLE: assessment.strings["not_applicable"][locale]} if "not_applicable" in assessment.strings else {}),
         },
         "unknown": {"value": UNKNOWN, "countsAs": assessment.unknown.counts_as} if assessment.unknown else None,
         "notApplicable": NOT_APPLICABLE,
@@ -78,6 +78,7 @@ def client_data(assessment: Assessment, locale: str, endpoint: str) -> dict[str,
                 "theme": q.theme,
                 "weight": q.weight,
                 "unknown": q.allows_unknown,
+                "mayNotApply": q.may_not_apply,
                 "appliesTo": list(q.applies_to) if q.applies_to is not None else None,
                 "texts": {option: text[locale] for option, text in q.text_by_context.items()},
             }
@@ -85,8 +86,16 @@ def client_data(assessment: Assessment, locale: str, endpoint: str) -> dict[str,
         ],
         "bands": [{"id": b.id, "min": b.min, "max": b.max} for b in assessment.bands],
         "gates": [
-            {"id": g.id, "maxBand": g.max_band, "below": g.below, **({"question": g.question} if g.question else {"theme": g.theme})} for g in assessment.gates
+            {
+                "id": g.id,
+                "maxBand": g.max_band,
+                "below": g.below,
+                **({"question": g.question} if g.question else {"questions": list(g.questions)} if g.questions else {"theme": g.theme}),
+            }
+            for g in assessment.gates
         ],
+        "verdict": {"capScore": assessment.verdict.cap_score, "unknownLimit": assessment.verdict.unknown_limit},
+        "conflicts": [{"id": c.id, "when": [{"question": w.question, "below": w.below, "atLeast": w.at_least} for w in c.when]} for c in assessment.conflicts],
         "strings": {key: assessment.strings[key][locale] for key in (*CLIENT_STRINGS, *CLIENT_FEATURE_STRINGS) if key in assessment.strings},
     }
 
