@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import escape
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority, get_plugin_logger
 from mkdocs.structure.pages import Page
@@ -30,6 +31,9 @@ from kennisbank.translations import split_locale
 log = get_plugin_logger("assessment")
 
 MARKER = re.compile(r"<!--\s*md:assessment\s+(?P<id>\S+?)\s*-->")
+#: ``<!-- md:assessment-facts contract-check questions -->`` (or ``minutes``): the number a page
+#: states, from the definition, so that no page types its own
+FACTS = re.compile(r"<!--\s*md:assessment-facts\s+(?P<id>\S+?)\s+(?P<key>\w+)\s*-->")
 
 _state: dict = {}
 
@@ -67,6 +71,8 @@ def on_files(files, config):
 
 
 def on_page_content(html: str, page: Page, config, files):
+    if "md:assessment-facts" in html:
+        html = FACTS.sub(lambda match: _fact(match["id"], match["key"], page), html)
     if "md:assessment" in html:
         html = MARKER.sub(lambda match: _render(match["id"], page, config), html)
     _check_article_sections(page)
@@ -99,6 +105,28 @@ def _current_locale(config) -> str:
 
 def _source_path(page: Page) -> str:
     return split_locale(page.file.src_uri, _state["site"].locales)[0]
+
+
+def _fact(assessment_id: str, key: str, page: Page) -> str:
+    assessment = _assessment(assessment_id, page, f"<!-- md:assessment-facts {assessment_id} {key} -->")
+    facts = assessment.facts(_state["locale"])
+    if key not in facts or not facts[key]:
+        raise PluginError(
+            f"{page.file.src_uri}: <!-- md:assessment-facts {assessment_id} {key} -->: '{key}' is not a fact of {assessment.source.name}. "
+            f"Fix: use one of {', '.join(k for k, v in facts.items() if v)} (minutes: set 'minutes:' in the definition)"
+        )
+    return str(escape(facts[key]))
+
+
+def _assessment(assessment_id: str, page: Page, marker: str):
+    assessment = _state["assessments"].get(assessment_id)
+    if assessment is None:
+        known = ", ".join(sorted(_state["assessments"])) or "(none)"
+        raise PluginError(
+            f"{page.file.src_uri}: unknown assessment '{assessment_id}' in {marker}. "
+            f"Fix: use one of {known}, or add {assessment_id}.yml to {_state['site'].assessment_dir}"
+        )
+    return assessment
 
 
 def _render(assessment_id: str, page: Page, config) -> str:
