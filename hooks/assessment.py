@@ -145,6 +145,7 @@ def _render(assessment_id: str, page: Page, config) -> str:
         action=_state["site"].endpoint.format(id=assessment.id),
         article_url=_relative(page, assessment.article),
         privacy_url=_relative(page, "privacy.md"),
+        facts=_state["site"].facts(_state["locale"]),
     )
 
 

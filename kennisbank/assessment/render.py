@@ -52,8 +52,16 @@ def storage_key(assessment: Assessment) -> str:
     return f"kennisbank:assessment:{assessment.id}"
 
 
-def client_data(assessment: Assessment, locale: str, endpoint: str) -> dict[str, Any]:
+def _filled(text: str, facts: Mapping[str, str]) -> str:
+    """``text`` with the operator's facts (``{reply_time}``) filled in, other placeholders kept for the script."""
+    for key, value in facts.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+def client_data(assessment: Assessment, locale: str, endpoint: str, facts: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What ``assessment.js`` scores with: weights, scale, bands, and a few strings."""
+    facts = facts or {}
     return {
         "id": assessment.id,
         "version": assessment.version,
@@ -96,16 +104,16 @@ def client_data(assessment: Assessment, locale: str, endpoint: str) -> dict[str,
         ],
         "verdict": {"capScore": assessment.verdict.cap_score, "unknownLimit": assessment.verdict.unknown_limit},
         "conflicts": [{"id": c.id, "when": [{"question": w.question, "below": w.below, "atLeast": w.at_least} for w in c.when]} for c in assessment.conflicts],
-        "strings": {key: assessment.strings[key][locale] for key in (*CLIENT_STRINGS, *CLIENT_FEATURE_STRINGS) if key in assessment.strings},
+        "strings": {key: _filled(assessment.strings[key][locale], facts) for key in (*CLIENT_STRINGS, *CLIENT_FEATURE_STRINGS) if key in assessment.strings},
     }
 
 
-def _context(assessment: Assessment, locale: str, article_url: str) -> dict[str, Any]:
+def _context(assessment: Assessment, locale: str, article_url: str, facts: Mapping[str, str] | None = None) -> dict[str, Any]:
     def t(text: Mapping[str, str] | None) -> str:
         return text[locale] if text else ""
 
     def s(key: str, **values: object) -> str:
-        return assessment.string(key, locale, **values)
+        return assessment.string(key, locale, **{**(facts or {}), **values})
 
     advice_order = sorted(assessment.questions, key=lambda q: (-q.weight, assessment.questions.index(q)))
     return {
@@ -127,15 +135,19 @@ def _context(assessment: Assessment, locale: str, article_url: str) -> dict[str,
     }
 
 
-def render_form(assessment: Assessment, locale: str, *, action: str, article_url: str = "", privacy_url: str = "") -> Markup:
-    """The complete form, usable without JavaScript, with the result skeleton and its data."""
+def render_form(
+    assessment: Assessment, locale: str, *, action: str, article_url: str = "", privacy_url: str = "", facts: Mapping[str, str] | None = None
+) -> Markup:
+    """The complete form, usable without JavaScript, with the result skeleton and its data.
+
+    ``facts``: the operator's texts its strings may name (``{reply_time}``, ``SiteConfig.facts``)."""
     template = templates.get_template("assessment/form.html")
     return Markup(
         template.render(
-            **_context(assessment, locale, article_url),
+            **_context(assessment, locale, article_url, facts),
             action=action,
             privacy_url=privacy_url,
-            data=client_data(assessment, locale, action),
+            data=client_data(assessment, locale, action, facts),
             result=None,
             answers={},
         )
