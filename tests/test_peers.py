@@ -231,7 +231,7 @@ def test_at_the_threshold_the_reply_matches_brute_force_in_json_and_on_the_page(
         "same": expected["same"],
         "median": expected["median"],
     }
-    assert f"higher than that of {expected['higher_than']} % of the {minimum} contracts" in reply["text"]
+    assert f"higher than that of {expected['higher_than']}% of the {minimum} contracts" in reply["text"]
     # the same figures without JavaScript: one more earlier submission now (the JSON one above)
     earlier.append(mine)
     mine_form = score(ASSESSMENT, {**CONTEXT, **dict.fromkeys(QUESTIONS, 1)})

@@ -1,4 +1,4 @@
-"""The public page "how contracts in the field score" (docs/praktijk.<lang>.md, filled
+"""The public page "how other organisations' contracts score" (docs/praktijk.<lang>.md, filled
 in by the server): in both languages, in the nav and the sitemap, below the threshold
 how many more are needed, at it the figures of a brute-force count, not stale after a
 write by this or another process, valid HTML (vnu) and clean for axe in Chromium."""
@@ -35,7 +35,7 @@ def test_the_page_is_built_in_both_languages_in_the_nav_and_the_sitemap(site):
         heading = page.find("h1")
         for link in heading.select("a.headerlink"):
             link.decompose()
-        assert heading.get_text(strip=True) == ("Hoe contracten in de praktijk scoren" if lang == "nl" else "How contracts in the field score")
+        assert heading.get_text(strip=True) == ("Hoe contracten in de praktijk scoren" if lang == "nl" else "How other organisations' contracts score")
         assert "<!-- kb:peers -->" in str(page)  # the static page keeps its placeholder; the server fills it in
     home = site.html("index.html")
     assert home.select_one('nav a[href$="praktijk/"]') is not None
