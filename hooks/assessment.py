@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import escape
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority, get_plugin_logger
 from mkdocs.structure.pages import Page
@@ -29,6 +30,9 @@ from kennisbank.translations import split_locale
 log = get_plugin_logger("assessment")
 
 MARKER = re.compile(r"<!--\s*md:assessment\s+(?P<id>\S+?)\s*-->")
+#: ``<!-- md:assessment-facts contract-check questions -->`` (or ``minutes``): the number a page
+#: states, from the definition, so that no page types its own
+FACTS = re.compile(r"<!--\s*md:assessment-facts\s+(?P<id>\S+?)\s+(?P<key>\w+)\s*-->")
 
 # Hooks
 
@@ -61,6 +65,8 @@ def on_files(files, config):
 
 def on_page_content(html: str, page: Page, config, files):
     state = _state(config)
+    if "md:assessment-facts" in html:
+        html = FACTS.sub(lambda match: _fact(state, match["id"], match["key"], page), html)
     if "md:assessment" in html:
         html = MARKER.sub(lambda match: _render(state, match["id"], page), html)
     _check_article_sections(state, page)
@@ -96,6 +102,28 @@ def _source_path(state: dict, page: Page) -> str:
     return split_locale(page.file.src_uri, state["site"].locales)[0]
 
 
+def _fact(state: dict, assessment_id: str, key: str, page: Page) -> str:
+    assessment = _assessment(state, assessment_id, page, f"<!-- md:assessment-facts {assessment_id} {key} -->")
+    facts = assessment.facts(state["locale"])
+    if key not in facts or not facts[key]:
+        raise PluginError(
+            f"{page.file.src_uri}: <!-- md:assessment-facts {assessment_id} {key} -->: '{key}' is not a fact of {assessment.source.name}. "
+            f"Fix: use one of {', '.join(k for k, v in facts.items() if v)} (minutes: set 'minutes:' in the definition)"
+        )
+    return str(escape(facts[key]))
+
+
+def _assessment(state: dict, assessment_id: str, page: Page, marker: str):
+    assessment = state["assessments"].get(assessment_id)
+    if assessment is None:
+        known = ", ".join(sorted(state["assessments"])) or "(none)"
+        raise PluginError(
+            f"{page.file.src_uri}: unknown assessment '{assessment_id}' in {marker}. "
+            f"Fix: use one of {known}, or add {assessment_id}.yml to {state['site'].assessment_dir}"
+        )
+    return assessment
+
+
 def _render(state: dict, assessment_id: str, page: Page) -> str:
     assessment = state["assessments"].get(assessment_id)
     if assessment is None:
@@ -112,6 +140,7 @@ def _render(state: dict, assessment_id: str, page: Page) -> str:
         action=state["site"].endpoint.format(id=assessment.id),
         article_url=_relative(state, page, assessment.article),
         privacy_url=_relative(state, page, "privacy.md"),
+        facts=state["site"].facts(state["locale"]),
     )
 
 

@@ -15,12 +15,14 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority, get_plugin_logger
 
 from kennisbank import buildrun
+from kennisbank.operator import Operator, OperatorError
 from kennisbank.publisher import Publisher, PublisherError, is_public
 from kennisbank.siteconfig import from_mkdocs
 
 log = get_plugin_logger("publisher")
 
 MARKER = re.compile(r"<!--\s*md:publisher\s+(?P<key>\w+)\s*-->")
+OPERATOR = re.compile(r"<!--\s*md:operator\s+(?P<key>\w+)\s*-->")
 
 
 @event_priority(-110)  # after mkdocs-static-i18n has set this build's language
@@ -31,19 +33,36 @@ def on_config(config):
     except PublisherError as exc:
         raise PluginError(str(exc)) from None
     problems = publisher.problems()
-    if problems and is_public(config.site_url or ""):
+    site = from_mkdocs(config)
+    try:
+        operator = Operator.from_mapping(config.extra.get("operator"), site.locales)
+    except OperatorError as exc:
+        raise PluginError(str(exc)) from None
+    placeholders = operator.problems()
+    if (problems or placeholders) and is_public(config.site_url or ""):
         raise PluginError(
-            f"the site is built for {config.site_url}, but the publisher is not identified:\n  "
-            + "\n  ".join(problems)
-            + "\nReaders must be able to see who publishes the site (GDPR art. 13, art. 3:15d BW)."
+            f"the site is built for {config.site_url}, but it is not ready to go live:\n  "
+            + "\n  ".join(problems + placeholders)
+            + "\nReaders must be able to see who publishes the site and who processes their data (GDPR art. 13, art. 3:15d BW)."
         )
     locale = config.plugins["i18n"].current_language
-    site = from_mkdocs(config)
-    state.update(publisher=publisher, problems=problems, labels={key: site.string(key, locale) for key in ("publisher_kvk", "publisher_unconfigured")})
+    state.update(
+        publisher=publisher,
+        operator=operator,
+        locale=locale,
+        strings=site.strings,
+        problems=problems,
+        labels={key: site.string(key, locale) for key in ("publisher_kvk", "publisher_unconfigured")},
+    )
 
 
 def on_page_content(html, page, config, files):
     state = _state(config)
+    if "md:operator" in html:
+        try:
+            html = OPERATOR.sub(lambda match: str(state["operator"].markup(match["key"], state["locale"], state["strings"])), html)
+        except (OperatorError, KeyError) as exc:
+            raise PluginError(f"docs/{page.file.src_uri}: {exc}. Fix: name an operator fact, and give extra.strings the privacy_* texts it needs") from None
     if "md:publisher" not in html:
         return html
     try:

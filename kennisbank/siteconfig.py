@@ -56,6 +56,8 @@ class SiteConfig:
     """``mkdocs.yml`` at build time; ``None`` where the configuration came from a manifest."""
     assessment_dir: Path | None = None
     """The folder of the assessment definitions at build time; ``None`` in the server."""
+    operator: Mapping[str, object] = field(default_factory=dict)
+    """``extra.operator`` as configured (kennisbank.operator); the manifest keeps it."""
 
     @property
     def locales(self) -> tuple[str, ...]:
@@ -71,9 +73,13 @@ class SiteConfig:
                 return lang
         raise KeyError(locale)
 
+    def facts(self, locale: str) -> dict[str, str]:
+        """The operator's texts a string may name (``{reply_time}``), in ``locale``."""
+        return {key: text[locale] for key, text in self.operator.items() if isinstance(text, Mapping) and isinstance(text.get(locale), str)}
+
     def string(self, key: str, locale: str, **values: Any) -> str:
-        """A site UI string in ``locale``, with ``{placeholders}`` filled in."""
-        return self.strings[key][locale].format(**values)
+        """A site UI string in ``locale``, with ``{placeholders}`` (and the operator's facts) filled in."""
+        return self.strings[key][locale].format(**{**self.facts(locale), **values})
 
     # The manifest's form
 
@@ -95,6 +101,7 @@ class SiteConfig:
             contact_endpoint=data.get("contact_endpoint", DEFAULT_CONTACT_ENDPOINT),
             strings=data["strings"],
             categories=data["categories"],
+            operator=data.get("operator", {}),
         )
 
 
@@ -151,6 +158,7 @@ def from_mkdocs(config: Any) -> SiteConfig:
         contact_endpoint=(extra.get("contact") or {}).get("endpoint", DEFAULT_CONTACT_ENDPOINT),
         strings=strings,
         categories=categories,
+        operator=dict(extra.get("operator") or {}),
         path=path,
         assessment_dir=((path.parent if path else Path.cwd()) / assessment.get("definitions", "assessments")).resolve(),
     )

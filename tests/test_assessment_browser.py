@@ -52,7 +52,7 @@ def test_all_weakest_answers_give_the_lowest_band(page, base_url, assessment):
     assert page.locator("[data-kb-score]").inner_text() == "0 van 100"
     assert page.locator('[data-kb-band="inspanning"]').is_visible()
     assert not page.locator('[data-kb-band="resultaatgericht"]').is_visible()
-    assert page.locator("[data-kb-advice]:visible").count() == len(_applying(assessment)) == 19
+    assert page.locator("[data-kb-advice]:visible").count() == len(_applying(assessment)) == 18
     assert "0 van 100" in page.locator("[data-kb-status]").inner_text()
 
 
@@ -158,7 +158,8 @@ def _random_answers(assessment, rng):
             if choice != "absent":
                 answers[q.id] = choice
         else:
-            answers[q.id] = rng.choice([0, 1, 2, "unknown"] if q.allows_unknown else [0, 1, 2])
+            choices = [0, 1, 2, "unknown"] if q.allows_unknown else [0, 1, 2]
+            answers[q.id] = rng.choice(choices + (["na"] if q.may_not_apply else []))
     return answers
 
 
@@ -181,12 +182,25 @@ def test_browser_and_python_agree_on_the_score(page, base_url, assessment):
                     "herstel-zonder-wachten": third,
                 }
             )
+        # issue 22: no reward; many "don't know" (the limit's edge); contradictions
+        sets.append({"dienstverlener": context, **{q.id: 2 for q in assessment.questions}, "bonus-malus": 0, "variabele-vergoeding": "unknown"})
+        for n in range(3, 7):
+            applying = _applying(assessment, context)
+            sets.append({"dienstverlener": context, **{q.id: 2 for q in assessment.questions}, **{q.id: "unknown" for q in applying[:n]}})
+        sets.append({"dienstverlener": context, **{q.id: 1 for q in assessment.questions}, "diensten-als-resultaat": 0})
+        sets.append({"dienstverlener": context, **{q.id: (0 if q.theme == "sturing" else 2) for q in assessment.questions}})
     browser_results = page.evaluate("([data, sets]) => sets.map(a => window.kennisbankAssessment.score(data, a))", [data, sets])
-    seen_gates, seen_unknown = set(), 0
+    seen_gates, seen_unknown, seen_unjudged, seen_conflicts = set(), 0, 0, set()
     for answers, from_browser in zip(sets, browser_results, strict=False):
         expected = score(assessment, answers)
         assert from_browser["score"] == expected.score, answers
-        assert from_browser["band"] == expected.band.id, answers
+        assert from_browser["rawScore"] == expected.raw_score, answers
+        assert from_browser["judged"] == expected.judged, answers
+        assert from_browser["band"] == (expected.band.id if expected.judged else None), answers
+        assert from_browser["conflicts"] == [c.id for c in expected.conflicts], answers
+        assert from_browser["applying"] == expected.applying
+        seen_unjudged += not expected.judged
+        seen_conflicts |= set(from_browser["conflicts"])
         assert from_browser["scoreBand"] == expected.score_band.id
         assert from_browser["gates"] == [g.id for g in expected.gates], answers
         assert from_browser["themes"] == {t.theme: t.score for t in expected.themes}
@@ -195,8 +209,9 @@ def test_browser_and_python_agree_on_the_score(page, base_url, assessment):
         assert from_browser["notApplicable"] == [q.id for q in expected.not_applicable]
         seen_gates |= set(from_browser["gates"])
         seen_unknown += bool(expected.unknown)
-    # the sets reached every gate, and "don't know"
+    # the sets reached every gate, every contradiction, "don't know", and no verdict
     assert seen_gates == {g.id for g in assessment.gates} and seen_unknown > 100
+    assert seen_conflicts == {c.id for c in assessment.conflicts} and seen_unjudged > 10
 
 
 def test_the_context_question_hides_and_shows_questions_and_changes_their_wording(page, base_url, assessment):
@@ -225,12 +240,11 @@ def test_the_result_explains_a_gate_and_counts_unknown_answers(page, base_url, a
     page.check('input[name="answer-eindsituatie-gebruiker"][value="0"]')
     page.check('input[name="answer-herstel-zonder-wachten"][value="0"]')
     expected = score(assessment, {"dienstverlener": "commercieel", **{q.id: (0 if q.theme == "resultaten" else 2) for q in assessment.questions}})
-    assert page.locator("[data-kb-score]").inner_text() == f"{expected.score} van 100"
+    assert page.locator("[data-kb-score]").inner_text() == f"{expected.score} van 100" == "39 van 100"
     gates = page.locator("[data-kb-gates]")
     assert gates.is_visible()
-    assert (
-        gates.locator("[data-kb-gate-intro]").inner_text()
-        == f"Met een score van {expected.score} zou jullie contract een ‘Resultaatgericht contract’ zijn, maar:"
+    assert gates.locator("[data-kb-gate-intro]").inner_text() == assessment.string(
+        "gate_intro", "nl", score=expected.raw_score, band="Resultaatgericht contract"
     )
     assert page.locator("[data-kb-gate]:visible").all_inner_texts() == [" ".join(assessment.gates[0].text["nl"].split())]
     assert page.locator('[data-kb-band="inspanning"]').is_visible()
@@ -249,7 +263,7 @@ def test_without_javascript_every_question_is_shown_and_the_server_scores_the_sa
     page = context.new_page()
     try:
         page.goto(f"{base_url}/{ARTICLE}/")
-        assert page.locator("fieldset[data-kb-question]:visible").count() == len(assessment.questions) == 20
+        assert page.locator("fieldset[data-kb-question]:visible").count() == len(assessment.questions) == 19
         assert page.locator("[data-kb-na]:visible").count() == sum(1 for q in assessment.questions if q.applies_to)
         assert page.locator(".kb-variant:visible").count() == 3  # the other wording, shown as a note
         form_checked = axe_without_javascript(browser, page)  # every question and "not applicable" shown
@@ -308,3 +322,59 @@ def test_no_console_errors_on_the_article(page, base_url, console_errors):
         _open(page, base_url, prefix)
         page.wait_for_load_state("networkidle")
     assert console_errors == []
+
+
+# The verdict (issue 22), named cases in Chromium: what the reader sees with the script
+
+
+def _answer(page, assessment, context="commercieel", default=2, **values):
+    _choose(page, context)
+    for question in _applying(assessment, context):
+        value = values.get(question.id.replace("-", "_"), default)
+        page.check(f'input[name="answer-{question.id}"][value="{value}"]')
+
+
+@pytest.mark.parametrize("context", ["commercieel", "ssc"])
+def test_chromium_neither_bonus_malus_nor_a_variable_fee_is_not_result_driven(page, base_url, assessment, context):
+    _open(page, base_url)
+    _answer(page, assessment, context, bonus_malus=0, variabele_vergoeding=0)
+    assert not page.locator('[data-kb-band="resultaatgericht"]').is_visible()
+    assert page.locator('[data-kb-band="gemengd"]').is_visible()
+    assert page.locator('[data-kb-gate="geen-beloning"]').is_visible()
+    assert page.locator("[data-kb-score]").inner_text() == "69 van 100"
+    assert "Gemengd contract" in page.locator("[data-kb-status]").inner_text()
+
+
+def test_chromium_no_outcome_agreements_is_an_effort_contract_with_a_number_that_agrees(page, base_url, assessment):
+    _open(page, base_url, "en/")
+    _answer(page, assessment, diensten_als_resultaat=0)
+    band = page.locator('[data-kb-band="inspanning"]')
+    assert band.is_visible() and not band.locator("[data-kb-band-advice]").is_visible()  # "the provider gets paid regardless" would contradict the answers
+    assert page.locator("[data-kb-score]").inner_text() == "39 out of 100"
+    assert page.locator("[data-kb-capped]").inner_text() == assessment.string("score_capped", "en", score=39, band="Best-efforts contract")
+    assert page.locator('[data-kb-conflict="eindsituatie-zonder-resultaten"]').is_visible()
+
+
+def test_chromium_all_dont_know_gives_no_band_and_is_not_counted_in_the_benchmark(page, base_url, assessment):
+    _open(page, base_url)
+    _answer(page, assessment, default="unknown")
+    assert page.locator("[data-kb-insufficient]").is_visible()
+    assert page.locator("[data-kb-band]:visible").count() == 0
+    assert not page.locator("[data-kb-score-box]").is_visible() and not page.locator("[data-kb-theme-scores]").is_visible()
+    total = len(_applying(assessment))
+    assert page.locator("[data-kb-insufficient-count]").inner_text() == assessment.string("insufficient_count", "nl", count=total, total=total)
+    assert page.locator("[data-kb-unknown-advice]:visible").count() == total  # what to find out, per question
+    with page.expect_response(lambda response: "/submissions" in response.url) as sent:
+        page.click(".kb-assessment button[type=submit]")
+    reply = sent.value.json()
+    assert reply["band"]["id"] == "_insufficient"
+    assert reply["peers"]["shown"] is False and "total" not in reply["peers"]
+    page.locator("[data-kb-peers]").wait_for(state="visible")
+    assert "telt je inzending ook niet mee" in page.locator("[data-kb-peers]").inner_text()
+
+
+def test_chromium_exit_data_may_be_not_applicable(page, base_url, assessment):
+    _open(page, base_url)
+    _answer(page, assessment, exit_data_terug="na", meetgegevens_inzien="na")
+    assert page.locator("[data-kb-score]").inner_text() == "100 van 100"
+    assert page.locator('td[data-kb-answer="exit-data-terug"]').inner_text() == "Niet van toepassing"

@@ -85,16 +85,17 @@ def test_real_definition_has_no_problems(raw):
     assert check(raw, LOCALES) == []
 
 
-def test_real_definition_loads_with_twenty_questions_in_both_languages():
+def test_real_definition_loads_with_nineteen_questions_in_both_languages():
     assessment = load_definition(REAL, LOCALES)
     assert isinstance(assessment, Assessment)
     assert assessment.id == "contract-check"
     assert assessment.source == REAL
-    assert assessment.version == 2
-    assert len(assessment.questions) == 20
-    assert len({q.id for q in assessment.questions}) == 20
-    # the questions Q8, Q10, Q12 and Q14 of version 1 asked several things: they were split, under new ids
-    retired = {"meting-vastgelegd", "gebruikerservaring-telt", "escalatie-en-opzegging", "exitafspraken"}
+    assert assessment.version == 3
+    assert len(assessment.questions) == 19
+    assert len({q.id for q in assessment.questions}) == 19
+    # the questions Q8, Q10, Q12 and Q14 of version 1 asked several things: they were split, under new ids;
+    # version 3 made the reader's own capacity (not a property of the contract) a note in the advice
+    retired = {"meting-vastgelegd", "gebruikerservaring-telt", "escalatie-en-opzegging", "exitafspraken", "kennis-en-capaciteit"}
     assert set(assessment.data["retired_ids"]) == retired and not retired & {q.id for q in assessment.questions}
     # the article's points that had no question: paid extra work, and guaranteed revenue
     assert {"meerwerk-prijs", "volumegarantie"} <= {q.id for q in assessment.questions}
@@ -131,7 +132,7 @@ def test_real_article_exists_and_has_every_cited_section():
 def test_load_definitions_finds_the_real_definition_by_id():
     assessments = load_definitions(DEFINITIONS, LOCALES)
     assert list(assessments) == ["contract-check"]
-    assert len(assessments["contract-check"].questions) == 20
+    assert len(assessments["contract-check"].questions) == 19
 
 
 # Every validation failure: file, place, problem and fix
@@ -191,7 +192,7 @@ CASES = [
         _set("questions[2].wieght", 2),
         "questions[2].wieght",
         "unknown key 'wieght'",
-        "allowed here: advice, applies_to, clause, help, id, section, text, text_by_context, theme, unknown_advice, weight",
+        "allowed here: advice, applies_to, clause, good_practice, help, id, may_not_apply, section, text, text_by_context, theme, unknown_advice, weight",
     ),
     ("unknown key in a text", _set("questions[1].text.english", "Hello"), "questions[1].text.english", "unknown key 'english'", "allowed here: en, nl"),
     (
@@ -202,7 +203,14 @@ CASES = [
         "add a en text (every text needs nl, en)",
     ),
     ("missing Dutch band title", _delete("bands[1].title.nl"), "bands[1].title.nl", "the text 'nl' is missing", "add a nl text"),
-    ("missing required key", _delete("questions[5].section"), "questions[5].section", "the key 'section' is missing", "add 'section:' under questions[5]"),
+    ("missing required key", _delete("questions[5].advice"), "questions[5].advice", "the key 'advice' is missing", "add 'advice:' under questions[5]"),
+    (
+        "question neither grounded nor good practice",
+        _delete("questions[5].section"),
+        "questions[5]",
+        "cites no section of the article and is not labelled good practice",
+        "add 'section:' (the heading id of the article's section that makes the point) or 'good_practice: true'",
+    ),
     ("missing string", _delete("strings.print"), "strings.print", "the key 'print' is missing", "add 'print:' under strings"),
     ("empty text", _set("questions[0].text.nl", ""), "questions[0].text.nl", "the text is empty", "write the text"),
     (
@@ -277,7 +285,7 @@ CASES = [
         "gate on a question and a theme",
         lambda d: d["gates"][0].update(theme="resultaten"),
         "gates[0]",
-        "names both a question and a theme",
+        "names more than one of them (question, theme)",
         "give exactly one of 'question:'",
     ),
     ("gate on nothing", lambda d: d["gates"][0].pop("question"), "gates[0]", "names neither a question nor a theme", "give exactly one of 'question:'"),
@@ -304,7 +312,7 @@ CASES = [
             d["bands"][2].update(min=99),
             d["gates"].append({"id": "te-zwak", "question": "exit-ondersteuning", "below": 1, "max_band": "gemengd", "text": {"nl": "x", "en": "x"}}),
         ],
-        "gates[3]",
+        "gates[5]",
         "can never lower a result: when it trips, the score is at most 97, already within band 'gemengd' or below",
         "cap at a lower band than 'gemengd'",
     ),
@@ -358,11 +366,61 @@ CASES = [
         "give every entry of context.options its own id",
     ),
     # links and ids
+    # the verdict (version 3)
+    (
+        "gate on questions that do not exist",
+        lambda d: d["gates"][3].update(questions=["bonus-malus", "bestaat-niet"]),
+        "gates[3].questions",
+        "unknown question 'bestaat-niet'",
+        "use the ids of questions in this definition",
+    ),
+    (
+        "contradiction on an unknown question",
+        _set("conflicts[0].when[1].question", "bestaat-niet"),
+        "conflicts[0].when[1].question",
+        "unknown question 'bestaat-niet'",
+        "use the id of a question",
+    ),
+    (
+        "contradiction with both bounds",
+        lambda d: d["conflicts"][0]["when"][1].update(below=1),
+        "conflicts[0].when[1]",
+        "needs exactly one of 'below:' and 'at_least:'",
+        "say whether the answer is below a value or at least a value",
+    ),
+    (
+        "contradiction above the scale",
+        _set("conflicts[0].when[1].at_least", 3),
+        "conflicts[0].when[1]",
+        "3 is above the top of the scale, so the condition never holds",
+        "use a value from 1 to 2",
+    ),
+    (
+        "a limit on don't know without its text",
+        lambda d: d["verdict"].pop("insufficient"),
+        "verdict.insufficient",
+        "is missing: the result needs a title and advice for 'not enough to judge'",
+        "add insufficient: with title and advice",
+    ),
+    (
+        "a limit on don't know without its string",
+        _delete("strings.insufficient_count"),
+        "strings.insufficient_count",
+        "the string 'insufficient_count' is missing (the definition uses 'unknown_limit')",
+        "add strings.insufficient_count",
+    ),
+    (
+        "a limit of 100 percent",
+        _set("verdict.unknown_limit", 100),
+        "verdict.unknown_limit",
+        "100 is out of range (maximum 99)",
+        "use a value from 1 to 99",
+    ),
     ("clause not a page with a heading", _set("questions[0].clause", "voorbeeldclausules#bonus"), "questions[0].clause", "does not match", "correct the value"),
     (
         "a retired id used again",
-        _set("questions[19].id", "exitafspraken"),
-        "questions[19].id",
+        _set("questions[18].id", "exitafspraken"),
+        "questions[18].id",
         "'exitafspraken' is a retired id",
         "give the question a new id (never reuse one)",
     ),
@@ -498,8 +556,10 @@ def test_an_added_language_makes_every_text_report_it_missing(raw):
     with_unknown = sum("unknown_advice" in q for q in raw["questions"])
     variants = sum(len(q.get("text_by_context", {})) for q in raw["questions"])
     assert (with_unknown, variants) == (19, 3)
-    # title, intro; scale; themes; text, help, advice per question; bands; strings; unknown; context (text, help, 2 options); gates
-    assert len(expected) == 2 + 3 + 4 + 20 * 3 + with_unknown + variants + 3 * 2 + len(raw["strings"]) + 1 + 4 + 3
+    # title, intro; scale; themes; text, help, advice per question; bands; strings; unknown; context (text, help, 2 options); gates;
+    # the verdict's title and advice for "not enough to judge"; the contradictions
+    gates, conflicts = len(raw["gates"]), len(raw["conflicts"])
+    assert len(expected) == 2 + 3 + 4 + 19 * 3 + with_unknown + variants + 3 * 2 + len(raw["strings"]) + 1 + 4 + gates + 2 + conflicts
     problems = check(raw, ["nl", "en", "de"])
     assert {p.place for p in problems} == expected
     for problem in problems:
@@ -539,8 +599,8 @@ def test_check_sections_names_the_missing_section():
     article = "artikelen/klantgericht-optreden-bevorderen.nl.md"
     problems = check_sections(assessment, headings, article)
     citing = [i for i, q in enumerate(assessment.questions) if q.section == "conclusie"]
-    assert citing == [17]
-    assert [p.place for p in problems] == ["questions[17].section"]
+    assert citing == [16]
+    assert [p.place for p in problems] == ["questions[16].section"]
     assert problems[0].problem == f"'conclusie' is not a section of {article}"
     assert "use one of the article's heading ids: " in problems[0].fix
     assert "de-remedie" in problems[0].fix and "conclusie" not in problems[0].fix
@@ -549,5 +609,7 @@ def test_check_sections_names_the_missing_section():
 def test_check_sections_with_no_headings_names_every_question():
     assessment = load_definition(REAL, LOCALES)
     problems = check_sections(assessment, [], "x.md")
-    assert [p.place for p in problems] == [f"questions[{i}].section" for i in range(20)]
+    # the questions of the consultancy's own good practice cite no section: nothing to miss
+    assert [p.place for p in problems] == [f"questions[{i}].section" for i, q in enumerate(assessment.questions) if q.section is not None]
+    assert len(problems) == 12
     assert all("(none found)" in p.fix for p in problems)

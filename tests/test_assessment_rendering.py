@@ -71,7 +71,7 @@ def test_form_posts_to_the_action_with_assessment_and_language(forms, real, loca
 @pytest.mark.parametrize("locale", LOCALES)
 def test_one_fieldset_with_legend_per_question(forms, real, locale):
     fieldsets = the_form(forms[locale]).select("fieldset.kb-question[data-kb-question]")
-    assert len(fieldsets) == len(real.questions) == 20
+    assert len(fieldsets) == len(real.questions) == 19
     # and, before them, the context question (who the contract is with)
     assert the_form(forms[locale]).select("fieldset.kb-question")[0]["data-kb-context"] == "dienstverlener"
     theme_order = [theme.id for theme in real.themes]
@@ -103,7 +103,7 @@ def test_required_labelled_radios_per_question(forms, real, locale):
         if question.allows_unknown:
             labels.append(real.unknown.label[locale])
             values.append("unknown")
-        if question.applies_to:
+        if question.applies_to or question.may_not_apply:
             labels.append(real.strings["not_applicable"][locale])
             values.append("na")
         fieldset = form.find("fieldset", attrs={"data-kb-question": question.id})
@@ -233,7 +233,7 @@ def test_result_skeleton_in_the_form_is_hidden(forms, real):
     assert [b["data-kb-band"] for b in bands] == [b.id for b in real.bands]
     assert all(b.has_attr("hidden") for b in bands)
     advice = form.select("[data-kb-advice]")
-    assert len(advice) == 20 and all(a.has_attr("hidden") for a in advice)
+    assert len(advice) == 19 and all(a.has_attr("hidden") for a in advice)
     gates = form.select("[data-kb-gates]")
     assert len(gates) == 1 and gates[0].has_attr("hidden")
 
@@ -342,22 +342,26 @@ def test_result_shows_advice_for_weak_answers_only(real, mixed, locale):
         if not li.has_attr("hidden"):
             assert li.select_one("[data-kb-answer-label]").get_text(strip=True) == real.label(answers[question.id], locale)
         links = li.find_all("a")
-        assert len(links) == (2 if question.clause else 1)
-        assert links[0]["href"] == f"{ARTICLE_URL}#{question.section}"
-        assert links[0].get_text(strip=True) == real.strings["read_more"][locale]
+        # "read more" only where a section of the article makes the point; good practice says so instead
+        assert len(links) == (question.section is not None) + (question.clause is not None)
+        if question.section is not None:
+            assert links[0]["href"] == f"{ARTICLE_URL}#{question.section}"
+            assert links[0].get_text(strip=True) == real.strings["read_more"][locale]
+        assert (li.select_one("[data-kb-good-practice]") is not None) == question.good_practice
         if question.clause:
+            links = links[-1:]
             # the article (artikelen/<slug>/) is ../artikel/ from here: the example clauses
             # page is two levels up from the article, in the same language tree
             page, _, fragment = question.clause.partition("#")
-            assert links[1]["href"] == f"../../{page.removesuffix('.md')}/#{fragment}"
-            assert links[1].get_text(strip=True) == real.strings["clause_link"][locale]
+            assert links[0]["href"] == f"../../{page.removesuffix('.md')}/#{fragment}"
+            assert links[0].get_text(strip=True) == real.strings["clause_link"][locale]
 
 
 def test_result_links_to_sections_of_the_same_page_without_article_url(real, mixed):
     answers, result = mixed
     soup = parse(render_result(real, "nl", result, answers))
     hrefs = {a["href"] for a in soup.select("[data-kb-advice] a:not([data-kb-clause])")}
-    assert hrefs == {f"#{q.section}" for q in real.questions}
+    assert hrefs == {f"#{q.section}" for q in real.questions if q.section is not None}
     clauses = {a["href"] for a in soup.select("[data-kb-advice] a[data-kb-clause]")}
     assert clauses and all(href.startswith("../../voorbeeldclausules/#") for href in clauses)
 
@@ -386,3 +390,57 @@ def test_result_with_every_answer_at_the_top_shows_no_advice(real):
     visible = [b["data-kb-band"] for b in soup.select("[data-kb-band]") if not b.has_attr("hidden")]
     assert visible == ["resultaatgericht"]
     assert soup.select_one("[data-kb-score]").get_text(strip=True) == "100 out of 100"
+
+
+# The verdict without JavaScript (issue 22): the server's result page says what the script shows
+
+
+def _answers(real, default, context="commercieel", **values):
+    answers = {q.id: default for q in real.questions}
+    answers[real.context.id] = context
+    answers.update({key.replace("_", "-"): value for key, value in values.items()})
+    return answers
+
+
+def _visible(soup, selector):
+    element = soup.select_one(selector)
+    return element is not None and not element.has_attr("hidden")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_result_with_too_many_dont_knows_shows_no_score_no_band_and_what_to_find_out(real, locale):
+    answers = _answers(real, "unknown")
+    result = score(real, answers)
+    soup = parse(render_result(real, locale, result, answers, article_url=ARTICLE_URL))
+    assert not _visible(soup, "[data-kb-score-box]")
+    assert not _visible(soup, "[data-kb-theme-scores]")
+    assert all(band.has_attr("hidden") for band in soup.select("[data-kb-band]"))
+    assert _visible(soup, "[data-kb-insufficient]")
+    total = len([q for q in real.questions if q.applies("commercieel")])
+    count = soup.select_one("[data-kb-insufficient-count]").get_text(" ", strip=True)
+    assert count == real.string("insufficient_count", locale, count=total, total=total)
+    # every question says how to find its answer out
+    shown = [li for li in soup.select("[data-kb-advice]") if not li.has_attr("hidden")]
+    assert len(shown) == total and all(_visible(li, "[data-kb-unknown-advice]") for li in shown)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_capped_result_shows_the_capped_score_and_why_not_the_bands_general_advice(real, locale):
+    answers = _answers(real, 2, diensten_als_resultaat=0)
+    result = score(real, answers)
+    soup = parse(render_result(real, locale, result, answers, article_url=ARTICLE_URL))
+    assert soup.select_one("[data-kb-score]").get_text(strip=True) == real.string("score_value", locale, score=39)
+    band = soup.select_one('[data-kb-band="inspanning"]')
+    assert not band.has_attr("hidden") and band.select_one("[data-kb-band-advice]").has_attr("hidden")
+    intro = soup.select_one("[data-kb-gate-intro]").get_text(strip=True)
+    assert intro == real.string("gate_intro", locale, score=result.raw_score, band=real.band("resultaatgericht").title[locale])
+    assert soup.select_one("[data-kb-capped]").get_text(strip=True) == real.string("score_capped", locale, score=39, band=real.band("inspanning").title[locale])
+    conflicts = [li["data-kb-conflict"] for li in soup.select("[data-kb-conflict]") if not li.has_attr("hidden")]
+    assert conflicts == [c.id for c in result.conflicts] and "eindsituatie-zonder-resultaten" in conflicts
+
+
+def test_a_question_that_may_not_apply_offers_not_applicable_to_everyone(forms, real):
+    form = the_form(forms["nl"])
+    for qid in ("exit-data-terug", "meetgegevens-inzien"):
+        option = form.select_one(f'[data-kb-question="{qid}"] input[value="na"]')
+        assert option is not None and not option.find_parent("label").has_attr("data-kb-na")  # the script keeps it

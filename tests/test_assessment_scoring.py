@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from kennisbank.assessment import AnswerError, Assessment, check_answers, load_definition, percentage, score
 from kennisbank.assessment.definition import OPTIONAL_STRINGS, REQUIRED_STRINGS
+from kennisbank.assessment.model import NO_VERDICT
 
 from support import ROOT
 
@@ -53,7 +54,7 @@ SMALL_QUESTIONS = [
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> Assessment:
     raw = yaml.safe_load(REAL.read_text(encoding="utf-8"))
-    small = {key: copy.deepcopy(raw[key]) for key in ("id", "version", "article", "title", "intro", "scale")}
+    small = {key: copy.deepcopy(raw[key]) for key in ("id", "version", "article", "minutes", "title", "intro", "scale")}
     small["id"] = "klein"
     small["themes"] = [{"id": t, "title": {"nl": f"Thema {t}", "en": f"Theme {t}"}} for t in "abc"]
     small["questions"] = [
@@ -92,7 +93,7 @@ def test_all_weakest_answers_score_0_in_the_lowest_band(real):
     assert result.band.id == "inspanning"
     assert result.band == min(real.bands, key=lambda band: band.min)
     assert all(theme.score == 0 for theme in result.themes)
-    assert len(result.weak) == len(APPLYING["commercieel"]) == 19
+    assert len(result.weak) == len(APPLYING["commercieel"]) == 18
 
 
 def test_all_strongest_answers_score_100_in_the_top_band_without_weak_questions(real):
@@ -108,7 +109,7 @@ def test_all_middle_answers_score_50(real):
     result = score(real, answers_for(real, 1))
     assert result.score == 50
     assert result.band.id == "gemengd"
-    assert len(result.weak) == 19
+    assert len(result.weak) == 18
 
 
 def test_theme_scores_follow_the_definition_order(real):
@@ -217,15 +218,18 @@ def test_percentage_equals_round_half_up(pair):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(["commercieel", "ssc"]), st.lists(st.sampled_from([0, 1, 2]), min_size=20, max_size=20))
+@given(st.sampled_from(["commercieel", "ssc"]), st.lists(st.sampled_from([0, 1, 2]), min_size=19, max_size=19))
 def test_score_of_any_answers_is_the_rounded_weighted_share(real, context, values):
     answers = {"dienstverlener": context, **{q.id: v for q, v in zip(real.questions, values, strict=False)}}
     result = score(real, answers)
     applying = [q for q in real.questions if q.id in APPLYING[context]]
     earned = sum(q.weight * answers[q.id] for q in applying)
     possible = sum(q.weight * 2 for q in applying)
-    assert result.score == half_up(earned, possible)
-    assert result.score_band.contains(result.score)
+    assert result.raw_score == half_up(earned, possible)
+    assert result.score_band.contains(result.raw_score)
+    # the score shown is the same, or, where a gate set the band, that band's top (issue 22)
+    assert result.score == (min(result.raw_score, result.band.max) if result.gates else result.raw_score)
+    assert result.band.contains(result.score)
     assert result.band.min <= result.score_band.min  # a gate only ever lowers the band
     assert {q.id for q in result.weak} == {q.id for q in applying if answers[q.id] < 2}
 
@@ -257,12 +261,12 @@ def test_check_answers_shortens_a_long_unknown_field_name(real):
 def test_check_answers_reports_missing_answers_by_question_number(real):
     answers = answers_for(real, 1)
     del answers["eindsituatie-gebruiker"]  # question 2
-    del answers["exit-ondersteuning"]  # question 20
+    del answers["exit-ondersteuning"]  # question 19
     with pytest.raises(AnswerError) as caught:
         check_answers(real, answers)
     assert caught.value.problems == {
         "eindsituatie-gebruiker": ("error_missing", {"question": "2"}),
-        "exit-ondersteuning": ("error_missing", {"question": "20"}),
+        "exit-ondersteuning": ("error_missing", {"question": "19"}),
     }
 
 
@@ -345,7 +349,8 @@ def test_fault_1_no_result_agreements_is_never_called_result_driven(real, contex
     contract', with the theme Resultaatafspraken at 0. The score stays; the band may not."""
     answers = answers_for(real, 2, context=context, diensten_als_resultaat=0, eindsituatie_gebruiker=0, herstel_zonder_wachten=0)
     result = score(real, answers)
-    assert result.score >= 70 and result.score_band.id == "resultaatgericht"  # the mean alone would say so
+    assert result.raw_score >= 70 and result.score_band.id == "resultaatgericht"  # the mean alone would say so
+    assert result.score == 39  # and the number shown agrees with the band (issue 22)
     assert {t.theme: t.score for t in result.themes}["resultaten"] == 0
     assert result.band.id == "inspanning"
     assert [gate.id for gate in result.gates] == ["geen-resultaatafspraken"]
@@ -404,16 +409,17 @@ def test_unknown_trips_a_gate_like_no(real):
     assert result.band.id == "inspanning" and [g.id for g in result.gates] == ["geen-resultaatafspraken"]
 
 
-def test_unknown_is_refused_where_the_question_does_not_offer_it(real):
-    assert not real.question("kennis-en-capaciteit").allows_unknown
+def test_unknown_is_refused_where_the_question_does_not_offer_it(small):
+    assert not small.question("a-een").allows_unknown
     with pytest.raises(AnswerError) as caught:
-        check_answers(real, answers_for(real, 1, kennis_en_capaciteit="unknown"))
-    assert caught.value.problems == {"kennis-en-capaciteit": ("error_scale", {"question": "15"})}
+        check_answers(small, answers_for(small, 1, a_een="unknown"))
+    assert caught.value.problems == {"a-een": ("error_scale", {"question": "1"})}
 
 
 def test_unknown_and_not_applicable_can_never_be_scale_values(real):
     assert all(isinstance(value, int) for value in real.values)
-    clean = check_answers(real, answers_for(real, "unknown", kennis_en_capaciteit=1))
+    assert all(q.allows_unknown for q in real.questions)
+    clean = check_answers(real, answers_for(real, "unknown"))
     assert clean["bonus-malus"] == "unknown" and clean["dvo-gevolgen"] == "na"
 
 
@@ -471,3 +477,83 @@ def test_a_gate_on_a_question_that_does_not_apply_never_trips(small, tmp_path):
     assert score(gated, {**top, "wie": "y", "a-een": "na"}).band.id == "resultaatgericht"  # does not apply: no gate
     tripped = score(gated, {**top, "wie": "x", "a-een": 1})
     assert (tripped.score, tripped.band.id, [g.id for g in tripped.gates]) == (80, "inspanning", ["poort"])
+
+
+# The verdict (issue 22): a result the article would sign
+
+
+@pytest.mark.parametrize("context", ["commercieel", "ssc"])
+def test_neither_bonus_malus_nor_a_variable_fee_is_never_result_driven(real, context):
+    """Issue 22: "No" to bonus-malus and to a variable fee, "Yes" to the rest, gave 83 and
+    'Resultaatgericht contract: Jullie contract beloont resultaten' (82 for an SSC). The
+    article: "Bij klantgericht optreden bevorderen hoort ook dat je daar een beloning op zet"."""
+    result = score(real, answers_for(real, 2, context=context, bonus_malus=0, variabele_vergoeding=0))
+    assert result.score_band.id == "resultaatgericht"  # what the answers alone would say
+    assert result.band.id != "resultaatgericht"
+    assert (result.band.id, [g.id for g in result.gates]) == ("gemengd", ["geen-beloning"])
+    assert result.score == 69 and result.band.contains(result.score)
+    # "don't know" is no reward either; one reward is enough to lift the gate
+    assert score(real, answers_for(real, 2, context=context, bonus_malus="unknown", variabele_vergoeding="unknown")).band.id == "gemengd"
+    assert score(real, answers_for(real, 2, context=context, bonus_malus=0, variabele_vergoeding=1)).band.id == "resultaatgericht"
+
+
+def test_no_outcome_agreements_is_an_effort_contract_with_a_number_that_agrees(real):
+    """Issue 22: diensten-als-resultaat "No", the rest "Yes", showed 92 beside the capped band
+    'Inspanningscontract'; the comparison with peers then ranked that 92."""
+    for context in ("commercieel", "ssc"):
+        result = score(real, answers_for(real, 2, context=context, diensten_als_resultaat=0))
+        assert result.band.id == "inspanning"
+        assert result.raw_score > 90 and result.score == 39 and result.band.contains(result.score)
+        assert [g.id for g in result.gates] == ["geen-resultaatafspraken"]
+        # the same contradiction the issue names is pointed out
+        assert "eindsituatie-zonder-resultaten" in [c.id for c in result.conflicts]
+
+
+def test_the_whole_measurement_theme_at_no_is_not_result_driven(real):
+    """Issue 22: "Meten en sturen" all "No" still gave 75, 'Resultaatgericht'."""
+    no_measuring = {q.id.replace("-", "_"): 0 for q in real.questions if q.theme == "sturing"}
+    result = score(real, answers_for(real, 2, **no_measuring))
+    assert result.raw_score >= 70
+    assert (result.band.id, [g.id for g in result.gates]) == ("gemengd", ["sturing-zwak"])
+
+
+def test_all_dont_know_gives_no_band(real):
+    """Issue 22: "Weet ik niet" on every question gave 3/100, 'Jullie contract vraagt vooral
+    inspanning': a verdict on a contract the reader has not read."""
+    for context in ("commercieel", "ssc"):
+        result = score(real, answers_for(real, "unknown", context=context))
+        assert not result.judged
+        assert result.band.id == NO_VERDICT and result.band not in real.bands
+        assert result.gates == ()
+        assert len(result.unknown) == result.applying == len(APPLYING[context])
+
+
+def test_the_dont_know_limit_is_a_share_of_the_questions_that_apply(real):
+    limit = real.verdict.unknown_limit
+    applying = [q for q in real.questions if q.applies("commercieel")]
+    allowed = limit * len(applying) // 100  # at most this many: not more than the limit
+    within = answers_for(real, 2, **{q.id.replace("-", "_"): "unknown" for q in applying[-allowed:]})
+    assert score(real, within).judged
+    past = answers_for(real, 2, **{q.id.replace("-", "_"): "unknown" for q in applying[-allowed - 1 :]})
+    result = score(real, past)
+    assert not result.judged and 100 * len(result.unknown) > limit * len(applying)
+
+
+def test_contradictory_answers_are_pointed_out_and_dont_know_contradicts_nothing(real):
+    contradicting = score(
+        real, answers_for(real, 2, diensten_als_resultaat=0, eindsituatie_gebruiker=1, meetdefinitie=0, rapportage_per_resultaat=0, bonus_malus=0)
+    )
+    assert [c.id for c in contradicting.conflicts] == ["eindsituatie-zonder-resultaten"]
+    assert score(real, answers_for(real, 2, diensten_als_resultaat="unknown")).conflicts == ()
+    assert score(real, answers_for(real, 2)).conflicts == ()
+
+
+def test_not_applicable_is_honest_for_exit_data_and_measurement_data(real):
+    """Issue 22: a facilities contract (the article's revolving door and carpet) could not
+    mark exit-data-terug or meetgegevens-inzien as not applicable."""
+    result = score(real, answers_for(real, 2, exit_data_terug="na", meetgegevens_inzien="na"))
+    assert result.score == 100 and {"exit-data-terug", "meetgegevens-inzien"} <= {q.id for q in result.not_applicable}
+    assert score(real, answers_for(real, 2, exit_data_terug=0)).raw_score < 100
+    # still refused where it would be a catch-all
+    with pytest.raises(AnswerError):
+        check_answers(real, answers_for(real, 2, diensten_als_resultaat="na"))

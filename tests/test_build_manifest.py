@@ -373,7 +373,7 @@ def test_the_page_offers_a_reload_that_keeps_the_answers(site, tmp_path, browser
         with page.expect_navigation():
             reload.click()
         page.locator("[data-kb-progress]").wait_for()
-        assert page.locator('form.kb-assessment input[type=radio][value="1"]:checked').count() == applying == 19
+        assert page.locator('form.kb-assessment input[type=radio][value="1"]:checked').count() == applying == 18
     finally:
         context.close()
         server.stop()

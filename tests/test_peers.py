@@ -19,10 +19,11 @@ import pytest
 from bs4 import BeautifulSoup
 
 from kennisbank.assessment import score
+from kennisbank.assessment.model import NO_VERDICT
 from kennisbank.server.db.store import open_store, utc_now
 from kennisbank.server.intake import peers
 
-from support import ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, environment, form, integrity_errors, payload, start_server, submission
+from support import ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, environment, form, integrity_errors, payload, start_server, stored, submission
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -155,7 +156,45 @@ def test_migration_0006_counts_the_submissions_stored_before_it_and_the_server_s
     store.close()
 
 
+def test_a_submission_without_a_verdict_is_stored_but_counted_nowhere(database_url, tmp_path):
+    """Issue 22: all "don't know" fed zeros into the public benchmark. Migration 0010's
+    triggers leave a result without a verdict out, on insert and on delete, and the
+    store's cache of the counts agrees with them."""
+    store = open_store(database_url, tmp_path)
+    store.add(submission(definition="d", score=60, band="gemengd", themes={"a": 30}))
+    before = store.add(submission(definition="d", score=0, band=NO_VERDICT, themes={"a": None}))
+    assert sum(before[peers.TOTAL]) == 1
+    for counts in (store.peer_counts("d"), open_store(database_url, tmp_path).peer_counts("d")):  # the cache and a fresh read
+        assert sum(counts[peers.TOTAL]) == 1 and counts[peers.TOTAL][0] == 0 and sum(counts["a"]) == 1
+    after = store.add(submission(definition="d", score=70, band="resultaatgericht", themes={"a": 70}))
+    assert sum(after[peers.TOTAL]) == 1, "the next reader is compared with the one judged contract only"
+    store.run_sql("DELETE FROM submissions WHERE band = ?", (NO_VERDICT,))
+    counts = open_store(database_url, tmp_path).peer_counts("d")
+    assert sum(counts[peers.TOTAL]) == 2 and min(counts[peers.TOTAL]) == 0  # no count went below zero
+    with pytest.raises(integrity_errors(), match="fixed once stored"):
+        store.run_sql("UPDATE submissions SET band = ?", (NO_VERDICT,))
+    store.close()
+
+
 # The reply
+
+
+def test_all_dont_know_gives_no_band_and_is_not_counted_in_the_benchmark(make_client):
+    """Issue 22: "Weet ik niet" on every question gave 3/100 and a band, and fed the public benchmark."""
+    client = make_client(BENCHMARK_MIN="1")
+    assert client.post(ENDPOINT, json=payload(2)).status_code == 201
+    reply = client.post(ENDPOINT, json=payload("unknown", lang="en")).json()
+    assert reply["band"]["id"] == NO_VERDICT and reply["band"]["title"] == ASSESSMENT.verdict.insufficient.title["en"]
+    assert reply["peers"]["shown"] is False and "total" not in reply["peers"]
+    assert reply["peers"]["text"].startswith("As too little is known to judge your contract")
+    # stored (the consultant sees it), but the next reader is compared with the judged one only
+    assert [s.band for s in stored(client)][-1] == NO_VERDICT
+    assert client.post(ENDPOINT, json=payload(1)).json()["peers"]["count"] == 1
+    page = BeautifulSoup(client.post(ENDPOINT, data=form("unknown", lang="nl")).text, "html.parser")
+    assert page.select_one("[data-kb-insufficient]:not([hidden])") is not None
+    assert page.select_one("[data-kb-score-box][hidden]") is not None
+    assert all(band.has_attr("hidden") for band in page.select("[data-kb-band]"))
+    assert "vergelijken we je uitslag niet" in page.select_one("section.kb-peers").get_text()
 
 
 def test_below_the_threshold_the_reply_says_how_many_more_are_needed(make_client):
@@ -192,7 +231,7 @@ def test_at_the_threshold_the_reply_matches_brute_force_in_json_and_on_the_page(
         "same": expected["same"],
         "median": expected["median"],
     }
-    assert f"higher than that of {expected['higher_than']} % of the {minimum} contracts" in reply["text"]
+    assert f"higher than that of {expected['higher_than']}% of the {minimum} contracts" in reply["text"]
     # the same figures without JavaScript: one more earlier submission now (the JSON one above)
     earlier.append(mine)
     mine_form = score(ASSESSMENT, {**CONTEXT, **dict.fromkeys(QUESTIONS, 1)})

@@ -1,4 +1,4 @@
-"""The public page "how contracts in the field score" (docs/praktijk.<lang>.md, filled
+"""The public page "how other organisations' contracts score" (docs/praktijk.<lang>.md, filled
 in by the server): in both languages, in the nav and the sitemap, below the threshold
 how many more are needed, at it the figures of a brute-force count, not stale after a
 write by this or another process, valid HTML (vnu) and clean for axe in Chromium."""
@@ -35,7 +35,7 @@ def test_the_page_is_built_in_both_languages_in_the_nav_and_the_sitemap(site):
         heading = page.find("h1")
         for link in heading.select("a.headerlink"):
             link.decompose()
-        assert heading.get_text(strip=True) == ("Hoe contracten in de praktijk scoren" if lang == "nl" else "How contracts in the field score")
+        assert heading.get_text(strip=True) == ("Hoe contracten in de praktijk scoren" if lang == "nl" else "How other organisations' contracts score")
         assert "<!-- kb:peers -->" in str(page)  # the static page keeps its placeholder; the server fills it in
     home = site.html("index.html")
     assert home.select_one('nav a[href$="praktijk/"]') is not None
@@ -53,7 +53,7 @@ def test_below_the_threshold_the_page_says_how_many_more_are_needed(make_client)
         assert response.status_code == 200 and response.headers["cache-control"] == "no-cache"
         section = figures(response.text)
         assert section.select("table") == [] and section.select("svg") == []
-        assert ("nog 2 nodig" if lang == "nl" else "we need 2 more") in section.get_text()
+        assert ("nog 2 nodig" if lang == "nl" else "2 more are needed") in section.get_text()
         # by its file name too: the built file there is only the placeholder
         assert figures(client.get(url + "index.html").text).get_text() == section.get_text()
 
@@ -69,7 +69,7 @@ def test_at_the_threshold_the_page_shows_the_brute_force_figures_and_follows_eve
         results.append(score(ASSESSMENT, answers))
     section = figures(client.get(PAGES["en"]).text)
     totals = sorted(r.score for r in results)
-    assert f"{minimum} contracts have been checked" in section.get_text()
+    assert f"{minimum} contracts have been assessed" in section.get_text()
     assert f"The median total score is {peers.number(statistics.median(totals), 'en')};" in section.get_text()
     rows = [[cell.get_text() for cell in row.select("td")] for row in section.select("table.kb-field-totals tbody tr")]
     expected = [sum(1 for t in totals if low <= t < low + 10 or (low == 90 and t == 100)) for low in range(0, 100, 10)]
@@ -80,7 +80,7 @@ def test_at_the_threshold_the_page_shows_the_brute_force_figures_and_follows_eve
         assert cell == (peers.number(statistics.median(scores), "en") if len(scores) >= minimum else "too few contracts to compare with")
     # a write by the server itself, then one by another process (a second connection): never stale
     client.post(ENDPOINT, json=payload(2))
-    assert f"{minimum + 1} contracts have been checked" in figures(client.get(PAGES["en"]).text).get_text()
+    assert f"{minimum + 1} contracts have been assessed" in figures(client.get(PAGES["en"]).text).get_text()
     db = sqlite3.connect(tmp_path / "var" / "db.sqlite3")
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("DELETE FROM submissions WHERE id IN (SELECT id FROM submissions ORDER BY id LIMIT 2)")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
 from kennisbank.publisher import Publisher, PublisherError, is_public
 
@@ -93,6 +94,7 @@ def test_a_public_build_with_placeholders_fails_naming_every_key(project):
 
 def test_a_public_build_with_the_publisher_filled_in_shows_it_in_every_footer(project):
     _set_publisher(project, REAL)
+    _set_operator(project)  # the operator's facts too: a public build refuses their placeholders
     result = build(project, env={"SITE_URL": "https://www.kennisbank-voorbeeld.nl/"})
     assert result.returncode == 0, result.output
     for path in ("", "en/", "privacy/", "en/over/"):
@@ -151,3 +153,101 @@ def test_no_interface_string_of_the_other_language_on_a_page(site, prefix, local
             html = re.sub(r'<a[^>]+hreflang="[^"]+"[^>]*>.*?</a>', "", html, flags=re.S)
         found = sorted(text for text in foreign if text in html)
         assert not found, f"{page.relative_to(site.site)} shows {other} interface text: {found}"
+
+
+# The operator's facts (issue 22): every one configuration, a placeholder refused for a public build
+
+
+OPERATOR = """  operator:
+    reply_time: {nl: "binnen twee werkdagen", en: "within two working days"}
+    connection_log_retention: {nl: "het hostingbedrijf bewaart verbindingsgegevens veertien dagen", en: "the hosting company keeps connection data for fourteen days"}
+    backup_retention: {nl: "acht dagen", en: "eight days"}
+    hosting:
+      name: "Voorbeeld Hosting B.V."
+      country: {nl: "Nederland", en: "the Netherlands"}
+      storage: {nl: "Nederland", en: "the Netherlands"}
+    email:
+      name: "Voorbeeld Mail GmbH"
+      country: {nl: "Duitsland", en: "Germany"}
+      storage: {nl: "de Europese Unie", en: "the European Union"}
+    forwarding: FORWARDING
+"""
+CRM = """    crm:
+      name: "Voorbeeld CRM B.V."
+      country: {nl: "Nederland", en: "the Netherlands"}
+      storage: {nl: "Nederland", en: "the Netherlands"}
+"""
+PLACEHOLDER_KEYS = [
+    *(f"{key}.{lang}" for key in ("reply_time", "connection_log_retention", "backup_retention") for lang in ("nl", "en")),
+    *(f"{role}.name" for role in ("hosting", "email")),
+    *(f"{role}.{key}.{lang}" for role in ("hosting", "email") for key in ("country", "storage") for lang in ("nl", "en")),
+]
+
+
+def _set_operator(project, forwarding="leads", crm=False) -> None:
+    path = project / "mkdocs.yml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  operator:\n")
+    end = text.index("    forwarding: leads\n", start) + len("    forwarding: leads\n")
+    block = OPERATOR.replace("FORWARDING", forwarding) + (CRM if crm else "")
+    path.write_text(text[:start] + block + text[end:], encoding="utf-8")
+
+
+def test_a_public_build_with_the_publisher_filled_in_refuses_each_operator_placeholder_by_key(project):
+    """Issue 22: with the publisher filled in and a public SITE_URL, the build went out with 15
+    bracketed placeholders in the English privacy statement alone."""
+    _set_publisher(project, REAL)
+    result = build(project, env={"SITE_URL": "https://www.kennisbank-voorbeeld.nl/"})
+    assert result.returncode != 0
+    for key in PLACEHOLDER_KEYS:
+        assert f"mkdocs.yml: extra.operator.{key} is still a placeholder" in result.output, key
+    assert "Fix: set" in result.output and "Traceback" not in result.output
+
+
+BRACKETED = re.compile(r"\[[^\[\]\n]{1,120}\]")
+
+
+def test_a_public_build_with_everything_filled_in_has_no_placeholder_and_no_drafting_note_on_any_page(project):
+    _set_publisher(project, REAL)
+    _set_operator(project)
+    result = build(project, env={"SITE_URL": "https://www.kennisbank-voorbeeld.nl/"})
+    assert result.returncode == 0, result.output
+    for page in result.pages():
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "lxml")
+        for hidden in soup.select("script, style"):
+            hidden.decompose()
+        text = soup.get_text(" ")
+        found = BRACKETED.findall(text)
+        assert not found, f"{page.relative_to(result.site)}: {found}"
+        for note in ("anders vervalt deze regel", "otherwise this line does not apply", "Koppelen we een CRM", "If we connect a CRM"):
+            assert note not in text, f"{page.relative_to(result.site)}: drafting note {note!r}"
+    privacy = result.html("privacy/").get_text(" ")
+    assert "Voorbeeld Hosting B.V." in privacy and "Inzendingen zonder contactgegevens sturen we niet door" in privacy
+    assert "binnen twee werkdagen" in result.html("").get_text(" ") and "acht dagen" in privacy
+
+
+def test_the_privacy_statement_follows_forwarding_all_and_a_crm(project):
+    _set_operator(project, forwarding="all", crm=True)
+    result = build(project)
+    assert result.returncode == 0, result.output
+    for path, all_sent, crm, not_sent in (
+        ("privacy/", "Ook een inzending zonder contactgegevens sturen we zo door", "ook naar ons CRM-systeem", "sturen we niet door"),
+        ("en/privacy/", "A submission without contact details is passed on", "also sends the same submissions to our CRM", "are not passed on"),
+    ):
+        text = " ".join(result.html(path).get_text(" ").split())
+        assert all_sent in text and crm in text and "Voorbeeld CRM B.V." in text
+        assert not_sent not in text
+
+
+@pytest.mark.parametrize(
+    ("operator", "message"),
+    [
+        ({"hosting": {"name": "X"}}, "extra.operator.reply_time: needs a text in every language (nl, en). Fix: set how soon"),
+        ({"colour": "red"}, "extra.operator.colour: unknown key. Fix: use"),
+    ],
+)
+def test_a_broken_operator_block_names_the_key_and_the_fix(operator, message):
+    from kennisbank.operator import Operator, OperatorError
+
+    with pytest.raises(OperatorError, match=re.escape(message)):
+        Operator.from_mapping(operator, ("nl", "en"))

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.browser
 def test_sending_with_javascript_confirms_and_drops_contact_details_without_consent(page, live_server, console_errors):
     base_url, database = live_server
     page.goto(f"{base_url}/{ARTICLE}/")
-    assert answer_all(page, "2") == 19  # the questions for a commercial provider
+    assert answer_all(page, "2") == 18  # the questions for a commercial provider
     page.fill("form.kb-assessment input[name=name]", "Ada Zonder-Toestemming")
     page.fill("form.kb-assessment input[name=email]", "ada@example.org")
     page.click("form.kb-assessment button[type=submit]")
@@ -44,7 +44,7 @@ def test_sending_without_javascript_answers_a_result_page_in_the_readers_languag
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("[data-kb-score]").inner_text() == "0 out of 100"
     assert page.locator('[data-kb-band="inspanning"]').is_visible()
-    assert page.locator("[data-kb-advice]:visible").count() == 19  # every question for a commercial provider; the SSC question does not apply
+    assert page.locator("[data-kb-advice]:visible").count() == 18  # every question for a commercial provider; the SSC question does not apply
     back = page.get_by_role("link", name="Back to the article")
     assert back.count() >= 1
     context.close()
@@ -62,5 +62,5 @@ def test_a_failed_send_keeps_the_answers_and_says_how_to_retry(page, base_url):
         "() => document.querySelector('[data-kb-sent]').textContent.length > 0 && !document.querySelector('[data-kb-sent]').textContent.startsWith('Bezig')"
     )
     assert page.locator("[data-kb-sent]").inner_text().startswith("Versturen is niet gelukt")
-    assert page.locator("form.kb-assessment input[type=radio]:checked").count() == 20  # the context answer and the 19 questions that apply
+    assert page.locator("form.kb-assessment input[type=radio]:checked").count() == 19  # the context answer and the 18 questions that apply
     assert page.locator("form.kb-assessment button[type=submit]").is_enabled()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .model import Assessment, Band, Context, ContextOption, Gate, Question, ScaleOption, Theme, Unknown
+from .model import NO_VERDICT, Assessment, Band, Condition, Conflict, Context, ContextOption, Gate, Question, ScaleOption, Theme, Unknown, Verdict
 from .scoring import percentage
 
 ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -89,7 +90,16 @@ FEATURE_STRINGS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "gates": {"gate_intro": ("band", "score")},
     "clause": {"clause_link": ()},
+    "cap_score": {"score_capped": ("score", "band")},
+    "unknown_limit": {"insufficient_count": ("count", "total")},
+    "conflicts": {"conflicts_intro": ()},
+    "may_not_apply": {"not_applicable": ()},
+    "good_practice": {"good_practice": ()},
+    "minutes": {"count_range": ("low", "high")},
 }
+#: Features a question uses (the others are top-level keys, or keys of ``verdict:``).
+QUESTION_FEATURES = ("clause", "may_not_apply", "good_practice")
+VERDICT_FEATURES = ("cap_score", "unknown_limit")
 OPTIONAL_STRINGS: dict[str, tuple[str, ...]] = {key: names for strings in FEATURE_STRINGS.values() for key, names in strings.items()}
 
 #: ``clause:`` targets: a page of the site by its source path, with a heading id.
@@ -150,6 +160,7 @@ def schema(locales: Sequence[str]) -> dict[str, Any]:
             ["id", "version", "article", "title", "intro", "scale", "themes", "questions", "bands", "strings"],
             id=ident,
             version={"type": "integer", "minimum": 1},
+            minutes={"type": "integer", "minimum": 1, "maximum": 120},
             article={"type": "string", "pattern": r"^[^/].*\.md$"},
             title={"$ref": "#/$defs/text"},
             intro={"$ref": "#/$defs/text"},
@@ -168,11 +179,13 @@ def schema(locales: Sequence[str]) -> dict[str, Any]:
                 "type": "array",
                 "minItems": 1,
                 "items": obj(
-                    ["id", "theme", "weight", "section", "text", "advice"],
+                    ["id", "theme", "weight", "text", "advice"],
                     id=ident,
                     theme=ident,
                     weight={"type": "integer", "minimum": 1},
                     section={"type": "string", "pattern": r"^[A-Za-z][\w-]*$"},
+                    good_practice={"type": "boolean"},
+                    may_not_apply={"type": "boolean"},
                     clause={"type": "string", "pattern": CLAUSE_PATTERN},
                     text={"$ref": "#/$defs/text"},
                     help={"$ref": "#/$defs/text"},
@@ -205,12 +218,32 @@ def schema(locales: Sequence[str]) -> dict[str, Any]:
                     ["id", "below", "max_band", "text"],
                     id=ident,
                     question=ident,
+                    questions={"type": "array", "minItems": 2, "items": ident},
                     theme=ident,
                     below={"type": "integer", "minimum": 1, "maximum": 100},
                     max_band=ident,
                     text={"$ref": "#/$defs/text"},
                 ),
             },
+            conflicts={
+                "type": "array",
+                "items": obj(
+                    ["id", "when", "text"],
+                    id=ident,
+                    when={
+                        "type": "array",
+                        "minItems": 2,
+                        "items": obj(["question"], question=ident, below={"type": "integer", "minimum": 1}, at_least={"type": "integer", "minimum": 1}),
+                    },
+                    text={"$ref": "#/$defs/text"},
+                ),
+            },
+            verdict=obj(
+                [],
+                cap_score={"type": "boolean"},
+                unknown_limit={"type": "integer", "minimum": 1, "maximum": 99},
+                insufficient=obj(["title", "advice"], title={"$ref": "#/$defs/text"}, advice={"$ref": "#/$defs/text"}),
+            ),
             bands={
                 "type": "array",
                 "minItems": 1,
@@ -309,7 +342,7 @@ def check_sections(assessment: Assessment, headings: Iterable[str], article: str
             f"use one of the article's heading ids: {', '.join(sorted(known)) or '(none found)'}",
         )
         for index, question in enumerate(assessment.questions)
-        if question.section not in known
+        if question.section is not None and question.section not in known
     ]
 
 
@@ -411,7 +444,12 @@ def _semantic_problems(raw: dict[str, Any], locales: Sequence[str]) -> Iterable[
     yield from _feature_problems(raw)
     needed = dict(REQUIRED_STRINGS)
     for feature, strings in FEATURE_STRINGS.items():
-        used = any(feature in q for q in raw["questions"]) if feature == "clause" else raw.get(feature)
+        if feature in QUESTION_FEATURES:
+            used = any(q.get(feature) for q in raw["questions"])
+        elif feature in VERDICT_FEATURES:
+            used = (raw.get("verdict") or {}).get(feature)
+        else:
+            used = raw.get(feature)
         if not used:
             continue
         for key, placeholders in strings.items():
@@ -480,6 +518,49 @@ def _feature_problems(raw: dict[str, Any]) -> Iterable[Problem]:
                 f"let at least one question apply to '{option}' (leave out applies_to, or add '{option}' to it)",
             )
     yield from _gate_problems(raw, options)
+    yield from _verdict_problems(raw)
+
+
+def _verdict_problems(raw: dict[str, Any]) -> Iterable[Problem]:
+    """Sections or good practice, "not applicable", the verdict and the contradictions."""
+    questions = {q["id"]: q for q in raw["questions"]}
+    values = sorted(option["value"] for option in raw["scale"])
+    for index, question in enumerate(raw["questions"]):
+        if "section" not in question and not question.get("good_practice"):
+            yield Problem(
+                f"questions[{index}]",
+                "cites no section of the article and is not labelled good practice",
+                "add 'section:' (the heading id of the article's section that makes the point) or 'good_practice: true'",
+            )
+    for locale, text in raw["intro"].items():
+        for name in re.findall(r"\{(\w*)\}", text):
+            if name not in ("questions", "minutes"):
+                yield Problem(f"intro.{locale}", f"unknown placeholder {{{name}}}", "use {questions} or {minutes}, or write the braces out of the text")
+            elif name == "minutes" and "minutes" not in raw:
+                yield Problem(f"intro.{locale}", "says {minutes} but the definition has no 'minutes:'", "add minutes: (a whole number) at the top level")
+    verdict = raw.get("verdict") or {}
+    if "unknown_limit" in verdict:
+        if raw.get("unknown") is None:
+            yield Problem("verdict.unknown_limit", "there is no 'unknown' answer to count", "add 'unknown:' at the top level, or remove unknown_limit")
+        if "insufficient" not in verdict:
+            yield Problem(
+                "verdict.insufficient", "is missing: the result needs a title and advice for 'not enough to judge'", "add insufficient: with title and advice"
+            )
+    elif "insufficient" in verdict:
+        yield Problem("verdict.insufficient", "is never shown without unknown_limit", "add verdict.unknown_limit (a percentage), or remove insufficient")
+    conflicts = raw.get("conflicts", [])
+    yield from _duplicates(conflicts, "id", "conflicts")
+    for index, conflict in enumerate(conflicts):
+        for position, condition in enumerate(conflict["when"]):
+            place = f"conflicts[{index}].when[{position}]"
+            if condition["question"] not in questions:
+                yield Problem(f"{place}.question", f"unknown question '{condition['question']}'", "use the id of a question in this definition")
+            if ("below" in condition) == ("at_least" in condition):
+                yield Problem(place, "needs exactly one of 'below:' and 'at_least:'", "say whether the answer is below a value or at least a value")
+                continue
+            bound = condition.get("below", condition.get("at_least"))
+            if bound > values[-1]:
+                yield Problem(place, f"{bound} is above the top of the scale, so the condition never holds", f"use a value from {values[1]} to {values[-1]}")
 
 
 def _gate_problems(raw: dict[str, Any], options: list[str]) -> Iterable[Problem]:
@@ -492,11 +573,12 @@ def _gate_problems(raw: dict[str, Any], options: list[str]) -> Iterable[Problem]
     values = sorted(option["value"] for option in raw["scale"])
     for index, gate in enumerate(gates):
         place = f"gates[{index}]"
-        if ("question" in gate) == ("theme" in gate):
+        named = [key for key in ("question", "questions", "theme") if key in gate]
+        if len(named) != 1:
             yield Problem(
                 place,
-                "names both a question and a theme" if "question" in gate else "names neither a question nor a theme",
-                "give exactly one of 'question:' (a question id) or 'theme:' (a theme id)",
+                f"names more than one of them ({', '.join(named)})" if named else "names neither a question nor a theme",
+                "give exactly one of 'question:' (a question id), 'questions:' (question ids) or 'theme:' (a theme id)",
             )
             continue
         if gate["max_band"] not in band_ids:
@@ -509,8 +591,13 @@ def _gate_problems(raw: dict[str, Any], options: list[str]) -> Iterable[Problem]
                 f"cap at a lower band: {', '.join(band_ids[:-1])}",
             )
             continue
-        if "question" in gate:
-            if gate["question"] not in questions:
+        if "questions" in gate:
+            unknown_ids = [qid for qid in gate["questions"] if qid not in questions]
+            if unknown_ids:
+                yield Problem(f"{place}.questions", f"unknown question '{unknown_ids[0]}'", "use the ids of questions in this definition")
+                continue
+        if "question" in gate or "questions" in gate:
+            if "question" in gate and gate["question"] not in questions:
                 yield Problem(f"{place}.question", f"unknown question '{gate['question']}'", "use the id of a question in this definition")
                 continue
             if gate["below"] > values[-1]:
@@ -545,14 +632,15 @@ def _best_score_when_tripped(raw: dict[str, Any], gate: dict[str, Any], options:
     best: int | None = None
     for context in options or [None]:
         applying = [q for q in raw["questions"] if context is None or context in q.get("applies_to", [context])]
-        if "question" in gate:
-            target = [q for q in applying if q["id"] == gate["question"]]
+        if "question" in gate or "questions" in gate:
+            named = gate["questions"] if "questions" in gate else [gate["question"]]
+            target = [q for q in applying if q["id"] in named]
             if not target:
                 continue
             lower = [value for value in values if value < gate["below"]]
             if not lower:
                 continue
-            lowered = {gate["question"]: max(lower)}
+            lowered = {q["id"]: max(lower) for q in target}
         else:
             target = [q for q in applying if q["theme"] == gate["theme"]]
             if not target:
@@ -599,6 +687,15 @@ def _band_problems(bands: list[dict[str, Any]]) -> Iterable[Problem]:
         yield Problem("bands", f"scores {expected} to 100 fall in no band", "let the last band end at max: 100")
 
 
+def _verdict(raw: dict[str, Any]) -> Verdict:
+    insufficient = raw.get("insufficient")
+    return Verdict(
+        cap_score=bool(raw.get("cap_score")),
+        unknown_limit=raw.get("unknown_limit"),
+        insufficient=Band(NO_VERDICT, 0, 100, _text(insufficient["title"]), _text(insufficient["advice"])) if insufficient else None,
+    )
+
+
 def _text(raw: dict[str, str] | None) -> dict[str, str] | None:
     return dict(raw) if raw is not None else None
 
@@ -618,7 +715,7 @@ def _build(raw: dict[str, Any], path: Path) -> Assessment:
                 id=q["id"],
                 theme=q["theme"],
                 weight=q["weight"],
-                section=q["section"],
+                section=q.get("section"),
                 text=_text(q["text"]),
                 advice=_text(q["advice"]),
                 help=_text(q.get("help")),
@@ -626,6 +723,8 @@ def _build(raw: dict[str, Any], path: Path) -> Assessment:
                 applies_to=tuple(q["applies_to"]) if "applies_to" in q else None,
                 text_by_context={key: _text(value) for key, value in q.get("text_by_context", {}).items()},
                 clause=q.get("clause"),
+                may_not_apply=bool(q.get("may_not_apply")),
+                good_practice=bool(q.get("good_practice")),
             )
             for q in raw["questions"]
         ),
@@ -642,7 +741,16 @@ def _build(raw: dict[str, Any], path: Path) -> Assessment:
             if "context" in raw
             else None
         ),
-        gates=tuple(Gate(g["id"], g["max_band"], g["below"], _text(g["text"]), g.get("question"), g.get("theme")) for g in raw.get("gates", [])),
+        gates=tuple(
+            Gate(g["id"], g["max_band"], g["below"], _text(g["text"]), g.get("question"), g.get("theme"), tuple(g.get("questions", ())))
+            for g in raw.get("gates", [])
+        ),
+        verdict=_verdict(raw.get("verdict") or {}),
+        conflicts=tuple(
+            Conflict(c["id"], tuple(Condition(w["question"], w.get("below"), w.get("at_least")) for w in c["when"]), _text(c["text"]))
+            for c in raw.get("conflicts", [])
+        ),
+        minutes=raw.get("minutes"),
         digest=digest(raw),
         data=raw,
     )

@@ -31,7 +31,8 @@ class Question:
     id: str
     theme: str
     weight: int
-    section: str
+    section: str | None
+    """The heading id of the article's section that makes the question's point; ``None`` for good practice of the consultancy's own."""
     text: Text
     advice: Text
     help: Text | None = None
@@ -43,6 +44,11 @@ class Question:
     """Other wording of the question for a context option."""
     clause: str | None = None
     """An optional second link target: a source path with a heading id (``voorbeeldclausules.md#bonus``)."""
+    may_not_apply: bool = False
+    """Whether the reader may answer "not applicable" (e.g. no data to return under a cleaning
+    contract); such an answer leaves the question out of the score, as a context does."""
+    good_practice: bool = False
+    """The question is the consultancy's own good practice, not a point the article makes."""
 
     @property
     def allows_unknown(self) -> bool:
@@ -93,9 +99,10 @@ class Unknown:
 class Gate:
     """ "Without this, nothing else counts": when the condition holds, the band is at most ``max_band``.
 
-    The condition is either a question answered below ``below`` (a scale value; "don't
-    know" counts as its ``counts_as``) or a theme scoring below ``below`` (0 to 100). A
-    question or theme that does not apply never trips a gate."""
+    The condition is a question answered below ``below`` (a scale value; "don't know"
+    counts as its ``counts_as``), every one of ``questions`` that applies answered below
+    ``below`` (e.g. neither a bonus-malus nor a variable fee), or a theme scoring below
+    ``below`` (0 to 100). A question or theme that does not apply never trips a gate."""
 
     id: str
     max_band: str
@@ -103,11 +110,55 @@ class Gate:
     text: Text
     question: str | None = None
     theme: str | None = None
+    questions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One half of a contradiction: ``question`` answered below ``below`` or at least ``at_least``
+    (a scale value; "don't know" and "not applicable" never hold)."""
+
+    question: str
+    below: int | None = None
+    at_least: int | None = None
+
+    def holds(self, value: object) -> bool:
+        if not isinstance(value, int):
+            return False
+        return value < self.below if self.below is not None else value >= (self.at_least or 0)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Answers that contradict each other: pointed out in the result when every condition holds."""
+
+    id: str
+    when: tuple[Condition, ...]
+    text: Text
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How the result is pronounced (``verdict:`` in the definition).
+
+    ``cap_score``: a gate that lowers the band lowers the score to the top of that band,
+    so the number and the band never disagree. ``unknown_limit``: when more than this
+    percentage of the questions that apply is answered "don't know", there is no verdict:
+    no band, no score shown, and the submission stays out of the comparison; the result
+    says so with ``insufficient`` (title and advice) and lists what to find out."""
+
+    cap_score: bool = False
+    unknown_limit: int | None = None
+    insufficient: Band | None = None
 
 
 #: The stored answer for "don't know" and for "does not apply": strings, so they can never be a scale value.
 UNKNOWN = "unknown"
 NOT_APPLICABLE = "na"
+#: The stored band of a result without a verdict (too many "don't know"): not a band id a
+#: definition can use (ids have no underscore), and the value the database's comparison
+#: counts leave out (migration 0010).
+NO_VERDICT = "_insufficient"
 
 
 @dataclass(frozen=True)
@@ -138,6 +189,10 @@ class Assessment:
     unknown: Unknown | None = None
     context: Context | None = None
     gates: tuple[Gate, ...] = ()
+    verdict: Verdict = field(default_factory=Verdict)
+    conflicts: tuple[Conflict, ...] = ()
+    minutes: int | None = None
+    """About how long the assessment takes, in minutes: every page that says so reads it from here."""
     digest: str = ""
     """A hash of the definition's content: which definition scored an answer, whatever its version says."""
     data: Mapping = field(default_factory=dict, compare=False, repr=False)
@@ -154,7 +209,7 @@ class Assessment:
 
     @property
     def sections(self) -> frozenset[str]:
-        return frozenset(question.section for question in self.questions)
+        return frozenset(question.section for question in self.questions if question.section is not None)
 
     def question(self, question_id: str) -> Question:
         for question in self.questions:
@@ -194,3 +249,20 @@ class Assessment:
 
     def questions_of(self, theme_id: str) -> tuple[Question, ...]:
         return tuple(q for q in self.questions if q.theme == theme_id)
+
+    def question_counts(self) -> tuple[int, int]:
+        """The fewest and the most questions a reader is asked (the context question not counted)."""
+        options = [option.id for option in self.context.options] if self.context else [None]
+        counts = [sum(1 for q in self.questions if q.applies(option)) for option in options]
+        return min(counts), max(counts)
+
+    def facts(self, locale: str) -> dict[str, str]:
+        """``{questions}`` and ``{minutes}`` as a page says them: "17 of 18", "7"."""
+        low, high = self.question_counts()
+        questions = str(high) if low == high else self.string("count_range", locale, low=low, high=high)
+        return {"questions": questions, "minutes": str(self.minutes) if self.minutes is not None else ""}
+
+    def intro_text(self, locale: str) -> str:
+        """The intro with its ``{questions}`` and ``{minutes}`` filled in."""
+        text = self.intro[locale]
+        return text.format(**self.facts(locale)) if "{" in text else text

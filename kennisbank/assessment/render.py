@@ -21,7 +21,7 @@ from .scoring import Result, check_answers
 #: Strings the script needs; the rest of the texts are in the markup.
 CLIENT_STRINGS = ("progress", "score_value", "theme_score", "restored", "cleared", "sending", "sent", "send_failed", "reload", "follow_up")
 #: Strings it needs when the definition uses the feature that requires them.
-CLIENT_FEATURE_STRINGS = ("unknown_count", "not_applicable", "theme_not_applicable", "gate_intro")
+CLIENT_FEATURE_STRINGS = ("unknown_count", "not_applicable", "theme_not_applicable", "gate_intro", "score_capped", "insufficient_count")
 
 
 def _page_url(source: str) -> str:
@@ -52,8 +52,16 @@ def storage_key(assessment: Assessment) -> str:
     return f"kennisbank:assessment:{assessment.id}"
 
 
-def client_data(assessment: Assessment, locale: str, endpoint: str) -> dict[str, Any]:
+def _filled(text: str, facts: Mapping[str, str]) -> str:
+    """``text`` with the operator's facts (``{reply_time}``) filled in, other placeholders kept for the script."""
+    for key, value in facts.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+def client_data(assessment: Assessment, locale: str, endpoint: str, facts: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What ``assessment.js`` scores with: weights, scale, bands, and a few strings."""
+    facts = facts or {}
     return {
         "id": assessment.id,
         "version": assessment.version,
@@ -66,7 +74,7 @@ def client_data(assessment: Assessment, locale: str, endpoint: str) -> dict[str,
         "labels": {
             **{str(o.value): o.label[locale] for o in assessment.scale},
             **({UNKNOWN: assessment.unknown.label[locale]} if assessment.unknown else {}),
-            **({NOT_APPLICABLE: assessment.strings["not_applicable"][locale]} if assessment.context else {}),
+            **({NOT_APPLICABLE: assessment.strings["not_applicable"][locale]} if "not_applicable" in assessment.strings else {}),
         },
         "unknown": {"value": UNKNOWN, "countsAs": assessment.unknown.counts_as} if assessment.unknown else None,
         "notApplicable": NOT_APPLICABLE,
@@ -78,6 +86,7 @@ def client_data(assessment: Assessment, locale: str, endpoint: str) -> dict[str,
                 "theme": q.theme,
                 "weight": q.weight,
                 "unknown": q.allows_unknown,
+                "mayNotApply": q.may_not_apply,
                 "appliesTo": list(q.applies_to) if q.applies_to is not None else None,
                 "texts": {option: text[locale] for option, text in q.text_by_context.items()},
             }
@@ -85,18 +94,26 @@ def client_data(assessment: Assessment, locale: str, endpoint: str) -> dict[str,
         ],
         "bands": [{"id": b.id, "min": b.min, "max": b.max} for b in assessment.bands],
         "gates": [
-            {"id": g.id, "maxBand": g.max_band, "below": g.below, **({"question": g.question} if g.question else {"theme": g.theme})} for g in assessment.gates
+            {
+                "id": g.id,
+                "maxBand": g.max_band,
+                "below": g.below,
+                **({"question": g.question} if g.question else {"questions": list(g.questions)} if g.questions else {"theme": g.theme}),
+            }
+            for g in assessment.gates
         ],
-        "strings": {key: assessment.strings[key][locale] for key in (*CLIENT_STRINGS, *CLIENT_FEATURE_STRINGS) if key in assessment.strings},
+        "verdict": {"capScore": assessment.verdict.cap_score, "unknownLimit": assessment.verdict.unknown_limit},
+        "conflicts": [{"id": c.id, "when": [{"question": w.question, "below": w.below, "atLeast": w.at_least} for w in c.when]} for c in assessment.conflicts],
+        "strings": {key: _filled(assessment.strings[key][locale], facts) for key in (*CLIENT_STRINGS, *CLIENT_FEATURE_STRINGS) if key in assessment.strings},
     }
 
 
-def _context(assessment: Assessment, locale: str, article_url: str) -> dict[str, Any]:
+def _context(assessment: Assessment, locale: str, article_url: str, facts: Mapping[str, str] | None = None) -> dict[str, Any]:
     def t(text: Mapping[str, str] | None) -> str:
         return text[locale] if text else ""
 
     def s(key: str, **values: object) -> str:
-        return assessment.string(key, locale, **values)
+        return assessment.string(key, locale, **{**(facts or {}), **values})
 
     advice_order = sorted(assessment.questions, key=lambda q: (-q.weight, assessment.questions.index(q)))
     return {
@@ -118,15 +135,19 @@ def _context(assessment: Assessment, locale: str, article_url: str) -> dict[str,
     }
 
 
-def render_form(assessment: Assessment, locale: str, *, action: str, article_url: str = "", privacy_url: str = "") -> Markup:
-    """The complete form, usable without JavaScript, with the result skeleton and its data."""
+def render_form(
+    assessment: Assessment, locale: str, *, action: str, article_url: str = "", privacy_url: str = "", facts: Mapping[str, str] | None = None
+) -> Markup:
+    """The complete form, usable without JavaScript, with the result skeleton and its data.
+
+    ``facts``: the operator's texts its strings may name (``{reply_time}``, ``SiteConfig.facts``)."""
     template = templates.get_template("assessment/form.html")
     return Markup(
         template.render(
-            **_context(assessment, locale, article_url),
+            **_context(assessment, locale, article_url, facts),
             action=action,
             privacy_url=privacy_url,
-            data=client_data(assessment, locale, action),
+            data=client_data(assessment, locale, action, facts),
             result=None,
             answers={},
         )

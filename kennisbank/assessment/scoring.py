@@ -17,11 +17,22 @@ The rules, in the order they apply:
    names (``unknown.counts_as``; the contract check uses 0, as "no"): what you cannot
    find in your contract does not steer the provider. The result counts the unknown
    answers and gives each its own advice (how to find out).
-3. Gates: when a gate's question is answered below its ``below`` (unknown counts as
-   its ``counts_as``), or its theme scores below ``below``, the band is at most the
-   gate's ``max_band``. A gate on a question or theme that does not apply never
-   trips. The score stays as it is; the result names the band the score alone would
-   give and every gate that lowered it.
+   A question the definition lets the reader call "not applicable" (``may_not_apply``,
+   e.g. data to return under a cleaning contract) is left out like one the context rules out.
+3. No verdict: when more than ``verdict.unknown_limit`` percent of the questions that
+   apply are answered "don't know", the result has no band (``judged`` is false, the band
+   is the definition's ``verdict.insufficient``, stored as ``NO_VERDICT``): it says what to
+   find out, and the submission stays out of the comparison with others.
+4. Gates: when a gate's question is answered below its ``below`` (unknown counts as
+   its ``counts_as``), every one of its ``questions`` that applies is, or its theme
+   scores below ``below``, the band is at most the gate's ``max_band``. A gate on a
+   question or theme that does not apply never trips. With ``verdict.cap_score`` the
+   score is lowered to the top of that band, so that number and band agree; the result
+   names the score the answers alone give (``raw_score``), its band, and every gate
+   that lowered it.
+5. Contradictions (``conflicts:``): answers that cannot both be true (no outcomes, yet
+   "each outcome describes the end state") are pointed out. "Don't know" and "not
+   applicable" never contradict anything. They do not change the score.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .model import NOT_APPLICABLE, UNKNOWN, Assessment, Band, Gate, Question
+from .model import NOT_APPLICABLE, UNKNOWN, Assessment, Band, Conflict, Gate, Question
 
 Answer = int | str
 
@@ -64,6 +75,16 @@ class Result:
     unknown: tuple[Question, ...] = ()
     not_applicable: tuple[Question, ...] = ()
     context: str | None = None
+    raw_score: int | None = None
+    """The score the answers alone give, before a gate capped it (``score`` when nothing did)."""
+    judged: bool = True
+    """False when too many answers were "don't know" to pronounce a verdict: ``band`` is then
+    the definition's ``verdict.insufficient`` (id ``NO_VERDICT``), and the result shows no
+    score, band or theme scores and is not compared with others."""
+    conflicts: tuple[Conflict, ...] = ()
+    """Answers that contradict each other (in definition order)."""
+    applying: int = 0
+    """How many questions applied (the count the "don't know" limit is a share of)."""
 
 
 def percentage(earned: int, possible: int) -> int:
@@ -103,6 +124,9 @@ def check_answers(assessment: Assessment, answers: Mapping[str, object]) -> dict
             continue
         if value is None or value == "":
             problems[question.id] = ("error_missing", {"question": str(number)})
+            continue
+        if value == NOT_APPLICABLE and question.may_not_apply:
+            clean[question.id] = NOT_APPLICABLE  # the reader says it does not apply: left out of the score
             continue
         if value == NOT_APPLICABLE and question.applies_to is not None:
             if context is not None:
@@ -150,25 +174,34 @@ def score(assessment: Assessment, answers: Mapping[str, object]) -> Result:
     def tripped(gate: Gate) -> bool:
         if gate.question is not None:
             return values[gate.question] != NOT_APPLICABLE and value(assessment.question(gate.question)) < gate.below
+        if gate.questions:
+            named = [assessment.question(qid) for qid in gate.questions if values[qid] != NOT_APPLICABLE]
+            return bool(named) and all(value(q) < gate.below for q in named)
         theme_score = theme_scores[gate.theme]
         return theme_score is not None and theme_score < gate.below
 
+    # heaviest first, in the definition's order within a weight: ``applying`` is in that
+    # order and the sort is stable (a position lookup compared whole questions, per submission)
+    weak = tuple(sorted((q for q in applying if values[q.id] == UNKNOWN or value(q) < top), key=lambda q: -q.weight))
+    unknown = tuple(q for q in applying if values[q.id] == UNKNOWN)
+    common = {
+        "themes": themes,
+        "weak": weak,
+        "score_band": score_band,
+        "unknown": unknown,
+        "not_applicable": tuple(q for q in assessment.questions if values[q.id] == NOT_APPLICABLE),
+        "context": context,
+        "raw_score": total,
+        "conflicts": tuple(c for c in assessment.conflicts if all(condition.holds(values.get(condition.question)) for condition in c.when)),
+        "applying": len(applying),
+    }
+    verdict = assessment.verdict
+    if verdict.unknown_limit is not None and verdict.insufficient is not None and 100 * len(unknown) > verdict.unknown_limit * len(applying):
+        return Result(score=total, band=verdict.insufficient, gates=(), judged=False, **common)
     lowering = [gate for gate in assessment.gates if tripped(gate) and assessment.band_rank(gate.max_band) < rank]
     cap = min((assessment.band_rank(gate.max_band) for gate in lowering), default=rank)
     band = assessment.bands[cap]
     # the gates that set the band; a milder one that also tripped adds nothing to say
     binding = [gate for gate in lowering if assessment.band_rank(gate.max_band) == cap]
-    # heaviest first, in the definition's order within a weight: ``applying`` is in that
-    # order and the sort is stable (a position lookup compared whole questions, per submission)
-    weak = tuple(sorted((q for q in applying if values[q.id] == UNKNOWN or value(q) < top), key=lambda q: -q.weight))
-    return Result(
-        score=total,
-        band=band,
-        themes=themes,
-        weak=weak,
-        score_band=score_band,
-        gates=tuple(binding),
-        unknown=tuple(q for q in applying if values[q.id] == UNKNOWN),
-        not_applicable=tuple(q for q in assessment.questions if values[q.id] == NOT_APPLICABLE),
-        context=context,
-    )
+    shown = min(total, band.max) if verdict.cap_score and binding else total
+    return Result(score=shown, band=band, gates=tuple(binding), **common)

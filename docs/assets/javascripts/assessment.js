@@ -10,13 +10,15 @@
 
   /* answers: {questionId: value} and {contextId: option}, as the server checks them:
      a question that does not apply in the context may hold anything or nothing; "don't
-     know" counts as data.unknown.countsAs. The rules are scoring.py's, step by step. */
+     know" counts as data.unknown.countsAs; "not applicable" on a question that may not
+     apply leaves it out. The rules are scoring.py's, step by step. */
   function score(data, answers) {
     const top = Math.max(...data.values);
     const unknown = data.unknown ? data.unknown.value : null;
     const countsAs = data.unknown ? data.unknown.countsAs : 0;
     const context = data.context ? answers[data.context.id] : undefined;
-    const applies = (q) => !q.appliesTo || context === undefined || q.appliesTo.includes(context);
+    const inContext = (q) => !q.appliesTo || context === undefined || q.appliesTo.includes(context);
+    const applies = (q) => inContext(q) && !(q.mayNotApply && answers[q.id] === data.notApplicable);
     const applying = data.questions.filter(applies);
     const value = (q) => (answers[q.id] === unknown ? countsAs : answers[q.id]);
     const part = (questions) => {
@@ -28,25 +30,45 @@
     for (const theme of data.themes) themes[theme] = part(applying.filter((q) => q.theme === theme));
     const bandIds = data.bands.map((band) => band.id);
     const rank = data.bands.findIndex((band) => band.min <= total && total <= band.max);
+    const applyingById = (id) => applying.find((item) => item.id === id);
     const tripped = (gate) => {
       if (gate.question !== undefined) {
-        const q = applying.find((item) => item.id === gate.question);
+        const q = applyingById(gate.question);
         return q !== undefined && value(q) < gate.below;
+      }
+      if (gate.questions !== undefined) {
+        const named = gate.questions.map(applyingById).filter((q) => q !== undefined);
+        return named.length > 0 && named.every((q) => value(q) < gate.below);
       }
       return themes[gate.theme] !== null && themes[gate.theme] < gate.below;
     };
-    const lowering = (data.gates || []).filter((gate) => tripped(gate) && bandIds.indexOf(gate.maxBand) < rank);
-    const cap = Math.min(rank, ...lowering.map((gate) => bandIds.indexOf(gate.maxBand)));
-    return {
-      score: total,
-      band: bandIds[cap],
+    /* a condition holds on a scale value only: "don't know" and "not applicable" contradict nothing */
+    const holds = (condition) => {
+      const answer = answers[condition.question];
+      const q = applyingById(condition.question);
+      if (q === undefined || typeof answer !== "number") return false;
+      return condition.below !== null ? answer < condition.below : answer >= condition.atLeast;
+    };
+    const unknownIds = applying.filter((q) => answers[q.id] === unknown).map((q) => q.id);
+    const verdict = data.verdict || {};
+    const common = {
+      rawScore: total,
       scoreBand: bandIds[rank],
-      gates: lowering.filter((gate) => bandIds.indexOf(gate.maxBand) === cap).map((gate) => gate.id),
       themes,
       weak: applying.filter((q) => answers[q.id] === unknown || value(q) < top).map((q) => q.id),
-      unknown: applying.filter((q) => answers[q.id] === unknown).map((q) => q.id),
+      unknown: unknownIds,
       notApplicable: data.questions.filter((q) => !applies(q)).map((q) => q.id),
+      conflicts: (data.conflicts || []).filter((conflict) => conflict.when.every(holds)).map((conflict) => conflict.id),
+      applying: applying.length,
     };
+    if (verdict.unknownLimit !== null && verdict.unknownLimit !== undefined && 100 * unknownIds.length > verdict.unknownLimit * applying.length) {
+      return { ...common, score: total, band: null, judged: false, gates: [] };
+    }
+    const lowering = (data.gates || []).filter((gate) => tripped(gate) && bandIds.indexOf(gate.maxBand) < rank);
+    const cap = Math.min(rank, ...lowering.map((gate) => bandIds.indexOf(gate.maxBand)));
+    const binding = lowering.filter((gate) => bandIds.indexOf(gate.maxBand) === cap).map((gate) => gate.id);
+    const shown = verdict.capScore && binding.length ? Math.min(total, data.bands[cap].max) : total;
+    return { ...common, score: shown, band: bandIds[cap], judged: true, gates: binding };
   }
 
   function mount(form) {
@@ -79,7 +101,7 @@
     /* before the context is chosen, only the questions for everyone are shown */
     const applies = (q, context) => !q.appliesTo || (context !== undefined && q.appliesTo.includes(context));
     const applying = (context) => data.questions.filter((q) => applies(q, context));
-    const allowed = (q, value) => data.values.includes(value) || (q.unknown && value === unknown);
+    const allowed = (q, value) => data.values.includes(value) || (q.unknown && value === unknown) || (q.mayNotApply && value === data.notApplicable);
 
     const read = () => {
       const answers = {};
@@ -151,17 +173,39 @@
     const bandTitle = (id) => find(`[data-kb-band="${id}"] h4`).textContent;
 
     const show = (answers, outcome) => {
+      const toggle = (selector, shown) => {
+        const element = find(selector);
+        if (element) element.hidden = !shown;
+        return element;
+      };
       find("[data-kb-score]").textContent = fill(data.strings.score_value, { score: outcome.score });
+      toggle("[data-kb-score-box]", outcome.judged);
+      toggle("[data-kb-theme-scores]", outcome.judged);
+      const insufficient = toggle("[data-kb-insufficient]", !outcome.judged);
+      if (insufficient && !outcome.judged) {
+        find("[data-kb-insufficient-count]").textContent = fill(data.strings.insufficient_count, { count: outcome.unknown.length, total: outcome.applying });
+      }
       for (const band of findAll("[data-kb-band]")) band.hidden = band.dataset.kbBand !== outcome.band;
+      for (const advice of findAll("[data-kb-band-advice]")) advice.hidden = outcome.gates.length > 0;
       const gates = find("[data-kb-gates]");
       if (gates) {
         gates.hidden = outcome.gates.length === 0;
-        find("[data-kb-gate-intro]").textContent = fill(data.strings.gate_intro, { score: outcome.score, band: bandTitle(outcome.scoreBand) });
+        find("[data-kb-gate-intro]").textContent = outcome.gates.length ? fill(data.strings.gate_intro, { score: outcome.rawScore, band: bandTitle(outcome.scoreBand) }) : "";
         for (const item of findAll("[data-kb-gate]")) item.hidden = !outcome.gates.includes(item.dataset.kbGate);
+        const capped = find("[data-kb-capped]");
+        if (capped) {
+          capped.hidden = !(outcome.gates.length && outcome.score !== outcome.rawScore);
+          capped.textContent = capped.hidden ? "" : fill(data.strings.score_capped, { score: outcome.score, band: bandTitle(outcome.band) });
+        }
+      }
+      const conflicts = find("[data-kb-conflicts]");
+      if (conflicts) {
+        conflicts.hidden = outcome.conflicts.length === 0;
+        for (const item of findAll("[data-kb-conflict]")) item.hidden = !outcome.conflicts.includes(item.dataset.kbConflict);
       }
       const count = find("[data-kb-unknown-count]");
       if (count) {
-        count.hidden = outcome.unknown.length === 0;
+        count.hidden = outcome.unknown.length === 0 || !outcome.judged;
         count.textContent = fill(data.strings.unknown_count, { count: outcome.unknown.length });
       }
       for (const item of findAll("[data-kb-theme]")) {
@@ -205,7 +249,11 @@
       if (!complete) return answers;
       const outcome = score(data, answers);
       show(answers, outcome);
-      if (announce) status.textContent = `${fill(data.strings.score_value, { score: outcome.score })}: ${bandTitle(outcome.band)}`;
+      if (announce) {
+        status.textContent = outcome.judged
+          ? `${fill(data.strings.score_value, { score: outcome.score })}: ${bandTitle(outcome.band)}`
+          : find("[data-kb-insufficient] h4").textContent;
+      }
       return answers;
     };
 

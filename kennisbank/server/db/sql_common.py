@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from importlib import resources
 from typing import Any, TypeVar
 
+from kennisbank.assessment.model import NO_VERDICT
 from kennisbank.server.db.store import (
     SESSION_LONGEST,
     STATUSES,
@@ -204,7 +205,9 @@ class SQLStore:
                 before = counts[definition]
                 outcomes.append(before)
                 after = dict(before)
-                for measure, value in [("", submission.score), *((theme, value) for theme, value in scores if value is not None)]:
+                # as the triggers count (migration 0010): a result without a verdict counts nowhere
+                total = [] if submission.band == NO_VERDICT else [("", submission.score)]
+                for measure, value in [*total, *((theme, value) for theme, value in scores if value is not None)]:
                     values = list(after.get(measure, NO_COUNTS))
                     values[value] += 1
                     after[measure] = tuple(values)

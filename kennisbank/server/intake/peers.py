@@ -21,6 +21,10 @@ Decisions, and why:
 - **Ties**: "higher than X % of N" counts the earlier contracts with a strictly lower
   score, rounded down: a tie is not counted as beaten, and the reply says how many
   scored the same. So 62 % is never an overstatement.
+- **No verdict, no count**: a submission without a verdict (too many "don't know",
+  band ``NO_VERDICT``) is stored but counted nowhere here: migration 0010's triggers
+  leave it out of the totals, its theme scores are stored as NULL, and its reply says
+  it is not compared.
 - **Threshold**: figures only when at least ``BENCHMARK_MIN`` earlier submissions of
   the digest exist; otherwise the reader is told how many more are needed. A theme
   with fewer than ``BENCHMARK_MIN`` submissions to which it applied gets no median
@@ -110,6 +114,9 @@ def standing(assessment: Assessment, result: Result, before: PeerCounts, minimum
 
     totals = before.get(TOTAL, (0,) * 101)
     n = count(totals)
+    if not result.judged:
+        # no verdict (too many "don't know"): nothing to rank, and it is not counted either
+        return {"shown": False, "minimum": minimum, "count": n, "needed": max(0, minimum - n), "text": s("peers_unjudged")}
     if n < minimum:
         return {
             "shown": False,
@@ -224,7 +231,7 @@ def backfill(store: Any, resolve: Any, batch: int = 1000) -> int:
             if result is None:
                 skipped += 1
                 continue
-            found += [(rowid, digest, t.theme, t.score) for t in result.themes]
+            found += [(rowid, digest, t.theme, t.score if result.judged else None) for t in result.themes]
             written += 1
         if found:
             store.add_themes(found)

@@ -151,7 +151,8 @@ class Receiver:
                 band=accepted.result.band.id,
                 consent=accepted.consent,
                 discuss=accepted.discuss if accepted.consent else None,
-                themes={theme.theme: theme.score for theme in accepted.result.themes},
+                # without a verdict (too many "don't know") the scores stay out of the comparison (peers.py)
+                themes={theme.theme: theme.score if accepted.result.judged else None for theme in accepted.result.themes},
                 **contact,
             )
             try:

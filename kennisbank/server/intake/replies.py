@@ -72,7 +72,7 @@ class Replies:
             lang,
             "result.html",
             sent=assessment.string("sent", lang, id=public_id),
-            follow_up=assessment.string("follow_up", lang) if accepted.follow_up else "",
+            follow_up=assessment.string("follow_up", lang, **self.site.facts(lang)) if accepted.follow_up else "",
             consent_notice=assessment.string("error_consent", lang) if accepted.contact_given and not accepted.consent else "",
             result=render_result(assessment, lang, accepted.result, accepted.answers, article_url=article_url(self.site, assessment, lang), heading_level=2),
             peers=peers,
