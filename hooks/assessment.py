@@ -125,13 +125,7 @@ def _assessment(state: dict, assessment_id: str, page: Page, marker: str):
 
 
 def _render(state: dict, assessment_id: str, page: Page) -> str:
-    assessment = state["assessments"].get(assessment_id)
-    if assessment is None:
-        known = ", ".join(sorted(state["assessments"])) or "(none)"
-        raise PluginError(
-            f"{page.file.src_uri}: unknown assessment '{assessment_id}' in <!-- md:assessment {assessment_id} -->. "
-            f"Fix: use one of {known}, or add {assessment_id}.yml to {state['site'].assessment_dir}"
-        )
+    assessment = _assessment(state, assessment_id, page, f"<!-- md:assessment {assessment_id} -->")
     state["embedded"].add(assessment.id)
     page.meta["assessment"] = assessment.id
     return render_form(

@@ -300,24 +300,32 @@ def test_a_database_that_cannot_be_written_is_reported_at_start(tmp_path):
 # 1. Slow clients
 
 
+def _slow_sockets(base_url: str, count: int, source: str = "127.0.0.1") -> list:
+    """``count`` slowloris sockets from ``source``: each sends half a request line, and then nothing."""
+    import socket
+
+    host, port = base_url.removeprefix("http://").split(":")
+    made = []
+    for _ in range(count):
+        sock = socket.create_connection((host, int(port)), timeout=5, source_address=(source, 0))
+        sock.sendall(b"GET / HTT")
+        made.append(sock)
+    return made
+
+
 def test_slow_clients_are_cut_off_and_cannot_take_the_server_down(site, tmp_path):
     """1,000 slowloris sockets against a server whose connection cap (150) is far below
     them: each is refused at once or cut off after REQUEST_TIMEOUT, a normal client
     still gets its page, and the log says so a few times, not thousands."""
-    import socket
 
     log_file = tmp_path / "server.log"
     with open(log_file, "w") as output:
         # every client's share as large as the whole: the cap on all connections is what is tested here
         server = LocalServer(site.site, tmp_path / "kb.sqlite3", output=output, REQUEST_TIMEOUT="2", MAX_CONNECTIONS="150", MAX_CLIENT_CONNECTIONS="100000")
         base_url = server.start()
-        host, port = base_url.removeprefix("http://").split(":")
         slow = []
         try:
-            for _ in range(1000):
-                sock = socket.create_connection((host, int(port)), timeout=5)
-                sock.sendall(b"GET / HTT")  # half a request line, and then nothing
-                slow.append(sock)
+            slow += _slow_sockets(base_url, 1000)
             deadline = time.monotonic() + 15
             served = None
             while time.monotonic() < deadline:
@@ -355,19 +363,14 @@ def test_one_clients_slow_sockets_leave_the_other_clients_their_connections(site
     sending a request, half of MAX_CLIENT_CONNECTIONS), and every request of another (127.0.0.1)
     is served at the first try. The sockets connect before the normal client does, and the kernel
     hands them to the server in that order, so the test waits for no timer."""
-    import socket
 
     log_file = tmp_path / "server.log"
     with open(log_file, "w") as output:
         server = LocalServer(site.site, tmp_path / "kb.sqlite3", output=output, REQUEST_TIMEOUT="60", MAX_CONNECTIONS="150", MAX_CLIENT_CONNECTIONS="20")
         base_url = server.start()
-        host, port = base_url.removeprefix("http://").split(":")
         slow = []
         try:
-            for _ in range(1000):
-                sock = socket.create_connection((host, int(port)), timeout=5, source_address=("127.0.0.2", 0))
-                sock.sendall(b"GET / HTT")  # half a request line, and then nothing
-                slow.append(sock)
+            slow += _slow_sockets(base_url, 1000, source="127.0.0.2")
             with httpx.Client(base_url=base_url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as client:
                 statuses = [client.get("/").status_code for _ in range(10)]  # a new connection each, after every slow one
             assert statuses == [200] * 10
