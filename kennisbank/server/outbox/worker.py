@@ -82,6 +82,19 @@ STOP_WAIT = 5.0
 """Seconds the server gives the worker to finish its batch when stopping, before SIGKILL."""
 RESTART_WAIT = 5.0
 """Seconds before the server starts a worker again that exited on its own."""
+LEASE = timedelta(minutes=5)
+"""How long a claimed delivery stays with its worker where workers share the outbox (PostgreSQL):
+ten times the longest send (``notify.SEND_TIMEOUT``)."""
+
+
+def claim_size(lease: timedelta = LEASE) -> int:
+    """How many deliveries one claim takes at most: as many as can be sent in half the lease when
+    each send takes its longest (``SEND_TIMEOUT``), so a claim does not run out while its worker
+    is still sending; the worker also stops sending, leaving the rest to the next claim, when
+    the lease is nearly over (:meth:`Outbox._send_all`). Why not renew the claim, or record after
+    each send: both cost a commit per delivery where a batch costs one; 5 deliveries (a 5-minute
+    lease, 30 s a send) finish in 2.5 minutes at worst, and a worker sends several a second when all is well."""
+    return max(1, int(lease.total_seconds() // (2 * notify.SEND_TIMEOUT)))
 
 
 def retry_delay(attempts: int, jitter: float = 0.1) -> float:
@@ -124,7 +137,8 @@ class Outbox:
                     continue
                 if more or version != seen or now >= next_look:
                     seen, next_look = version, now + IDLE_LOOK
-                    due = self.store.due_deliveries(utc_now(), BATCH, all_pending=everything)
+                    # where workers share the outbox, a batch is what one claim may take
+                    due = self.store.due_deliveries(utc_now(), min(BATCH, claim_size()) if self.store.shared else BATCH, all_pending=everything, lease=LEASE)
                     if due:
                         self.deliver_all(due)
                     # a full read, or one a claim cut short (PostgreSQL: Delivery.claim): read again at once
@@ -246,7 +260,7 @@ def worker_lock(file: Path, stop: threading.Event) -> Iterator[bool]:
 def wait_for_lock(take: Callable[[], bool], held: str, stop: threading.Event) -> bool:
     """Try ``take`` every second until it gets the worker's lock (``True``) or ``stop`` is set
     (``False``); says once that another worker holds ``held``. Both locks (a file's, PostgreSQL's
-    advisory lock in :mod:`.shared_state`) wait this way."""
+    advisory lock in :mod:`kennisbank.server.db.shared_state`) wait this way."""
     told = False
     while not take():
         if not told:
@@ -285,16 +299,14 @@ def lower_priority(nice: int) -> None:
 def can_share(store: SubmissionStore) -> bool:
     """Whether a worker in another process sees what this store commits: a database file or a
     database server, not SQLite's in-memory database."""
-    from kennisbank.server.db.shared_state import is_shared
-
-    return store.outbox_lock_file() is not None or is_shared(store)
+    return store.outbox_lock_file() is not None or store.shared
 
 
 def database_lock(store: SubmissionStore, stop: threading.Event) -> contextlib.AbstractContextManager[bool]:
     """The lock that makes this the one outbox worker of ``store``'s database."""
-    from kennisbank.server.db.shared_state import is_shared, outbox_lock
+    from kennisbank.server.db.shared_state import outbox_lock
 
-    return outbox_lock(store, stop) if is_shared(store) else worker_lock(store.outbox_lock_file(), stop)
+    return outbox_lock(store, stop) if store.shared else worker_lock(store.outbox_lock_file(), stop)
 
 
 def run_worker(store: SubmissionStore, outbox: Outbox, *, nice: int = 0, parent: int | None = None) -> None:
