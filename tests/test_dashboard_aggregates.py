@@ -1,4 +1,4 @@
-"""The insight aggregates of migration 0005 against a brute-force count from the rows.
+"""The insight aggregates the triggers keep, against a brute-force count from the rows.
 
 Random inserts, erasures, purges and status changes (property-style, a fixed seed per
 run so a failure repeats), then every filter compared: the figures the store serves

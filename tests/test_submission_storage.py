@@ -119,7 +119,6 @@ def test_a_failing_migration_is_rolled_back(empty_database_url, tmp_path, monkey
         "def upgrade():\n    op.execute('CREATE TABLE half (x INTEGER)')\n    op.execute('THIS IS NOT SQL')\n"
     )
     monkeypatch.setattr(migrate, "FOLDER", folder)
-    monkeypatch.setattr(migrate.upgrade, "__defaults__", (folder,))
     with pytest.raises(StoreError, match="upgrade to revision 0099 failed and was rolled back.*THIS.*Fix: "):
         open_store(empty_database_url, tmp_path)
     monkeypatch.undo()

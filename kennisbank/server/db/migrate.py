@@ -30,16 +30,17 @@ LEGACY_VERSION = 9
 """The last version of the SQL files before Alembic; revision 0001 is its schema."""
 
 
-def config(connection: Any = None, folder: Path = FOLDER) -> Config:
+def config(connection: Any = None) -> Config:
+    """Alembic's configuration: the revisions in :data:`FOLDER` (read at each call: a test points it at its own)."""
     settings = Config()
-    settings.set_main_option("script_location", str(folder))
+    settings.set_main_option("script_location", str(FOLDER))
     settings.attributes["connection"] = connection
     return settings
 
 
-def head(folder: Path = FOLDER) -> int:
+def head() -> int:
     """The number of the newest revision this code knows."""
-    return int(ScriptDirectory.from_config(config(folder=folder)).get_current_head())
+    return int(ScriptDirectory.from_config(config()).get_current_head())
 
 
 def version(connection: Any) -> int:
@@ -48,13 +49,13 @@ def version(connection: Any) -> int:
     return int(current) if current else 0
 
 
-def upgrade(connection: Any, label: str, folder: Path = FOLDER) -> list[str]:
+def upgrade(connection: Any, label: str) -> list[str]:
     """Bring the database on ``connection`` (in a transaction) to the newest revision; the revisions applied."""
-    script = ScriptDirectory.from_config(config(folder=folder))
+    script = ScriptDirectory.from_config(config())
     known = {revision.revision for revision in script.walk_revisions()}
     tables = set(inspect(connection).get_table_names())
     if "schema_migrations" in tables:
-        _adopt_legacy(connection, label, folder)
+        _adopt_legacy(connection, label)
     current = MigrationContext.configure(connection).get_current_revision()
     if current is not None and current not in known:
         raise StoreError(
@@ -63,7 +64,7 @@ def upgrade(connection: Any, label: str, folder: Path = FOLDER) -> list[str]:
         )
     pending = [revision for revision in script.walk_revisions(base="base", head="heads") if current is None or int(revision.revision) > int(current)]
     try:
-        command.upgrade(config(connection, folder), "head")
+        command.upgrade(config(connection), "head")
     except StoreError:
         raise
     except Exception as error:
@@ -74,14 +75,14 @@ def upgrade(connection: Any, label: str, folder: Path = FOLDER) -> list[str]:
     return [revision.revision for revision in reversed(pending)]
 
 
-def _adopt_legacy(connection: Any, label: str, folder: Path) -> None:
+def _adopt_legacy(connection: Any, label: str) -> None:
     found = connection.exec_driver_sql("SELECT coalesce(max(version), 0) FROM schema_migrations").scalar()
     if found != LEGACY_VERSION:
         raise StoreError(
             f"{label}: the database is at the old schema version {found}, which this kennisbank cannot upgrade (only version {LEGACY_VERSION}). "
             "Fix: start the kennisbank release before the switch to Alembic once on it (it migrates to version 9), then this one"
         )
-    command.stamp(config(connection, folder), "0001")
+    command.stamp(config(connection), "0001")
     connection.exec_driver_sql("DROP TABLE schema_migrations")
 
 

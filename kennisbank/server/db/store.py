@@ -273,6 +273,9 @@ class SubmissionStore:
             cursor = db.execute(sql, parameters)
             return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
+        if sql.lstrip()[:6].upper() == "PRAGMA":  # SQLite's: some may not change inside a transaction (synchronous)
+            with self._dialect.reading() as db:
+                return work(db)
         return self._transaction(work)
 
     # Submissions
