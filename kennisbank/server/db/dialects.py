@@ -121,6 +121,8 @@ class SQLite:
     shared = False
     """One process: its rate limit, its client key and its outbox lock are its own."""
     lock_file_suffix = ".outbox-lock"
+    pool_size = 1
+    """Its one connection."""
 
     def __init__(self, target: str | Path, read_only: bool):
         self.target = target
@@ -139,6 +141,7 @@ class SQLite:
         if not read_only:  # Alembic's transactions are SQLite's BEGIN IMMEDIATE too: processes migrating at once take turns
             event.listen(self.engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
         self.on_reconnect: Callable[[], None] = lambda: None
+        self.closed = False
         self._connect()
 
     def _open(self) -> sqlite3.Connection:
@@ -307,6 +310,7 @@ class SQLite:
 
     def close(self) -> None:
         with self.lock:
+            self.closed = True
             self.engine.dispose()
 
 
@@ -587,8 +591,6 @@ class SideConnection:
             keepalives_interval=2,
             keepalives_count=2,
         )
-
-    Error = psycopg.Error
 
     @property
     def closed(self) -> bool:

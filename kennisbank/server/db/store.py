@@ -221,11 +221,11 @@ class SubmissionStore:
     @property
     def pool_size(self) -> int:
         """Connections this store opens at most (SQLite: its one)."""
-        return getattr(self._dialect, "pool_size", 1)
+        return self._dialect.pool_size
 
     @property
     def closed(self) -> bool:
-        return getattr(self._dialect, "closed", False)
+        return self._dialect.closed
 
     # Schema
 
