@@ -91,8 +91,8 @@ def generate(database: Path, site_dir: Path, count: int, seed: int = 1) -> None:
         )
     db = sqlite3.connect(str(database))
     with db:
-        # the aggregates' triggers (migration 0005) would count 100,000 rows one by one;
-        # set aside, the migration's own backfill counts them at once, then they return
+        # the aggregates' triggers would count 100,000 rows one by one; set aside, the two
+        # statements below count them at once (as the triggers would), then they return
         triggers = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'submissions' AND name LIKE 'insight_%'").fetchall()
         names = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'submissions' AND name LIKE 'insight_%'").fetchall()
         for (name,) in names:
@@ -102,15 +102,18 @@ def generate(database: Path, site_dir: Path, count: int, seed: int = 1) -> None:
             "organisation, message, discuss, definition, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        from kennisbank.server.db.sqlite_store import _statements, migrations
-
-        backfill = next(sql for version, _, sql in migrations() if version == 5)
         db.execute("DELETE FROM insight_counts")
         db.execute("DELETE FROM insight_answers")
-        for statement in _statements(backfill):
-            body = "\n".join(line for line in statement.splitlines() if not line.lstrip().startswith("--")).strip()
-            if body.startswith("INSERT INTO insight_") and "FROM submissions" in body:
-                db.execute(body)
+        db.execute(
+            "INSERT INTO insight_counts (month, assessment, version, lang, band, consent, status, decile, n) "
+            "SELECT substr(created_at, 1, 7), assessment, version, lang, band, consent, status, min(score / 10, 9), count(*) "
+            "FROM submissions GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+        )
+        db.execute(
+            "INSERT INTO insight_answers (month, assessment, version, lang, band, consent, status, question, answer, n) "
+            "SELECT substr(s.created_at, 1, 7), s.assessment, s.version, s.lang, s.band, s.consent, s.status, j.key, j.value, count(*) "
+            "FROM submissions s, json_each(s.answers) j GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9"
+        )
         # a store's kept partial-month figures are from before: mark every month changed
         db.execute(
             "INSERT INTO insight_changes (month, changes) SELECT DISTINCT substr(created_at, 1, 7), 1 FROM submissions WHERE true "
@@ -143,11 +146,10 @@ def main(count: int = 100_000, requests: int = 200) -> int:
         app = create_app(Settings.from_env(env))  # creates and migrates the database
         started = time.perf_counter()
         generate(database, site_dir, count)
-        print(f"generated {count} submissions in {time.perf_counter() - started:.1f} s (the aggregates by the migration backfill)", flush=True)
+        print(f"generated {count} submissions in {time.perf_counter() - started:.1f} s (the aggregates counted at once)", flush=True)
         store = app.state.store
-        with store._lock:
-            sizes = {table: store._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("submissions", "insight_counts", "insight_answers")}
-            pairs = store._db.execute("SELECT count(*) FROM submissions, json_each(answers)").fetchone()[0]
+        sizes = {table: store.run_sql(f"SELECT count(*) FROM {table}")[0][0] for table in ("submissions", "insight_counts", "insight_answers")}
+        pairs = store.run_sql("SELECT count(*) FROM submissions, json_each(answers)")[0][0]
         print("rows: " + ", ".join(f"{table} {n}" for table, n in sizes.items()) + f" (answers in the rows: {pairs})", flush=True)
         template = store.leads(LeadFilter(), 1)[0].submission
         month_start = utc_now().date().replace(day=1).isoformat()

@@ -40,8 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the test harness that starts the server
 
 from kennisbank.assessment import load_definitions, score  # noqa: E402
-from kennisbank.server.db.sqlite_store import SQLiteStore  # noqa: E402
-from kennisbank.server.db.store import Submission, new_public_id, utc_now  # noqa: E402
+from kennisbank.server.db.store import Submission, new_public_id, open_store, utc_now  # noqa: E402
 from kennisbank.server.intake.peers import standing  # noqa: E402
 from kennisbank.siteconfig import load_mkdocs  # noqa: E402
 
@@ -51,7 +50,7 @@ STORED = int(os.environ.get("BENCH_STORED", "100000"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONCURRENCY = 8
-MIGRATION = "kennisbank/server/db/migrations/sqlite/0006_peers.sql"
+MIGRATION = "kennisbank/server/migrations/sqlite/0006_peers.sql"
 ENDPOINT = "/api/assessments/contract-check/submissions"
 
 
@@ -199,8 +198,8 @@ def own_cost(database: Path, assessment, strings, count: int = 600) -> tuple[flo
     figures above, these hardly move with other load on the machine."""
     copy = database.with_name("cost.sqlite3")
     shutil.copyfile(database, copy)
-    store = SQLiteStore(copy)
-    store._db.execute("PRAGMA synchronous = OFF")  # the CPU, not the disk: the same sync either way
+    store = open_store(f"sqlite:///{copy}", copy.parent)
+    store.run_sql("PRAGMA synchronous = OFF")  # the CPU, not the disk: the same sync either way
     rng = random.Random(11)
     made = []
     for _ in range(3 * count):

@@ -305,8 +305,8 @@ def outbox_work(nice: int, parent: int | None) -> None:
     from kennisbank.manifest import ManifestError, load_manifest
     from kennisbank.server.channels import NotifySettings
     from kennisbank.server.dashboard.paths import lead_url
-    from kennisbank.server.db.shared_state import LockLost
     from kennisbank.server.intake.definitions import Definitions
+    from kennisbank.server.outbox.locks import LockLost
     from kennisbank.server.outbox.worker import Outbox, can_share, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s", stream=sys.stderr)

@@ -310,10 +310,10 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-o", options, "-w", "start")
         self._count = 0
         self.admin_url = self.url("postgres")
-        from kennisbank.server.db.pg_store import PostgresStore
+        from kennisbank.server.db.store import open_store
 
         self.sql(f"CREATE DATABASE {self.TEMPLATE}")
-        PostgresStore(self.url(self.TEMPLATE), pool_size=1).close()  # migrated once; each test's database is a copy
+        open_store(self.url(self.TEMPLATE), self.folder, pool_size=1).close()  # migrated once; each test's database is a copy
 
     def _run(self, tool: str, *args: str) -> None:
         result = subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True, text=True, cwd=self.folder)
@@ -348,9 +348,3 @@ def integrity_errors() -> tuple[type[Exception], ...]:
     import psycopg
 
     return sqlite3.IntegrityError, psycopg.IntegrityError
-
-
-def backend_migrations(backend: str) -> list[tuple[int, str, str]]:
-    from kennisbank.server.db import pg_store, sqlite_store
-
-    return (pg_store if backend == "postgresql" else sqlite_store).migrations()

@@ -113,10 +113,11 @@ def test_on_postgresql_a_locked_limit_row_answers_503_and_the_event_loop_keeps_s
     import threading
     import time
 
+    import psycopg
     from starlette.testclient import TestClient
 
     from kennisbank.server.app import create_app
-    from kennisbank.server.db.shared_state import database_secret, shared_pool
+    from kennisbank.server.db.shared_state import database_secret
     from kennisbank.server.settings import Settings
 
     from support import environment
@@ -124,9 +125,8 @@ def test_on_postgresql_a_locked_limit_row_answers_503_and_the_event_loop_keeps_s
     url = postgres.fresh()
     app = create_app(Settings.from_env(environment(site.site, tmp_path / "unused.sqlite3", DATABASE_URL=url, RATE_LIMIT="3/60")))
     with TestClient(app, raise_server_exceptions=False) as client:
-        pool = shared_pool(app.state.store)
-        key = hmac.new(database_secret(pool), b"testclient", hashlib.sha256).digest()  # TestClient's address, as the limit hashes it
-        with pool.connection() as holder, pool.connection() as watcher:
+        key = hmac.new(database_secret(app.state.store), b"testclient", hashlib.sha256).digest()  # TestClient's address, as the limit hashes it
+        with psycopg.connect(url, autocommit=True) as holder, psycopg.connect(url, autocommit=True) as watcher:
             # the lock the limit's rate_limit_hit takes for this client, held by another session: recording the request waits
             holder.execute("BEGIN")
             holder.execute("SELECT pg_advisory_xact_lock(1801613932, ('x' || encode(substr(%s::bytea, 1, 4), 'hex'))::bit(32)::integer)", (key,))

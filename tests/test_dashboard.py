@@ -136,10 +136,10 @@ def test_over_https_the_cookie_is_secure_and_host_bound(site, tmp_path):
 def test_an_idle_or_old_session_has_ended(logged_in):
     client, _ = logged_in
     store = client.app.state.store
-    store.run_sql("UPDATE admin_sessions SET last_seen = ?", (format_time(utc_now() - auth.IDLE - timedelta(minutes=1)),))
+    store.run_sql("UPDATE admin_sessions SET last_seen = :at", {"at": format_time(utc_now() - auth.IDLE - timedelta(minutes=1))})
     assert client.get("/beheer/inzendingen", follow_redirects=False).status_code == 303
     assert login(client).status_code == 303
-    store.run_sql("UPDATE admin_sessions SET created_at = ?", (format_time(utc_now() - auth.LONGEST - timedelta(minutes=1)),))
+    store.run_sql("UPDATE admin_sessions SET created_at = :at", {"at": format_time(utc_now() - auth.LONGEST - timedelta(minutes=1))})
     assert client.get("/beheer/inzendingen", follow_redirects=False).status_code == 303
     assert store.run_sql("SELECT count(*) FROM admin_sessions")[0][0] == 0
 

@@ -10,7 +10,7 @@ import pytest
 
 from kennisbank.cli import main
 from kennisbank.server.db import copy as db_copy
-from kennisbank.server.db.sql_common import TABLES
+from kennisbank.server.db import schema
 from kennisbank.server.db.store import STATUSES, ContactRequest, LeadFilter, StoredDefinition, format_time, new_public_id, open_store, utc_now
 
 from support import submission
@@ -50,7 +50,7 @@ def fill(store) -> None:
     store.update_admin(admin.id, totp_secret="JBSWY3DPEHPK3PXP", totp_last=59_000_000)
     store.create_session("f" * 64, admin.id, "csrf-token", "en")
     for key in ("account:x@example.org", "address:abc"):
-        store.run_sql("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, format_time(now)))
+        store.run_sql("INSERT INTO login_failures (key, at) VALUES (:key, :at)", {"key": key, "at": format_time(now)})
     store.audit("consultant@example.org", "status", leads[0].submission.public_id, "contacted")
     store.erase_email("p1@example.org")  # leaves peer_counts rows at 0: copied as they are
 
@@ -81,7 +81,7 @@ def test_sqlite_to_postgresql_and_back_keeps_every_table_and_figure(tmp_path, po
     fill(store)
     before, shown = db_copy.checksums(store), figures(store)
     store.close()
-    assert set(db_copy.COPIED) == set(TABLES) - {"schema_migrations"}
+    assert set(db_copy.COPIED) == {table.name for table in schema.metadata.sorted_tables if "only" not in table.info}
     assert all(count > 0 for count, _ in before.values()), {table for table, (count, _) in before.items() if not count}
 
     assert main(["db", "copy", "--from", first, "--to", middle]) == 0
@@ -109,7 +109,7 @@ def test_the_copy_goes_on_working_ids_and_aggregates_after_it(tmp_path, postgres
     highest = copy.run_sql("SELECT max(id) FROM submissions")[0][0]
     late = submission(score=42, definition=DIGEST, themes={"a": 42}, email="late@example.org")
     assert copy.add(late, ["email"]) == before  # the sequence was set past the copied ids: no clash
-    assert copy.run_sql("SELECT id FROM submissions WHERE public_id = ?", (late.public_id,))[0][0] > highest
+    assert copy.run_sql("SELECT id FROM submissions WHERE public_id = :id", {"id": late.public_id})[0][0] > highest
     after = copy.peer_counts(DIGEST)
     assert after[""][42] == before[""][42] + 1 and after["a"][42] == before["a"][42] + 1, "the triggers run again"
     assert copy.insight(LeadFilter()).count == copy.run_sql("SELECT count(*) FROM submissions")[0][0]
@@ -140,20 +140,20 @@ def test_a_target_with_data_is_refused_unless_replace(tmp_path, postgres, capsys
 
 @pytest.mark.parametrize("broken", ["notes", "insight_answers"])
 def test_a_difference_after_the_copy_rolls_it_back_and_names_the_table(tmp_path, postgres, monkeypatch, broken):
-    from kennisbank.server.db.pg_store import PostgresStore
+    from kennisbank.server.db.dialects import PostgreSQL
 
     source = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
     store = open_store(source, tmp_path)
     fill(store)
     store.close()
     target = postgres.fresh()
-    adapt = PostgresStore._adapt_row
+    adapt = PostgreSQL.adapt
 
-    def corrupting(table, names, row):  # a copy that changes one value of one table on the way
-        row = adapt(table, names, row)
+    def corrupting(self, table, names, row):  # a copy that changes one value of one table on the way
+        row = adapt(self, table, names, row)
         return (*row[:-1], row[-1] + 1) if table == broken and isinstance(row[-1], int) else (*row[:-1], f"{row[-1]}!") if table == broken else row
 
-    monkeypatch.setattr(PostgresStore, "_adapt_row", staticmethod(corrupting))
+    monkeypatch.setattr(PostgreSQL, "adapt", corrupting)
     with pytest.raises(db_copy.CopyError, match=f"table {broken} differs after the copy.*rolled back"):
         db_copy.copy_database(source, target, tmp_path)
     monkeypatch.undo()
@@ -237,23 +237,23 @@ def test_a_source_at_another_schema_version_is_refused_never_migrated_and_db_mig
     store = open_store(source, tmp_path)
     fill(store)
     latest = store.schema_version
-    # an older kennisbank's database: its last migration adds nothing on SQLite and only a column PostgreSQL's re-adds if missing
-    store.run_sql("DELETE FROM schema_migrations WHERE version = ?", (latest,))
-    if backend == "postgresql":
-        store.run_sql("ALTER TABLE outbox DROP COLUMN claimed_by")
+    # an older kennisbank's database: the SQL migrations' before Alembic (schema_migrations at 9, no revision)
+    store.run_sql("DROP TABLE alembic_version")
+    store.run_sql("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    store.run_sql("INSERT INTO schema_migrations VALUES (9, '0009_outbox_claim_token.sql', '2026-01-01T00:00:00Z')")
     store.close()
     target = postgres.fresh()
     assert main(["db", "copy", "--from", source, "--to", target]) == 1
     err = capsys.readouterr().err
-    assert f"the source is at schema version {latest - 1}, this kennisbank's is {latest}" in err and "kennisbank db migrate" in err
+    assert f"the source is at schema version 0, this kennisbank's is {latest}" in err and "kennisbank db migrate" in err
     if backend == "sqlite":
         import sqlite3
 
         with sqlite3.connect(tmp_path / "old.sqlite3") as raw:
-            assert raw.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == latest - 1, "never migrated"
+            assert raw.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 9, "never migrated"
     else:
         with psycopg.connect(source) as raw:
-            assert raw.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == latest - 1, "never migrated"
+            assert raw.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 9, "never migrated"
     assert _public_ids(target, tmp_path) == []
     monkeypatch.setenv("DATABASE_URL", source)
     assert main(["db", "migrate"]) == 0

@@ -831,7 +831,7 @@ def test_the_server_runs_from_the_built_wheel_with_its_migrations_and_templates(
     assert built.returncode == 0, built.stderr
     (wheel,) = (tmp_path / "dist").glob("kennisbank-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"kennisbank/server/db/migrations/sqlite/0001_submissions.sql", "kennisbank/server/db/migrations/sqlite/0002_definitions.sql"} <= set(names)
+    assert {"kennisbank/server/db/migrations/env.py", "kennisbank/server/db/migrations/versions/0001_baseline.py"} <= set(names)
     assert any(name.startswith("kennisbank/templates/") for name in names)
     installed = tmp_path / "installed"
     zipfile.ZipFile(wheel).extractall(installed)

@@ -28,7 +28,6 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from kennisbank.manifest import load_manifest
 from kennisbank.server.channels import NotifySettings
-from kennisbank.server.db.sqlite_store import SQLiteStore
 from kennisbank.server.db.store import Submission, new_public_id, open_store, utc_now
 from kennisbank.server.intake.definitions import Definitions
 from kennisbank.server.outbox import notify
@@ -450,7 +449,7 @@ def test_the_worker_holds_back_while_submissions_keep_arriving_but_never_longer_
 
 def test_outbox_work_by_hand_one_worker_per_database_and_the_next_takes_over(site, tmp_path):
     database, mail = tmp_path / "kb.sqlite3", tmp_path / "mail"
-    store = SQLiteStore(database)
+    store = open_store(f"sqlite:///{database}", tmp_path)
     settings = NotifySettings(maildir=mail)
     first_lead, second_lead = _lead(), _lead()
     store.add(first_lead, settings.channels(first_lead))
@@ -597,19 +596,19 @@ def test_a_worker_stops_sending_before_its_claim_runs_out_and_the_next_claim_tak
     in its lease is cut short by the worker, so none of its outcomes is sent after the lease."""
     import socket
 
-    from kennisbank.server.db.pg_store import PostgresStore
+    from kennisbank.server.outbox.worker import claim_size
 
     monkeypatch.setattr(notify, "SEND_TIMEOUT", 1)  # a hanging webhook costs 1 s a send here, not 30
     hanging = socket.socket()
     hanging.bind(("127.0.0.1", 0))
     hanging.listen(16)  # the kernel accepts; nobody ever answers
     settings = NotifySettings(webhook_url=f"http://127.0.0.1:{hanging.getsockname()[1]}/hook", webhook_secret=SECRET)
-    store = PostgresStore(database_url, pool_size=2, lease=timedelta(seconds=4))
-    assert store.claim_size == 2, "LEASE / (2 x SEND_TIMEOUT)"
-    store.claim_size = 4  # more than fit in the lease: the worker itself must stop in time
+    store = open_store(database_url, tmp_path, pool_size=2)
+    lease = timedelta(seconds=4)
+    assert claim_size(lease) == 2, "LEASE / (2 x SEND_TIMEOUT)"
     for _ in range(4):
         store.add(_lead(public_id=new_public_id()), ["webhook"])
-    due = store.due_deliveries(utc_now(), 50)
+    due = store.due_deliveries(utc_now(), 4, lease=lease)  # more than fit in the lease: the worker itself must stop in time
     assert len(due) == 4
     Outbox(store, Definitions(store, site.site, load_manifest(site.site)), settings).deliver_all(due)
     states = store.deliveries(("pending", "sent", "failed"))
@@ -617,8 +616,8 @@ def test_a_worker_stops_sending_before_its_claim_runs_out_and_the_next_claim_tak
     assert 1 <= len(tried) <= 2 and all("Timeout" in state.last_error for state in tried), "recorded under its claim, not refused"
     untried = {state.id for state in states if state.attempts == 0}
     assert untried and len(tried) + len(untried) == 4
-    assert store.due_deliveries(utc_now(), 50) == [], "the rest stays claimed until the lease ends"
+    assert store.due_deliveries(utc_now(), 4, lease=lease) == [], "the rest stays claimed until the lease ends"
     time.sleep(4.5)
-    assert {delivery.id for delivery in store.due_deliveries(utc_now(), 50)} == untried
+    assert {delivery.id for delivery in store.due_deliveries(utc_now(), 4, lease=lease)} == untried
     hanging.close()
     store.close()

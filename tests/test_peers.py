@@ -122,7 +122,9 @@ def test_a_stored_score_cannot_be_changed_behind_the_counts(database_url, tmp_pa
     store.close()
 
 
-def test_migration_0006_counts_the_submissions_stored_before_it_and_the_server_scores_their_themes(database_url, backend, tmp_path):
+def test_the_server_scores_the_themes_of_submissions_stored_without_them(database_url, tmp_path):
+    """Submissions stored before theme scores were kept count in the totals at once; the server
+    scores their themes at start (peers.backfill), once."""
     store = open_store(database_url, tmp_path)
     rng = random.Random(6)
     results = []
@@ -130,19 +132,7 @@ def test_migration_0006_counts_the_submissions_stored_before_it_and_the_server_s
         answers = random_answers(rng)
         result = score(ASSESSMENT, answers)
         results.append(result)
-        store.add(submission(answers=answers, score=result.score, band=result.band.id, definition=ASSESSMENT.digest))
-    # back to before 0006: its tables, triggers and record gone, the submissions kept
-    if backend == "postgresql":
-        store.run_sql("DROP TABLE submission_themes, peer_counts, peer_changes")
-        store.run_sql("DROP FUNCTION peer_count, peer_counts_total, peer_counts_theme, peer_counts_fixed CASCADE")  # and their triggers
-    else:
-        for name, kind in store.run_sql(
-            "SELECT name, type FROM sqlite_master WHERE type IN ('trigger', 'table') AND (name LIKE 'peer%' OR name LIKE 'submission_themes%')"
-        ):
-            store.run_sql(f"DROP {kind.upper()} IF EXISTS {name}")
-    store.run_sql("DELETE FROM schema_migrations WHERE version >= 6")
-    store.close()
-    store = open_store(database_url, tmp_path)  # migrates again: the totals come from the stored rows
+        store.add(submission(answers=answers, score=result.score, band=result.band.id, definition=ASSESSMENT.digest))  # no themes
     counts = store.peer_counts(ASSESSMENT.digest)
     assert sorted(v for v, n in enumerate(counts[peers.TOTAL]) for _ in range(n)) == sorted(r.score for r in results)
     assert set(counts) == {peers.TOTAL}
@@ -157,7 +147,7 @@ def test_migration_0006_counts_the_submissions_stored_before_it_and_the_server_s
 
 
 def test_a_submission_without_a_verdict_is_stored_but_counted_nowhere(database_url, tmp_path):
-    """Issue 22: all "don't know" fed zeros into the public benchmark. Migration 0010's
+    """Issue 22: all "don't know" fed zeros into the public benchmark. Revision 0002's
     triggers leave a result without a verdict out, on insert and on delete, and the
     store's cache of the counts agrees with them."""
     store = open_store(database_url, tmp_path)
@@ -168,11 +158,11 @@ def test_a_submission_without_a_verdict_is_stored_but_counted_nowhere(database_u
         assert sum(counts[peers.TOTAL]) == 1 and counts[peers.TOTAL][0] == 0 and sum(counts["a"]) == 1
     after = store.add(submission(definition="d", score=70, band="resultaatgericht", themes={"a": 70}))
     assert sum(after[peers.TOTAL]) == 1, "the next reader is compared with the one judged contract only"
-    store.run_sql("DELETE FROM submissions WHERE band = ?", (NO_VERDICT,))
+    store.run_sql("DELETE FROM submissions WHERE band = :band", {"band": NO_VERDICT})
     counts = open_store(database_url, tmp_path).peer_counts("d")
     assert sum(counts[peers.TOTAL]) == 2 and min(counts[peers.TOTAL]) == 0  # no count went below zero
     with pytest.raises(integrity_errors(), match="fixed once stored"):
-        store.run_sql("UPDATE submissions SET band = ?", (NO_VERDICT,))
+        store.run_sql("UPDATE submissions SET band = :band", {"band": NO_VERDICT})
     store.close()
 
 
@@ -265,7 +255,7 @@ def test_erase_and_purge_in_another_process_update_the_figures(make_client, data
     assert client.post(ENDPOINT, json=payload(1)).json()["peers"]["count"] == 2, "3 stored, 1 erased by another process"
     # every submission made old, then purged by another process
     other = open_store(database_url, tmp_path)
-    other.run_sql("UPDATE submissions SET created_at = ?", ((utc_now() - timedelta(days=800)).strftime("%Y-%m-%dT%H:%M:%SZ"),))
+    other.run_sql("UPDATE submissions SET created_at = :at", {"at": (utc_now() - timedelta(days=800)).strftime("%Y-%m-%dT%H:%M:%SZ")})
     other.close()
     purge = subprocess.run([sys.executable, "-m", "kennisbank.cli", "purge"], env={**env, "PATH": ""}, capture_output=True, text=True)
     assert purge.returncode == 0 and purge.stdout.startswith("purged 3 "), purge.stdout + purge.stderr

@@ -257,7 +257,7 @@ def test_a_connection_that_could_not_write_is_opened_again(app_for, site):
     writes the same way a read-only file does."""
     client = app_for()
     store = client.app.state.store
-    store._db.execute("PRAGMA query_only = ON")
+    store.run_sql("PRAGMA query_only = ON")
     assert client.post(ENDPOINT, json=_json(site)).status_code == 503
     assert client.post(ENDPOINT, json=_json(site)).status_code == 201  # the file is writable: no restart needed
     assert _stored(client) == 1
@@ -285,12 +285,11 @@ def test_healthz_says_what_fails(app_for, site, tmp_path):
 
 def test_a_database_that_cannot_be_written_is_reported_at_start(tmp_path):
     """Stand-in for a read-only file system (see above): SQLite's ``query_only``."""
-    from kennisbank.server.db.sqlite_store import SQLiteStore
-    from kennisbank.server.db.store import StoreError
+    from kennisbank.server.db.store import StoreError, open_store
 
-    store = SQLiteStore(tmp_path / "kb.sqlite3")
+    store = open_store(f"sqlite:///{tmp_path / 'kb.sqlite3'}", tmp_path)
     store.check_writable()
-    store._db.execute("PRAGMA query_only = ON")
+    store.run_sql("PRAGMA query_only = ON")
     with pytest.raises(StoreError, match=r"kb.sqlite3: the database cannot be written .*Fix: check the file system"):
         store.check_writable()
     store.check_writable()  # opened again: writable once more

@@ -1,5 +1,5 @@
-"""Storage: the SQLite and the PostgreSQL backend behind SubmissionStore, their
-migrations, durability across restarts, and purge and erase removing exactly what they
+"""Storage: the one store on SQLite and on PostgreSQL, the one migration history (and the
+upgrade of a database the SQL files before Alembic made), durability across restarts, and purge and erase removing exactly what they
 should. Each test that uses a database runs on both (``BACKENDS``); those about SQLite's
 files and pragmas run on SQLite only and say so."""
 
@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kennisbank.server.db import sqlite_store
 from kennisbank.server.db.store import (
     StoreError,
     SubmissionStore,
@@ -20,7 +19,7 @@ from kennisbank.server.db.store import (
     utc_now,
 )
 
-from support import ENDPOINT, backend_migrations, integrity_errors, payload, stored, submission
+from support import ENDPOINT, integrity_errors, payload, stored, submission
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -32,9 +31,8 @@ def store(database_url, tmp_path):
     store.close()
 
 
-def test_the_store_implements_the_interface(store, backend):
-    assert isinstance(store, SubmissionStore)
-    assert type(store).__name__ == {"sqlite": "SQLiteStore", "postgresql": "PostgresStore"}[backend]
+def test_one_store_class_for_both_databases(store, backend):
+    assert type(store) is SubmissionStore and store.dialect == backend
 
 
 def test_add_and_read_back_everything(store):
@@ -60,10 +58,9 @@ def test_the_database_file_and_folder_are_created_relative_to_the_project(tmp_pa
 def test_wal_and_full_sync(tmp_path):
     # SQLite's own: PostgreSQL's durability is its server's setting (synchronous_commit), not the store's
     store = open_store(f"sqlite:///{tmp_path / 'w.sqlite3'}", tmp_path)
-    db = store._db
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    assert store.run_sql("PRAGMA journal_mode") == [("wal",)]
+    assert store.run_sql("PRAGMA synchronous") == [(2,)]  # FULL
+    assert store.run_sql("PRAGMA secure_delete") == [(1,)]
 
 
 def test_contact_without_consent_is_refused_by_the_model_and_the_schema(store):
@@ -90,14 +87,15 @@ def test_duplicate_public_ids_are_refused(store):
 # Migrations
 
 
-def test_migrations_run_once_in_order(database_url, backend, tmp_path):
+def test_migrations_run_once(database_url, tmp_path):
+    from kennisbank.server.db import migrate
+
     store = open_store(database_url, tmp_path)
-    versions = store.run_sql("SELECT version, name FROM schema_migrations ORDER BY version")
-    assert [v for v, _ in versions] == list(range(1, len(backend_migrations(backend)) + 1))
+    assert store.run_sql("SELECT version_num FROM alembic_version") == [(f"{migrate.head():04d}",)]
     assert store.migrate() == []
     store.close()
     again = open_store(database_url, tmp_path)
-    assert again.schema_version == len(backend_migrations(backend))
+    assert again.schema_version == migrate.head() and again.schema_current()
     again.close()
 
 
@@ -109,38 +107,46 @@ def empty_database_url(backend, tmp_path, request) -> str:
     return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
 
 
-def test_a_failing_migration_is_rolled_back(empty_database_url, backend, tmp_path, monkeypatch):
-    from kennisbank.server.db import pg_store
+def test_a_failing_migration_is_rolled_back(empty_database_url, tmp_path, monkeypatch):
+    import shutil
 
-    module = pg_store if backend == "postgresql" else sqlite_store
-    real = module.migrations()
-    broken = real + [(len(real) + 1, f"{len(real) + 1:04d}_broken.sql", "CREATE TABLE half (x INTEGER);\nTHIS IS NOT SQL;\n")]
-    monkeypatch.setattr(module, "migrations", lambda: broken)
-    with pytest.raises(StoreError, match="broken.sql"):
+    from kennisbank.server.db import migrate
+
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrate.FOLDER, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "versions" / "0099_broken.py").write_text(
+        f'from alembic import op\n\nrevision = "0099"\ndown_revision = "{migrate.head():04d}"\n\n\n'
+        "def upgrade():\n    op.execute('CREATE TABLE half (x INTEGER)')\n    op.execute('THIS IS NOT SQL')\n"
+    )
+    monkeypatch.setattr(migrate, "FOLDER", folder)
+    with pytest.raises(StoreError, match="upgrade to revision 0099 failed and was rolled back.*THIS.*Fix: "):
         open_store(empty_database_url, tmp_path)
-    monkeypatch.setattr(module, "migrations", lambda: real)
-    store = open_store(empty_database_url, tmp_path)  # opens now: the good migrations stayed
-    tables = {row[0] for row in store.run_sql("SELECT table_name FROM information_schema.tables")} if backend == "postgresql" else None
-    tables = tables or {row[0] for row in store.run_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "half" not in tables and "submissions" in tables
-    assert store.run_sql("SELECT max(version) FROM schema_migrations")[0][0] == len(real)
+    monkeypatch.undo()
+    store = open_store(empty_database_url, tmp_path)  # opens now: nothing of the failed upgrade was kept
+    assert store.run_sql("SELECT count(*) FROM submissions") == [(0,)]
+    with pytest.raises(Exception, match="half"):
+        store.run_sql("SELECT * FROM half")
+    assert store.schema_current()
     store.close()
 
 
 def test_a_database_newer_than_the_code_is_refused(database_url, tmp_path):
     store = open_store(database_url, tmp_path)
-    store.run_sql("INSERT INTO schema_migrations VALUES (99, '0099_future.sql', '2030-01-01T00:00:00Z')")
+    store.run_sql("UPDATE alembic_version SET version_num = '0099'")
     store.close()
-    with pytest.raises(StoreError, match="newer"):
+    with pytest.raises(StoreError, match="newer than this code knows.*Fix: "):
         open_store(database_url, tmp_path)
 
 
-def test_migration_files_are_numbered_without_gaps_and_alike_per_dialect():
-    found = sqlite_store.migrations()
-    assert [version for version, _, _ in found] == list(range(1, len(found) + 1))
-    assert all(name.endswith(".sql") for _, name, _ in found)
-    # the same numbers and names (the same meaning) on PostgreSQL
-    assert [name for _, name, _ in backend_migrations("postgresql")] == [name for _, name, _ in found]
+def test_revisions_are_numbered_once_for_both_databases():
+    from alembic.script import ScriptDirectory
+
+    from kennisbank.server.db import migrate
+
+    revisions = list(reversed(list(ScriptDirectory.from_config(migrate.config()).walk_revisions())))
+    assert [int(revision.revision) for revision in revisions] == list(range(1, len(revisions) + 1))
+    assert [revision.down_revision for revision in revisions] == [None, *(revision.revision for revision in revisions[:-1])]
+    assert sorted(path.name[:4] for path in (migrate.FOLDER / "versions").glob("*.py")) == [revision.revision for revision in revisions]
 
 
 @pytest.mark.parametrize(
@@ -179,7 +185,7 @@ def test_a_reply_comes_only_after_the_commit(make_client, database_url, tmp_path
     client = make_client()
     reply = client.post(ENDPOINT, json=payload()).json()
     other = open_store(database_url, tmp_path)
-    assert other.run_sql("SELECT count(*) FROM submissions WHERE public_id = ?", (reply["id"],)) == [(1,)]
+    assert other.run_sql("SELECT count(*) FROM submissions WHERE public_id = :id", {"id": reply["id"]}) == [(1,)]
     other.close()
 
 
@@ -259,13 +265,16 @@ def test_two_workers_never_get_the_same_delivery_and_a_dead_ones_claim_runs_out(
     writer = open_store(database_url, tmp_path)
     for _ in range(40):
         writer.add(submission(email="a@example.org"), ["email", "webhook"])
+    from kennisbank.server.outbox.worker import claim_size
+
     workers = [open_store(database_url, tmp_path) for _ in range(4)]
     assert all(worker.outbox_lock_file() is None for worker in workers)
+    assert claim_size() == 5, "LEASE / (2 x SEND_TIMEOUT)"
     with ThreadPoolExecutor(8) as pool:
-        batches = list(pool.map(lambda n: workers[n % 4].due_deliveries(utc_now(), 7), range(20)))
+        batches = list(pool.map(lambda n: workers[n % 4].due_deliveries(utc_now(), claim_size()), range(20)))
     claimed = [delivery.id for batch in batches for delivery in batch]
     assert len(claimed) == len(set(claimed)) == 80, "every delivery once, none twice"
-    assert max(len(batch) for batch in batches) == workers[0].claim_size == 5, "a claim takes LEASE / (2 x SEND_TIMEOUT) at most"
+    assert max(len(batch) for batch in batches) == 5, "a claim takes what it is asked for at most"
     assert workers[0].due_deliveries(utc_now(), 100, all_pending=True) == [], "all claimed"
     # recorded under its claim: the claim ends with it; a retry is due again at its time
     batch = next(batch for batch in batches if len(batch) >= 2)
@@ -281,19 +290,19 @@ def test_two_workers_never_get_the_same_delivery_and_a_dead_ones_claim_runs_out(
 def test_a_claim_that_outlives_its_lease_cannot_overwrite_the_outcome_of_the_worker_that_took_it_over(database_url, tmp_path):
     """The reviewer's repro: A claims three deliveries and is still sending when its lease ends; B
     claims them, sends and records them as sent; A's late outcomes (one "failed, try again") are refused."""
-    from kennisbank.server.db.pg_store import PostgresStore
+    from kennisbank.server.outbox.worker import claim_size
 
     writer = open_store(database_url, tmp_path)
     for _ in range(3):
         writer.add(submission(email="a@example.org"), ["email"])
-    a, b = (PostgresStore(database_url, pool_size=2, lease=timedelta(seconds=1)) for _ in range(2))
-    assert a.claim_size == 1 and PostgresStore(database_url, pool_size=1).claim_size == 5, "LEASE / (2 x SEND_TIMEOUT)"
-    a.claim_size = b.claim_size = 3  # the lease is short for the test; three at once, as in the repro
-    first = a.due_deliveries(utc_now(), 50)
+    a, b = (open_store(database_url, tmp_path, pool_size=2) for _ in range(2))
+    lease = timedelta(seconds=1)  # short for the test; three at once, as in the repro
+    assert claim_size(lease) == 1
+    first = a.due_deliveries(utc_now(), 3, lease=lease)
     assert len(first) == 3 and len({d.claim for d in first}) == 1
-    assert b.due_deliveries(utc_now(), 50) == [], "claimed by A while its lease runs"
+    assert b.due_deliveries(utc_now(), 3, lease=lease) == [], "claimed by A while its lease runs"
     time.sleep(2.2)  # A's lease (1 s, on the database's clock; stored to the second) runs out while A is "sending"
-    second = b.due_deliveries(utc_now(), 50)
+    second = b.due_deliveries(utc_now(), 3, lease=lease)
     assert [d.id for d in second] == [d.id for d in first] and second[0].claim != first[0].claim
     assert b.record_deliveries([(d.id, 1) for d in second], [], second[0].claim) == []
     late = a.record_deliveries([(first[1].id, 1), (first[2].id, 1)], [(first[0].id, 1, "timeout", utc_now())], first[0].claim)
@@ -306,17 +315,15 @@ def test_a_claim_that_outlives_its_lease_cannot_overwrite_the_outcome_of_the_wor
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite has one worker per database (a lock file): no leases
 def test_a_worker_whose_claim_ran_out_takes_the_rest_again_and_a_dead_ones_claim_runs_out(database_url, tmp_path):
-    from kennisbank.server.db.pg_store import PostgresStore
-
     writer = open_store(database_url, tmp_path)
     for _ in range(2):
         writer.add(submission(email="a@example.org"), ["email"])
-    dead, alive = (PostgresStore(database_url, pool_size=2, lease=timedelta(seconds=1)) for _ in range(2))
-    dead.claim_size = alive.claim_size = 5
-    taken = dead.due_deliveries(utc_now(), 50)  # and never recorded: the worker died
-    assert len(taken) == 2 and alive.due_deliveries(utc_now(), 50) == []
+    dead, alive = (open_store(database_url, tmp_path, pool_size=2) for _ in range(2))
+    lease = timedelta(seconds=1)
+    taken = dead.due_deliveries(utc_now(), 5, lease=lease)  # and never recorded: the worker died
+    assert len(taken) == 2 and alive.due_deliveries(utc_now(), 5, lease=lease) == []
     time.sleep(2.2)
-    assert [d.id for d in alive.due_deliveries(utc_now(), 50)] == [d.id for d in taken]
+    assert [d.id for d in alive.due_deliveries(utc_now(), 5, lease=lease)] == [d.id for d in taken]
     for store in (writer, dead, alive):
         store.close()
 

@@ -19,25 +19,18 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 
 from kennisbank.server.dashboard.auth import hash_password
-from kennisbank.server.db.shared_state import (
-    OUTBOX_LOCK,
-    LockLost,
-    SharedRateLimiter,
-    Unavailable,
-    check_connection_budget,
-    database_secret,
-    outbox_lock,
-    shared_pool,
-)
+from kennisbank.server.db.dialects import OUTBOX_LOCK
+from kennisbank.server.db.shared_state import SharedRateLimiter, Unavailable, check_connection_budget, database_secret
 from kennisbank.server.db.store import open_store
+from kennisbank.server.outbox.locks import LockLost, outbox_lock
 from kennisbank.server.web.serving import nodelay
 
 from local_server import LocalServer, children, free_port
@@ -98,9 +91,8 @@ def test_the_rate_limit_holds_across_two_instances(two):
     store = open_store(url, Path.cwd())
     try:
         assert store.stats().count == 3
-        with shared_pool(store).connection() as connection:
-            rows = connection.execute("SELECT client, at FROM rate_limit_hits").fetchall()
-        key = database_secret(shared_pool(store))
+        rows = store.run_sql("SELECT client, at FROM rate_limit_hits")
+        key = database_secret(store)
     finally:
         store.close()
     assert len(rows) == 3 and len({client for client, _ in rows}) == 1
@@ -255,13 +247,11 @@ def test_sigkill_of_one_worker_under_load_loses_no_acknowledged_submission(site,
 
 def test_the_shared_rate_limit_keeps_a_keyed_hash_and_forgets_it_after_the_window(postgres):
     store = open_store(postgres.fresh(), Path.cwd())
-    pool = shared_pool(store)
-    limiter = SharedRateLimiter(pool, 2, 1)  # 2 per second; its thread sweeps every second
-    other = SharedRateLimiter(pool, 2, 1, sweep=False)  # another process's: the same secret, the same counts
+    limiter = SharedRateLimiter(store, 2, 1)  # 2 per second; its thread sweeps every second
+    other = SharedRateLimiter(store, 2, 1, sweep=False)  # another process's: the same secret, the same counts
 
     def rows() -> list[tuple[bytes, float]]:
-        with pool.connection() as connection:
-            return [(bytes(client), at) for client, at in connection.execute("SELECT client, at FROM rate_limit_hits")]
+        return [(bytes(client), at) for client, at in store.run_sql("SELECT client, at FROM rate_limit_hits")]
 
     try:
         assert limiter.wait("192.0.2.1") is None
@@ -269,12 +259,12 @@ def test_the_shared_rate_limit_keeps_a_keyed_hash_and_forgets_it_after_the_windo
         assert other.wait("192.0.2.1") == 1 and limiter.hit("192.0.2.1") == 1  # refused: the window is full
         assert limiter.hit("192.0.2.2") is None
         assert len(rows()) == 3 and len(limiter) == 2  # wait() and a refused hit() record nothing
-        key = database_secret(pool)
+        key = database_secret(store)
         expected = {hmac.new(key, address.encode(), hashlib.sha256).digest() for address in ("192.0.2.1", "192.0.2.2")}
         assert {client for client, _ in rows()} == expected  # keyed hashes computed here, one per address
         assert hmac.new(key, b"192.0.2.3", hashlib.sha256).digest() not in expected
-        with pool.connection() as connection:  # a database restart, as the limiter's connection sees it
-            connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %s", (limiter._connection.info.backend_pid,))
+        # a database restart, as the limiter's connection sees it
+        store.run_sql("SELECT pg_terminate_backend(:pid)", {"pid": limiter._connection.connection.info.backend_pid})
         assert limiter.hit("192.0.2.1") == 1  # a new connection, the same counts
         time.sleep(2.5)  # past the window, and a sweep after it, with no submission in between
         assert rows() == [] and len(other) == 0
@@ -325,7 +315,7 @@ def test_the_shared_rate_limit_gives_up_with_unavailable_when_postgresql_is_stop
     stopped = False
     try:
         store = open_store(server.fresh(), Path.cwd())
-        limiter = SharedRateLimiter(shared_pool(store), 2, 60, sweep=False)
+        limiter = SharedRateLimiter(store, 2, 60, sweep=False)
         try:
             assert limiter.hit("192.0.2.1") is None
             server.stop()
@@ -346,8 +336,8 @@ def test_a_submission_waiting_for_the_shared_limit_blocks_neither_other_requests
     server = serve(site, url, RATE_LIMIT="3/60")
     store = open_store(url, Path.cwd())
     try:
-        client = hmac.new(database_secret(shared_pool(store)), b"127.0.0.1", hashlib.sha256).digest()
-        with shared_pool(store).connection() as holder:
+        client = hmac.new(database_secret(store), b"127.0.0.1", hashlib.sha256).digest()
+        with psycopg.connect(url, autocommit=True) as holder:
             # the lock rate_limit_hit takes for this client, held by another session: the limit's query waits
             holder.execute("BEGIN")
             holder.execute("SELECT pg_advisory_xact_lock(1801613932, ('x' || encode(substr(%s::bytea, 1, 4), 'hex'))::bit(32)::integer)", (client,))
@@ -398,7 +388,7 @@ def test_the_lockout_counts_an_ipv6_network_as_the_rate_limit_does(postgres):
         lockout = Lockout(store, RateLimit(3, 900))
         one, same_network, other_network = (lockout.keys(EMAIL, host)[1] for host in ("2001:db8::1", "2001:db8::ffff:2", "2001:db8:0:1::1"))
         assert one == same_network != other_network
-        assert one == "address:" + hmac.new(database_secret(shared_pool(store)), b"2001:db8::/64", "sha256").hexdigest()[:32]
+        assert one == "address:" + hmac.new(database_secret(store), b"2001:db8::/64", "sha256").hexdigest()[:32]
     finally:
         store.close()
 
@@ -408,17 +398,13 @@ def test_the_lockout_counts_an_ipv6_network_as_the_rate_limit_does(postgres):
 
 def test_the_client_key_is_unlogged_and_a_new_period_deletes_the_old_one(postgres):
     store = open_store(postgres.fresh(), Path.cwd())
-    pool = shared_pool(store)
     try:
-        today = database_secret(pool, 1000)
-        tomorrow = database_secret(pool, 1001)
+        today = database_secret(store, 1000)
+        tomorrow = database_secret(store, 1001)
         assert len(today) == len(tomorrow) == 32 and today != tomorrow
-        assert database_secret(pool, 1001) == tomorrow  # the same for every caller within the period
-        with pool.connection() as connection:
-            assert [row[0] for row in connection.execute("SELECT period FROM client_keys ORDER BY period")] == [1001]
-            persistence = dict(
-                connection.execute("SELECT relname, relpersistence FROM pg_class WHERE relname IN ('client_keys', 'rate_limit_hits', 'shared_secrets')")
-            )
+        assert database_secret(store, 1001) == tomorrow  # the same for every caller within the period
+        assert [row[0] for row in store.run_sql("SELECT period FROM client_keys ORDER BY period")] == [1001]
+        persistence = dict(store.run_sql("SELECT relname, relpersistence FROM pg_class WHERE relname IN ('client_keys', 'rate_limit_hits', 'shared_secrets')"))
         assert persistence == {"client_keys": "u", "rate_limit_hits": "u"}  # unlogged; the lasting key's table is gone
     finally:
         store.close()
@@ -432,7 +418,7 @@ def test_failed_logins_are_forgotten_once_outside_the_window(postgres):
     try:
         lockout = Lockout(store, RateLimit(3, 1))
         assert lockout.attempt(lockout.keys(EMAIL, "192.0.2.1"))[0] is None
-        assert len(store.login_failures(lockout.keys(EMAIL, "192.0.2.1")[1], datetime(2000, 1, 1, tzinfo=UTC))) == 1
+        assert store.run_sql("SELECT count(*) FROM login_failures WHERE key = :key", {"key": lockout.keys(EMAIL, "192.0.2.1")[1]}) == [(1,)]
         time.sleep(2.1)
         assert lockout.forget() == 2  # the account's row and the address's
         assert store.run_sql("SELECT count(*) FROM login_failures") == [(0,)]
@@ -464,12 +450,11 @@ def test_an_outbox_worker_whose_lock_session_is_terminated_stops(postgres):
                 break
             time.sleep(0.1)
         assert outcome == [True]
-        with shared_pool(store).connection() as connection:
-            holders = connection.execute(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = %s", (OUTBOX_LOCK,)
-            ).fetchall()
-            assert len(holders) == 1
-            connection.execute("SELECT pg_terminate_backend(%s)", (holders[0][0],))  # a restart or an idle-session killer
+        holders = store.run_sql(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = :lock", {"lock": OUTBOX_LOCK}
+        )
+        assert len(holders) == 1
+        store.run_sql("SELECT pg_terminate_backend(:pid)", {"pid": holders[0][0]})  # a restart or an idle-session killer
         assert stop.wait(10)  # noticed: the worker stops before its next batch
         worker.join(timeout=10)
         assert isinstance(outcome[-1], LockLost)

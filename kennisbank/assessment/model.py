@@ -157,7 +157,7 @@ UNKNOWN = "unknown"
 NOT_APPLICABLE = "na"
 #: The stored band of a result without a verdict (too many "don't know"): not a band id a
 #: definition can use (ids have no underscore), and the value the database's comparison
-#: counts leave out (migration 0010).
+#: counts leave out (the store's revision 0002).
 NO_VERDICT = "_insufficient"
 
 

@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     @asynccontextmanager
     async def lifespan(app: Starlette):
         await _purge(store, settings.retention_months)  # before the first request
-        # theme scores of submissions stored before migration 0006, for the comparison with peers
+        # theme scores of submissions stored before the comparison with peers existed (the old SQL migration 0006)
         await asyncio.to_thread(backfill, store, known_definitions(definitions))
         tasks = [asyncio.create_task(_purge_regularly(store, settings.retention_months))]
         tasks.append(asyncio.create_task(_forget_login_failures_regularly(Lockout(store, settings.login_attempts))))

@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from kennisbank.server.dashboard.paths import COOKIE, SECURE_COOKIE
-from kennisbank.server.db.store import SESSION_IDLE, SESSION_LONGEST, Admin, Session, utc_now
+from kennisbank.server.db.store import SESSION_IDLE, SESSION_LONGEST, Admin, Session, SubmissionStore, utc_now
 from kennisbank.server.settings import RateLimit
 
 IDLE = SESSION_IDLE
@@ -89,16 +89,12 @@ def totp_uri(secret: str, email: str, issuer: str) -> str:
 _ADDRESS_KEY = secrets.token_bytes(32)
 """Per process (SQLite: one process): a failed login's address cannot be recovered from the
 database. A store that several processes share has a key of its own in the database
-(:func:`~..shared_state.address_key`), so every process hashes an address alike."""
+(:func:`~kennisbank.server.db.shared_state.address_key`), so every process hashes an address alike."""
 
 
 def session_alive(session: Session, now: datetime | None = None) -> bool:
     now = now or utc_now()
     return now - session.last_seen < IDLE and now - session.created_at < LONGEST
-
-
-LOGIN_LOCKS = 1801613933
-"""The first key of the two-int advisory locks the login attempts of one key take turns under (PostgreSQL)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +106,7 @@ class Lockout:
     is taken back when the login succeeds (:meth:`succeeded`). So parallel attempts, in
     one process or many, check at most ``limit.count`` passwords per window and key."""
 
-    store: object
+    store: SubmissionStore
     limit: RateLimit
 
     def keys(self, email: str, address: str | None) -> list[str]:
@@ -122,12 +118,6 @@ class Lockout:
         key = address_key(self.store, _ADDRESS_KEY)
         return [f"account:{email.strip().lower()}", "address:" + hmac.new(key, client_key(address).encode(), "sha256").hexdigest()[:32]]
 
-    def wait(self, keys: list[str]) -> int | None:
-        """Seconds until a login may be tried again under ``keys``, or ``None``: now. Records nothing."""
-        now = utc_now()
-        since = now - timedelta(seconds=self.limit.seconds)
-        return self._wait([self.store.login_failures(key, since) for key in keys], now)
-
     def _wait(self, counted: list[list[datetime]], now: datetime) -> int | None:
         waits = []
         for failures in counted:
@@ -136,48 +126,19 @@ class Lockout:
                 waits.append(max(1, int((oldest_counting + timedelta(seconds=self.limit.seconds) - now).total_seconds())))
         return max(waits) if waits else None
 
-    def attempt(self, keys: list[str]) -> tuple[int | None, str]:
+    def attempt(self, keys: list[str]) -> tuple[int | None, datetime]:
         """Count a login attempt under ``keys`` unless one of them is locked: ``(None, at)``
         when counted (``at`` for :meth:`succeeded`), else ``(seconds to wait, at)``, counting nothing.
         Also forgets every failure outside the window."""
-        from kennisbank.server.db.shared_state import is_shared
-        from kennisbank.server.db.store import format_time, parse_time
-
         now = utc_now()
-        at = format_time(now)
-        since = format_time(now - timedelta(seconds=self.limit.seconds))
-        shared = is_shared(self.store)
+        window = timedelta(seconds=self.limit.seconds)
+        return self.store.count_login_attempt(keys, now, window, lambda counted: self._wait(counted, now)), now
 
-        def work(db) -> int | None:
-            if shared:  # SQLite's writers take turns already (BEGIN IMMEDIATE); PostgreSQL's per key, in one order
-                for key in sorted(keys):
-                    db.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (LOGIN_LOCKS, key))
-            db.execute("DELETE FROM login_failures WHERE at < ?", (since,))
-            counted = [[parse_time(row[0]) for row in db.execute("SELECT at FROM login_failures WHERE key = ? ORDER BY at", (key,)).fetchall()] for key in keys]
-            wait = self._wait(counted, now)
-            if wait is None:
-                db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)", [(key, at) for key in keys])
-            return wait
-
-        return self.store._transaction(work), at
-
-    def succeeded(self, keys: list[str], at: str) -> None:
+    def succeeded(self, keys: list[str], at: datetime) -> None:
         """The attempt of :meth:`attempt` at ``at`` was a good login: the account's failures go,
         and this attempt's record under the address (the address's earlier failures stay)."""
-        from kennisbank.server.db.shared_state import is_shared
-
-        row = "ctid" if is_shared(self.store) else "rowid"
-
-        def work(db) -> None:
-            db.execute("DELETE FROM login_failures WHERE key = ?", (keys[0],))
-            for key in keys[1:]:
-                db.execute(f"DELETE FROM login_failures WHERE {row} IN (SELECT {row} FROM login_failures WHERE key = ? AND at = ? LIMIT 1)", (key, at))
-
-        self.store._transaction(work)
+        self.store.forget_login_attempt(keys[0], keys[1:], at)
 
     def forget(self) -> int:
         """Delete every failure outside the window (the address rows' keyed hashes with them); how many."""
-        cutoff = utc_now() - timedelta(seconds=self.limit.seconds)
-        from kennisbank.server.db.store import format_time
-
-        return self.store._transaction(lambda db: db.execute("DELETE FROM login_failures WHERE at < ?", (format_time(cutoff),)).rowcount)
+        return self.store.forget_login_failures(utc_now() - timedelta(seconds=self.limit.seconds))

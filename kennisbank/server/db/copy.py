@@ -5,7 +5,7 @@ For a site that outgrows SQLite (or moves back). The steps:
 1. The source is opened read-only: it must exist, is never created or migrated, and must
    be at the current schema (``kennisbank db migrate`` brings it there); a source without
    rows is refused unless ``allow_empty``. The target is opened as the server opens it
-   (created and migrated). ``schema_migrations`` is not copied, it is compared.
+   (created and migrated). The revision is not copied, it is compared.
 2. The source is read in one snapshot (a read transaction), so a server that keeps
    writing to it meanwhile does not tear the copy.
 3. The target must hold no data (``replace`` empties it first, in the same transaction).
@@ -17,27 +17,23 @@ For a site that outgrows SQLite (or moves back). The steps:
    the source snapshot and the target inside that transaction; on a difference the
    transaction is rolled back and the error names the table.
 
-Tables one dialect has alone are not copied: PostgreSQL's ``peer_changes`` (a cache
-counter, rebuilt from use) and columns such as ``outbox.claimed_until`` (a worker's claim,
-empty in a fresh copy).
+What one database has alone is not copied (:data:`~.schema.COPIED`): PostgreSQL's
+``peer_changes`` (a cache counter, rebuilt from use), its rate limit's state, and a
+worker's claim on a delivery (``outbox.claimed_until``, ``claimed_by``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from kennisbank.server.db.sql_common import TABLES
+from kennisbank.server.db import migrate, schema
 from kennisbank.server.db.store import StoreError, open_source, open_store
 
-COPIED = tuple(table for table in TABLES if table != "schema_migrations")
-DIALECT_ONLY = {"outbox": {"claimed_until", "claimed_by"}}
-"""Columns one dialect has alone, not copied: a worker's claim on a delivery (PostgreSQL's 0003 and 0009)."""
+COPIED = schema.COPIED
 
 
 @dataclass(frozen=True)
@@ -62,14 +58,9 @@ def checksum(rows: Iterable[tuple]) -> tuple[int, str]:
     return len(lines), digest.hexdigest()
 
 
-def copied_columns(store: Any, db: Any, table: str) -> list[str]:
-    return [column for column in store._columns(db, table) if column not in DIALECT_ONLY.get(table, ())]
-
-
-def checksums(store: Any) -> dict[str, tuple[int, str]]:
+def checksums(store) -> dict[str, tuple[int, str]]:
     """Every copied table's row count and checksum, from one snapshot of ``store``."""
-    with store._snapshot() as db:
-        return {table: checksum(db.execute(f"SELECT {', '.join(copied_columns(store, db, table))} FROM {table}").fetchall()) for table in COPIED}
+    return {table: checksum(rows) for table, rows in store.read_tables({table: schema.columns(table) for table in COPIED}).items()}
 
 
 def copy_database(source_url: str, target_url: str, base: Path, *, replace: bool = False, allow_empty: bool = False) -> list[TableCopy]:
@@ -80,7 +71,7 @@ def copy_database(source_url: str, target_url: str, base: Path, *, replace: bool
     path with ``--replace`` would otherwise empty the target and report success)."""
     source = open_source(source_url, base)
     try:
-        known = len(importlib.import_module(type(source).__module__).migrations())
+        known = migrate.head()
         version = source.schema_version
         if version != known:
             newer = version > known
@@ -94,9 +85,8 @@ def copy_database(source_url: str, target_url: str, base: Path, *, replace: bool
                     "with DATABASE_URL=<the --from URL> kennisbank db migrate, then copy again"
                 )
             )
-        with source._snapshot() as reader:
-            columns = {table: copied_columns(source, reader, table) for table in COPIED}
-            data = {table: reader.execute(f"SELECT {', '.join(columns[table])} FROM {table}").fetchall() for table in COPIED}
+        columns = {table: schema.columns(table) for table in COPIED}
+        data = source.read_tables(columns)
         expected = {table: checksum(rows) for table, rows in data.items()}
         if not allow_empty and not any(data.values()):
             raise CopyError(
@@ -110,27 +100,17 @@ def copy_database(source_url: str, target_url: str, base: Path, *, replace: bool
                     f"the source is at schema version {version}, the target at {target.schema_version}. Fix: run the same version of kennisbank on both"
                 )
 
-            def load(db: Any) -> list[TableCopy]:
-                filled = [table for table in COPIED if db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()]
+            def refuse_data(filled: list[str]) -> None:
                 if filled and not replace:
                     raise CopyError(
                         f"{target.target}: the target holds data (in {', '.join(filled)}); a copy never mixes two databases. "
                         "Fix: copy into a new, empty database, or give --replace to delete what the target holds first"
                     )
-                for table in reversed(COPIED):
-                    db.execute(f"DELETE FROM {table}")
-                for table in COPIED:
-                    names = columns[table]
-                    missing = set(names) - set(target._columns(db, table))
-                    if missing:
-                        raise CopyError(
-                            f"{target.target}: table {table} lacks the column(s) {', '.join(sorted(missing))}. Fix: run the same kennisbank version on both"
-                        )
-                    rows = [target._adapt_row(table, names, row) for row in data[table]]
-                    db.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
+
+            def verify(read: Callable[[str, list[str]], list[tuple]]) -> list[TableCopy]:
                 copied = []
                 for table in COPIED:
-                    found = checksum(db.execute(f"SELECT {', '.join(columns[table])} FROM {table}").fetchall())
+                    found = checksum(read(table, columns[table]))
                     if found != expected[table]:
                         raise CopyError(
                             f"{target.target}: table {table} differs after the copy ({found[0]} rows, checksum {found[1][:12]}; "
@@ -140,7 +120,7 @@ def copy_database(source_url: str, target_url: str, base: Path, *, replace: bool
                     copied.append(TableCopy(table, *found))
                 return copied
 
-            return target._bulk_load(COPIED, load)
+            return target.load_tables({table: (columns[table], data[table]) for table in COPIED}, refuse_data, verify)
         finally:
             target.close()
     finally:

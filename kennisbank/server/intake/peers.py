@@ -8,21 +8,21 @@ Decisions, and why:
   digest changes exactly when any of these does, while the version number is set by
   hand and may stay the same across such a change. The cost: a correction of wording
   alone also starts a new comparison, which is the honest side to err on.
-- **From aggregates**: migration 0006 keeps ``peer_counts``, the number of
+- **From aggregates**: ``peer_counts`` holds the number of
   submissions per (digest, measure, score 0-100), measure ``""`` the total and
   otherwise a theme id, by triggers in the same transaction as every insert and
   delete (the server, ``kennisbank erase``, ``kennisbank purge``, the dashboard). 101
   buckets give exact percentiles and medians. Themes that do not apply to a reader
   (all their questions "not applicable") are not counted in that theme.
 - **Earlier ones only, never the reader's own**: the store reads the counts inside the
-  insert's transaction, before the insert (:meth:`SubmissionStore.add_many`); writers take
+  insert's transaction, before the insert (:meth:`~kennisbank.server.db.store.SubmissionStore.add_many`); writers take
   turns, so each of many concurrent submissions is compared with exactly those
   committed before it.
 - **Ties**: "higher than X % of N" counts the earlier contracts with a strictly lower
   score, rounded down: a tie is not counted as beaten, and the reply says how many
   scored the same. So 62 % is never an overstatement.
 - **No verdict, no count**: a submission without a verdict (too many "don't know",
-  band ``NO_VERDICT``) is stored but counted nowhere here: migration 0010's triggers
+  band ``NO_VERDICT``) is stored but counted nowhere here: revision 0002's triggers
   leave it out of the totals, its theme scores are stored as NULL, and its reply says
   it is not compared.
 - **Threshold**: figures only when at least ``BENCHMARK_MIN`` earlier submissions of
@@ -200,7 +200,7 @@ def field_figures(assessment: Assessment, counts: PeerCounts, minimum: int) -> F
     return FieldFigures(n, minimum, median(totals), quartiles, deciles, tuple(themes))
 
 
-# Submissions stored before migration 0006
+# Submissions stored before theme scores were kept
 
 
 def known_definitions(definitions: Any) -> Any:
@@ -216,7 +216,7 @@ def known_definitions(definitions: Any) -> Any:
 
 
 def backfill(store: Any, resolve: Any, batch: int = 1000) -> int:
-    """Write the theme scores of submissions stored before migration 0006 (SQL cannot score
+    """Write the theme scores of submissions stored before theme scores were kept (SQL cannot score
     them); ``resolve(assessment id, digest)`` gives the definition, or ``None``. The number
     written. Those whose definition is unknown are left out of the theme figures."""
     written, skipped, after = 0, 0, 0

@@ -34,9 +34,7 @@ submission's public id, so a receiver can tell.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
-import fcntl
 import logging
 import os
 import random
@@ -45,7 +43,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -54,6 +52,7 @@ from kennisbank.server.channels import EMAIL, WEBHOOK, NotifySettings
 from kennisbank.server.db.store import Delivery, SubmissionStore, utc_now
 from kennisbank.server.intake.definitions import Changed, Definitions
 from kennisbank.server.outbox import notify
+from kennisbank.server.outbox.locks import database_lock
 from kennisbank.server.outbox.notify import (
     Mailer,
     NeedsSMTPUTF8,
@@ -92,6 +91,19 @@ STOP_WAIT = 5.0
 """Seconds the server gives the worker to finish its batch when stopping, before SIGKILL."""
 RESTART_WAIT = 5.0
 """Seconds before the server starts a worker again that exited on its own."""
+LEASE = timedelta(minutes=5)
+"""How long a claimed delivery stays with its worker where workers share the outbox (PostgreSQL):
+ten times the longest send (``notify.SEND_TIMEOUT``)."""
+
+
+def claim_size(lease: timedelta = LEASE) -> int:
+    """How many deliveries one claim takes at most: as many as can be sent in half the lease when
+    each send takes its longest (``SEND_TIMEOUT``), so a claim does not run out while its worker
+    is still sending; the worker also stops sending, leaving the rest to the next claim, when
+    the lease is nearly over (:meth:`Outbox._send_all`). Why not renew the claim, or record after
+    each send: both cost a commit per delivery where a batch costs one; 5 deliveries (a 5-minute
+    lease, 30 s a send) finish in 2.5 minutes at worst, and a worker sends several a second when all is well."""
+    return max(1, int(lease.total_seconds() // (2 * notify.SEND_TIMEOUT)))
 
 
 def retry_delay(attempts: int, jitter: float = 0.1) -> float:
@@ -134,7 +146,8 @@ class Outbox:
                     continue
                 if more or version != seen or now >= next_look:
                     seen, next_look = version, now + IDLE_LOOK
-                    due = self.store.due_deliveries(utc_now(), BATCH, all_pending=everything)
+                    # where workers share the outbox, a batch is what one claim may take
+                    due = self.store.due_deliveries(utc_now(), min(BATCH, claim_size()) if self.store.shared else BATCH, all_pending=everything, lease=LEASE)
                     if due:
                         self.deliver_all(due)
                     # a full read, or one a claim cut short (PostgreSQL: Delivery.claim): read again at once
@@ -240,42 +253,6 @@ class Outbox:
 # The worker process
 
 
-@contextlib.contextmanager
-def worker_lock(file: Path, stop: threading.Event) -> Iterator[bool]:
-    """Hold the lock on ``file`` (one worker per database); ``False`` if ``stop`` was set while waiting.
-
-    ``fcntl.flock`` rather than a row in the database: the kernel releases it however
-    the holder ends (a SIGKILL too), so a worker after a crash never waits for a lease
-    to run out before it sends what the crash interrupted."""
-    descriptor = os.open(file, os.O_RDWR | os.O_CREAT, 0o600)
-
-    def take() -> bool:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    try:
-        yield wait_for_lock(take, str(file), stop)
-    finally:
-        os.close(descriptor)  # releases the lock
-
-
-def wait_for_lock(take: Callable[[], bool], held: str, stop: threading.Event) -> bool:
-    """Try ``take`` every second until it gets the worker's lock (``True``) or ``stop`` is set
-    (``False``); says once that another worker holds ``held``. Both locks (a file's, PostgreSQL's
-    advisory lock in :mod:`.shared_state`) wait this way."""
-    told = False
-    while not take():
-        if not told:
-            log.warning("another outbox worker delivers from this database (it holds %s): waiting until it stops", held)
-            told = True
-        if stop.wait(1.0):
-            return False
-    return True
-
-
 def die_with_parent(parent: int) -> None:
     """Be killed when the process ``parent`` ends, however it ends (Linux: ``PR_SET_PDEATHSIG``).
 
@@ -304,16 +281,7 @@ def lower_priority(nice: int) -> None:
 def can_share(store: SubmissionStore) -> bool:
     """Whether a worker in another process sees what this store commits: a database file or a
     database server, not SQLite's in-memory database."""
-    from kennisbank.server.db.shared_state import is_shared
-
-    return store.outbox_lock_file() is not None or is_shared(store)
-
-
-def database_lock(store: SubmissionStore, stop: threading.Event) -> contextlib.AbstractContextManager[bool]:
-    """The lock that makes this the one outbox worker of ``store``'s database."""
-    from kennisbank.server.db.shared_state import is_shared, outbox_lock
-
-    return outbox_lock(store, stop) if is_shared(store) else worker_lock(store.outbox_lock_file(), stop)
+    return store.outbox_lock_file() is not None or store.shared
 
 
 def run_worker(store: SubmissionStore, outbox: Outbox, *, nice: int = 0, parent: int | None = None) -> None:

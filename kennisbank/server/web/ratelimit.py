@@ -88,9 +88,8 @@ def limiter_for(limit, store) -> RateLimiter | None:
     """The limiter for ``limit`` (a :class:`~.settings.RateLimit`, or ``None``: off) and ``store``."""
     if limit is None:
         return None
-    from kennisbank.server.db.shared_state import SharedRateLimiter, shared_pool
+    from kennisbank.server.db.shared_state import SharedRateLimiter
 
-    pool = shared_pool(store)
-    if pool is not None:
-        return SharedRateLimiter(pool, limit.count, limit.seconds)
+    if store.shared:
+        return SharedRateLimiter(store, limit.count, limit.seconds)
     return RateLimiter(limit.count, limit.seconds)
