@@ -91,3 +91,20 @@ def test_no_test_changes_the_import_path(module):
         or (isinstance(node, ast.ImportFrom) and node.module == "sys" and any(alias.name == "path" for alias in node.names))
     ]
     assert found == [], f"{module.name} changes sys.path at lines {found}: import from support.py or local_server.py instead"
+
+
+def test_where_things_live_names_every_module_in_its_folders_row():
+    """README's "Where things live" is one table that matches the tree (issue 21): every module of
+    hooks/, kennisbank/ and each room of kennisbank/server/ is named in its folder's row."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Where things live", 1)[1]
+    rows = dict(re.findall(r"^\| `([^`]+)/` \| (.*) \|$", section, re.MULTILINE))
+    assert section.count("| path | what |") == 1, "one table, not two"
+    folders = ["hooks", "kennisbank", "kennisbank/server", *(f"kennisbank/server/{room}" for room in ("web", "intake", "outbox", "dashboard", "db"))]
+    missing = []
+    for folder in folders:
+        assert folder in rows, f"README.md: no row for {folder}/ in Where things live"
+        for module in sorted((ROOT / folder).glob("*.py")):
+            if module.name != "__init__.py" and f"`{module.name}`" not in rows[folder]:
+                missing.append(f"{folder}/{module.name}")
+    assert missing == [], "README.md, Where things live: name these in their folder's row: " + ", ".join(missing)
