@@ -532,7 +532,6 @@ def test_list_and_charts_over_100000_submissions(site, logged_in, tmp_path):
     client, _ = logged_in
     store = client.app.state.store
     _bench().generate(store.target, site.site, 100_000)
-    started = time.perf_counter()
     first = client.get("/beheer/inzendingen")
     assert "100000 inzendingen gevonden" in first.text and len(re.findall(r'href="/beheer/inzendingen/\w+"', first.text)) == 50
     leads = client.get("/beheer/inzendingen?kind=lead&status=new")
@@ -543,7 +542,7 @@ def test_list_and_charts_over_100000_submissions(site, logged_in, tmp_path):
     numbers = store.insight(LeadFilter(assessment="contract-check"))
     assert sum(numbers.scores.values()) == 100_000 == sum(sum(m.values()) for m in numbers.bands_by_month.values())
     assert all(sum(counts.values()) == 100_000 for counts in numbers.answers.values())
-    assert time.perf_counter() - started < 60  # generous: bench/dashboard.py measures the time
+    # how long these take is bench/dashboard.py's to measure, not a test's: only the sizes, exact, are asserted here
     assert len(first.content) < 64_000 and len(insight.content) < 64_000
 
 
