@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from support import ARTICLE, SEED
+from support import ARTICLE, ROOT, SEED
 
 #: The typing errors corrected in the Dutch article: (as in the seed, as published).
 CORRECTIONS = [
@@ -91,3 +91,19 @@ def test_the_english_article_has_the_same_sections_and_paragraphs(site):
 )
 def test_the_english_article_carries_idioms_names_and_figures(site, idiom):
     assert idiom in _normal(site.html(f"en/{ARTICLE}/").select_one("article").get_text(" "))
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_the_example_clauses_shares_add_up_as_clause_2_and_the_worked_example_say(lang):
+    """The table of service levels gives each KPI its share of the Amount at Risk; clause 2 says
+    they add up to 150 %, and the worked example prices them in euros at a €10,000 Amount at
+    Risk. A native reader found the table at 40/30/10/20 % (100 %) beside an example of
+    €6,000/€4,500/€1,500/€3,000 (150 %), in both languages."""
+    text = (ROOT / "docs" / f"voorbeeldclausules.{lang}.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ([WFG]\d) [^|]+\|[^|]+\|[^|]+\| (\d+)% \|$", text, re.MULTILINE)
+    shares = {kpi: int(share) for kpi, share in rows}
+    assert set(shares) == {"W1", "F1", "F2", "G1"}
+    assert sum(shares.values()) == 150 and re.search(r"150% (of the Amount at Risk|van het Risicobedrag)", text)
+    for kpi, share in shares.items():
+        euros = f"{kpi} €{share * 100:,}" if lang == "en" else f"{kpi} € {share * 100:,}".replace(",", ".")
+        assert euros in text, f"{lang}: the example prices {kpi} as {share}% of €10,000: {euros!r}"
