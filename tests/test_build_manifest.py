@@ -18,6 +18,7 @@ from kennisbank.buildrun import LanguagePart
 from kennisbank.csp import JS_TYPES, inline_scripts, script_hashes
 from kennisbank.finish import FinishError, manifest_of
 from kennisbank.manifest import MANIFEST_PATH, ManifestError, load_manifest
+from kennisbank.operator import Statement
 from kennisbank.shell import Shell
 from kennisbank.siteconfig import Language, SiteConfig
 
@@ -338,6 +339,23 @@ def test_manifest_errors_name_the_file_and_the_fix(site, tmp_path):
         load_manifest(copy)
     path.write_text("{", encoding="utf-8")
     with pytest.raises(ManifestError, match=r"not valid JSON"):
+        load_manifest(copy)
+
+
+def test_the_manifest_says_what_the_privacy_statement_says_is_passed_on(site, forwarding_site, tmp_path):
+    """The server reads the build's privacy statement from the manifest, never mkdocs.yml (issue 22)."""
+    assert load_manifest(site.site).statement == Statement(forwarding="leads", crm=False)
+    assert load_manifest(forwarding_site.site).statement == Statement(forwarding="all", crm=True)
+    data = json.loads((forwarding_site.site / MANIFEST_PATH).read_text(encoding="utf-8"))
+    assert data["privacy"] == {"forwarding": "all", "crm": True}
+    copy = tmp_path / "copy"
+    (copy / MANIFEST_PATH).parent.mkdir(parents=True)
+    del data["privacy"]  # a manifest from before: its statement said what the default configuration says
+    (copy / MANIFEST_PATH).write_text(json.dumps(data), encoding="utf-8")
+    assert load_manifest(copy).statement == Statement(forwarding="leads", crm=False)
+    data["privacy"] = {"forwarding": "everything", "crm": True}
+    (copy / MANIFEST_PATH).write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ManifestError, match=r"privacy: .* is not what a build writes. Fix: build the site again"):
         load_manifest(copy)
 
 
