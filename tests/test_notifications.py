@@ -177,6 +177,24 @@ def test_html_and_formulas_from_a_reader_are_inert_in_the_email(site, tmp_path):
     assert "<script>" not in html and "&lt;script&gt;" in html and "<b>hi</b>" not in html
 
 
+@pytest.mark.parametrize("lead", [True, False])
+def test_not_enough_to_judge_is_named_by_its_title_and_pronounces_no_score_in_the_email(site, lead):
+    """Issue 22: the email of a result with too many "don't know" said "0 / 100" beside it."""
+    from kennisbank.assessment.model import NO_VERDICT, UNKNOWN
+
+    manifest = load_manifest(site.site)
+    assessment = manifest.assessments["contract-check"]
+    anonymous = {} if lead else {"consent": False, "name": None, "email": None, "discuss": None}
+    unsure = _lead(answers={**CONTEXT, **dict.fromkeys(QUESTIONS, UNKNOWN)}, score=0, band=NO_VERDICT, **anonymous)
+    message = email_message(unsure, assessment, manifest.site, NotifySettings(to="a@example.nl", sender="b@example.nl"))
+    title = assessment.verdict.insufficient.title["nl"]
+    assert message["Subject"].endswith(f"(score –, {title})")
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert f"Score: – ({title})" in text and f"<strong>–</strong> ({title})" in html
+    assert "0 / 100" not in text.split("\n\n")[1] and NO_VERDICT not in text + html
+
+
 def test_no_contact_data_without_consent_when_everything_is_sent(forwarding_site, tmp_path, smtp):
     sink, controller = smtp
     # a site whose privacy statement says every submission is passed on: the server serves no other with NOTIFY=all

@@ -229,6 +229,21 @@ class Assessment:
                 return band
         raise KeyError(band_id)
 
+    @property
+    def stored_bands(self) -> tuple[Band, ...]:
+        """Every band a stored result can carry: the definition's bands, lowest first, then
+        "not enough to judge" (``verdict.insufficient``, stored as :data:`NO_VERDICT`) if it has one."""
+        return self.bands + ((self.verdict.insufficient,) if self.verdict.insufficient else ())
+
+    def band_title(self, band_id: str, locale: str) -> str | None:
+        """The title a stored band is shown with in ``locale``, wherever one is shown (the
+        dashboard, its charts and exports, the consultant's email): the one place that
+        decides it. ``None`` for a band this definition does not have."""
+        for band in self.stored_bands:
+            if band.id == band_id:
+                return band.title.get(locale) or next(iter(band.title.values()))
+        return None
+
     def band_rank(self, band_id: str) -> int:
         """The band's place from the lowest (0) up."""
         return [band.id for band in self.bands].index(band_id)
