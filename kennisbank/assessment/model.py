@@ -138,6 +138,17 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A point of the article the result makes to every reader, scored nowhere (``notes:`` in
+    the definition): what no answer about the contract can show, such as what to do before
+    renegotiating it. ``section`` is the heading id of the article's section that makes it."""
+
+    id: str
+    text: Text
+    section: str
+
+
+@dataclass(frozen=True)
 class Verdict:
     """How the result is pronounced (``verdict:`` in the definition).
 
@@ -191,6 +202,7 @@ class Assessment:
     gates: tuple[Gate, ...] = ()
     verdict: Verdict = field(default_factory=Verdict)
     conflicts: tuple[Conflict, ...] = ()
+    notes: tuple[Note, ...] = ()
     minutes: int | None = None
     """About how long the assessment takes, in minutes: every page that says so reads it from here."""
     digest: str = ""
