@@ -278,9 +278,9 @@ def test_a_rebuild_while_the_server_runs_is_picked_up(project, tmp_path):
 @pytest.mark.parametrize(
     ("body", "lang", "start"),
     [
-        ({"definition": "0123456789abcdef"}, "nl", "Deze vragenlijst is gewijzigd"),
-        ({"definition": "0123456789abcdef", "lang": "en"}, "en", "This questionnaire has changed"),
-        ({"version": 99}, "nl", "Deze vragenlijst is gewijzigd"),
+        ({"definition": "0123456789abcdef"}, "nl", "Deze contractscan is gewijzigd"),
+        ({"definition": "0123456789abcdef", "lang": "en"}, "en", "This self-assessment has changed"),
+        ({"version": 99}, "nl", "Deze contractscan is gewijzigd"),
     ],
 )
 def test_an_unknown_definition_gets_a_clear_409_in_the_readers_language(live_server, body, lang, start):
@@ -297,7 +297,7 @@ def test_an_unknown_definition_in_a_plain_form_post_gets_a_page_that_leads_back(
     reply = httpx.post(base_url + ENDPOINT, data={**fields, "lang": "en", "definition": "fedcba9876543210"}, headers={"Accept-Language": "nl"}, timeout=10)
     assert reply.status_code == 409
     assert "text/html" in reply.headers["content-type"]
-    assert "This questionnaire has changed" in reply.text
+    assert "This self-assessment has changed" in reply.text
     assert f'href="/en/{ARTICLE}/#contract-check"' in reply.text
 
 
@@ -385,7 +385,7 @@ def test_the_page_offers_a_reload_that_keeps_the_answers(site, tmp_path, browser
         page.click("form.kb-assessment button[type=submit]")
         reload = page.locator("[data-kb-sent] button.kb-reload")
         reload.wait_for()
-        assert page.locator("[data-kb-sent]").inner_text().startswith("Deze vragenlijst is gewijzigd")
+        assert page.locator("[data-kb-sent]").inner_text().startswith("Deze contractscan is gewijzigd")
         assert reload.inner_text() == "Pagina opnieuw laden"
         assert reload.evaluate("button => document.activeElement === button")
         with page.expect_navigation():
