@@ -199,21 +199,23 @@ def export(form: str, email: str | None, output: Path | None) -> None:
     assessment as built in SITE_DIR; a cell a spreadsheet would run as a formula
     starts with '.
     """
-    from kennisbank.manifest import ManifestError
-    from kennisbank.server.dashboard.export import question_order, to_csv, to_json
+    from kennisbank.manifest import ManifestError, load_manifest
+    from kennisbank.server.dashboard.export import band_titles, question_order, to_csv, to_json
 
     chosen = read_settings()
     with store(chosen) as opened:
         submissions = opened.by_email(email) if email else opened.all()
+    try:
+        manifest = load_manifest(chosen.site_dir)
+        # the band titles in the site's default language, as the consultant's email says them
+        title = band_titles(manifest.assessments.values(), manifest.site.default_language.locale)
+    except ManifestError as exc:
+        manifest, title = None, str
+        click.echo(f"note: the band titles are the bands' ids{' and the answer columns are sorted by question id' if form == 'csv' else ''}: {exc}", err=True)
     if form == "csv":
-        try:
-            order = question_order(chosen.site_dir)
-        except ManifestError as exc:
-            order = []
-            click.echo(f"note: the answer columns are sorted by question id: {exc}", err=True)
-        text = to_csv(submissions, order)
+        text = to_csv(submissions, question_order(chosen.site_dir) if manifest else [], title)
     else:
-        text = to_json(submissions)
+        text = to_json(submissions, title)
     if output is None:
         sys.stdout.write(text)  # not click.echo: it would strip escape sequences from the data
         return

@@ -14,7 +14,11 @@ It holds:
   hash (``digest``) and the checked definition;
 - ``script_hashes``: the CSP hashes of every inline script in every built page;
 - ``shells``: per language, the result page cut where the server's reply goes,
-  with every URL already absolute.
+  with every URL already absolute;
+- ``privacy``: what the privacy statement says the server passes on
+  (``extra.operator.forwarding`` and whether ``extra.operator.crm`` names a CRM,
+  :class:`kennisbank.operator.Statement`): the server refuses a ``NOTIFY`` or a
+  ``WEBHOOK_URL`` that would pass on more.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 from kennisbank.assessment import Assessment, DefinitionError, from_data
 from kennisbank.csp import script_hashes
+from kennisbank.operator import FORWARDING, Operator, Statement
 from kennisbank.shell import FIELD_END, FIELD_PAGE, FIELD_START, Shell, cut
 from kennisbank.siteconfig import SiteConfig
 
@@ -51,6 +56,8 @@ class Manifest:
     shells: Mapping[str, Shell] = field(default_factory=dict)
     field_pages: Mapping[str, Shell] = field(default_factory=dict)
     """Per language, the page "how contracts in the field score" cut where the server puts its figures."""
+    statement: Statement = Statement()
+    """What the built privacy statement says the server passes on."""
     source: Path | None = None
 
     def to_json(self) -> str:
@@ -66,6 +73,7 @@ class Manifest:
                 locale: {"url": shell.url, "title": shell.title, "before": shell.before, "after": shell.after}
                 for locale, shell in sorted(self.field_pages.items())
             },
+            "privacy": {"forwarding": self.statement.forwarding, "crm": self.statement.crm},
         }
         return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
@@ -89,9 +97,14 @@ class Manifest:
             # optional: a site without the page (or built before it) serves no figures there
             field_pages = {locale: Shell(**shell) for locale, shell in data.get("field_pages", {}).items()}
             hashes = tuple(data["script_hashes"])
+            # a build from before the key: its statement said what the default configuration says
+            privacy = data.get("privacy", {"forwarding": Statement().forwarding, "crm": Statement().crm})
+            statement = Statement(forwarding=privacy["forwarding"], crm=privacy["crm"])
         except (KeyError, TypeError) as exc:
             raise ManifestError(f"{where}: incomplete manifest ({exc!r} missing or malformed). Fix: build the site again (make build)") from None
-        return cls(site=site, assessments=assessments, script_hashes=hashes, shells=shells, field_pages=field_pages, source=source)
+        if statement.forwarding not in FORWARDING or not isinstance(statement.crm, bool):
+            raise ManifestError(f"{where}: privacy: {privacy!r} is not what a build writes. Fix: build the site again (make build)")
+        return cls(site=site, assessments=assessments, script_hashes=hashes, shells=shells, field_pages=field_pages, statement=statement, source=source)
 
 
 def definition(record: Mapping[str, Any], locales, where: object = "the manifest") -> Assessment:
@@ -189,4 +202,11 @@ class ManifestBuilder:
                 f"the result page was not built for {', '.join(missing)}. "
                 "Fix: keep docs/uitslag.<lang>.md (or its fallback) in the site; the server answers plain form posts with it"
             )
-        return Manifest(site=site, assessments=assessments, script_hashes=tuple(sorted(hashes)), shells=shells, field_pages=field_pages)
+        return Manifest(
+            site=site,
+            assessments=assessments,
+            script_hashes=tuple(sorted(hashes)),
+            shells=shells,
+            field_pages=field_pages,
+            statement=Operator(site.operator, site.locales).statement,
+        )

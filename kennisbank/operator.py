@@ -37,13 +37,25 @@ PROCESSORS = {
 }
 PROCESSOR_KEYS = {"name": "its legal name", "country": "the country where it is established", "storage": "where it stores the data (a country or the EU)"}
 FORWARDING = ("leads", "all", "off")
-"""``extra.operator.forwarding``: what the server's ``NOTIFY`` is set to (it refuses to start otherwise)."""
+"""``extra.operator.forwarding``: what the server's ``NOTIFY`` may be set to at most (it refuses to start otherwise)."""
 
 _PLACEHOLDER = re.compile(r"\[[^\]]*\]|\bTODO\b|\bXXX\b|^\s*$", re.I)
 
 
 class OperatorError(ValueError):
     """``extra.operator`` cannot be used; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What the privacy statement of a build says the server passes on; the build manifest
+    keeps it (``kennisbank.manifest``), and the server refuses to start when ``NOTIFY`` or
+    ``WEBHOOK_URL`` would pass on more (``kennisbank.server.channels.check_statement``)."""
+
+    forwarding: str = "leads"
+    """``extra.operator.forwarding``: leads, all or off."""
+    crm: bool = False
+    """Whether ``extra.operator.crm`` names a CRM that receives submissions."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,10 @@ class Operator:
     @property
     def crm(self) -> bool:
         return self.data.get("crm") is not None
+
+    @property
+    def statement(self) -> Statement:
+        return Statement(forwarding=self.forwarding, crm=self.crm)
 
     def text(self, key: str, locale: str) -> str:
         return self.data[key][locale]

@@ -12,7 +12,7 @@ import pytest
 from kennisbank.server.app import create_app
 from kennisbank.server.settings import Settings
 
-from support import CHROMIUM, CHROMIUM_ARGS, ROOT, Build, PostgresServer, build, copy_project, environment, start_server
+from support import CHROMIUM, CHROMIUM_ARGS, ROOT, Build, PostgresServer, build, build_forwarding, copy_project, environment, start_server
 
 # Starlette's TestClient warns on import that it wants httpx2; imported here first, so
 # the test modules that import it after conftest.py do not warn again.
@@ -25,6 +25,15 @@ def site(tmp_path_factory) -> Build:
     """The real site, built once per session (per worker)."""
     out = tmp_path_factory.mktemp("site")
     result = build(ROOT, out)
+    assert result.returncode == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="session")
+def forwarding_site(tmp_path_factory) -> Build:
+    """The real site built with a privacy statement that says every submission is passed on,
+    also to a CRM: what a server with NOTIFY=all and a WEBHOOK_URL may serve."""
+    result = build_forwarding(tmp_path_factory.mktemp("forwarding") / "project")
     assert result.returncode == 0, result.output
     return result
 

@@ -85,6 +85,48 @@ def build(project: Path, site: Path | None = None, *extra_args: str, strict: boo
     return Build(project, site, done.returncode, done.stdout + done.stderr)
 
 
+#: ``extra.operator`` with every fact filled in; FORWARDING is what the privacy statement says is passed on
+OPERATOR = """  operator:
+    reply_time: {nl: "binnen twee werkdagen", en: "within two working days"}
+    connection_log_retention: {nl: "het hostingbedrijf bewaart verbindingsgegevens veertien dagen", en: "the hosting company keeps connection data for fourteen days"}
+    backup_retention: {nl: "acht dagen", en: "eight days"}
+    hosting:
+      name: "Voorbeeld Hosting B.V."
+      country: {nl: "Nederland", en: "the Netherlands"}
+      storage: {nl: "Nederland", en: "the Netherlands"}
+    email:
+      name: "Voorbeeld Mail GmbH"
+      country: {nl: "Duitsland", en: "Germany"}
+      storage: {nl: "de Europese Unie", en: "the European Union"}
+    forwarding: FORWARDING
+"""
+CRM = """    crm:
+      name: "Voorbeeld CRM B.V."
+      country: {nl: "Nederland", en: "the Netherlands"}
+      storage: {nl: "Nederland", en: "the Netherlands"}
+"""
+
+
+def set_operator(project: Path, forwarding: str = "leads", crm: bool = False) -> None:
+    """Fill in ``extra.operator`` of the project copy ``project``: the privacy statement then says
+    ``forwarding`` (leads, all, off) and, with ``crm``, names a CRM that receives submissions."""
+    path = project / "mkdocs.yml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  operator:\n")
+    end = text.index("    forwarding: leads\n", start) + len("    forwarding: leads\n")
+    block = OPERATOR.replace("FORWARDING", forwarding) + (CRM if crm else "")
+    path.write_text(text[:start] + block + text[end:], encoding="utf-8")
+
+
+def build_forwarding(dest: Path, forwarding: str = "all", crm: bool = True) -> Build:
+    """A copy of the project in ``dest``, built with a privacy statement that says the server passes
+    on ``forwarding`` (and, with ``crm``, names a CRM): the site a server with NOTIFY=all or a
+    WEBHOOK_URL may serve (``kennisbank.server.channels.check_statement``)."""
+    project = copy_project(dest)
+    set_operator(project, forwarding, crm)
+    return build(project)
+
+
 # The browser and the server
 
 

@@ -94,7 +94,7 @@ def test_real_definition_loads_with_nineteen_questions_in_both_languages():
     assert len(assessment.questions) == 19
     assert len({q.id for q in assessment.questions}) == 19
     # the questions Q8, Q10, Q12 and Q14 of version 1 asked several things: they were split, under new ids;
-    # version 3 made the reader's own capacity (not a property of the contract) a note in the advice
+    # version 3 made the reader's own capacity (not a property of the contract) a note in every result (notes:)
     retired = {"meting-vastgelegd", "gebruikerservaring-telt", "escalatie-en-opzegging", "exitafspraken", "kennis-en-capaciteit"}
     assert set(assessment.data["retired_ids"]) == retired and not retired & {q.id for q in assessment.questions}
     # the article's points that had no question: paid extra work, and guaranteed revenue
@@ -418,6 +418,20 @@ CASES = [
     ),
     ("clause not a page with a heading", _set("questions[0].clause", "voorbeeldclausules#bonus"), "questions[0].clause", "does not match", "correct the value"),
     (
+        "a note citing no section",
+        lambda data: data["notes"][0].pop("section"),
+        "notes[0].section",
+        "the key 'section' is missing",
+        "add 'section:' under notes[0]",
+    ),
+    (
+        "two notes with one id",
+        lambda data: data["notes"].append(copy.deepcopy(data["notes"][0])),
+        "notes[1].id",
+        "duplicate id 'voorwerk-of-deskundige'",
+        "give every entry of notes its own id",
+    ),
+    (
         "a retired id used again",
         _set("questions[18].id", "exitafspraken"),
         "questions[18].id",
@@ -557,9 +571,9 @@ def test_an_added_language_makes_every_text_report_it_missing(raw):
     variants = sum(len(q.get("text_by_context", {})) for q in raw["questions"])
     assert (with_unknown, variants) == (19, 3)
     # title, intro; scale; themes; text, help, advice per question; bands; strings; unknown; context (text, help, 2 options); gates;
-    # the verdict's title and advice for "not enough to judge"; the contradictions
-    gates, conflicts = len(raw["gates"]), len(raw["conflicts"])
-    assert len(expected) == 2 + 3 + 4 + 19 * 3 + with_unknown + variants + 3 * 2 + len(raw["strings"]) + 1 + 4 + gates + 2 + conflicts
+    # the verdict's title and advice for "not enough to judge"; the contradictions; the notes
+    gates, conflicts, notes = len(raw["gates"]), len(raw["conflicts"]), len(raw["notes"])
+    assert len(expected) == 2 + 3 + 4 + 19 * 3 + with_unknown + variants + 3 * 2 + len(raw["strings"]) + 1 + 4 + gates + 2 + conflicts + notes
     problems = check(raw, ["nl", "en", "de"])
     assert {p.place for p in problems} == expected
     for problem in problems:
@@ -600,7 +614,8 @@ def test_check_sections_names_the_missing_section():
     problems = check_sections(assessment, headings, article)
     citing = [i for i, q in enumerate(assessment.questions) if q.section == "conclusie"]
     assert citing == [16]
-    assert [p.place for p in problems] == ["questions[16].section"]
+    # the note about the groundwork before renegotiating (kennis-en-capaciteit until version 3) cites it too
+    assert [p.place for p in problems] == ["questions[16].section", "notes[0].section"]
     assert problems[0].problem == f"'conclusie' is not a section of {article}"
     assert "use one of the article's heading ids: " in problems[0].fix
     assert "de-remedie" in problems[0].fix and "conclusie" not in problems[0].fix
@@ -610,6 +625,9 @@ def test_check_sections_with_no_headings_names_every_question():
     assessment = load_definition(REAL, LOCALES)
     problems = check_sections(assessment, [], "x.md")
     # the questions of the consultancy's own good practice cite no section: nothing to miss
-    assert [p.place for p in problems] == [f"questions[{i}].section" for i, q in enumerate(assessment.questions) if q.section is not None]
-    assert len(problems) == 12
+    assert [p.place for p in problems] == [
+        *(f"questions[{i}].section" for i, q in enumerate(assessment.questions) if q.section is not None),
+        *(f"notes[{i}].section" for i in range(len(assessment.notes))),
+    ]
+    assert len(problems) == 13
     assert all("(none found)" in p.fix for p in problems)

@@ -111,6 +111,20 @@ def test_advice_links_resolve_to_sections_of_the_article(site, real, locale, pre
     assert {urlsplit(urljoin(url, a["href"])).fragment for a in links} == set(real.sections)
 
 
+@pytest.mark.parametrize("locale,prefix,words", [("nl", "", ("voorwerk", "deskundige")), ("en", "en/", ("groundwork", "expert"))])
+def test_the_note_on_renegotiating_links_to_the_section_that_makes_its_point(site, real, locale, prefix, words):
+    """The note that replaced kennis-en-capaciteit says what the article's conclusion says, in its words."""
+    soup = site.html(f"{prefix}{ARTICLE}/")
+    (note,) = real.notes
+    link = soup.select_one(f'form.kb-assessment [data-kb-note="{note.id}"] a[data-kb-read-more]')
+    fragment = urlsplit(urljoin(page_url(prefix, f"{ARTICLE}/"), link["href"])).fragment
+    heading = soup.find(id=fragment)
+    assert heading is not None and heading.name == "h2" and fragment == note.section
+    section = " ".join(p.get_text(" ") for p in heading.find_next_siblings("p", limit=4))
+    for word in words:
+        assert word in section and word in note.text[locale], word
+
+
 @pytest.mark.parametrize("locale,prefix", LANGUAGES)
 def test_clause_links_resolve_to_headings_of_the_example_clauses_in_the_same_language(site, real, locale, prefix):
     url = page_url(prefix, f"{ARTICLE}/")

@@ -425,6 +425,22 @@ def test_a_result_with_too_many_dont_knows_shows_no_score_no_band_and_what_to_fi
 
 
 @pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("answered", [2, 0, "unknown"])
+def test_every_result_says_do_the_groundwork_or_bring_in_an_expert_before_renegotiating(real, locale, answered):
+    """Issue 22: kennis-en-capaciteit was retired as a question, and its point (the article's
+    conclusion) left the result with it. It is a note now: in every result, scored nowhere."""
+    answers = _answers(real, answered)
+    result = score(real, answers)
+    soup = parse(render_result(real, locale, result, answers, article_url=ARTICLE_URL))
+    (note,) = real.notes
+    shown = soup.select_one(f'[data-kb-note="{note.id}"]')
+    assert shown is not None and not shown.has_attr("hidden") and shown.find_parent("section", class_="kb-result")
+    assert note.text[locale] in shown.get_text(" ", strip=True)
+    assert shown.select_one("a[data-kb-read-more]")["href"] == f"{ARTICLE_URL}#conclusie"
+    assert note.id not in {q.id for q in real.questions} and "kennis-en-capaciteit" not in answers
+
+
+@pytest.mark.parametrize("locale", LOCALES)
 def test_a_capped_result_shows_the_capped_score_and_why_not_the_bands_general_advice(real, locale):
     answers = _answers(real, 2, diensten_als_resultaat=0)
     result = score(real, answers)

@@ -18,6 +18,7 @@ from kennisbank.buildrun import LanguagePart
 from kennisbank.csp import JS_TYPES, inline_scripts, script_hashes
 from kennisbank.finish import FinishError, manifest_of
 from kennisbank.manifest import MANIFEST_PATH, ManifestError, load_manifest
+from kennisbank.operator import Statement
 from kennisbank.shell import Shell
 from kennisbank.siteconfig import Language, SiteConfig
 
@@ -277,9 +278,9 @@ def test_a_rebuild_while_the_server_runs_is_picked_up(project, tmp_path):
 @pytest.mark.parametrize(
     ("body", "lang", "start"),
     [
-        ({"definition": "0123456789abcdef"}, "nl", "Deze vragenlijst is gewijzigd"),
-        ({"definition": "0123456789abcdef", "lang": "en"}, "en", "This questionnaire has changed"),
-        ({"version": 99}, "nl", "Deze vragenlijst is gewijzigd"),
+        ({"definition": "0123456789abcdef"}, "nl", "Deze contractscan is gewijzigd"),
+        ({"definition": "0123456789abcdef", "lang": "en"}, "en", "This self-assessment has changed"),
+        ({"version": 99}, "nl", "Deze contractscan is gewijzigd"),
     ],
 )
 def test_an_unknown_definition_gets_a_clear_409_in_the_readers_language(live_server, body, lang, start):
@@ -296,7 +297,7 @@ def test_an_unknown_definition_in_a_plain_form_post_gets_a_page_that_leads_back(
     reply = httpx.post(base_url + ENDPOINT, data={**fields, "lang": "en", "definition": "fedcba9876543210"}, headers={"Accept-Language": "nl"}, timeout=10)
     assert reply.status_code == 409
     assert "text/html" in reply.headers["content-type"]
-    assert "This questionnaire has changed" in reply.text
+    assert "This self-assessment has changed" in reply.text
     assert f'href="/en/{ARTICLE}/#contract-check"' in reply.text
 
 
@@ -341,6 +342,23 @@ def test_manifest_errors_name_the_file_and_the_fix(site, tmp_path):
         load_manifest(copy)
 
 
+def test_the_manifest_says_what_the_privacy_statement_says_is_passed_on(site, forwarding_site, tmp_path):
+    """The server reads the build's privacy statement from the manifest, never mkdocs.yml (issue 22)."""
+    assert load_manifest(site.site).statement == Statement(forwarding="leads", crm=False)
+    assert load_manifest(forwarding_site.site).statement == Statement(forwarding="all", crm=True)
+    data = json.loads((forwarding_site.site / MANIFEST_PATH).read_text(encoding="utf-8"))
+    assert data["privacy"] == {"forwarding": "all", "crm": True}
+    copy = tmp_path / "copy"
+    (copy / MANIFEST_PATH).parent.mkdir(parents=True)
+    del data["privacy"]  # a manifest from before: its statement said what the default configuration says
+    (copy / MANIFEST_PATH).write_text(json.dumps(data), encoding="utf-8")
+    assert load_manifest(copy).statement == Statement(forwarding="leads", crm=False)
+    data["privacy"] = {"forwarding": "everything", "crm": True}
+    (copy / MANIFEST_PATH).write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ManifestError, match=r"privacy: .* is not what a build writes. Fix: build the site again"):
+        load_manifest(copy)
+
+
 @pytest.mark.browser
 def test_the_page_offers_a_reload_that_keeps_the_answers(site, tmp_path, browser):
     """A page built from a definition the server never saw (its digest changed in the
@@ -367,7 +385,7 @@ def test_the_page_offers_a_reload_that_keeps_the_answers(site, tmp_path, browser
         page.click("form.kb-assessment button[type=submit]")
         reload = page.locator("[data-kb-sent] button.kb-reload")
         reload.wait_for()
-        assert page.locator("[data-kb-sent]").inner_text().startswith("Deze vragenlijst is gewijzigd")
+        assert page.locator("[data-kb-sent]").inner_text().startswith("Deze contractscan is gewijzigd")
         assert reload.inner_text() == "Pagina opnieuw laden"
         assert reload.evaluate("button => document.activeElement === button")
         with page.expect_navigation():

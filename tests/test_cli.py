@@ -123,6 +123,7 @@ def test_export_csv_has_a_row_per_submission_and_answers_as_columns(capsys, env,
     assert ann["name"] == "'=HYPERLINK(1)" and ann["email"] == "ann@example.org"
     anon = next(row for row in rows if row["id"] == env["anon"].public_id)
     assert anon["email"] == "" and anon["consent"] == "no"
+    assert (anon["band"], anon["band_title"]) == ("gemengd", "Gemengd contract")  # in the site's default language, as the email
 
 
 def test_export_json_for_one_person_to_a_file(capsys, env, tmp_path):
@@ -180,6 +181,8 @@ def test_export_without_a_built_site_sorts_the_answer_columns_and_says_why(capsy
     columns = [c for c in next(csv.reader(io.StringIO(out))) if c.startswith("answer.")]
     assert columns == sorted(f"answer.{q}" for q in [*CONTEXT, *QUESTIONS]) != [f"answer.{q}" for q in [*CONTEXT, *QUESTIONS]]
     assert "sorted by question id" in err and "make build" in err
+    assert "the band titles are the bands' ids" in err  # without the definitions, the ids are all there is
+    assert {row["band_title"] for row in csv.DictReader(io.StringIO(out))} == {"inspanning", "gemengd", "resultaatgericht"}
 
 
 def test_export_to_a_file_it_cannot_write_is_a_usage_error(capsys, env, tmp_path):

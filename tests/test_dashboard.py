@@ -524,6 +524,38 @@ def test_insight_counts_match_the_data_and_follow_the_filters(logged_in):
     assert "1 inzendingen gevonden" in client.get("/beheer/inzicht?language=en").text
 
 
+def test_not_enough_to_judge_has_its_title_in_list_detail_filter_chart_and_export_in_both_languages(logged_in):
+    """Issue 22: a result with too many "don't know" is stored as band NO_VERDICT, which the
+    dashboard showed as its id, '_insufficient'."""
+    client, csrf = logged_in
+    from kennisbank.assessment.model import NO_VERDICT, UNKNOWN
+
+    from support import ASSESSMENT, CONTEXT, QUESTIONS, stored_answers
+
+    title = ASSESSMENT.verdict.insufficient.title
+    (unsure,) = add(client, submission(email="unsure@example.org", answers={**CONTEXT, **dict.fromkeys(QUESTIONS, UNKNOWN)}, score=0, band=NO_VERDICT))
+    add(client, submission(score=95, band="resultaatgericht", answers=stored_answers(2)))
+    for lang in ("nl", "en"):
+        client.post("/beheer/taal", data={"csrf": csrf, "lang": lang, "back": "/beheer/inzendingen"})
+        listed = client.get("/beheer/inzendingen").text
+        assert f"<td>{title[lang]}</td>" in listed  # the list's band column
+        assert f'<option value="{NO_VERDICT}">{title[lang]}</option>' in listed  # and the filter can find them
+        assert "1 " in client.get(f"/beheer/inzendingen?band={NO_VERDICT}").text
+        assert f"— {title[lang]}</dd>" in client.get(f"/beheer/inzendingen/{unsure.public_id}").text
+        insight = client.get("/beheer/inzicht").text
+        assert f'<th scope="col">{title[lang]}</th>' in insight and f"</svg> {title[lang]}</li>" in insight  # table and legend
+        assert "1 (50.0%)" in insight, "the month's shares add up to 100 % with it"
+        for html in (listed, insight):
+            assert f">{NO_VERDICT}<" not in html
+        rows = {
+            row["id"]: row
+            for row in csv.DictReader(io.StringIO(client.post("/beheer/gegevens/export", data={"csrf": csrf, "scope": "all", "format": "csv"}).text))
+        }
+        assert rows[unsure.public_id]["band"] == NO_VERDICT and rows[unsure.public_id]["band_title"] == title[lang]
+        data = client.post("/beheer/gegevens/export", data={"csrf": csrf, "scope": "all", "format": "json"}).json()
+        assert {item["id"]: item["band_title"] for item in data}[unsure.public_id] == title[lang]
+
+
 # 100,000 submissions
 
 

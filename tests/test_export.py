@@ -55,7 +55,7 @@ def test_csv_has_a_header_crlf_line_ends_and_answers_in_the_given_order():
 def test_json_keeps_every_value_as_stored():
     stored = submission(email="ann@example.org", name="=HYPERLINK(1)", message="line\r\nnext")
     (item,) = json.loads(to_json([stored]))
-    assert item == json.loads(json.dumps(stored.as_dict()))
+    assert item == {**json.loads(json.dumps(stored.as_dict())), "band_title": stored.band}  # no titles given: the id
     assert item["name"] == "=HYPERLINK(1)" and item["message"] == "line\r\nnext"
 
 
@@ -66,3 +66,19 @@ def test_the_question_order_is_the_built_assessments(site):
 def test_without_a_built_site_the_question_order_names_the_fix(tmp_path):
     with pytest.raises(ManifestError, match="Fix: build it"):
         question_order(tmp_path)
+
+
+def test_the_band_title_comes_from_the_definition_and_not_enough_to_judge_has_one():
+    from kennisbank.assessment.model import NO_VERDICT
+    from kennisbank.server.dashboard.export import band_titles
+
+    from support import ASSESSMENT
+
+    title = band_titles([ASSESSMENT], "en")
+    assert title(NO_VERDICT) == ASSESSMENT.verdict.insufficient.title["en"] == "Not enough known to judge"
+    assert title("gemengd") == ASSESSMENT.band("gemengd").title["en"]
+    assert title("gone-band") == "gone-band"  # a band of no definition served: as stored
+    (row,) = rows(to_csv([submission(band=NO_VERDICT)], title=band_titles([ASSESSMENT], "nl")))
+    assert (row["band"], row["band_title"]) == (NO_VERDICT, "Te weinig bekend voor een oordeel")
+    (item,) = json.loads(to_json([submission(band=NO_VERDICT)], title))
+    assert list(item)[list(item).index("band") + 1] == "band_title" and item["band_title"] == "Not enough known to judge"

@@ -176,9 +176,28 @@ def test_html_and_formulas_from_a_reader_are_inert_in_the_email(site, tmp_path):
     assert "<script>" not in html and "&lt;script&gt;" in html and "<b>hi</b>" not in html
 
 
-def test_no_contact_data_without_consent_when_everything_is_sent(site, tmp_path, smtp):
+@pytest.mark.parametrize("lead", [True, False])
+def test_not_enough_to_judge_is_named_by_its_title_and_pronounces_no_score_in_the_email(site, lead):
+    """Issue 22: the email of a result with too many "don't know" said "0 / 100" beside it."""
+    from kennisbank.assessment.model import NO_VERDICT, UNKNOWN
+
+    manifest = load_manifest(site.site)
+    assessment = manifest.assessments["contract-check"]
+    anonymous = {} if lead else {"consent": False, "name": None, "email": None, "discuss": None}
+    unsure = _lead(answers={**CONTEXT, **dict.fromkeys(QUESTIONS, UNKNOWN)}, score=0, band=NO_VERDICT, **anonymous)
+    message = email_message(unsure, assessment, manifest.site, NotifySettings(to="a@example.nl", sender="b@example.nl"))
+    title = assessment.verdict.insufficient.title["nl"]
+    assert message["Subject"].endswith(f"(score –, {title})")
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert f"Score: – ({title})" in text and f"<strong>–</strong> ({title})" in html
+    assert "0 / 100" not in text.split("\n\n")[1] and NO_VERDICT not in text + html
+
+
+def test_no_contact_data_without_consent_when_everything_is_sent(forwarding_site, tmp_path, smtp):
     sink, controller = smtp
-    server = _server(site, tmp_path, NOTIFY="all", **_smtp_env(controller))
+    # a site whose privacy statement says every submission is passed on: the server serves no other with NOTIFY=all
+    server = _server(forwarding_site, tmp_path, NOTIFY="all", **_smtp_env(controller))
     base_url = server.start()
     try:
         reply = httpx.post(base_url + ENDPOINT, json=payload(contact=LEAD, consent=False, discuss=True), timeout=10).json()
@@ -505,9 +524,10 @@ def test_the_kept_header_classes_build_the_message_the_standard_policy_builds(si
 # The webhook, to a real local receiver
 
 
-def test_the_webhook_is_signed_and_carries_the_export_row(site, tmp_path, webhook_receiver):
+def test_the_webhook_is_signed_and_carries_the_export_row(forwarding_site, tmp_path, webhook_receiver):
     handler, url = webhook_receiver
-    server = _server(site, tmp_path, WEBHOOK_URL=url, WEBHOOK_SECRET=SECRET, NOTIFY="all")
+    # a site whose privacy statement names the CRM: the server serves no other with a WEBHOOK_URL
+    server = _server(forwarding_site, tmp_path, WEBHOOK_URL=url, WEBHOOK_SECRET=SECRET, NOTIFY="all")
     base_url = server.start()
     try:
         reply = httpx.post(base_url + ENDPOINT, json=payload(contact=LEAD, consent=True), timeout=10).json()
@@ -621,3 +641,80 @@ def test_a_worker_stops_sending_before_its_claim_runs_out_and_the_next_claim_tak
     assert {delivery.id for delivery in store.due_deliveries(utc_now(), 4, lease=lease)} == untried
     hanging.close()
     store.close()
+
+
+# What the privacy statement says is passed on bounds what the server passes on (issue 22)
+
+
+@pytest.mark.parametrize(
+    ("forwarding", "crm", "notify", "webhook", "refused"),
+    [
+        ("leads", False, "all", False, "NOTIFY"),
+        ("off", False, "leads", False, "NOTIFY"),
+        ("off", True, "all", True, "NOTIFY"),
+        ("leads", False, "leads", True, "WEBHOOK_URL"),
+        ("all", False, "all", True, "WEBHOOK_URL"),
+        ("leads", False, "leads", False, None),
+        ("all", True, "leads", True, None),  # less than the statement says
+        ("leads", False, "off", True, None),  # NOTIFY=off passes nothing on, to the webhook neither
+        ("off", False, "off", False, None),
+        ("all", True, "all", True, None),
+    ],
+)
+def test_notify_and_the_webhook_may_pass_on_no_more_than_the_privacy_statement_says(forwarding, crm, notify, webhook, refused):
+    from kennisbank.operator import Statement
+    from kennisbank.server.channels import check_statement
+    from kennisbank.server.settings import SettingsError
+
+    settings = NotifySettings(mode=notify, webhook_url="https://crm.example.nl/hook" if webhook else "", webhook_secret=SECRET if webhook else "")
+    if refused is None:
+        check_statement(settings, Statement(forwarding, crm))
+    else:
+        with pytest.raises(SettingsError) as error:
+            check_statement(settings, Statement(forwarding, crm))
+        assert error.value.variable == refused
+
+
+def test_serve_refuses_notify_all_while_the_privacy_statement_says_leads(site, tmp_path):
+    from local_server import LocalServerError
+
+    server = _server(site, tmp_path, NOTIFY="all")
+    with pytest.raises(LocalServerError) as error:
+        server.start()
+    server.stop()
+    printed = (tmp_path / "server.log").read_text()
+    assert "NOTIFY: all passes on every submission, also those without contact details, but the privacy statement" in printed
+    assert "(extra.operator.forwarding: leads). Fix: set NOTIFY=leads (or off), or set extra.operator.forwarding: all in mkdocs.yml" in printed
+    assert "Traceback" not in printed and "exited with 2" in str(error.value)
+    assert not (tmp_path / "kb.sqlite3").exists(), "refused before the database is created"
+
+
+def test_serve_refuses_a_webhook_while_the_privacy_statement_names_no_crm(site, tmp_path):
+    from local_server import LocalServerError
+
+    server = _server(site, tmp_path, WEBHOOK_URL="https://crm.example.nl/hooks/kennisbank?token=s3cret", WEBHOOK_SECRET=SECRET)
+    with pytest.raises(LocalServerError):
+        server.start()
+    server.stop()
+    printed = (tmp_path / "server.log").read_text()
+    assert "WEBHOOK_URL: is set, but the privacy statement the site in SITE_DIR was built with names no CRM" in printed
+    assert "Fix: leave WEBHOOK_URL empty, or set extra.operator.crm" in printed
+    assert "s3cret" not in printed and "Traceback" not in printed
+
+
+def test_a_site_whose_privacy_statement_says_so_serves_notify_all_and_a_webhook(forwarding_site, site, tmp_path):
+    from kennisbank.server.app import create_app
+    from kennisbank.server.settings import Settings, SettingsError
+
+    from support import environment
+
+    webhook = {"NOTIFY": "all", "WEBHOOK_URL": "https://crm.example.nl/hooks/kennisbank", "WEBHOOK_SECRET": SECRET}
+    with pytest.raises(SettingsError):  # the default build's statement: leads, no CRM
+        create_app(Settings.from_env(environment(site.site, tmp_path / "refused.sqlite3", **webhook)))
+    app = create_app(Settings.from_env(environment(forwarding_site.site, tmp_path / "consistent.sqlite3", **webhook)))
+    app.state.store.close()
+    assert app.state.settings.notify == "all" and app.state.settings.webhook_url
+    # passing on less than the statement says starts too: NOTIFY=off beside the default build, webhook or not
+    app = create_app(Settings.from_env(environment(site.site, tmp_path / "less.sqlite3", **{**webhook, "NOTIFY": "off"})))
+    app.state.store.close()
+    assert app.state.settings.notify == "off"

@@ -12,7 +12,7 @@ from bs4 import BeautifulSoup
 
 from kennisbank.publisher import Publisher, PublisherError, is_public
 
-from support import ROOT, build
+from support import ROOT, build, set_operator
 
 REAL = {
     "name": "Voorbeeld Advies B.V.",
@@ -94,7 +94,7 @@ def test_a_public_build_with_placeholders_fails_naming_every_key(project):
 
 def test_a_public_build_with_the_publisher_filled_in_shows_it_in_every_footer(project):
     _set_publisher(project, REAL)
-    _set_operator(project)  # the operator's facts too: a public build refuses their placeholders
+    set_operator(project)  # the operator's facts too: a public build refuses their placeholders
     result = build(project, env={"SITE_URL": "https://www.kennisbank-voorbeeld.nl/"})
     assert result.returncode == 0, result.output
     for path in ("", "en/", "privacy/", "en/over/"):
@@ -158,39 +158,11 @@ def test_no_interface_string_of_the_other_language_on_a_page(site, prefix, local
 # The operator's facts (issue 22): every one configuration, a placeholder refused for a public build
 
 
-OPERATOR = """  operator:
-    reply_time: {nl: "binnen twee werkdagen", en: "within two working days"}
-    connection_log_retention: {nl: "het hostingbedrijf bewaart verbindingsgegevens veertien dagen", en: "the hosting company keeps connection data for fourteen days"}
-    backup_retention: {nl: "acht dagen", en: "eight days"}
-    hosting:
-      name: "Voorbeeld Hosting B.V."
-      country: {nl: "Nederland", en: "the Netherlands"}
-      storage: {nl: "Nederland", en: "the Netherlands"}
-    email:
-      name: "Voorbeeld Mail GmbH"
-      country: {nl: "Duitsland", en: "Germany"}
-      storage: {nl: "de Europese Unie", en: "the European Union"}
-    forwarding: FORWARDING
-"""
-CRM = """    crm:
-      name: "Voorbeeld CRM B.V."
-      country: {nl: "Nederland", en: "the Netherlands"}
-      storage: {nl: "Nederland", en: "the Netherlands"}
-"""
 PLACEHOLDER_KEYS = [
     *(f"{key}.{lang}" for key in ("reply_time", "connection_log_retention", "backup_retention") for lang in ("nl", "en")),
     *(f"{role}.name" for role in ("hosting", "email")),
     *(f"{role}.{key}.{lang}" for role in ("hosting", "email") for key in ("country", "storage") for lang in ("nl", "en")),
 ]
-
-
-def _set_operator(project, forwarding="leads", crm=False) -> None:
-    path = project / "mkdocs.yml"
-    text = path.read_text(encoding="utf-8")
-    start = text.index("  operator:\n")
-    end = text.index("    forwarding: leads\n", start) + len("    forwarding: leads\n")
-    block = OPERATOR.replace("FORWARDING", forwarding) + (CRM if crm else "")
-    path.write_text(text[:start] + block + text[end:], encoding="utf-8")
 
 
 def test_a_public_build_with_the_publisher_filled_in_refuses_each_operator_placeholder_by_key(project):
@@ -209,7 +181,7 @@ BRACKETED = re.compile(r"\[[^\[\]\n]{1,120}\]")
 
 def test_a_public_build_with_everything_filled_in_has_no_placeholder_and_no_drafting_note_on_any_page(project):
     _set_publisher(project, REAL)
-    _set_operator(project)
+    set_operator(project)
     result = build(project, env={"SITE_URL": "https://www.kennisbank-voorbeeld.nl/"})
     assert result.returncode == 0, result.output
     for page in result.pages():
@@ -227,7 +199,7 @@ def test_a_public_build_with_everything_filled_in_has_no_placeholder_and_no_draf
 
 
 def test_the_privacy_statement_follows_forwarding_all_and_a_crm(project):
-    _set_operator(project, forwarding="all", crm=True)
+    set_operator(project, forwarding="all", crm=True)
     result = build(project)
     assert result.returncode == 0, result.output
     for path, all_sent, crm, not_sent in (

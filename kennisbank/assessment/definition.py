@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .model import NO_VERDICT, Assessment, Band, Condition, Conflict, Context, ContextOption, Gate, Question, ScaleOption, Theme, Unknown, Verdict
+from .model import NO_VERDICT, Assessment, Band, Condition, Conflict, Context, ContextOption, Gate, Note, Question, ScaleOption, Theme, Unknown, Verdict
 from .scoring import percentage
 
 ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -238,6 +238,10 @@ def schema(locales: Sequence[str]) -> dict[str, Any]:
                     text={"$ref": "#/$defs/text"},
                 ),
             },
+            notes={
+                "type": "array",
+                "items": obj(["id", "text", "section"], id=ident, text={"$ref": "#/$defs/text"}, section={"type": "string", "pattern": r"^[A-Za-z][\w-]*$"}),
+            },
             verdict=obj(
                 [],
                 cap_score={"type": "boolean"},
@@ -333,16 +337,18 @@ def check(raw: Any, locales: Sequence[str]) -> list[Problem]:
 
 
 def check_sections(assessment: Assessment, headings: Iterable[str], article: str) -> list[Problem]:
-    """Questions whose ``section`` is not a heading id of the article (``headings``)."""
+    """Questions and notes whose ``section`` is not a heading id of the article (``headings``)."""
     known = set(headings)
+    cited = [(f"questions[{index}]", question.section) for index, question in enumerate(assessment.questions)]
+    cited += [(f"notes[{index}]", note.section) for index, note in enumerate(assessment.notes)]
     return [
         Problem(
-            f"questions[{index}].section",
-            f"'{question.section}' is not a section of {article}",
+            f"{place}.section",
+            f"'{section}' is not a section of {article}",
             f"use one of the article's heading ids: {', '.join(sorted(known)) or '(none found)'}",
         )
-        for index, question in enumerate(assessment.questions)
-        if question.section is not None and question.section not in known
+        for place, section in cited
+        if section is not None and section not in known
     ]
 
 
@@ -428,6 +434,7 @@ def _semantic_problems(raw: dict[str, Any], locales: Sequence[str]) -> Iterable[
     yield from _duplicates(raw["themes"], "id", "themes")
     yield from _duplicates(raw["questions"], "id", "questions")
     yield from _duplicates(raw["bands"], "id", "bands")
+    yield from _duplicates(raw.get("notes", []), "id", "notes")
     values = [option["value"] for option in raw["scale"]]
     if values != sorted(values) or values[0] != 0:
         yield Problem("scale", f"values {values} do not rise from 0", "order the answers from weakest (value 0) to strongest")
@@ -750,6 +757,7 @@ def _build(raw: dict[str, Any], path: Path) -> Assessment:
             Conflict(c["id"], tuple(Condition(w["question"], w.get("below"), w.get("at_least")) for w in c["when"]), _text(c["text"]))
             for c in raw.get("conflicts", [])
         ),
+        notes=tuple(Note(n["id"], _text(n["text"]), n["section"]) for n in raw.get("notes", [])),
         minutes=raw.get("minutes"),
         digest=digest(raw),
         data=raw,

@@ -138,6 +138,17 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A point of the article the result makes to every reader, scored nowhere (``notes:`` in
+    the definition): what no answer about the contract can show, such as what to do before
+    renegotiating it. ``section`` is the heading id of the article's section that makes it."""
+
+    id: str
+    text: Text
+    section: str
+
+
+@dataclass(frozen=True)
 class Verdict:
     """How the result is pronounced (``verdict:`` in the definition).
 
@@ -191,6 +202,7 @@ class Assessment:
     gates: tuple[Gate, ...] = ()
     verdict: Verdict = field(default_factory=Verdict)
     conflicts: tuple[Conflict, ...] = ()
+    notes: tuple[Note, ...] = ()
     minutes: int | None = None
     """About how long the assessment takes, in minutes: every page that says so reads it from here."""
     digest: str = ""
@@ -228,6 +240,21 @@ class Assessment:
             if band.id == band_id:
                 return band
         raise KeyError(band_id)
+
+    @property
+    def stored_bands(self) -> tuple[Band, ...]:
+        """Every band a stored result can carry: the definition's bands, lowest first, then
+        "not enough to judge" (``verdict.insufficient``, stored as :data:`NO_VERDICT`) if it has one."""
+        return self.bands + ((self.verdict.insufficient,) if self.verdict.insufficient else ())
+
+    def band_title(self, band_id: str, locale: str) -> str | None:
+        """The title a stored band is shown with in ``locale``, wherever one is shown (the
+        dashboard, its charts and exports, the consultant's email): the one place that
+        decides it. ``None`` for a band this definition does not have."""
+        for band in self.stored_bands:
+            if band.id == band_id:
+                return band.title.get(locale) or next(iter(band.title.values()))
+        return None
 
     def band_rank(self, band_id: str) -> int:
         """The band's place from the lowest (0) up."""

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from kennisbank.manifest import Manifest, ManifestError, load_manifest
-from kennisbank.server.channels import NotifySettings
+from kennisbank.server.channels import NotifySettings, check_statement
 from kennisbank.server.dashboard.auth import Lockout
 from kennisbank.server.dashboard.views import Dashboard
 from kennisbank.server.db.store import StoreError, SubmissionStore, months_before, open_store, utc_now
@@ -182,6 +182,8 @@ def _open(settings: Settings) -> tuple[Manifest, SubmissionStore, Definitions]:
         problem, _, fix = str(exc).partition(". Fix: ")
         raise SettingsError("SITE_DIR", problem, fix or "build the site again (make build)") from None
     endpoint_path(manifest.site)  # a bad endpoint shows now
+    # before the database is opened: a server that would pass on more than the privacy statement says does not start
+    check_statement(NotifySettings.of(settings), manifest.statement)
     store = open_store(settings.database_url, settings.project_dir)
     try:
         store.check_writable()  # say so now, not with a 503 on the first reader's submission

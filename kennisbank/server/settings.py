@@ -309,7 +309,9 @@ class Settings(BaseSettings):
         "more from it are closed at once. Connections from TRUSTED_PROXIES are not counted: the proxy shares them out",
     )
     notify: Annotated[str, _choice("leads", "all", "off")] = Field(
-        "leads", description="which submissions are sent on by email and webhook: leads (consent and contact details), all, or off"
+        "leads",
+        description="which submissions are sent on by email and webhook: leads (consent and contact details), all, or off; "
+        "no more than the privacy statement the site was built with says (extra.operator.forwarding)",
     )
     smtp_url: Annotated[str, BeforeValidator(_smtp_url)] = Field(
         "",
@@ -321,7 +323,9 @@ class Settings(BaseSettings):
         "var/mail", description="where mail goes without SMTP_URL: a Maildir any mail client opens (new mail in its new/ folder)"
     )
     webhook_url: Annotated[str, BeforeValidator(_webhook_url)] = Field(
-        "", description="a CRM's URL that receives each submission sent on as a signed JSON POST (Standard Webhooks); empty: none"
+        "",
+        description="a CRM's URL that receives each submission sent on as a signed JSON POST (Standard Webhooks); empty: none. "
+        "Only beside a site whose privacy statement names the CRM (extra.operator.crm)",
     )
     webhook_secret: Annotated[str, BeforeValidator(_webhook_secret)] = Field(
         "", description="the webhook's signing secret, whsec_ and base64 (required with WEBHOOK_URL)"

@@ -87,8 +87,9 @@ def figures(numbers: Insight, assessment: Assessment, lang: str, t: Callable[...
         )
     )
 
-    # 2. Band share per month (stacked to 100 %)
-    bands = list(assessment.bands)
+    # 2. Band share per month (stacked to 100 %), "not enough to judge" as a band of its own
+    bands = list(assessment.stored_bands)
+    title = lambda band: assessment.band_title(band.id, lang)
     months = sorted(numbers.bands_by_month)
     items = []
     rows = []
@@ -98,7 +99,7 @@ def figures(numbers: Insight, assessment: Assessment, lang: str, t: Callable[...
         items.append((month, [(index % 5, 100 * counts.get(band.id, 0) / whole) for index, band in enumerate(bands)]))
         rows.append([month, whole, *(f"{counts.get(band.id, 0)} ({_percent(counts.get(band.id, 0), whole)})" for band in bands)])
     legend = [
-        f'<li><svg class="kb-swatch" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true"><rect class="kb-c{i % 5}" width="10" height="10"></rect></svg> {escape(text(b.title))}</li>'
+        f'<li><svg class="kb-swatch" viewBox="0 0 10 10" width="10" height="10" aria-hidden="true"><rect class="kb-c{i % 5}" width="10" height="10"></rect></svg> {escape(title(b))}</li>'
         for i, b in enumerate(bands)
     ]
     svg = _hbars("bands", t("chart_bands"), items, 100) if items else Markup("")
@@ -107,7 +108,7 @@ def figures(numbers: Insight, assessment: Assessment, lang: str, t: Callable[...
             "bands",
             t("chart_bands"),
             Markup('<ul class="kb-legend">' + "".join(legend) + "</ul>") + svg,
-            [t("month"), t("count"), *(text(b.title) for b in bands)],
+            [t("month"), t("count"), *(title(b) for b in bands)],
             rows,
         )
     )

@@ -3,7 +3,8 @@
 CSV has one row per submission and one column per question, in the order of the
 assessment as built (:func:`question_order`, from the build manifest). A text cell
 that a spreadsheet would run as a formula is made plain text (:func:`neutralise`);
-JSON keeps every value exactly as stored.
+JSON keeps every value exactly as stored. Both carry the band's title beside its id
+(:func:`band_titles`), so "not enough to judge" reads as that, not as its stored id.
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from kennisbank.assessment import Assessment
 from kennisbank.manifest import load_manifest
 from kennisbank.server.db.store import CONTACT_KEYS, Submission, answer_ids, format_time
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """CSV cells starting with one of these are formulas to a spreadsheet (OWASP, "CSV injection")."""
 
-CSV_COLUMNS = ("id", "created_at", "assessment", "version", "lang", "score", "band", "consent", *CONTACT_KEYS, "discuss")
+CSV_COLUMNS = ("id", "created_at", "assessment", "version", "lang", "score", "band", "band_title", "consent", *CONTACT_KEYS, "discuss")
 """The columns before the answers, which follow as ``answer.<question id>``."""
 
 
@@ -43,15 +45,27 @@ def question_order(site_dir: Path | str) -> list[str]:
     ]
 
 
-def to_csv(submissions: Iterable[Submission], order: Sequence[str] = ()) -> str:
-    """CSV (RFC 4180, CRLF line ends): the answers as columns, those in ``order`` first, then the rest sorted."""
+def band_titles(assessments: Iterable[Assessment], lang: str) -> Callable[[str], str]:
+    """A stored band's title in ``lang`` as the first of ``assessments`` that has the band says it
+    (``Assessment.band_title``); a band none of them has (an old definition's) as stored."""
+    assessments = list(assessments)
+
+    def title(band: str) -> str:
+        return next((found for a in assessments if (found := a.band_title(band, lang)) is not None), band)
+
+    return title
+
+
+def to_csv(submissions: Iterable[Submission], order: Sequence[str] = (), title: Callable[[str], str] = str) -> str:
+    """CSV (RFC 4180, CRLF line ends): the answers as columns, those in ``order`` first, then the rest
+    sorted; ``title`` gives the band's title (:func:`band_titles`)."""
     submissions = list(submissions)
     questions = answer_ids(submissions, order)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([*CSV_COLUMNS, *(f"answer.{q}" for q in questions)])
     for s in submissions:
-        row = [s.public_id, format_time(s.created_at), s.assessment, s.version, s.lang, s.score, s.band, _flag(s.consent)]
+        row = [s.public_id, format_time(s.created_at), s.assessment, s.version, s.lang, s.score, s.band, title(s.band), _flag(s.consent)]
         row += [getattr(s, key) or "" for key in CONTACT_KEYS]
         row += [_flag(s.discuss)]
         row += [s.answers.get(q, "") for q in questions]
@@ -59,9 +73,18 @@ def to_csv(submissions: Iterable[Submission], order: Sequence[str] = ()) -> str:
     return out.getvalue()
 
 
-def to_json(submissions: Iterable[Submission]) -> str:
-    """A JSON array of every submission as stored (contact details only with consent)."""
-    return json.dumps([s.as_dict() for s in submissions], ensure_ascii=False, indent=2) + "\n"
+def to_json(submissions: Iterable[Submission], title: Callable[[str], str] = str) -> str:
+    """A JSON array of every submission as stored (contact details only with consent), each
+    with its band's title (``band_title``, from ``title``: :func:`band_titles`)."""
+    rows = []
+    for s in submissions:
+        row = {}
+        for key, value in s.as_dict().items():
+            row[key] = value
+            if key == "band":
+                row["band_title"] = title(value)  # beside the id it names
+        rows.append(row)
+    return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
 
 
 def _flag(value: bool | None) -> str:

@@ -30,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from kennisbank.assessment import render_result, score
 from kennisbank.server.dashboard import auth, charts
-from kennisbank.server.dashboard.export import to_csv, to_json
+from kennisbank.server.dashboard.export import band_titles, to_csv, to_json
 from kennisbank.server.dashboard.paths import COOKIE, PREFIX, SECURE_COOKIE
 from kennisbank.server.db.store import STATUSES, LeadFilter, utc_now
 from kennisbank.server.intake.definitions import Changed, Definitions
@@ -352,13 +352,15 @@ class Dashboard:
         current = self.definitions.current.values()
         return {
             "assessment": [a.id for a in current],
-            "band": list(dict.fromkeys(band.id for a in current for band in a.bands)),
+            # "not enough to judge" too: a consultant may look for the readers who could not say
+            "band": list(dict.fromkeys(band.id for a in current for band in a.stored_bands)),
             "lang": list(self.site.locales),
         }
 
     def band_title(self, lang: str):
-        titles = {band.id: band.title.get(lang) or band.title[self.locales[0]] for a in self.definitions.current.values() for band in a.bands}
-        return lambda band: titles.get(band, band)
+        """A stored band's title in ``lang``, as the definitions served say it (``Assessment.band_title``);
+        a band none of them has (an old definition's) as stored."""
+        return band_titles(self.definitions.current.values(), lang)
 
     async def detail(self, request: Request) -> Response:
         public_id = request.path_params["public_id"]
@@ -474,7 +476,8 @@ class Dashboard:
             submissions = await self.run(self.store.select, lead_filter(form))
             action = "export"
         order = [q.id for a in self.definitions.current.values() for q in a.questions]
-        body = to_csv(submissions, order) if kind == "csv" else to_json(submissions)
+        title = self.band_title(session.lang)
+        body = to_csv(submissions, order, title) if kind == "csv" else to_json(submissions, title)
         # the log says that one person's data went out, not whose (their address is not kept here)
         await self.run(self.store.audit, session.admin.email, action, kind, f"{len(submissions)}")
         stamp = utc_now().strftime("%Y%m%d-%H%M%S")

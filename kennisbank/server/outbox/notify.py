@@ -35,6 +35,8 @@ from kennisbank.templating import templates
 SEND_TIMEOUT = 30
 #: how many of the weakest answers the email lists
 WEAKEST = 5
+#: the score an email shows for a result without a verdict (too many "don't know"): none
+NO_SCORE = "–"
 
 
 class _Headers(HeaderRegistry):
@@ -105,6 +107,9 @@ def email_message(
     answers = dict(submission.answers)  # scale values, and "unknown", "na" and the context as texts
     result = score(assessment, answers)
     lead = is_lead(submission)
+    band = assessment.band_title(result.band.id, lang)
+    # "not enough to judge" pronounces no score to the reader, so the email shows none either
+    shown = result.score if result.judged else NO_SCORE
 
     def s(key: str, **values: object) -> str:
         return site.string(key, lang, **values)
@@ -113,8 +118,9 @@ def email_message(
         "s": s,
         "submission": submission,
         "lead": lead,
-        "band": result.band.title[lang],
-        "score": result.score,
+        "band": band,
+        "score": shown,
+        "judged": result.judged,
         "themes": [(assessment.theme(item.theme).title[lang], item.score) for item in result.themes],
         "weakest": [(q.text[lang], assessment.label(answers[q.id], lang), q.advice[lang]) for q in result.weak[:WEAKEST]],
         "weak_count": len(result.weak),
@@ -130,7 +136,7 @@ def email_message(
     message = EmailMessage(policy=POLICY_UTF8 if header and international else POLICY)
     subject_key = "notify_subject_lead" if lead else "notify_subject"
     who = submission.organisation or submission.name or submission.email or ""
-    message["Subject"] = s(subject_key, who=who, score=result.score, band=result.band.title[lang]).strip()
+    message["Subject"] = s(subject_key, who=who, score=shown, band=band).strip()
     message["From"] = settings.sender
     message["To"] = settings.to
     if header:
