@@ -10,7 +10,8 @@ parsed to :func:`from_mkdocs`; the build writes the result into its manifest
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,25 @@ class SiteConfigError(PluginError):
     """The configuration lacks something the package needs; the message says what and where.
 
     A ``PluginError``, so that MkDocs reports it as a build error, not a traceback."""
+
+
+class _Facts(Mapping):
+    """The operator's texts in one language, read on demand (:meth:`SiteConfig.string`)."""
+
+    def __init__(self, operator: Mapping[str, Any], locale: str):
+        self.operator, self.locale = operator, locale
+
+    def __getitem__(self, key: str) -> str:
+        text = self.operator.get(key)
+        if isinstance(text, Mapping) and isinstance(text.get(self.locale), str):
+            return text[self.locale]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key in self.operator if key in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass(frozen=True)
@@ -78,8 +98,11 @@ class SiteConfig:
         return {key: text[locale] for key, text in self.operator.items() if isinstance(text, Mapping) and isinstance(text.get(locale), str)}
 
     def string(self, key: str, locale: str, **values: Any) -> str:
-        """A site UI string in ``locale``, with ``{placeholders}`` (and the operator's facts) filled in."""
-        return self.strings[key][locale].format(**{**self.facts(locale), **values})
+        """A site UI string in ``locale``, with ``{placeholders}`` (and the operator's facts) filled in.
+
+        The facts are looked up as a placeholder names one (a mapping over the operator's texts),
+        not gathered into a dict for every string: the receiver asks for several a submission."""
+        return self.strings[key][locale].format_map(ChainMap(values, _Facts(self.operator, locale)))
 
     # The manifest's form
 

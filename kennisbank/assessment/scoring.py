@@ -150,7 +150,12 @@ def check_answers(assessment: Assessment, answers: Mapping[str, object]) -> dict
 
 def score(assessment: Assessment, answers: Mapping[str, object]) -> Result:
     """The result of a complete, valid set of answers (see :func:`check_answers`)."""
-    values = check_answers(assessment, answers)
+    return score_checked(assessment, check_answers(assessment, answers))
+
+
+def score_checked(assessment: Assessment, values: Mapping[str, Answer]) -> Result:
+    """The result of answers :func:`check_answers` returned: the receiver checks them once, to
+    report every problem, and scores what the check gave rather than checking again."""
     context = context_of(assessment, values)
     top = assessment.max_value
     counts_as = assessment.unknown.counts_as if assessment.unknown else 0

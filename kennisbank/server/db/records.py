@@ -266,7 +266,14 @@ def new_public_id() -> str:
     Letters and digits only: an id starting with "-" (possible in URL-safe base64)
     would be neutralised as a formula in the CSV export and no longer match the
     reference the reader was given."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
+    # one draw from the operating system's source, written in base 62: 16 secrets.choice calls
+    # cost 33 urandom reads a submission for the same 95 bits
+    number = secrets.randbelow(len(_ID_ALPHABET) ** 16)
+    digits = []
+    for _ in range(16):
+        number, digit = divmod(number, len(_ID_ALPHABET))
+        digits.append(_ID_ALPHABET[digit])
+    return "".join(digits)
 
 
 def utc_now() -> datetime:

@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from kennisbank.assessment import AnswerError, Assessment, Result, check_answers, score
+from kennisbank.assessment import AnswerError, Assessment, Result, check_answers
 from kennisbank.assessment.contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
+from kennisbank.assessment.scoring import score_checked
 
 #: Problems the definition has no string for. They only reach clients that are not
 #: the site's own form (which cannot produce them), so a short text per language,
@@ -345,7 +346,7 @@ def validate(assessment: Assessment, found: Input, locales: Sequence[str]) -> tu
         Accepted(
             lang=lang or locales[0],
             answers=answers,
-            result=score(assessment, answers),
+            result=score_checked(assessment, answers),
             contact=contact,
             discuss=found.body.discuss,
             consent=found.body.consent,
