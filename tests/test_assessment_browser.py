@@ -351,7 +351,7 @@ def test_chromium_no_outcome_agreements_is_an_effort_contract_with_a_number_that
     band = page.locator('[data-kb-band="inspanning"]')
     assert band.is_visible() and not band.locator("[data-kb-band-advice]").is_visible()  # "the provider gets paid regardless" would contradict the answers
     assert page.locator("[data-kb-score]").inner_text() == "39 out of 100"
-    assert page.locator("[data-kb-capped]").inner_text() == assessment.string("score_capped", "en", score=39, band="Best-efforts contract")
+    assert page.locator("[data-kb-capped]").inner_text() == assessment.string("score_capped", "en", score=39, band="Effort-based contract")
     assert page.locator('[data-kb-conflict="eindsituatie-zonder-resultaten"]').is_visible()
 
 

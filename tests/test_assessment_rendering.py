@@ -381,6 +381,20 @@ def test_result_theme_scores_and_answers_table(real, mixed, locale):
         expected = real.label(answers[question.id] if question.applies("commercieel") else "na", locale)
         assert cell.get_text(strip=True) == expected
     assert soup.select_one("td[data-kb-context-answer]").get_text(strip=True) == real.context.option("commercieel").label[locale]
+    # the table holds every answer: its caption says so; "your answer" labels one answer in the advice
+    assert soup.select_one("table.kb-answers caption").get_text(strip=True) == {"nl": "Jouw antwoorden", "en": "Your answers"}[locale]
+
+
+def test_a_definition_recorded_before_the_answers_caption_still_renders_its_result(real, mixed, tmp_path):
+    # the server loads a recorded definition again to score a page built from it: an older one lacks the string
+    raw = yaml.safe_load(REAL.read_text(encoding="utf-8"))
+    del raw["strings"]["answers_caption"]
+    path = tmp_path / "contract-check.yml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    older = load_definition(path, LOCALES)
+    answers, _ = mixed
+    soup = parse(render_result(older, "en", score(older, answers), answers, article_url=ARTICLE_URL))
+    assert soup.select_one("table.kb-answers caption").get_text(strip=True) == "Your answer"
 
 
 def test_result_with_every_answer_at_the_top_shows_no_advice(real):

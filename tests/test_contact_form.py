@@ -21,7 +21,7 @@ GOOD = {
 # The form on the page
 
 
-@pytest.mark.parametrize(("prefix", "legend", "kind"), [("", "Waarover gaat het?", "Mijn gegevens wissen"), ("en/", "What is it about?", "Erasing my data")])
+@pytest.mark.parametrize(("prefix", "legend", "kind"), [("", "Waarover gaat het?", "Mijn gegevens wissen"), ("en/", "What is it about?", "Erasure of my data")])
 def test_the_about_page_has_the_form_in_its_language(site, prefix, legend, kind):
     form = site.html(f"{prefix}over/").select_one("form.kb-request")
     assert form["action"] == ENDPOINT and form["method"] == "post"

@@ -75,10 +75,10 @@ def test_the_band_title_comes_from_the_definition_and_not_enough_to_judge_has_on
     from support import ASSESSMENT
 
     title = band_titles([ASSESSMENT], "en")
-    assert title(NO_VERDICT) == ASSESSMENT.verdict.insufficient.title["en"] == "Not enough known to judge"
+    assert title(NO_VERDICT) == ASSESSMENT.verdict.insufficient.title["en"] == "Not enough information for a rating"
     assert title("gemengd") == ASSESSMENT.band("gemengd").title["en"]
     assert title("gone-band") == "gone-band"  # a band of no definition served: as stored
     (row,) = rows(to_csv([submission(band=NO_VERDICT)], title=band_titles([ASSESSMENT], "nl")))
     assert (row["band"], row["band_title"]) == (NO_VERDICT, "Te weinig bekend voor een oordeel")
     (item,) = json.loads(to_json([submission(band=NO_VERDICT)], title))
-    assert list(item)[list(item).index("band") + 1] == "band_title" and item["band_title"] == "Not enough known to judge"
+    assert list(item)[list(item).index("band") + 1] == "band_title" and item["band_title"] == "Not enough information for a rating"

@@ -9,8 +9,10 @@ import sqlite3
 import urllib.request
 from datetime import timedelta
 
+import yaml
 from bs4 import BeautifulSoup
 
+from kennisbank.server.db.records import STATUSES
 from kennisbank.server.db.store import months_before, open_store, utc_now
 from kennisbank.server.settings import Settings
 from kennisbank.server.web.ratelimit import RateLimiter, client_key
@@ -131,3 +133,13 @@ def test_the_statement_and_the_default_retention_agree():
     statement = (ROOT / "docs" / "privacy.nl.md").read_text(encoding="utf-8")
     assert "12 maanden" in statement
     assert "IP-adres" in statement and "toegangslog" in statement
+
+
+def test_the_statement_names_the_statuses_the_dashboard_gives():
+    # what a reader is told staff record about a submission: the dashboard's own statuses, in its words
+    strings = yaml.safe_load((ROOT / "kennisbank" / "templates" / "dashboard" / "strings.yml").read_text(encoding="utf-8"))
+    for locale, conjunction in (("nl", "of"), ("en", "or")):
+        labels = [strings[f"status_{status}"][locale].lower() for status in STATUSES]
+        statement = (ROOT / "docs" / f"privacy.{locale}.md").read_text(encoding="utf-8")
+        listed = f"({', '.join(labels[:-1])} {conjunction} {labels[-1]})"
+        assert listed in statement, f"privacy.{locale}.md should list the statuses as {listed}"

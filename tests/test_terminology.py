@@ -32,6 +32,8 @@ OTHER_NAMES = {
         (r"questionnaire", "self-assessment"),
         (r"contract check|contractscan", "self-assessment"),
         (r"shared services? center\b", "shared service centre"),
+        # American, and in English law 'best endeavours' is the most onerous duty: the opposite of an inspanningsverplichting
+        (r"best[- ]efforts?", "endeavours obligation, or effort-based contract"),
     ],
 }
 

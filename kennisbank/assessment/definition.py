@@ -21,7 +21,23 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .model import NO_VERDICT, Assessment, Band, Condition, Conflict, Context, ContextOption, Gate, Note, Question, ScaleOption, Theme, Unknown, Verdict
+from .model import (
+    NO_VERDICT,
+    STAND_INS,
+    Assessment,
+    Band,
+    Condition,
+    Conflict,
+    Context,
+    ContextOption,
+    Gate,
+    Note,
+    Question,
+    ScaleOption,
+    Theme,
+    Unknown,
+    Verdict,
+)
 from .scoring import percentage
 
 ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -100,7 +116,12 @@ FEATURE_STRINGS: dict[str, dict[str, tuple[str, ...]]] = {
 #: Features a question uses (the others are top-level keys, or keys of ``verdict:``).
 QUESTION_FEATURES = ("clause", "may_not_apply", "good_practice")
 VERDICT_FEATURES = ("cap_score", "unknown_limit")
-OPTIONAL_STRINGS: dict[str, tuple[str, ...]] = {key: names for strings in FEATURE_STRINGS.values() for key, names in strings.items()}
+#: Strings added after definitions were recorded: optional, with a stand-in (model.STAND_INS).
+LATER_STRINGS: dict[str, tuple[str, ...]] = dict.fromkeys(STAND_INS, ())
+OPTIONAL_STRINGS: dict[str, tuple[str, ...]] = {
+    **{key: names for strings in FEATURE_STRINGS.values() for key, names in strings.items()},
+    **LATER_STRINGS,
+}
 
 #: ``clause:`` targets: a page of the site by its source path, with a heading id.
 CLAUSE_PATTERN = r"^[a-z0-9][a-z0-9/_-]*\.md#[A-Za-z][\w-]*$"
@@ -468,6 +489,7 @@ def _semantic_problems(raw: dict[str, Any], locales: Sequence[str]) -> Iterable[
                 )
             else:
                 needed[key] = placeholders
+    needed.update({key: placeholders for key, placeholders in LATER_STRINGS.items() if key in raw["strings"]})
     for key, placeholders in needed.items():
         for locale in locales:
             text = raw["strings"][key][locale]

@@ -13,6 +13,14 @@ from pathlib import Path
 
 Text = Mapping[str, str]
 
+#: Strings added after definitions were first recorded (the server loads a recorded
+#: definition again to score a page built from it): a definition may lack one, and then
+#: the string it was split from stands in. Key -> stand-in.
+STAND_INS: Mapping[str, str] = {
+    # the caption of the whole answers table; "your_answer" labels the answer to one question
+    "answers_caption": "your_answer",
+}
+
 
 @dataclass(frozen=True)
 class ScaleOption:
@@ -271,7 +279,9 @@ class Assessment:
         raise KeyError(value)
 
     def string(self, key: str, locale: str, **values: object) -> str:
-        """A form string in ``locale`` with its ``{placeholders}`` filled in."""
+        """A form string in ``locale`` with its ``{placeholders}`` filled in (a later string's stand-in where the definition lacks it)."""
+        if key not in self.strings and key in STAND_INS:
+            key = STAND_INS[key]
         return self.strings[key][locale].format(**values)
 
     def questions_of(self, theme_id: str) -> tuple[Question, ...]:
