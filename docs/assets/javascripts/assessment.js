@@ -270,7 +270,6 @@
         if (className) node.className = className;
         return node;
       };
-      const number = new Intl.NumberFormat(data.lang, { maximumFractionDigits: 1 });
       peersBox.dataset.kbPeersShown = String(peers.shown);
       peersBox.append(element(`h${peersBox.dataset.kbLevel || 4}`, peers.labels.heading), element("p", peers.text, "kb-peers-summary"));
       if (!peers.shown || !peers.themes || !peers.themes.length) return;
@@ -290,8 +289,10 @@
         row.dataset.kbPeersTheme = theme.id;
         const title = element("th", theme.title);
         title.scope = "row";
-        row.append(title, element("td", String(theme.score)), element("td", theme.median === null ? "–" : number.format(theme.median)));
-        row.append(element("td", String(theme.count)), element("td", theme.text));
+        /* the median is a 10-point range, and a small count is already "fewer than N" in count_text */
+        const median = theme.median === null ? "–" : `${theme.median.low}–${theme.median.high}`;
+        row.append(title, element("td", String(theme.score)), element("td", median));
+        row.append(element("td", theme.count_text), element("td", theme.text));
         body.append(row);
       }
       table.append(body);
