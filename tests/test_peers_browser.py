@@ -22,7 +22,7 @@ MINIMUM = 3
 def peers_server(site, tmp_path_factory):
     """A server of its own with BENCHMARK_MIN=3 and no submissions yet."""
     database = tmp_path_factory.mktemp("peers-db") / "db.sqlite3"
-    server, base_url = start_server(site.site, database, BENCHMARK_MIN=str(MINIMUM))
+    server, base_url = start_server(site.site, database, BENCHMARK_MIN=str(MINIMUM), BENCHMARK_STEP="1")
     yield base_url
     server.stop()
 
@@ -48,12 +48,16 @@ def test_the_reader_sees_where_they_stand_with_and_without_javascript(browser, p
     page.click("form.kb-assessment button[type=submit]")
     page.wait_for_selector("[data-kb-peers] table")
     text = box.inner_text()
-    assert "hoger dan die van" in text and "van de 4 contracten" in text
+    assert "Je totaalscore ligt tussen 50 en 59" in text and "Van de 4 contracten" in text and "hun mediaan ligt tussen" in text
     assert box.get_by_role("heading", name="Waar je staat").count() == 1
     rows = box.locator("tbody tr")
     themes_shown = rows.count()
     assert themes_shown >= 1 and rows.first.locator("th[scope=row]").count() == 1
     assert box.locator("caption").inner_text().startswith("Per thema")
+    # medians as 10-point ranges, a small count in words: nothing finer than the server published
+    cells = rows.first.locator("td")
+    assert cells.nth(1).inner_text() in {f"{low}–{low + 9}" for low in range(0, 90, 10)} | {"90–100", "–"}
+    assert cells.nth(2).inner_text() == "minder dan 3" or int(cells.nth(2).inner_text()) >= MINIMUM
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
     assert results.violations_count == 0, results.generate_report()
     page.check('input[name="answer-diensten-als-resultaat"][value="0"]')  # another answer: the comparison was of the one sent
@@ -69,7 +73,7 @@ def test_the_reader_sees_where_they_stand_with_and_without_javascript(browser, p
             plain.click("form.kb-assessment button[type=submit]")
         section = plain.locator("section.kb-peers")
         assert section.get_by_role("heading", name="Where you stand").is_visible()
-        assert "higher than that of" in section.inner_text() and "of the 5 contracts" in section.inner_text()
+        assert "Your total score is between 90 and 100" in section.inner_text() and "Of the 5 contracts" in section.inner_text()
         assert section.locator("tbody tr").count() == themes_shown
         results = axe_without_javascript(browser, plain)
         assert results.violations_count == 0, results.generate_report()
