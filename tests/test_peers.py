@@ -27,9 +27,7 @@ from support import ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, environment, form,
 BACKENDS = ("sqlite", "postgresql")
 
 STRINGS = {
-    key: {"nl": key, "en": key}
-    for key in ("peers_needed", "peers_summary", "peers_lowest", "peers_lower_few", "peers_higher_few", "peers_fewer", "peers_more")
-    + ("peers_above", "peers_below", "peers_at", "peers_too_few")
+    key: {"nl": key, "en": key} for key in ("peers_needed", "peers_summary", "peers_lowest", "peers_lower_few", "peers_higher_few", "peers_fewer", "peers_more")
 }
 
 
@@ -67,13 +65,7 @@ def brute(earlier: list, mine, minimum: int) -> dict:
         else "peers_lower_few"
         if few(below)
         else "peers_higher_few",
-        "themes": {},
     }
-    for theme in mine.themes:
-        scores = sorted(s.score for r in earlier for s in r.themes if s.theme == theme.theme and s.score is not None)
-        theme_median = dict(zip(("low", "high"), band(scores[(len(scores) - 1) // 2]), strict=True)) if len(scores) >= minimum else None
-        shown = None if few(len(scores)) or few(n - len(scores)) else len(scores)
-        figures["themes"][theme.theme] = (len(scores), shown, theme_median)
     return figures
 
 
@@ -102,13 +94,7 @@ def test_the_figures_match_a_brute_force_count_around_the_threshold(database_url
             total = reply["total"]
             assert (total["lower"], total["higher_than"], total["median"]) == (expected["lower"], expected["higher_than"], expected["median"])
             assert total["range"] == dict(zip(("low", "high"), band(result.score), strict=True)) and total["score"] == result.score
-            for theme in reply["themes"]:
-                theme_n, shown, theme_median = expected["themes"][theme["id"]]
-                assert theme["count"] == shown and theme["median"] == theme_median
-                if shown is None:
-                    assert theme["count_text"] == ("peers_fewer" if 0 < theme_n < minimum else "peers_more")
-            shown = {t["id"] for t in reply["themes"]}
-            assert shown == {t.theme for t in result.themes if t.score is not None}, "a theme that does not apply to the reader is left out"
+            assert "themes" not in reply, "no theme figures: together they would narrow an earlier reader's total"
         earlier.append(result)
     store.close()
 
@@ -163,11 +149,7 @@ def test_no_figure_says_more_than_the_ranges_and_no_count_is_a_small_cell(seed):
     if n >= minimum:
         lower = reply["total"]["lower"]
         assert fine(lower) and (lower is None or fine(n - lower))
-        for theme in reply["themes"]:
-            assert fine(theme["count"]) and (theme["count"] is None or fine(n - theme["count"]))
         assert sum(c for _, _, c in page.groups) == n and all(fine(c) for _, _, c in page.groups)
-        for _, applied, _, _ in page.themes:
-            assert fine(applied) and (applied is None or fine(n - applied))
 
 
 def test_a_small_cell_is_fewer_than_the_minimum_or_merged():
@@ -343,16 +325,7 @@ def test_at_the_threshold_the_reply_matches_brute_force_in_json_and_on_the_page(
     assert f"Je totaalscore ligt tussen {low} en {high}. Van de {minimum + 1} contracten" in text
     if expected["lower"] is not None:
         assert f"scoorde {expected['higher_than']} % lager dan {low}" in text
-    rows = {row["data-kb-peers-theme"]: [cell.get_text() for cell in row.select("th, td")] for row in section.select("tr[data-kb-peers-theme]")}
-    for theme in mine_form.themes:
-        if theme.score is None:
-            assert theme.theme not in rows
-            continue
-        theme_n, shown, theme_median = expected["themes"][theme.theme]
-        median = f"{theme_median['low']}–{theme_median['high']}" if theme_median else "–"
-        count = str(shown) if shown is not None else f"minder dan {minimum}" if theme_n < minimum else f"meer dan {minimum + 1 - minimum}"
-        assert rows[theme.theme][1:4] == [str(theme.score), median, count]
-    assert section.select_one("table caption") is not None and section.select("th[scope=col]")
+    assert section.select_one("table") is None, "no theme table: theme figures would narrow an earlier total"
 
 
 def test_erase_and_purge_in_another_process_update_the_figures(make_client, database_url, tmp_path):

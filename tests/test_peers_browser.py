@@ -46,18 +46,11 @@ def test_the_reader_sees_where_they_stand_with_and_without_javascript(browser, p
 
     seed(peers_server, MINIMUM)  # 1 + 3 earlier now
     page.click("form.kb-assessment button[type=submit]")
-    page.wait_for_selector("[data-kb-peers] table")
+    page.wait_for_selector("[data-kb-peers][data-kb-peers-shown=true]")
     text = box.inner_text()
     assert "Je totaalscore ligt tussen 50 en 59" in text and "Van de 4 contracten" in text and "hun mediaan ligt tussen" in text
     assert box.get_by_role("heading", name="Waar je staat").count() == 1
-    rows = box.locator("tbody tr")
-    themes_shown = rows.count()
-    assert themes_shown >= 1 and rows.first.locator("th[scope=row]").count() == 1
-    assert box.locator("caption").inner_text().startswith("Per thema")
-    # medians as 10-point ranges, a small count in words: nothing finer than the server published
-    cells = rows.first.locator("td")
-    assert cells.nth(1).inner_text() in {f"{low}–{low + 9}" for low in range(0, 90, 10)} | {"90–100", "–"}
-    assert cells.nth(2).inner_text() == "minder dan 3" or int(cells.nth(2).inner_text()) >= MINIMUM
+    assert box.locator("table").count() == 0, "no theme table: theme figures would narrow an earlier reader's total"
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
     assert results.violations_count == 0, results.generate_report()
     page.check('input[name="answer-diensten-als-resultaat"][value="0"]')  # another answer: the comparison was of the one sent
@@ -74,7 +67,7 @@ def test_the_reader_sees_where_they_stand_with_and_without_javascript(browser, p
         section = plain.locator("section.kb-peers")
         assert section.get_by_role("heading", name="Where you stand").is_visible()
         assert "Your total score is between 90 and 100" in section.inner_text() and "Of the 5 contracts" in section.inner_text()
-        assert section.locator("tbody tr").count() == themes_shown
+        assert section.locator("table").count() == 0
         results = axe_without_javascript(browser, plain)
         assert results.violations_count == 0, results.generate_report()
     finally:

@@ -152,35 +152,16 @@ class _PeerTotal(BaseModel):
     median: _Range = Field(description="the range of the median of the earlier totals (the lower median when their number is even)")
 
 
-class _PeerTheme(BaseModel):
-    id: str
-    title: str
-    score: int = Field(ge=0, le=100, description="the reader's own theme score")
-    range: _Range
-    count: int | None = Field(
-        ge=0, description="earlier submissions the theme applied to; null when it, or the number it did not apply to, is below BENCHMARK_MIN"
-    )
-    count_text: str = Field(description='count in words when null: "fewer than 20", "more than 25"')
-    median: _Range | None = Field(description="the range of their median; null when fewer than BENCHMARK_MIN")
-    position: Literal["above", "at", "below"] | None = Field(description="the reader's range against the median's range")
-    text: str
-
-
 class _PeerLabels(BaseModel):
     heading: str
-    caption: str
-    theme: str
-    yours: str
-    median: str
-    count: str
-    position: str
 
 
 class _Peers(BaseModel):
     """Where the reader stands among earlier submissions of the same definition digest
-    (kennisbank.server.intake.peers); ``total`` and ``themes`` only when ``shown``. Every
-    figure is computed at 10-point ranges, no count below BENCHMARK_MIN is given, and the
-    counts behind them are renewed every BENCHMARK_STEP submissions."""
+    (kennisbank.server.intake.peers); ``total`` only when ``shown``. Every figure is
+    computed at 10-point ranges, no count below BENCHMARK_MIN is given, the counts behind
+    them are renewed every BENCHMARK_STEP submissions, and no theme figure is given (it
+    would narrow an earlier reader's total)."""
 
     shown: bool = Field(description="whether at least BENCHMARK_MIN earlier submissions exist")
     minimum: int = Field(ge=1, description="BENCHMARK_MIN")
@@ -188,7 +169,6 @@ class _Peers(BaseModel):
     needed: int = Field(ge=0, description="how many more are needed before figures are shown")
     text: str = Field(description="the summary, or how many more are needed, in the reader's language")
     total: _PeerTotal | None = None
-    themes: list[_PeerTheme] | None = Field(None, description="the themes that applied to the reader")
     labels: _PeerLabels
 
 

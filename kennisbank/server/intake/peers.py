@@ -22,19 +22,24 @@ Decisions, and why:
   page, is computed from the counts per 10-point range (0-9, ..., 90-100, :data:`RANGES`),
   never from the 101 exact buckets: "higher than X % of N" counts the earlier contracts in
   ranges strictly below the reader's range (rounded down, so never an overstatement), a
-  median is given as its range (the lower median's, a function of the range counts alone),
-  a theme's position compares the reader's range with the median's. The reader's own
-  scores are shown exactly: they are theirs. Someone who sent every other submission and
-  probes at will learns at most the range each earlier reader's total and themes fall in
-  (tests/test_peers_attack.py); before, six probes gave an exact score.
+  median is given as its range (the lower median's, a function of the range counts alone).
+  The reader's own score is shown exactly: it is theirs. Someone who sent every other
+  submission and probes at will learns at most the range each earlier reader's total
+  falls in (tests/test_peers_attack.py); before, six probes gave an exact score.
 - **No verdict, no count**: a submission without a verdict (too many "don't know",
   band ``NO_VERDICT``) is stored but counted nowhere here: migration 0010's triggers
   leave it out of the totals, its theme scores are stored as NULL, and its reply says
   it is not compared.
 - **Threshold**: figures only when at least ``BENCHMARK_MIN`` earlier submissions of
-  the digest exist; otherwise the reader is told how many more are needed. A theme
-  with fewer than ``BENCHMARK_MIN`` submissions to which it applied gets no median
-  either, for the same reason.
+  the digest exist; otherwise the reader is told how many more are needed.
+- **Themes: no figure from other readers** (issue 25): a theme's median, its count or the
+  reader's position against it, at any granularity, tells someone who sent every other
+  submission which range each of the victim's theme scores falls in (they put half of
+  theirs at 0 and half at 100, and the median is the victim's); the total is a weighted
+  mean of the themes, so those ranges together narrow the total inside its own range, for
+  about a third of results to the exact score. So the comparison is of the total only; the
+  reader's theme scores are on their own result. ``peer_counts`` still keeps the theme
+  counts (the store is unchanged); nothing published reads them.
 - **No small cell**: a published count is 0 or at least ``BENCHMARK_MIN``, and so is what
   can be worked out from it by subtraction (:func:`part_of`): otherwise it says "fewer than
   N" (the reply) or the ranges are merged until each group holds N (:func:`groups`, the
@@ -220,11 +225,11 @@ def standing(assessment: Assessment, result: Result, before: PeerCounts, minimum
     """The ``peers`` object of the reply: the reader's place among the earlier submissions
     ``before`` of the same definition, or how many more are needed.
 
-    Every figure is computed from the reader's own result and the earlier counts per
-    10-point range (:func:`ranges`): "lower" counts the earlier contracts in ranges below the
-    reader's range, the median is given as its range, a theme's position compares ranges.
+    Every figure is computed from the reader's own total and the earlier totals per 10-point
+    range (:func:`ranges`): "lower" counts the earlier contracts in ranges below the reader's
+    range, the median is given as its range. No theme figure: see the module's "Themes".
     Someone who sent every other submission learns from any number of replies at most the
-    range of each earlier reader's total and themes, never a score within it."""
+    range of each earlier reader's total, never a score within it."""
 
     def s(key: str, **values: object) -> str:
         return strings[key][lang].format(**values)
@@ -248,33 +253,6 @@ def standing(assessment: Assessment, result: Result, before: PeerCounts, minimum
     lower = part_of(below, n, minimum)
     middle = median_range(per_range)
     assert middle is not None
-    themes = []
-    for theme_score in result.themes:
-        if theme_score.score is None:
-            continue  # the theme did not apply to this reader
-        theme_ranges = ranges(before.get(theme_score.theme, (0,) * 101))
-        theme_n = sum(theme_ranges)
-        theme_middle = median_range(theme_ranges) if theme_n >= minimum else None
-        theme_mine = range_of(theme_score.score)
-        position = None if theme_middle is None else "above" if theme_mine > theme_middle else "below" if theme_mine < theme_middle else "at"
-        shown_n = part_of(theme_n, n, minimum)
-        themes.append(
-            {
-                "id": theme_score.theme,
-                "title": assessment.theme(theme_score.theme).title[lang],
-                "score": theme_score.score,
-                "range": span(theme_mine),
-                "count": shown_n,
-                "count_text": str(shown_n)
-                if shown_n is not None
-                else s("peers_fewer", minimum=minimum)
-                if small(theme_n, minimum)
-                else s("peers_more", count=n - minimum),
-                "median": None if theme_middle is None else span(theme_middle),
-                "position": position,
-                "text": s(f"peers_{position}") if position else s("peers_too_few"),
-            }
-        )
     low, high = RANGES[mine]
     median_values = {"median_low": RANGES[middle][0], "median_high": RANGES[middle][1]}
     if mine == 0:
@@ -297,7 +275,6 @@ def standing(assessment: Assessment, result: Result, before: PeerCounts, minimum
             "lower": lower,
             "median": span(middle),
         },
-        "themes": themes,
         "text": summary,
     }
 
@@ -318,8 +295,6 @@ class FieldFigures:
     """From the bottom of the first quartile's range to the top of the third's: where the middle half lies."""
     groups: tuple[tuple[int, int, int], ...]
     """``(low, high, count)`` per group of ranges (:func:`groups`)."""
-    themes: tuple[tuple[str, int | None, bool, tuple[int, int] | None], ...]
-    """``(theme id, submissions it applied to or None, whether that number is the small one, median range or None)``."""
 
     @property
     def shown(self) -> bool:
@@ -335,18 +310,12 @@ def field_figures(assessment: Assessment, counts: PeerCounts, minimum: int) -> F
     totals = counts.get(TOTAL, (0,) * 101)
     n = count(totals)
     if n < minimum:
-        return FieldFigures(n, minimum, None, None, (), ())
+        return FieldFigures(n, minimum, None, None, ())
     per_range = ranges(totals)
-    themes = []
-    for theme in assessment.themes:
-        theme_ranges = ranges(counts.get(theme.id, (0,) * 101))
-        theme_n = sum(theme_ranges)
-        middle = median_range(theme_ranges) if theme_n >= minimum else None
-        themes.append((theme.id, part_of(theme_n, n, minimum), small(theme_n, minimum), None if middle is None else RANGES[middle]))
     middle = median_range(per_range)
     assert middle is not None
     quartiles = (RANGES[range_at(per_range, (n - 1) // 4)][0], RANGES[range_at(per_range, (3 * (n - 1)) // 4)][1])
-    return FieldFigures(n, minimum, RANGES[middle], quartiles, groups(per_range, minimum), tuple(themes))
+    return FieldFigures(n, minimum, RANGES[middle], quartiles, groups(per_range, minimum))
 
 
 # Submissions stored before migration 0006
@@ -422,7 +391,6 @@ class FieldPage:
             {
                 "id": a.id,
                 "title": a.title[lang],
-                "themes": {theme.id: theme.title[lang] for theme in a.themes},
                 "figures": field_figures(a, found, self.minimum),
             }
             for a, found in zip(assessments, counts, strict=True)
