@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import statistics
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,9 @@ from support import ASSESSMENT, CONTEXT, ENDPOINT, QUESTIONS, environment, form,
 
 BACKENDS = ("sqlite", "postgresql")
 
-STRINGS = {key: {"nl": key, "en": key} for key in ("peers_needed", "peers_summary", "peers_same", "peers_above", "peers_below", "peers_at", "peers_too_few")}
+STRINGS = {
+    key: {"nl": key, "en": key} for key in ("peers_needed", "peers_summary", "peers_lowest", "peers_lower_few", "peers_higher_few", "peers_fewer", "peers_more")
+}
 
 
 def random_answers(rng: random.Random) -> dict:
@@ -35,20 +36,36 @@ def random_answers(rng: random.Random) -> dict:
     return {**CONTEXT, **{q: rng.choice(values) for q in QUESTIONS}}
 
 
-def brute(earlier: list, mine) -> dict:
-    """The figures by hand from the earlier results: strictly lower counts, the median by statistics."""
-    totals = [r.score for r in earlier]
+def band(value: int) -> tuple[int, int]:
+    """The published 10-point range of a score, by hand."""
+    return (90, 100) if value >= 90 else (value // 10 * 10, value // 10 * 10 + 9)
+
+
+def brute(earlier: list, mine, minimum: int) -> dict:
+    """The figures by hand from the earlier results, at the published granularity: the
+    contracts in a range below the reader's, the range of the lower median, and no count
+    (nor its complement) above 0 and below ``minimum``."""
+
+    def few(n):
+        return 0 < n < minimum
+
+    totals = sorted(r.score for r in earlier)
+    n = len(totals)
+    below = sum(1 for t in totals if band(t) < band(mine.score))
+    lower = None if few(below) or few(n - below) else below
     figures = {
-        "count": len(totals),
-        "lower": sum(1 for t in totals if t < mine.score),
-        "same": sum(1 for t in totals if t == mine.score),
-        "higher_than": (100 * sum(1 for t in totals if t < mine.score)) // len(totals) if totals else 0,
-        "median": statistics.median(totals) if totals else None,
-        "themes": {},
+        "count": n,
+        "lower": lower,
+        "higher_than": None if lower is None or not n else 100 * lower // n,
+        "median": dict(zip(("low", "high"), band(totals[(n - 1) // 2]), strict=True)) if totals else None,
+        "summary": "peers_lowest"
+        if band(mine.score)[0] == 0
+        else "peers_summary"
+        if lower is not None
+        else "peers_lower_few"
+        if few(below)
+        else "peers_higher_few",
     }
-    for theme in mine.themes:
-        scores = [s.score for r in earlier for s in r.themes if s.theme == theme.theme and s.score is not None]
-        figures["themes"][theme.theme] = (len(scores), statistics.median(scores) if scores else None)
     return figures
 
 
@@ -60,31 +77,94 @@ def test_the_figures_match_a_brute_force_count_around_the_threshold(database_url
     rng = random.Random(minimum)
     store = open_store(database_url, tmp_path)
     earlier = []
-    for n in range(minimum + 3):
+    for n in range(minimum + 3 + 2 * minimum):
         answers = random_answers(rng)
         result = score(ASSESSMENT, answers)
         before = store.add(
             submission(answers=answers, score=result.score, band=result.band.id, definition=ASSESSMENT.digest, themes={t.theme: t.score for t in result.themes})
         )
         reply = peers.standing(ASSESSMENT, result, before, minimum, "nl", STRINGS)
-        expected = brute(earlier, result)
+        expected = brute(earlier, result, minimum)
         assert reply["count"] == n == expected["count"]
         if n < minimum:
             assert reply["shown"] is False and reply["needed"] == minimum - n
             assert "total" not in reply and "themes" not in reply, "below the threshold nothing is shown"
         else:
-            assert reply["shown"] is True
+            assert reply["shown"] is True and reply["text"] == expected["summary"]
             total = reply["total"]
-            assert (total["lower"], total["same"], total["higher_than"]) == (expected["lower"], expected["same"], expected["higher_than"])
-            assert total["median"] == expected["median"]
-            for theme in reply["themes"]:
-                theme_n, theme_median = expected["themes"][theme["id"]]
-                assert theme["count"] == theme_n
-                assert theme["median"] == (theme_median if theme_n >= minimum else None)
-            shown = {t["id"] for t in reply["themes"]}
-            assert shown == {t.theme for t in result.themes if t.score is not None}, "a theme that does not apply to the reader is left out"
+            assert (total["lower"], total["higher_than"], total["median"]) == (expected["lower"], expected["higher_than"], expected["median"])
+            assert total["range"] == dict(zip(("low", "high"), band(result.score), strict=True)) and total["score"] == result.score
+            assert "themes" not in reply, "no theme figures: together they would narrow an earlier reader's total"
         earlier.append(result)
     store.close()
+
+
+def random_counts(rng: random.Random, n: int) -> tuple[dict, list]:
+    """The counts of ``n`` random judged results, and the results."""
+    results = [score(ASSESSMENT, random_answers(rng)) for _ in range(n)]
+    results = [r for r in results if r.judged]
+    measures: dict = {}
+    for r in results:
+        measures.setdefault(peers.TOTAL, [0] * 101)[r.score] += 1
+        for t in r.themes:
+            if t.score is not None:
+                measures.setdefault(t.theme, [0] * 101)[t.score] += 1
+    return {m: tuple(b) for m, b in measures.items()}, results
+
+
+def moved_within_ranges(rng: random.Random, counts: dict) -> dict:
+    """The same counts with every score moved to another score of its 10-point range."""
+    moved = {}
+    for measure, buckets in counts.items():
+        out = [0] * 101
+        for value, n in enumerate(buckets):
+            low, high = band(value)
+            for _ in range(n):
+                out[rng.randint(low, high)] += 1
+        moved[measure] = tuple(out)
+    return moved
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_no_figure_says_more_than_the_ranges_and_no_count_is_a_small_cell(seed):
+    """Issue 25: the reply and the public page are computed from the counts per 10-point
+    range alone: moving every earlier score within its range changes nothing published.
+    And every published count, and every count that follows from one by subtraction, is 0
+    or at least the minimum (the threshold rule of statistical disclosure control)."""
+    rng = random.Random(seed)
+    minimum = rng.choice([3, 5, 20])
+    counts, results = random_counts(rng, rng.randint(minimum, 4 * minimum))
+    moved = moved_within_ranges(rng, counts)
+    assert moved != counts, "the test must move some score"
+    n = len(results)
+    reader = score(ASSESSMENT, random_answers(rng))
+    reply = peers.standing(ASSESSMENT, reader, counts, minimum, "nl", STRINGS)
+    assert reply == peers.standing(ASSESSMENT, reader, moved, minimum, "nl", STRINGS)
+    page = peers.field_figures(ASSESSMENT, counts, minimum)
+    assert page == peers.field_figures(ASSESSMENT, moved, minimum)
+
+    def fine(cell):
+        return cell is None or cell == 0 or cell >= minimum
+
+    if n >= minimum:
+        lower = reply["total"]["lower"]
+        assert fine(lower) and (lower is None or fine(n - lower))
+        assert sum(c for _, _, c in page.groups) == n and all(fine(c) for _, _, c in page.groups)
+
+
+def test_a_small_cell_is_fewer_than_the_minimum_or_merged():
+    buckets = [0] * 101
+    buckets[5], buckets[15], buckets[55], buckets[56], buckets[95] = 3, 2, 10, 10, 1  # 26 in all
+    assert peers.groups(peers.ranges(buckets), 5) == ((0, 19, 5), (20, 49, 0), (50, 100, 21))
+    assert peers.groups(peers.ranges(buckets), 20) == ((0, 100, 26),)
+    assert peers.part_of(5, 26, 20) is None and peers.part_of(21, 26, 20) is None and peers.part_of(0, 26, 20) == 0
+    assert peers.part_of(26, 26, 20) == 26 and peers.part_of(20, 40, 20) == 20
+    assert peers.median_range(peers.ranges(buckets)) == 5  # the 13th of 26: 55, in 50-59
+    reader = score(ASSESSMENT, {**CONTEXT, **dict.fromkeys(QUESTIONS, 2)})
+    counts = {peers.TOTAL: tuple(buckets)}
+    reply = peers.standing(ASSESSMENT, reader, counts, 20, "en", STRINGS)
+    assert reply["total"]["lower"] is None and reply["total"]["higher_than"] is None and reply["text"] == "peers_higher_few"
+    assert reply["total"]["median"] == {"low": 50, "high": 59}
 
 
 def test_ties_count_as_neither_lower_nor_higher():
@@ -202,7 +282,7 @@ def test_below_the_threshold_the_reply_says_how_many_more_are_needed(make_client
 
 def test_at_the_threshold_the_reply_matches_brute_force_in_json_and_on_the_page(make_client):
     minimum = 4
-    client = make_client(BENCHMARK_MIN=str(minimum))
+    client = make_client(BENCHMARK_MIN=str(minimum), BENCHMARK_STEP="1")
     rng = random.Random(4)
     earlier = []
     for _ in range(minimum):
@@ -211,36 +291,35 @@ def test_at_the_threshold_the_reply_matches_brute_force_in_json_and_on_the_page(
         earlier.append(score(ASSESSMENT, answers))
     answers = random_answers(rng)
     mine = score(ASSESSMENT, answers)
-    expected = brute(earlier, mine)
+    expected = brute(earlier, mine, minimum)
     reply = client.post(ENDPOINT, json=payload(answers=answers, lang="en")).json()["peers"]
     assert reply["shown"] is True and reply["count"] == minimum
+    low, high = band(mine.score)
     assert reply["total"] == {
         "score": mine.score,
+        "range": {"low": low, "high": high},
         "higher_than": expected["higher_than"],
         "lower": expected["lower"],
-        "same": expected["same"],
         "median": expected["median"],
     }
-    assert f"higher than that of {expected['higher_than']}% of the {minimum} contracts" in reply["text"]
+    assert reply["text"].startswith(f"Your total score is between {low} and {high}")
+    assert f"their median is between {expected['median']['low']} and {expected['median']['high']}" in reply["text"] or low == 0
     # the same figures without JavaScript: one more earlier submission now (the JSON one above)
     earlier.append(mine)
     mine_form = score(ASSESSMENT, {**CONTEXT, **dict.fromkeys(QUESTIONS, 1)})
-    expected = brute(earlier, mine_form)
+    expected = brute(earlier, mine_form, minimum)
     page = BeautifulSoup(client.post(ENDPOINT, data=form("1", lang="nl")).text, "html.parser")
     section = page.select_one("section.kb-peers")
-    assert f"hoger dan die van {expected['higher_than']} % van de {minimum + 1} contracten" in section.get_text()
-    rows = {row["data-kb-peers-theme"]: [cell.get_text() for cell in row.select("th, td")] for row in section.select("tr[data-kb-peers-theme]")}
-    for theme in mine_form.themes:
-        if theme.score is None:
-            assert theme.theme not in rows
-            continue
-        theme_n, theme_median = expected["themes"][theme.theme]
-        assert rows[theme.theme][1:4] == [str(theme.score), peers.number(theme_median, "nl") if theme_n >= minimum else "–", str(theme_n)]
-    assert section.select_one("table caption") is not None and section.select("th[scope=col]")
+    low, high = band(mine_form.score)
+    text = section.get_text()
+    assert f"Je totaalscore ligt tussen {low} en {high}. Van de {minimum + 1} contracten" in text
+    if expected["lower"] is not None:
+        assert f"scoorde {expected['higher_than']} % lager dan {low}" in text
+    assert section.select_one("table") is None, "no theme table: theme figures would narrow an earlier total"
 
 
 def test_erase_and_purge_in_another_process_update_the_figures(make_client, database_url, tmp_path):
-    client = make_client(BENCHMARK_MIN="1")
+    client = make_client(BENCHMARK_MIN="1", BENCHMARK_STEP="1")
     assert (
         client.post(ENDPOINT, json=payload(1, consent=True, contact={"name": "A", "email": "a@example.nl", "organisation": "", "message": ""})).status_code
         == 201

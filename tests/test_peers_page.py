@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-import statistics
 
 import httpx
 import pytest
@@ -16,7 +15,6 @@ from axe_playwright_python.sync_playwright import Axe
 from bs4 import BeautifulSoup
 
 from kennisbank.assessment import score
-from kennisbank.server.intake import peers
 
 from support import ASSESSMENT, AXE_TAGS, CONTEXT, ENDPOINT, QUESTIONS, nu, payload, start_server
 
@@ -58,35 +56,65 @@ def test_below_the_threshold_the_page_says_how_many_more_are_needed(make_client)
         assert figures(client.get(url + "index.html").text).get_text() == section.get_text()
 
 
+def band(value: int) -> tuple[int, int]:
+    return (90, 100) if value >= 90 else (value // 10 * 10, value // 10 * 10 + 9)
+
+
 def test_at_the_threshold_the_page_shows_the_brute_force_figures_and_follows_every_write(make_client, tmp_path):
     minimum = 5
-    client = make_client(BENCHMARK_MIN=str(minimum))
+    client = make_client(BENCHMARK_MIN=str(minimum), BENCHMARK_STEP="1")
     rng = random.Random(5)
     results = []
-    for _ in range(minimum):
+    for _ in range(minimum * 3):
         answers = {**CONTEXT, **{q: rng.choice(sorted(ASSESSMENT.values)) for q in QUESTIONS}}
         assert client.post(ENDPOINT, json=payload(answers=answers)).status_code == 201
         results.append(score(ASSESSMENT, answers))
+    n = len(results)
     section = figures(client.get(PAGES["en"]).text)
     totals = sorted(r.score for r in results)
-    assert f"{minimum} contracts have been assessed" in section.get_text()
-    assert f"The median total score is {peers.number(statistics.median(totals), 'en')};" in section.get_text()
-    rows = [[cell.get_text() for cell in row.select("td")] for row in section.select("table.kb-field-totals tbody tr")]
-    expected = [sum(1 for t in totals if low <= t < low + 10 or (low == 90 and t == 100)) for low in range(0, 100, 10)]
-    assert [int(row[0]) for row in rows] == expected
-    for theme in ASSESSMENT.themes:
-        scores = [s.score for r in results for s in r.themes if s.theme == theme.id and s.score is not None]
-        cell = section.select_one(f'tr[data-kb-field-theme="{theme.id}"] td:last-child').get_text()
-        assert cell == (peers.number(statistics.median(scores), "en") if len(scores) >= minimum else "too few contracts to compare with")
+    text = section.get_text()
+    assert f"{n} contracts have been assessed" in text
+    low, high = band(totals[(n - 1) // 2])
+    assert f"The median total score is between {low} and {high};" in text
+    assert f"the middle half of them score between {band(totals[(n - 1) // 4])[0]} and {band(totals[3 * (n - 1) // 4])[1]}." in text
+    assert f"no number below {minimum}" in text
+    # the totals per group of 10-point ranges: one after the other from 0 to 100, each the
+    # brute-force count of its scores, each 0 or at least the minimum
+    rows = [[cell.get_text() for cell in row.select("th, td")] for row in section.select("table.kb-field-totals tbody tr")]
+    bounds = [tuple(int(x) for x in row[0].split("–")) for row in rows]
+    assert bounds[0][0] == 0 and bounds[-1][1] == 100
+    assert all(b[1] + 1 == c[0] and b[0] % 10 == 0 for b, c in zip(bounds, bounds[1:], strict=False))
+    for (first, last), row in zip(bounds, rows, strict=True):
+        found = sum(1 for t in totals if first <= t <= last)
+        assert int(row[1]) == found and (found == 0 or found >= minimum), row
+        assert row[2] == f"{round(100 * found / n)} %"
+    assert len(rows) > 1, "the test data must give more than one group"
+    assert section.select_one("table.kb-field-themes") is None and "data-kb-field-theme" not in str(section), "no theme figures"
     # a write by the server itself, then one by another process (a second connection): never stale
     client.post(ENDPOINT, json=payload(2))
-    assert f"{minimum + 1} contracts have been assessed" in figures(client.get(PAGES["en"]).text).get_text()
+    assert f"{n + 1} contracts have been assessed" in figures(client.get(PAGES["en"]).text).get_text()
     db = sqlite3.connect(tmp_path / "var" / "db.sqlite3")
     db.execute("PRAGMA foreign_keys = ON")
-    db.execute("DELETE FROM submissions WHERE id IN (SELECT id FROM submissions ORDER BY id LIMIT 2)")
+    db.execute(f"DELETE FROM submissions WHERE id IN (SELECT id FROM submissions ORDER BY id LIMIT {n - minimum + 2})")
     db.commit()
     db.close()
     assert "nog 1 nodig" in figures(client.get(PAGES["nl"]).text).get_text()
+
+
+def test_the_figures_change_only_every_benchmark_step_submissions(make_client):
+    """Issue 25: figures that move with every submission tell whoever watches what the last
+    one scored. With BENCHMARK_STEP=4 the page and the reply stay as they were for 3
+    submissions and move on the 4th; below the threshold the count is exact."""
+    client = make_client(BENCHMARK_MIN="3", BENCHMARK_STEP="4")
+    seen, pages = [], []
+    for value in [0, 1, 2] * 5:
+        seen.append(client.post(ENDPOINT, json=payload(value, lang="en")).json()["peers"]["count"])
+        pages.append(figures(client.get(PAGES["en"]).text).get_text())
+    # the reply: 0, 1, 2 (below the threshold: only how many), then 3 until 4 more have come in
+    assert seen == [0, 1, 2, 3, 3, 3, 3, 7, 7, 7, 7, 11, 11, 11, 11]
+    # the page (read after each insert): its own counts, renewed in the same steps
+    assert len(set(pages[2:6])) == 1 and len(set(pages[6:10])) == 1 and pages[6] != pages[5] and pages[10] != pages[9]
+    assert "3 contracts have been assessed" in pages[2] and "7 contracts" in pages[6]
 
 
 @pytest.mark.browser
@@ -114,7 +142,7 @@ def test_the_filled_in_page_is_valid_html_and_clean_for_axe_in_both_languages(si
                 page.emulate_media(color_scheme=scheme)
                 for url in PAGES.values():
                     page.goto(base_url + url)
-                    assert page.locator("table.kb-field-themes").is_visible()
+                    assert page.locator("table.kb-field-totals").is_visible()
                     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
                     assert results.violations_count == 0, results.generate_report()
         finally:

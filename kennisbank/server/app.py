@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     receiver = Receiver(settings, definitions, store, replies, NotifySettings.of(settings))
     desk = ContactDesk(receiver)
     dashboard = Dashboard(settings, store, definitions)
-    field_page = FieldPage(store, definitions, settings.benchmark_min)
+    field_page = FieldPage(store, definitions, settings.benchmark_min, receiver.steps)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):

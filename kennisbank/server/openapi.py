@@ -133,45 +133,42 @@ class _Band(BaseModel):
     title: str
 
 
+class _Range(BaseModel):
+    """A 10-point range of scores (0-9, 10-19, ..., 90-100): the published granularity."""
+
+    low: int = Field(ge=0, le=90)
+    high: int = Field(ge=9, le=100)
+
+
 class _PeerTotal(BaseModel):
-    score: int = Field(ge=0, le=100)
-    higher_than: int = Field(ge=0, le=100, description="the whole percentage of earlier submissions with a strictly lower total (rounded down)")
-    lower: int = Field(ge=0, description="earlier submissions with a strictly lower total")
-    same: int = Field(ge=0, description="earlier submissions with the same total: counted neither lower nor higher")
-    median: float = Field(ge=0, le=100, description="the median of the earlier totals (a whole number or a half)")
-
-
-class _PeerTheme(BaseModel):
-    id: str
-    title: str
-    score: int = Field(ge=0, le=100)
-    count: int = Field(ge=0, description="earlier submissions the theme applied to")
-    median: float | None = Field(description="their median; null when fewer than BENCHMARK_MIN")
-    position: Literal["above", "at", "below"] | None
-    text: str
+    score: int = Field(ge=0, le=100, description="the reader's own total")
+    range: _Range = Field(description="the range the reader's total falls in")
+    higher_than: int | None = Field(ge=0, le=100, description="the whole percentage of earlier submissions in a lower range (rounded down); null when lower is")
+    lower: int | None = Field(
+        ge=0,
+        description="earlier submissions in ranges below the reader's; null when it, or the rest, is more than 0 and fewer than "
+        "BENCHMARK_MIN (the text says which)",
+    )
+    median: _Range = Field(description="the range of the median of the earlier totals (the lower median when their number is even)")
 
 
 class _PeerLabels(BaseModel):
     heading: str
-    caption: str
-    theme: str
-    yours: str
-    median: str
-    count: str
-    position: str
 
 
 class _Peers(BaseModel):
     """Where the reader stands among earlier submissions of the same definition digest
-    (kennisbank.server.intake.peers); ``total`` and ``themes`` only when ``shown``."""
+    (kennisbank.server.intake.peers); ``total`` only when ``shown``. Every figure is
+    computed at 10-point ranges, no count below BENCHMARK_MIN is given, the counts behind
+    them are renewed every BENCHMARK_STEP submissions, and no theme figure is given (it
+    would narrow an earlier reader's total)."""
 
     shown: bool = Field(description="whether at least BENCHMARK_MIN earlier submissions exist")
     minimum: int = Field(ge=1, description="BENCHMARK_MIN")
-    count: int = Field(ge=0, description="earlier submissions of the same definition, the reader's own not among them")
+    count: int = Field(ge=0, description="earlier submissions of the same definition, the reader's own not among them (as of the last step when shown)")
     needed: int = Field(ge=0, description="how many more are needed before figures are shown")
     text: str = Field(description="the summary, or how many more are needed, in the reader's language")
     total: _PeerTotal | None = None
-    themes: list[_PeerTheme] | None = Field(None, description="the themes that applied to the reader")
     labels: _PeerLabels
 
 

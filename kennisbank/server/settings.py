@@ -340,6 +340,12 @@ class Settings(BaseSettings):
         description="earlier submissions of the same definition needed before a reader is shown where they stand among them "
         "(and the public comparison page shows figures); fewer: only how many more are needed",
     )
+    benchmark_step: Annotated[int, _whole(1, 1000000, "a number of submissions")] = Field(
+        "10",
+        description="the comparison's figures (the reply's and the public page's) are worked out again only once this many "
+        "submissions of a definition have come in or been removed since they last were, so that none moves with a single "
+        "submission; 1: after every one",
+    )
     _project_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @property

@@ -258,7 +258,7 @@
     };
 
     /* where the reader stands among earlier submissions (the reply's `peers`): the same
-       text and per-theme table as the page the server sends without the script */
+       text as the page the server sends without the script (10-point ranges, no theme figures) */
     const showPeers = (peers) => {
       if (!peersBox) return;
       peersBox.replaceChildren();
@@ -270,32 +270,8 @@
         if (className) node.className = className;
         return node;
       };
-      const number = new Intl.NumberFormat(data.lang, { maximumFractionDigits: 1 });
       peersBox.dataset.kbPeersShown = String(peers.shown);
       peersBox.append(element(`h${peersBox.dataset.kbLevel || 4}`, peers.labels.heading), element("p", peers.text, "kb-peers-summary"));
-      if (!peers.shown || !peers.themes || !peers.themes.length) return;
-      const table = element("table", undefined, "kb-peers-themes");
-      table.append(element("caption", peers.labels.caption));
-      const head = element("tr");
-      for (const key of ["theme", "yours", "median", "count", "position"]) {
-        const cell = element("th", peers.labels[key]);
-        cell.scope = "col";
-        head.append(cell);
-      }
-      table.append(element("thead"));
-      table.tHead.append(head);
-      const body = element("tbody");
-      for (const theme of peers.themes) {
-        const row = element("tr");
-        row.dataset.kbPeersTheme = theme.id;
-        const title = element("th", theme.title);
-        title.scope = "row";
-        row.append(title, element("td", String(theme.score)), element("td", theme.median === null ? "–" : number.format(theme.median)));
-        row.append(element("td", String(theme.count)), element("td", theme.text));
-        body.append(row);
-      }
-      table.append(body);
-      peersBox.append(table);
     };
 
     const send = async (event) => {

@@ -18,17 +18,34 @@ Decisions, and why:
   insert's transaction, before the insert (:meth:`~kennisbank.server.db.store.SubmissionStore.add_many`); writers take
   turns, so each of many concurrent submissions is compared with exactly those
   committed before it.
-- **Ties**: "higher than X % of N" counts the earlier contracts with a strictly lower
-  score, rounded down: a tie is not counted as beaten, and the reply says how many
-  scored the same. So 62 % is never an overstatement.
+- **Ranges, not scores** (issue 25): every published figure, in the reply and on the public
+  page, is computed from the counts per 10-point range (0-9, ..., 90-100, :data:`RANGES`),
+  never from the 101 exact buckets: "higher than X % of N" counts the earlier contracts in
+  ranges strictly below the reader's range (rounded down, so never an overstatement), a
+  median is given as its range (the lower median's, a function of the range counts alone).
+  The reader's own score is shown exactly: it is theirs. Someone who sent every other
+  submission and probes at will learns at most the range each earlier reader's total
+  falls in (tests/test_peers_attack.py); before, six probes gave an exact score.
 - **No verdict, no count**: a submission without a verdict (too many "don't know",
   band ``NO_VERDICT``) is stored but counted nowhere here: revision 0002's triggers
   leave it out of the totals, its theme scores are stored as NULL, and its reply says
   it is not compared.
 - **Threshold**: figures only when at least ``BENCHMARK_MIN`` earlier submissions of
-  the digest exist; otherwise the reader is told how many more are needed. A theme
-  with fewer than ``BENCHMARK_MIN`` submissions to which it applied gets no median
-  either, for the same reason.
+  the digest exist; otherwise the reader is told how many more are needed.
+- **Themes: no figure from other readers** (issue 25): a theme's median, its count or the
+  reader's position against it, at any granularity, tells someone who sent every other
+  submission which range each of the victim's theme scores falls in (they put half of
+  theirs at 0 and half at 100, and the median is the victim's); the total is a weighted
+  mean of the themes, so those ranges together narrow the total inside its own range, for
+  about a third of results to the exact score. So the comparison is of the total only; the
+  reader's theme scores are on their own result. ``peer_counts`` still keeps the theme
+  counts (the store is unchanged); nothing published reads them.
+- **No small cell**: a published count is 0 or at least ``BENCHMARK_MIN``, and so is what
+  can be worked out from it by subtraction (:func:`part_of`): otherwise it says "fewer than
+  N" (the reply) or the ranges are merged until each group holds N (:func:`groups`, the
+  public page).
+- **Steps**: the counts behind the figures are renewed once ``BENCHMARK_STEP`` submissions
+  have come or gone (:class:`Steps`), so no figure moves with a single submission.
 - **Cache**: the store keeps the counts per digest with the data stamp (its
   connection's ``total_changes`` and ``PRAGMA data_version``, which changes when
   another process commits), and adds its own insert to them after the commit; so a
@@ -39,6 +56,7 @@ Decisions, and why:
 from __future__ import annotations
 
 import logging
+import threading
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -102,12 +120,116 @@ def number(value: float, lang: str) -> str:
     return text.replace(".", ",") if lang == "nl" else text
 
 
+# What is published: 10-point ranges, no small cell, in steps
+
+
+RANGES = tuple((low, low + 9) for low in range(0, 90, 10)) + ((90, 100),)
+"""The published granularity of every score: 0-9, 10-19, ..., 90-100 (the last one 11 wide)."""
+
+
+def range_of(value: int) -> int:
+    """The index in :data:`RANGES` of a score 0-100."""
+    return min(value // 10, len(RANGES) - 1)
+
+
+def ranges(buckets: Sequence[int]) -> tuple[int, ...]:
+    """The 101 counts per score as counts per range: all that any published figure is computed from."""
+    counts = [0] * len(RANGES)
+    for value, n in enumerate(buckets):
+        counts[range_of(value)] += n
+    return tuple(counts)
+
+
+def span(index: int) -> dict[str, int]:
+    low, high = RANGES[index]
+    return {"low": low, "high": high}
+
+
+def range_at(per_range: Sequence[int], rank: int) -> int:
+    """The index of the range that holds the score at ``rank`` (0-based, ascending)."""
+    return _nth(list(accumulate(per_range)), rank)
+
+
+def median_range(per_range: Sequence[int]) -> int | None:
+    """The range of the (lower) median: the score at rank (n - 1) // 2. A function of the
+    counts per range alone, so that it says nothing finer than a range about anyone."""
+    n = sum(per_range)
+    return range_at(per_range, (n - 1) // 2) if n else None
+
+
+def small(cell: int, minimum: int) -> bool:
+    """A cell that may not be published: some, but fewer than ``minimum``. An empty cell
+    says nothing about anyone and is published."""
+    return 0 < cell < minimum
+
+
+def part_of(part: int, whole: int, minimum: int) -> int | None:
+    """``part`` of a published ``whole``, or ``None`` when it or its complement ``whole - part``
+    (which the reader could work out) is a small cell."""
+    return None if small(part, minimum) or small(whole - part, minimum) else part
+
+
+def groups(per_range: Sequence[int], minimum: int) -> tuple[tuple[int, int, int], ...]:
+    """``(low, high, count)``: the ranges from low to high, a range with fewer than ``minimum``
+    merged with the next ones until the group holds at least ``minimum`` (the last group with
+    the one before it). A run of empty ranges is a group of its own with 0. Every published
+    count is 0 or at least ``minimum``, and they add up to the published total, so no small
+    cell can be worked out by subtraction either."""
+    found: list[list[int]] = []  # [first range, last range, count]
+    for index, n in enumerate(per_range):
+        last = found[-1] if found else None
+        if last is not None and (small(last[2], minimum) or (last[2] == 0 and n == 0)):
+            last[1], last[2] = index, last[2] + n
+        else:
+            found.append([index, index, n])
+    while len(found) > 1 and small(found[-1][2], minimum):  # past an empty group too
+        tail = found.pop()
+        found[-1][1], found[-1][2] = tail[1], found[-1][2] + tail[2]
+    return tuple((RANGES[first][0], RANGES[last][1], n) for first, last, n in found)
+
+
+class Steps:
+    """The counts the figures are computed from, per definition, renewed only when the number
+    of submissions has moved by at least ``step`` since the last renewal (or while below the
+    threshold, where only that number is shown). So the reply's comparison and the public
+    page change at most once per ``step`` submissions: a reader who compares before and
+    after someone else's submission sees either no change or the change of ``step`` at once.
+
+    Held in this process (the receiver and the page share one): each server process renews
+    on its own, and a restart starts again from the current counts. Rarely, a page view
+    renews the counts just after a reader's own insert and before that reader's reply, who is
+    then compared with a set that includes their own contract."""
+
+    def __init__(self, step: int, minimum: int):
+        self.step = step
+        self.minimum = minimum
+        self._held: dict[str, tuple[int, PeerCounts]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, definition: str, counts: PeerCounts) -> PeerCounts:
+        n = count(counts.get(TOTAL, ()))
+        with self._lock:
+            held = self._held.get(definition)
+            if held is None or held[0] < self.minimum or abs(n - held[0]) >= self.step:
+                self._held[definition] = (n, counts)
+                while len(self._held) > 32:
+                    self._held.pop(next(iter(self._held)))
+                return counts
+            return held[1]
+
+
 # What the reader is shown
 
 
 def standing(assessment: Assessment, result: Result, before: PeerCounts, minimum: int, lang: str, strings: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
     """The ``peers`` object of the reply: the reader's place among the earlier submissions
-    ``before`` of the same definition, or how many more are needed."""
+    ``before`` of the same definition, or how many more are needed.
+
+    Every figure is computed from the reader's own total and the earlier totals per 10-point
+    range (:func:`ranges`): "lower" counts the earlier contracts in ranges below the reader's
+    range, the median is given as its range. No theme figure: see the module's "Themes".
+    Someone who sent every other submission learns from any number of replies at most the
+    range of each earlier reader's total, never a score within it."""
 
     def s(key: str, **values: object) -> str:
         return strings[key][lang].format(**values)
@@ -125,36 +247,34 @@ def standing(assessment: Assessment, result: Result, before: PeerCounts, minimum
             "needed": minimum - n,
             "text": s("peers_needed", minimum=minimum, count=n, needed=minimum - n),
         }
-    percent, same = higher_than_percent(totals, result.score), totals[result.score]
-    themes = []
-    for theme_score in result.themes:
-        if theme_score.score is None:
-            continue  # the theme did not apply to this reader
-        buckets = before.get(theme_score.theme, (0,) * 101)
-        theme_n = count(buckets)
-        middle = median(buckets) if theme_n >= minimum else None
-        position = None if middle is None else "above" if theme_score.score > middle else "below" if theme_score.score < middle else "at"
-        themes.append(
-            {
-                "id": theme_score.theme,
-                "title": assessment.theme(theme_score.theme).title[lang],
-                "score": theme_score.score,
-                "count": theme_n,
-                "median": middle,
-                "position": position,
-                "text": s(f"peers_{position}") if position else s("peers_too_few"),
-            }
-        )
-    summary = s("peers_summary", percent=percent, count=n)
-    if same:
-        summary += " " + s("peers_same", same=same)
+    per_range = ranges(totals)
+    mine = range_of(result.score)
+    below = sum(per_range[:mine])
+    lower = part_of(below, n, minimum)
+    middle = median_range(per_range)
+    assert middle is not None
+    low, high = RANGES[mine]
+    median_values = {"median_low": RANGES[middle][0], "median_high": RANGES[middle][1]}
+    if mine == 0:
+        summary = s("peers_lowest", low=low, high=high, count=n, **median_values)
+    elif lower is not None:
+        summary = s("peers_summary", low=low, high=high, count=n, percent=100 * lower // n, **median_values)
+    elif small(below, minimum):
+        summary = s("peers_lower_few", low=low, high=high, count=n, minimum=minimum, **median_values)
+    else:
+        summary = s("peers_higher_few", low=low, high=high, count=n, minimum=minimum, **median_values)
     return {
         "shown": True,
         "minimum": minimum,
         "count": n,
         "needed": 0,
-        "total": {"score": result.score, "higher_than": percent, "lower": lower_than(totals, result.score), "same": same, "median": median(totals)},
-        "themes": themes,
+        "total": {
+            "score": result.score,
+            "range": span(mine),
+            "higher_than": None if lower is None else 100 * lower // n,
+            "lower": lower,
+            "median": span(middle),
+        },
         "text": summary,
     }
 
@@ -164,16 +284,17 @@ def standing(assessment: Assessment, result: Result, before: PeerCounts, minimum
 
 @dataclass(frozen=True)
 class FieldFigures:
-    """How the submissions of one definition score: the public page's figures."""
+    """How the submissions of one definition score: the public page's figures, all from the
+    counts per 10-point range, every published count 0 or at least ``minimum``."""
 
     count: int
     minimum: int
-    median: float | None
+    median: tuple[int, int] | None
+    """The range of the median total."""
     quartiles: tuple[int, int] | None
-    deciles: tuple[int, ...]
-    """The number of submissions per range 0-9, 10-19, ..., 90-100 (the last one 11 wide)."""
-    themes: tuple[tuple[str, int, float | None], ...]
-    """``(theme id, submissions it applied to, median or None below the threshold)``."""
+    """From the bottom of the first quartile's range to the top of the third's: where the middle half lies."""
+    groups: tuple[tuple[int, int, int], ...]
+    """``(low, high, count)`` per group of ranges (:func:`groups`)."""
 
     @property
     def shown(self) -> bool:
@@ -185,19 +306,16 @@ class FieldFigures:
 
 
 def field_figures(assessment: Assessment, counts: PeerCounts, minimum: int) -> FieldFigures:
-    """The figures of the public page, with the same threshold as the reply."""
+    """The figures of the public page, with the same threshold and granularity as the reply."""
     totals = counts.get(TOTAL, (0,) * 101)
     n = count(totals)
     if n < minimum:
-        return FieldFigures(n, minimum, None, None, (), ())
-    deciles = tuple(sum(totals[low : low + 10]) for low in range(0, 90, 10)) + (sum(totals[90:]),)
-    themes = []
-    for theme in assessment.themes:
-        buckets = counts.get(theme.id, (0,) * 101)
-        theme_n = count(buckets)
-        themes.append((theme.id, theme_n, median(buckets) if theme_n >= minimum else None))
-    quartiles = (nth(totals, (n - 1) // 4), nth(totals, (3 * (n - 1)) // 4))
-    return FieldFigures(n, minimum, median(totals), quartiles, deciles, tuple(themes))
+        return FieldFigures(n, minimum, None, None, ())
+    per_range = ranges(totals)
+    middle = median_range(per_range)
+    assert middle is not None
+    quartiles = (RANGES[range_at(per_range, (n - 1) // 4)][0], RANGES[range_at(per_range, (3 * (n - 1)) // 4)][1])
+    return FieldFigures(n, minimum, RANGES[middle], quartiles, groups(per_range, minimum))
 
 
 # Submissions stored before theme scores were kept
@@ -245,13 +363,14 @@ class FieldPage:
     """The public page "how contracts in the field score", per language: the built page
     (``docs/praktijk.<lang>.md``, cut at its markers into the manifest's ``field_pages``)
     with the figures of each served definition filled in, from the same counts and with
-    the same threshold as the reply. Rendered once per language until the counts change
-    (the store hands out the same counts object until then)."""
+    the same threshold, granularity and steps as the reply. Rendered once per language until
+    the counts change (:class:`Steps` hands out the same counts object until then)."""
 
-    def __init__(self, store: Any, definitions: Any, minimum: int):
+    def __init__(self, store: Any, definitions: Any, minimum: int, steps: Steps | None = None):
         self.store = store
         self.definitions = definitions
         self.minimum = minimum
+        self.steps = steps if steps is not None else Steps(1, minimum)
         self._cache: dict[str, tuple[tuple, str]] = {}
 
     def render(self, lang: str) -> str | None:
@@ -261,7 +380,7 @@ class FieldPage:
         if shell is None:
             return None
         assessments = [manifest.assessments[key] for key in sorted(manifest.assessments)]
-        counts = tuple(self.store.peer_counts(a.digest) for a in assessments)
+        counts = tuple(self.steps(a.digest, self.store.peer_counts(a.digest)) for a in assessments)
         cached = self._cache.get(lang)
         if cached is not None and len(cached[0]) == len(counts) and all(old is new for old, new in zip(cached[0], counts, strict=True)):
             return cached[1]
@@ -272,13 +391,12 @@ class FieldPage:
             {
                 "id": a.id,
                 "title": a.title[lang],
-                "themes": {theme.id: theme.title[lang] for theme in a.themes},
                 "figures": field_figures(a, found, self.minimum),
             }
             for a, found in zip(assessments, counts, strict=True)
         ]
         content = templates.get_template("server/field.html").render(
-            items=items, s=lambda key, **values: strings[key][lang].format(**values), number=lambda value: number(value, lang)
+            items=items, step=self.steps.step, s=lambda key, **values: strings[key][lang].format(**values), number=lambda value: number(value, lang)
         )
         html = shell.render(content)
         self._cache[lang] = (counts, html)
@@ -294,7 +412,7 @@ def field_route(page: FieldPage, lang: str) -> Any:
         html = await anyio.to_thread.run_sync(page.render, lang)
         if html is None:  # the site was rebuilt without the page: the built file is gone too
             return HTMLResponse("Not Found", status_code=404, headers={"Cache-Control": "no-store"})
-        # figures change with every submission: a cache must ask again
+        # figures change in steps of BENCHMARK_STEP submissions: a cache must ask again
         return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 
     return handler

@@ -40,7 +40,7 @@ from kennisbank.server.db.store import StoreError, Submission, SubmissionStore, 
 from kennisbank.server.intake.bodies import BodyError, Input, language, read_form, read_json, read_multipart, read_urlencoded, valid_version, validate
 from kennisbank.server.intake.definitions import Changed, Definitions
 from kennisbank.server.intake.groupcommit import GroupWriter
-from kennisbank.server.intake.peers import standing
+from kennisbank.server.intake.peers import Steps, standing
 from kennisbank.server.intake.replies import Replies
 from kennisbank.server.settings import Settings, SettingsError
 from kennisbank.server.web import origin
@@ -68,6 +68,8 @@ class Receiver:
         self.locales = replies.site.locales
         self.limiter = limiter_for(settings.rate_limit, store)  # in the database when processes share it
         self.writer = GroupWriter(store)
+        self.steps = Steps(settings.benchmark_step, settings.benchmark_min)
+        """The counts the comparison is computed from, renewed in steps; shared with the public page."""
 
     async def limit(self, client: str, *, record: bool) -> int | None:
         """The seconds ``client`` must wait, ``None`` if it may go on (or no limit is set); with
@@ -163,7 +165,9 @@ class Receiver:
         else:
             # the honeypot's reply looks the same: compared with what is stored, without storing
             before = await anyio.to_thread.run_sync(self.store.peer_counts, assessment.digest)
-        peers = standing(assessment, accepted.result, before, self.settings.benchmark_min, accepted.lang, self.replies.site.strings)
+        peers = standing(
+            assessment, accepted.result, self.steps(assessment.digest, before), self.settings.benchmark_min, accepted.lang, self.replies.site.strings
+        )
         return replies.stored(assessment, accepted, public_id, as_json, peers)
 
     # Steps

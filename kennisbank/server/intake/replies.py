@@ -22,8 +22,8 @@ from kennisbank.siteconfig import SiteConfig
 from kennisbank.templating import templates
 
 NO_STORE = {"Cache-Control": "no-store"}
-PEER_LABELS = ("heading", "caption", "theme", "yours", "median", "count", "position")
-"""The site strings ``peers_<label>`` the comparison's heading and table are written with."""
+PEER_LABELS = ("heading",)
+"""The site strings ``peers_<label>`` the comparison's heading is written with."""
 
 
 def article_url(site: SiteConfig, assessment: Assessment, lang: str) -> str:
