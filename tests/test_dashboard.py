@@ -488,7 +488,7 @@ def test_the_language_switch_keeps_english_for_the_session(logged_in):
     response = client.post("/beheer/taal", data={"csrf": csrf, "lang": "en", "back": "/beheer/inzicht"}, follow_redirects=False)
     assert response.headers["location"] == "/beheer/inzicht"
     html = client.get("/beheer/inzicht").text
-    assert '<html lang="en">' in html and "Mean by theme" in html
+    assert '<html lang="en">' in html and "Average score by theme" in html
     assert (
         client.post("/beheer/taal", data={"csrf": csrf, "lang": "en", "back": "https://evil.example/"}, follow_redirects=False).headers["location"]
         == "/beheer/inzendingen"

@@ -76,7 +76,7 @@ def test_at_the_threshold_the_page_shows_the_brute_force_figures_and_follows_eve
     assert f"{n} contracts have been assessed" in text
     low, high = band(totals[(n - 1) // 2])
     assert f"The median total score is between {low} and {high};" in text
-    assert f"the middle half of them score between {band(totals[(n - 1) // 4])[0]} and {band(totals[3 * (n - 1) // 4])[1]}." in text
+    assert f"the middle 50% score between {band(totals[(n - 1) // 4])[0]} and {band(totals[3 * (n - 1) // 4])[1]}." in text
     assert f"no number below {minimum}" in text
     # the totals per group of 10-point ranges: one after the other from 0 to 100, each the
     # brute-force count of its scores, each 0 or at least the minimum
