@@ -151,6 +151,8 @@ class SQLite:
                 raw = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
                 raw.execute("PRAGMA query_only = ON")
             else:
+                if self.target != MEMORY:
+                    _create_private(Path(self.target))
                 raw = sqlite3.connect(str(self.target), isolation_level=None, check_same_thread=False, timeout=30)
             raw.execute("PRAGMA busy_timeout = 30000")
             if self.target != MEMORY and not self.read_only:
@@ -312,6 +314,19 @@ class SQLite:
         with self.lock:
             self.closed = True
             self.engine.dispose()
+
+
+def _create_private(file: Path) -> None:
+    """Create ``file`` empty (SQLite takes an empty file as a new database) and readable by its
+    owner only, whatever the umask (``make serve`` runs with the shell's, usually 022). SQLite
+    gives the -wal and -shm files it creates the database file's mode. A file that exists keeps
+    its mode: it is the operator's."""
+    try:
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # SQLite's own open says why, worded by the caller
 
 
 # PostgreSQL
