@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
@@ -48,6 +50,8 @@ log = logging.getLogger("kennisbank.server")
 
 PURGE_EVERY_SECONDS = 24 * 60 * 60
 HEALTH_PATH = "/healthz"
+HEALTH_FRESH = 3.0
+"""Seconds a health check's result is answered again: any number of monitors polling cost one check per this."""
 #: the methods a route that takes only POST answers with 405
 OTHER_METHODS = ["GET", "HEAD", "PUT", "PATCH", "DELETE"]
 
@@ -89,8 +93,10 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
             await asyncio.gather(*tasks, return_exceptions=True)
             store.close()
 
+    health_check = HealthCheck(store, settings.site_dir)
+
     async def healthz(request: Request) -> Response:
-        checks = await anyio.to_thread.run_sync(health, store, settings.site_dir)
+        checks = await health_check.checks()
         healthy = all(state == "ok" for state in checks.values())
         return JSONResponse({"status": "ok" if healthy else "failing", "checks": checks}, status_code=200 if healthy else 503, headers=NO_STORE)
 
@@ -127,6 +133,7 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     app.state.store = store
     app.state.receiver = receiver
     app.state.static = static
+    app.state.health = health_check
     return app
 
 
@@ -217,20 +224,39 @@ def outbox_worker_for(settings: Settings, store: SubmissionStore) -> WorkerProce
     return WorkerProcess(environment, settings.project_dir)
 
 
+class HealthCheck:
+    """:func:`health`, answered from its last result while that is at most :data:`HEALTH_FRESH`
+    seconds old; one check at a time (callers meanwhile wait for its result), in a thread."""
+
+    def __init__(self, store: SubmissionStore, site_dir, fresh: float = HEALTH_FRESH):
+        self.store = store
+        self.site_dir = site_dir
+        self.fresh = fresh
+        self._lock = asyncio.Lock()
+        self._checked = -math.inf
+        self._checks: dict[str, str] = {}
+
+    async def checks(self) -> dict[str, str]:
+        async with self._lock:
+            if time.monotonic() - self._checked >= self.fresh:
+                self._checks = await anyio.to_thread.run_sync(health, self.store, self.site_dir)
+                self._checked = time.monotonic()
+            return self._checks
+
+
 def health(store: SubmissionStore, site_dir) -> dict[str, str]:
     """What a monitor (or a load balancer) asks: can this instance take a submission now?
+    A row is written to the database and taken back (:meth:`SubmissionStore.probe`: a full disk,
+    a read-only file or database fail it), never through the writer of submissions.
 
     Each check is ``"ok"`` or ``"failing"``; why is logged, not told to the world."""
     checks = {}
     try:
-        store.check_writable()
+        current = store.probe()
         checks["database"] = "ok"
     except (StoreError, sqlite3.Error) as exc:
         log.error("health: %s", exc)
         checks["database"] = "failing"
-    try:
-        current = store.schema_current()
-    except (StoreError, sqlite3.Error):
         current = False
     checks["migrations"] = "ok" if current else "failing"
     try:

@@ -79,6 +79,12 @@ DB_TIME = "to_char(({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 """A time on PostgreSQL's clock in ``records.format_time``'s form (fixed width: text order is time order)."""
 
 _DIALECTS = {"sqlite": pysqlite.dialect(paramstyle="named"), "postgresql": pg_dialect.dialect()}
+PROBE_KEY = "health:probe"
+"""The key of the row the health check writes and takes back (``login_failures``: no id sequence
+that a rolled-back row would leave a gap in, no trigger; no login uses this key)."""
+PROBE_BUSY = 2.0
+"""Seconds the health check's own SQLite connection waits for the file's write lock (a batch of submissions takes milliseconds)."""
+SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN = 8, 10, 13, 14
 
 
 @lru_cache(maxsize=2048)
@@ -103,6 +109,15 @@ class Db:
     def executemany(self, sql: str, rows: list[dict]) -> None:
         if rows:
             self.raw.cursor().executemany(compiled(sql, self.dialect), rows)
+
+
+def write_check(db: Db, at: str) -> int:
+    """Write a row and delete it again, in the caller's transaction (a real write: a full disk or a
+    read-only file or database refuses it); the schema's revision (0: none)."""
+    db.execute("INSERT INTO login_failures (key, at) VALUES (:key, :at)", {"key": PROBE_KEY, "at": at})
+    db.execute("DELETE FROM login_failures WHERE key = :key", {"key": PROBE_KEY})
+    row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    return int(row[0]) if row and row[0] else 0
 
 
 # SQLite
@@ -142,6 +157,9 @@ class SQLite:
             event.listen(self.engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
         self.on_reconnect: Callable[[], None] = lambda: None
         self.closed = False
+        self._probe: sqlite3.Connection | None = None  # the health check's own connection (probe)
+        self._probe_identity: tuple[int, int] | None = None
+        self._probe_lock = threading.Lock()
         self._connect()
 
     def _open(self) -> sqlite3.Connection:
@@ -151,6 +169,8 @@ class SQLite:
                 raw = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
                 raw.execute("PRAGMA query_only = ON")
             else:
+                if self.target != MEMORY:
+                    _create_private(Path(self.target))
                 raw = sqlite3.connect(str(self.target), isolation_level=None, check_same_thread=False, timeout=30)
             raw.execute("PRAGMA busy_timeout = 30000")
             if self.target != MEMORY and not self.read_only:
@@ -227,9 +247,7 @@ class SQLite:
                     raise
                 if isinstance(error, sqlite3.OperationalError):
                     self.reopen_after_failure()
-                raise StoreError(
-                    f"{self.target}: the database refused the write, nothing of it was kept ({error}). Fix: check the file system and the file's permissions"
-                ) from None
+                raise StoreError(f"{self.target}: the database refused the write, nothing of it was kept ({error}). {self.fix(error)}") from None
             return result
 
     @contextmanager
@@ -261,17 +279,81 @@ class SQLite:
             with self.lock:  # the overwritten pages into the database file, the log emptied
                 self.raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def check_writable(self) -> None:
+    def check_writable(self, at: str) -> int:
+        """The start-up check, on the store's own connection: :func:`write_check` committed (a
+        rollback in WAL mode writes nothing to the disk; the commit writes and syncs the log as a
+        submission's does, and leaves the database as it was); the schema's revision."""
         with self.lock:
-            try:
-                self.raw.execute("BEGIN IMMEDIATE")
-                self.raw.execute("CREATE TEMP TABLE IF NOT EXISTS _health (x)")
-                self.raw.execute("ROLLBACK")
-            except (sqlite3.Error, OSError) as error:
-                if self.raw.in_transaction:
-                    self.raw.execute("ROLLBACK")
-                self.reopen_after_failure()
-                raise StoreError(f"{self.target}: the database cannot be written ({error}). Fix: check the file system and the file's permissions") from None
+            return self._write_check(self.raw, at, self.reopen_after_failure)
+
+    def probe(self, at: str) -> int:
+        """The health check's :func:`write_check`, on a connection of its own: never under the
+        store's lock, so a monitor polling never waits for (nor holds up) the writer of
+        submissions; it waits only for SQLite's file lock between two commits. The schema's revision."""
+        if self.target == MEMORY:  # no second connection sees an in-memory database
+            return self.check_writable(at)
+        with self._probe_lock:
+            if self._probe is None or self._probe_identity != self._file_identity():
+                self._close_probe()
+                try:
+                    _create_private(Path(self.target))
+                    self._probe = sqlite3.connect(str(self.target), isolation_level=None, check_same_thread=False, timeout=PROBE_BUSY)
+                    self._probe.execute("PRAGMA synchronous = FULL")
+                    self._probe.execute("PRAGMA secure_delete = ON")
+                except sqlite3.Error as error:
+                    self._close_probe()
+                    raise StoreError(f"{self.target}: the database cannot be written ({error}{self._why_read_only(error)}). {self.fix(error)}") from None
+                self._probe_identity = self._file_identity()
+            return self._write_check(self._probe, at, self._close_probe)
+
+    def _write_check(self, raw: sqlite3.Connection, at: str, after_failure: Callable[[], None]) -> int:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            revision = write_check(Db(raw, self.name), at)
+            raw.execute("COMMIT")
+            return revision
+        except (sqlite3.Error, OSError) as error:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            after_failure()  # a connection opened read-only stays so: the next check opens anew
+            raise StoreError(f"{self.target}: the database cannot be written ({error}{self._why_read_only(error)}). {self.fix(error)}") from None
+
+    def _close_probe(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+        self._probe = None
+
+    def _why_read_only(self, error: BaseException) -> str:
+        """Why a file SQLite would not write is read-only, from the file system ("" if it is not)."""
+        if self.target == MEMORY:
+            return ""
+        file = Path(self.target)
+        try:
+            os.close(os.open(file, os.O_WRONLY))  # as the server's user; nothing written
+        except FileNotFoundError:
+            pass
+        except OSError as problem:
+            return f"; the file cannot be opened for writing: {problem.strerror}"
+        if not os.access(file.parent, os.W_OK):
+            return f"; its folder {file.parent} cannot be written"
+        return ""
+
+    def fix(self, error: BaseException) -> str:
+        """The fix for a write SQLite refused, naming the file: a full disk and a read-only file
+        (or folder, or file system) get their own."""
+        code = getattr(error, "sqlite_errorcode", None)
+        code = code & 0xFF if isinstance(code, int) else None
+        if self.target != MEMORY:
+            file = Path(self.target)
+            if code == SQLITE_FULL or getattr(error, "errno", None) == 28:
+                return f"Fix: the disk is full: free space on the file system that holds {file.parent} (df -h {file.parent})"
+            if self._why_read_only(error) or code in (SQLITE_READONLY, SQLITE_CANTOPEN) and not os.access(file.parent, os.W_OK):
+                return (
+                    f"Fix: the database is read-only: let the user the server runs as write {file} and its folder "
+                    f"(chown that user {file} and chmod 600 {file}; chattr -i {file} if it is immutable; "
+                    "remount a read-only file system read-write); no restart is needed"
+                )
+        return "Fix: check the file system and the file's permissions"
 
     @contextmanager
     def migrating(self) -> Iterator[Any]:
@@ -312,6 +394,21 @@ class SQLite:
         with self.lock:
             self.closed = True
             self.engine.dispose()
+        with self._probe_lock:
+            self._close_probe()
+
+
+def _create_private(file: Path) -> None:
+    """Create ``file`` empty (SQLite takes an empty file as a new database) and readable by its
+    owner only, whatever the umask (``make serve`` runs with the shell's, usually 022). SQLite
+    gives the -wal and -shm files it creates the database file's mode. A file that exists keeps
+    its mode: it is the operator's."""
+    try:
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # SQLite's own open says why, worded by the caller
 
 
 # PostgreSQL
@@ -452,15 +549,19 @@ class PostgreSQL:
     def after_delete(self) -> None:
         """Nothing: PostgreSQL's files are its server's (VACUUM)."""
 
-    def check_writable(self) -> None:
+    def check_writable(self, at: str) -> int:
+        """:func:`write_check` in a transaction rolled back (a read-only database or standby refuses
+        the row); the schema's revision. On a pooled connection: PostgreSQL has no one writer to wait for."""
         pooled = None
         try:
             pooled = self.engine.raw_connection()
             connection = pooled.driver_connection
-            connection.execute("CREATE TEMP TABLE IF NOT EXISTS _health (x integer)")
             if connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
                 raise StoreError(f"{self.label}: the database is a read-only standby. Fix: point DATABASE_URL at the primary")
+            return write_check(Db(connection, self.name), at)
         except (exc.DBAPIError, exc.TimeoutError, psycopg.OperationalError) as error:
+            if pooled is not None:
+                pooled.invalidate()
             raise StoreError(self.unreachable(error)) from None
         except psycopg.Error as error:
             detail = redaction.message(str(error).strip(), self.url)
@@ -468,6 +569,8 @@ class PostgreSQL:
         finally:
             if pooled is not None:
                 pooled.close()  # rolled back: the health check leaves nothing
+
+    probe = check_writable
 
     @contextmanager
     def migrating(self) -> Iterator[Any]:

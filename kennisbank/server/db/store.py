@@ -199,6 +199,7 @@ class SubmissionStore:
         self._months: dict[tuple, tuple[int, Insight]] = {}
         self._peers: dict[str, tuple[Any, PeerCounts]] = {}
         self._cache_lock = threading.Lock()
+        self._head: int | None = None  # the newest revision (probe), read once
         self._dialect.on_reconnect = self._peers.clear
         if not read_only:
             self.migrate()
@@ -257,10 +258,22 @@ class SubmissionStore:
             return migrate.upgrade(connection, self.target)
 
     def check_writable(self) -> None:
-        """Raise :class:`StoreError` unless a write could be committed now (the health check)."""
+        """Raise :class:`StoreError` unless a row can be written now (the start-up check): one is
+        written and taken back on the store's own connection, naming the file and the fix."""
         if isinstance(self._dialect, SQLite):
             self._ensure_file()
-        self._dialect.check_writable()
+        self._dialect.check_writable(format_time(utc_now()))
+
+    def probe(self) -> bool:
+        """The health check: raise :class:`StoreError` unless a row can be written now (written and
+        taken back, as :meth:`check_writable`, but on a connection of its own: never the writer's,
+        never under the store's lock); whether every migration this code knows is applied."""
+        if isinstance(self._dialect, SQLite) and self._dialect.replaced():
+            self._ensure_file()  # once, after the file was deleted or replaced: a new one, migrated
+        revision = self._dialect.probe(format_time(utc_now()))
+        if self._head is None:
+            self._head = migrate.head()
+        return revision == self._head
 
     def close(self) -> None:
         self._dialect.close()

@@ -88,7 +88,10 @@ class ContactDesk:
             try:
                 # rare beside submissions: the store takes its writers in turn (submissions go through the group writer)
                 await anyio.to_thread.run_sync(receiver.store.add_request, stored, receiver.notify.request_channels())
-            except (sqlite3.Error, OSError, StoreError, *receiver.store.REFUSED):  # REFUSED: the database's own refusal of this row
+            except StoreError as exc:  # worded: the file and the fix, no traceback
+                log.error("storing a contact request failed: %s; replying 503", exc)
+                return self._failure(lang, as_json, 503, "error_unavailable", page=page)
+            except (sqlite3.Error, OSError, *receiver.store.REFUSED):  # REFUSED: the database's own refusal of this row
                 log.exception("storing a contact request failed")
                 return self._failure(lang, as_json, 503, "error_unavailable", page=page)
         text = self.site.string("contact_sent", lang, id=public_id)

@@ -159,7 +159,10 @@ class Receiver:
             )
             try:
                 before = await self.writer.add(submission, self.notify.channels(submission))
-            except (sqlite3.Error, OSError, StoreError, *self.store.REFUSED):  # REFUSED: the database's own refusal of this row
+            except StoreError as exc:  # worded: the file and the fix (a full disk, a read-only file), no traceback
+                log.error("storing a submission failed: %s; replying 503", exc)
+                return replies.failure(assessment, accepted.lang, as_json, 503, "send_failed")
+            except (sqlite3.Error, OSError, *self.store.REFUSED):  # REFUSED: the database's own refusal of this row
                 log.exception("storing a submission failed")
                 return replies.failure(assessment, accepted.lang, as_json, 503, "send_failed")
         else:
