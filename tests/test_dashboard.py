@@ -243,6 +243,59 @@ def test_a_good_login_takes_back_its_count_but_not_the_failures_before_it(client
     assert login(client).status_code == 429  # the third failure locked the address
 
 
+def from_address(client, host: str):
+    """Another browser at ``host``, into the same running app (its lifespan, its event loop)."""
+    from starlette.testclient import TestClient
+
+    other = TestClient(client.app, client=(host, 50000))
+    other.portal = client.portal
+    other.app_state.update(client.app_state)
+    return other
+
+
+def test_guessing_the_owners_password_does_not_shut_the_owner_out(client):
+    # issue 25, finding 5: wrong passwords for the consultant's address, then the right one
+    # from a fresh address got 429 (Retry-After 895), and again every window
+    attacker = from_address(client, "203.0.113.9")
+    statuses = [login(attacker, EMAIL, f"wrong password {n}").status_code for n in range(5)]
+    assert statuses == [401] * 3 + [429] * 2  # the guessing stops at the limit
+    assert login(attacker).status_code == 429  # the right password too, from where the guessing came
+    owner = from_address(client, "198.51.100.7")
+    assert login(owner).status_code == 303  # the owner, from an address with no failures, gets in
+
+
+def test_guesses_from_many_addresses_slow_the_account_but_let_the_owner_in_with_totp(client):
+    import pyotp
+
+    store = client.app.state.store
+    secret = auth.new_totp_secret()
+    store.update_admin(store.admin(EMAIL).id, totp_secret=secret)
+    attackers = [from_address(client, f"203.0.113.{n}") for n in range(1, 8)]
+    # one guess from each of seven addresses: each a first failure there, each checked
+    assert [login(attacker, EMAIL, "wrong password here").status_code for attacker in attackers] == [401] * 7
+    # a second guess from an address that failed: the account's delay (7 failures, limit 3: 16 s), not the window
+    slowed = login(attackers[0], EMAIL, "another wrong one")
+    assert slowed.status_code == 429 and 1 <= int(slowed.headers["retry-after"]) <= 16
+    assert f"over {slowed.headers['retry-after']} seconden" in slowed.text
+    owner = from_address(client, "198.51.100.7")
+    assert login(owner).status_code == 401  # the password alone is still not enough
+    owner = from_address(client, "198.51.100.8")
+    assert login(owner, code=pyotp.TOTP(secret).now()).status_code == 303  # password and code from a clean address
+    assert store.run_sql("SELECT count(*) FROM login_failures WHERE key LIKE 'account:%'") == [(0,)]  # the delay ends with it
+
+
+def test_the_accounts_delay_doubles_up_to_a_minute():
+    lockout = auth.Lockout(None, auth.RateLimit(3, 900))
+    now = utc_now()
+    dirty = [now - timedelta(seconds=100)]  # the address failed once before
+    for failures, delay in ((2, None), (3, 1), (4, 2), (5, 4), (8, 32), (9, 60), (40, 60)):
+        account = [now - timedelta(seconds=200)] * (failures - 1) + [now]
+        assert lockout.wait([account, dirty, []], now) == delay, failures
+        assert lockout.wait([account, [], []], now) is None  # from an address with no failures: no delay
+    # the delay counts from the account's latest failure
+    assert lockout.wait([[now - timedelta(seconds=10)] * 5, dirty, []], now) is None
+
+
 def test_an_unknown_account_costs_the_same_work(client, monkeypatch):
     """An argon2 verification either way, with the same parameters, not a quick "no such account".
     Checked by what is verified, not by a stopwatch: one timing of each on a shared machine

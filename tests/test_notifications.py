@@ -54,11 +54,18 @@ class Sink:
         self.messages: list[email.message.EmailMessage] = []
         self.hold = False
         self.holding = threading.Event()
+        self.release = threading.Event()  # set: a held DATA is answered after all
+        self.dropped = threading.Event()  # a sender gave up on a held DATA (closed its connection)
 
     async def handle_DATA(self, server, session, envelope):
         if self.hold:
             self.holding.set()
-            await asyncio.Event().wait()  # never answers: the sender dies waiting
+            try:
+                while not self.release.is_set():  # never answers unless released: the sender dies waiting
+                    await asyncio.sleep(0.05)
+            except asyncio.CancelledError:  # aiosmtpd cancels the handler when the client hangs up
+                self.dropped.set()
+                raise
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 Message accepted for delivery"
 
@@ -69,6 +76,7 @@ def smtp():
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     controller.start()
     yield sink, controller
+    sink.release.set()
     controller.stop()
 
 
@@ -560,6 +568,45 @@ def test_the_webhook_500_then_200_delivers_once(outbox_for, webhook_receiver):
 
 
 # What the reader is told
+
+
+def test_a_mail_server_that_never_answers_delays_no_webhook(outbox_for, smtp, webhook_receiver):
+    """Issue 25, finding 8: with an SMTP server that accepts and never answers, the webhooks
+    arrived after 31, 61 and 91 s, each behind the 30 s timeout of every mail ahead of it in
+    the batch. Each channel has a worker loop of its own now: the webhooks arrive while the
+    first mail still hangs in DATA (the sink neither released it nor saw its sender give up)."""
+    sink, controller = smtp
+    handler, url = webhook_receiver
+    sink.hold = True
+    settings = NotifySettings(
+        smtp_url=f"smtp://127.0.0.1:{controller.port}", to="advies@example.nl", sender="kennisbank@example.nl", webhook_url=url, webhook_secret=SECRET
+    )
+    store, make_outbox = outbox_for(settings)
+    leads = [_lead() for _ in range(3)]
+    for lead in leads:
+        store.add(lead, settings.channels(lead))
+    assert [sorted(settings.channels(lead)) for lead in leads] == [["email", "webhook"]] * 3
+    stop = threading.Event()
+    worker = threading.Thread(target=make_outbox().work, args=(stop,))
+    worker.start()
+    try:
+        assert sink.holding.wait(30), "the first mail reached DATA"
+        # whichever comes first: every webhook, or the mail's sender giving up (SEND_TIMEOUT)
+        _wait(lambda: len(handler.seen) == 3 or sink.dropped.is_set(), seconds=120, what="the webhooks or the mail's timeout")
+        assert not sink.dropped.is_set(), "the webhooks waited for the hung mail's timeout"
+        assert {headers["webhook-id"] for headers, _, _ in handler.seen} == {lead.public_id for lead in leads}
+        assert sink.messages == [] and sink.holding.is_set()  # the mail is still hanging
+        sink.hold = False
+        sink.release.set()  # the mail server answers at last: the mails go too, each once
+        _wait(lambda: len(sink.messages) == 3, seconds=60, what="the mails once the server answers")
+        _wait(lambda: {state.state for state in store.deliveries(("pending", "sent", "failed"))} == {"sent"}, what="every outcome recorded")
+    finally:
+        sink.release.set()
+        stop.set()
+        worker.join()
+    assert sorted(message["Message-ID"] for message in sink.messages) == sorted(f"<{lead.public_id}.submission@example.nl>" for lead in leads)
+    assert len(handler.seen) == 3 and not sink.dropped.is_set()
+    assert [state.attempts for state in store.deliveries(("sent",))] == [1] * 6  # none sent or recorded twice
 
 
 def test_the_reader_is_told_that_the_consultancy_will_call(site, tmp_path):

@@ -420,7 +420,7 @@ def test_failed_logins_are_forgotten_once_outside_the_window(postgres):
         assert lockout.attempt(lockout.keys(EMAIL, "192.0.2.1"))[0] is None
         assert store.run_sql("SELECT count(*) FROM login_failures WHERE key = :key", {"key": lockout.keys(EMAIL, "192.0.2.1")[1]}) == [(1,)]
         time.sleep(2.1)
-        assert lockout.forget() == 2  # the account's row and the address's
+        assert lockout.forget() == 3  # the account's row, the address's and the pair's
         assert store.run_sql("SELECT count(*) FROM login_failures") == [(0,)]
     finally:
         store.close()

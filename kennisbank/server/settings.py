@@ -121,7 +121,7 @@ def _login_attempts(value: str) -> RateLimit:
     if not match or int(match[1]) < 1 or int(match[2]) < 1:
         raise _problem(
             f"{value!r} is not <failures>/<seconds>",
-            "set e.g. LOGIN_ATTEMPTS=5/900 (after 5 failed logins in 900 seconds, per account and per address, logins wait)",
+            "set e.g. LOGIN_ATTEMPTS=5/900 (after 5 failed logins in 900 seconds, per account and address pair and per address, logins from there wait)",
         )
     return RateLimit(int(match[1]), int(match[2]))
 
@@ -332,8 +332,10 @@ class Settings(BaseSettings):
     )
     login_attempts: Annotated[RateLimit, BeforeValidator(_login_attempts)] = Field(
         "5/900",
-        description="failed dashboard logins per seconds, per account and per client address, before further logins "
-        "are refused (429) until the window has passed",
+        description="failed dashboard logins per seconds, per account and client address pair and per client address, "
+        "before further logins from there are refused (429) until the window has passed; from this many failures of "
+        "an account on, addresses that have failed wait a delay doubling from 1 s to 60 s (an address with no "
+        "failures is never delayed)",
     )
     benchmark_min: Annotated[int, _whole(1, 1000000, "a number of submissions")] = Field(
         "20",

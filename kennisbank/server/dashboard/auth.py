@@ -1,5 +1,6 @@
 """Accounts, sessions and the login's defences: argon2 hashes, server-side sessions,
-synchroniser CSRF tokens, lockout per account and per address, optional TOTP.
+synchroniser CSRF tokens, a lockout per account and address pair and per address with a
+delay per account, optional TOTP.
 
 The session is a random value in the one cookie the product sets; the database keeps
 only its SHA-256, with the account, the CSRF token and the chosen language. A
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,48 +99,79 @@ def session_alive(session: Session, now: datetime | None = None) -> bool:
     return now - session.last_seen < IDLE and now - session.created_at < LONGEST
 
 
+ACCOUNT_DELAY_MAX = 60
+"""Seconds at most between two checked passwords of an account from addresses that have failed."""
+
+
 @dataclass(frozen=True)
 class Lockout:
-    """Failed logins per account and per client address in a window.
+    """Failed logins, counted so that guessing stops and the owner still gets in.
+
+    Three counts in a window of ``limit.seconds`` (each a row per failure):
+
+    - per account and address pair: ``limit.count`` failures, and that address may not try
+      that account again until the window has passed;
+    - per address (over all accounts): ``limit.count`` failures, and that address waits;
+    - per account (over all addresses): from ``limit.count`` failures on, a delay from the
+      account's latest failure, doubling with each failure (1 s, 2 s, 4 s, ... at most
+      :data:`ACCOUNT_DELAY_MAX`), for attempts from addresses that have failed. An address
+      with no failures in the window is not delayed: a correct password (and TOTP) from a
+      fresh address gets in however many guesses came from elsewhere, which is what keeps
+      the lockout from shutting the owner out (issue 25, finding 5).
 
     An attempt is counted before its password is checked (:meth:`attempt`: count and
     record in one transaction, attempts under the same key taking turns), and its record
     is taken back when the login succeeds (:meth:`succeeded`). So parallel attempts, in
-    one process or many, check at most ``limit.count`` passwords per window and key."""
+    one process or many, check at most ``limit.count`` passwords per window, address and
+    account, and one per delay from addresses that have failed."""
 
     store: SubmissionStore
     limit: RateLimit
 
     def keys(self, email: str, address: str | None) -> list[str]:
-        """The account's key, and the address's (its IPv6 /64 network, as the rate limit counts)
-        as a keyed hash: no IP address is stored."""
+        """The account's key, the address's (its IPv6 /64 network, as the rate limit counts) and
+        the pair's, the last two as keyed hashes: no IP address is stored."""
         from kennisbank.server.db.shared_state import address_key
         from kennisbank.server.web.ratelimit import client_key
 
         key = address_key(self.store, _ADDRESS_KEY)
-        return [f"account:{email.strip().lower()}", "address:" + hmac.new(key, client_key(address).encode(), "sha256").hexdigest()[:32]]
+        account = email.strip().lower()
+        network = client_key(address)
+        return [
+            f"account:{account}",
+            "address:" + hmac.new(key, network.encode(), "sha256").hexdigest()[:32],
+            "pair:" + hmac.new(key, f"{account}\n{network}".encode(), "sha256").hexdigest()[:32],
+        ]
 
-    def _wait(self, counted: list[list[datetime]], now: datetime) -> int | None:
+    def wait(self, counted: list[list[datetime]], now: datetime) -> int | None:
+        """Seconds to wait, or ``None`` to go on, given the failures (oldest first) under the
+        account, the address and the pair of :meth:`keys`."""
+        account, address, pair = counted
         waits = []
-        for failures in counted:
+        for failures in (address, pair):  # shut, for the window, where the guessing comes from
             if len(failures) >= self.limit.count:
                 oldest_counting = failures[-self.limit.count]
-                waits.append(max(1, int((oldest_counting + timedelta(seconds=self.limit.seconds) - now).total_seconds())))
-        return max(waits) if waits else None
+                waits.append((oldest_counting + timedelta(seconds=self.limit.seconds) - now).total_seconds())
+        if address and len(account) >= self.limit.count:  # slowed, for addresses that have failed
+            delay = min(ACCOUNT_DELAY_MAX, 2 ** min(len(account) - self.limit.count, 16))
+            waits.append((account[-1] + timedelta(seconds=delay) - now).total_seconds())
+        waits = [wait for wait in waits if wait > 0]
+        return max(1, math.ceil(max(waits))) if waits else None
 
     def attempt(self, keys: list[str]) -> tuple[int | None, datetime]:
-        """Count a login attempt under ``keys`` unless one of them is locked: ``(None, at)``
+        """Count a login attempt under ``keys`` unless it must wait: ``(None, at)``
         when counted (``at`` for :meth:`succeeded`), else ``(seconds to wait, at)``, counting nothing.
         Also forgets every failure outside the window."""
         now = utc_now()
         window = timedelta(seconds=self.limit.seconds)
-        return self.store.count_login_attempt(keys, now, window, lambda counted: self._wait(counted, now)), now
+        return self.store.count_login_attempt(keys, now, window, lambda counted: self.wait(counted, now)), now
 
     def succeeded(self, keys: list[str], at: datetime) -> None:
-        """The attempt of :meth:`attempt` at ``at`` was a good login: the account's failures go,
-        and this attempt's record under the address (the address's earlier failures stay)."""
+        """The attempt of :meth:`attempt` at ``at`` was a good login: the account's failures go (its
+        delay with them), and this attempt's record under the address and the pair (the
+        address's earlier failures stay: they may be guesses at other accounts)."""
         self.store.forget_login_attempt(keys[0], keys[1:], at)
 
     def forget(self) -> int:
-        """Delete every failure outside the window (the address rows' keyed hashes with them); how many."""
+        """Delete every failure outside the window (the keyed hashes with them); how many."""
         return self.store.forget_login_failures(utc_now() - timedelta(seconds=self.limit.seconds))

@@ -258,8 +258,17 @@ class Dashboard:
         # counted before the password is checked, atomically: parallel attempts (in any process) check at most the limit
         wait, attempted_at = await self.run(self.lockout.attempt, keys)
         if wait is not None:
+            error = "login_slowed" if wait <= auth.ACCOUNT_DELAY_MAX else "login_locked"  # a short delay in seconds, a window in minutes
             return self.page(
-                request, "login.html", lang, status=429, headers={"Retry-After": str(wait)}, next=next_url, error="login_locked", minutes=max(1, -(-wait // 60))
+                request,
+                "login.html",
+                lang,
+                status=429,
+                headers={"Retry-After": str(wait)},
+                next=next_url,
+                error=error,
+                minutes=max(1, -(-wait // 60)),
+                seconds=wait,
             )
         admin = await self.run(self.store.admin, email) if email else None
         good = await self.run(auth.check_password, admin, password)

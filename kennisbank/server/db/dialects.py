@@ -534,15 +534,16 @@ class PostgreSQL:
             newest, pending = db.execute("SELECT coalesce(max(id), 0), count(*) FILTER (WHERE state = 'pending') FROM outbox").fetchone()
         return newest * 1_000_003 + pending
 
-    def claim(self, db: Db, token: str, lease: float, due: str | None, limit: int) -> list[int]:
-        """Claim up to ``limit`` pending deliveries (due by ``due``; ``None``: any) for ``lease``
-        seconds on the database's clock, one clock for every worker; their ids."""
+    def claim(self, db: Db, token: str, lease: float, due: str | None, limit: int, channel: str | None = None) -> list[int]:
+        """Claim up to ``limit`` pending deliveries (due by ``due``; ``None``: any; of ``channel`` only,
+        if given) for ``lease`` seconds on the database's clock, one clock for every worker; their ids."""
         rows = db.execute(
             f"UPDATE outbox SET claimed_until = {DB_TIME.format('now() + make_interval(secs => :lease)')}, claimed_by = :token WHERE id IN ("
-            f"SELECT id FROM outbox WHERE state = 'pending'{'' if due is None else ' AND next_attempt <= :due'} "
+            f"SELECT id FROM outbox WHERE state = 'pending'{'' if due is None else ' AND next_attempt <= :due'}"
+            f"{'' if channel is None else ' AND channel = :channel'} "
             f"AND (claimed_until IS NULL OR claimed_until < {DB_TIME.format('now()')}) "
             "ORDER BY next_attempt, id LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING id",
-            {"lease": lease, "token": token, "due": due, "limit": limit},
+            {"lease": lease, "token": token, "due": due, "limit": limit, "channel": channel},
         ).fetchall()
         return [row[0] for row in rows]
 

@@ -446,8 +446,11 @@ class SubmissionStore:
             rows = db.execute(f"SELECT {REQUEST_COLUMNS} FROM requests {where} ORDER BY created_at, id", {"email": normalise_email(email or "")}).fetchall()
         return [request_of(row) for row in rows]
 
-    def due_deliveries(self, now: datetime, limit: int = 20, *, all_pending: bool = False, lease: timedelta = LEASE) -> list[Delivery]:
-        """Pending deliveries whose time has come (every pending one with ``all_pending``), oldest first, ``limit`` at most.
+    def due_deliveries(
+        self, now: datetime, limit: int = 20, *, all_pending: bool = False, lease: timedelta = LEASE, channel: str | None = None
+    ) -> list[Delivery]:
+        """Pending deliveries whose time has come (every pending one with ``all_pending``), oldest first, ``limit`` at most;
+        with ``channel``, only that channel's (the outbox worker's loop of one channel).
 
         On a database several workers share (PostgreSQL) they are claimed for ``lease``: another
         worker skips them until they are recorded or the lease ends. A claim has a token of its own
@@ -456,13 +459,14 @@ class SubmissionStore:
         took them over. The caller sizes ``limit`` to what it can send within the lease."""
         due = None if all_pending else format_time(now)
         if not self.shared:
+            where = "o.state = 'pending'" + ("" if all_pending else " AND o.next_attempt <= :due") + ("" if channel is None else " AND o.channel = :channel")
             with self._dialect.reading() as db:
-                return self._deliveries_in(db, "o.state = 'pending'" + ("" if all_pending else " AND o.next_attempt <= :due"), {"due": due}, limit)
+                return self._deliveries_in(db, where, {"due": due, "channel": channel}, limit)
         claim = f"{os.getpid()}-{secrets.token_hex(8)}"
         started = time.monotonic()  # before the database's now(): the lease ends no earlier than claim_ends
 
         def work(db: Db) -> list[Delivery]:
-            ids = self._dialect.claim(db, claim, lease.total_seconds(), due, limit)
+            ids = self._dialect.claim(db, claim, lease.total_seconds(), due, limit, channel)
             if not ids:
                 return []
             return self._deliveries_in(db, f"o.id IN ({', '.join(str(int(id_)) for id_ in ids)})", {}, limit)

@@ -10,7 +10,9 @@ receiver the CPU first when both want it.
 The worker asks SQLite a few times a second whether another connection committed
 (``PRAGMA data_version``: no query of the outbox, no message between the processes)
 and only then reads the due deliveries, oldest first, a batch at a time: one mail
-session and one commit for the batch. A failure is tried again with exponential
+session and one commit for the batch. Each channel (email, webhook) has a loop and
+batches of its own, in a thread of its own: a mail server that accepts and never
+answers costs each mail its timeout (30 s), and the webhooks go out meanwhile. A failure is tried again with exponential
 backoff (30 s doubling, at most two hours apart, for about a day), after which the
 delivery is marked failed and waits for ``kennisbank outbox retry``. At start the
 worker takes every pending delivery at once: whatever a crash or a stop interrupted
@@ -112,6 +114,10 @@ def retry_delay(attempts: int, jitter: float = 0.1) -> float:
     return base * (1 + random.uniform(-jitter, jitter))
 
 
+CHANNELS = (EMAIL, WEBHOOK)
+"""The channels the worker delivers, each in a loop of its own (:meth:`Outbox.work`)."""
+
+
 class Outbox:
     """Sends deliveries and records their outcomes; :meth:`work` is the worker's loop."""
 
@@ -124,12 +130,33 @@ class Outbox:
     # The worker's loop
 
     def work(self, stop: threading.Event, parent: int | None = None) -> None:
-        """Deliver until ``stop`` is set (or the process ``parent`` is gone)."""
+        """Deliver until ``stop`` is set (or the process ``parent`` is gone): one loop per channel
+        (:data:`CHANNELS`), each in a thread of its own with its own batches, mail session and
+        claims, so a channel that hangs (a mail server that accepts and never answers: 30 s a
+        mail) holds up none of the others. They share the process, so its one lock per database."""
+        ended = threading.Event()  # a loop ended (the parent is gone, or it failed): the others stop too
+
+        def lane(channel: str) -> None:
+            try:
+                self._work(channel, stop, ended, parent)
+            except BaseException:
+                log.exception("the outbox's %s loop failed; the worker stops (kennisbank serve starts it again)", channel)
+            finally:
+                ended.set()
+
+        threads = [threading.Thread(target=lane, args=(channel,), name=f"outbox-{channel}") for channel in CHANNELS]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _work(self, channel: str, stop: threading.Event, ended: threading.Event, parent: int | None) -> None:
+        """The deliveries of ``channel``, until ``stop`` or ``ended`` is set."""
         everything = True  # at start: every pending delivery, whatever its backoff
         more = True  # the last read found a full batch: read again at once
         seen, next_look = None, 0.0
         polled, busy_since = None, None  # the version at the last poll; since when commits kept coming
-        while not stop.is_set():
+        while not stop.is_set() and not ended.is_set():
             if parent is not None and os.getppid() != parent:
                 log.warning("the server (pid %d) is gone: the outbox worker stops", parent)
                 return
@@ -147,7 +174,8 @@ class Outbox:
                 if more or version != seen or now >= next_look:
                     seen, next_look = version, now + IDLE_LOOK
                     # where workers share the outbox, a batch is what one claim may take
-                    due = self.store.due_deliveries(utc_now(), min(BATCH, claim_size()) if self.store.shared else BATCH, all_pending=everything, lease=LEASE)
+                    limit = min(BATCH, claim_size()) if self.store.shared else BATCH
+                    due = self.store.due_deliveries(utc_now(), limit, all_pending=everything, lease=LEASE, channel=channel)
                     if due:
                         self.deliver_all(due)
                     # a full read, or one a claim cut short (PostgreSQL: Delivery.claim): read again at once
@@ -155,7 +183,7 @@ class Outbox:
                     if more:
                         continue
             except Exception:
-                log.exception("the outbox could not be read or marked; trying again in %g s", IDLE_LOOK)
+                log.exception("the outbox (%s) could not be read or marked; trying again in %g s", channel, IDLE_LOOK)
                 stop.wait(IDLE_LOOK)
                 continue
             stop.wait(POLL)
