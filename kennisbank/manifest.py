@@ -14,7 +14,10 @@ It holds:
   hash (``digest``) and the checked definition;
 - ``script_hashes``: the CSP hashes of every inline script in every built page;
 - ``shells``: per language, the result page cut where the server's reply goes,
-  with every URL already absolute.
+  with every URL already absolute;
+- ``pages``: every page the site serves (its address, language and title): the
+  pages whose views the server counts (``kennisbank.server.web.reach``); any other
+  path counts nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +42,20 @@ FORMAT = 1
 """The manifest's format; a server refuses a manifest of another format and says why."""
 
 
+@dataclass(frozen=True)
+class Page:
+    """A page of the built site: its language and its title."""
+
+    lang: str
+    title: str
+
+
+def page_url(dest_uri: str) -> str:
+    """The address a built file is served at: ``en/artikelen/x/index.html`` -> ``/en/artikelen/x/``."""
+    path = "/" + dest_uri.lstrip("/")
+    return path.removesuffix("index.html") if path.endswith("/index.html") or path == "/index.html" else path
+
+
 class ManifestError(Exception):
     """The manifest is missing, unreadable or of another format; the message names the fix."""
 
@@ -51,6 +68,8 @@ class Manifest:
     shells: Mapping[str, Shell] = field(default_factory=dict)
     field_pages: Mapping[str, Shell] = field(default_factory=dict)
     """Per language, the page "how contracts in the field score" cut where the server puts its figures."""
+    pages: Mapping[str, Page] = field(default_factory=dict)
+    """Every page by its address (``/``, ``/en/artikelen/x/``): the pages whose views are counted."""
     source: Path | None = None
 
     def to_json(self) -> str:
@@ -66,6 +85,7 @@ class Manifest:
                 locale: {"url": shell.url, "title": shell.title, "before": shell.before, "after": shell.after}
                 for locale, shell in sorted(self.field_pages.items())
             },
+            "pages": {url: {"lang": page.lang, "title": page.title} for url, page in sorted(self.pages.items())},
         }
         return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
@@ -89,9 +109,11 @@ class Manifest:
             # optional: a site without the page (or built before it) serves no figures there
             field_pages = {locale: Shell(**shell) for locale, shell in data.get("field_pages", {}).items()}
             hashes = tuple(data["script_hashes"])
+            # optional: a site built before pages were listed has no page whose views are counted
+            pages = {url: Page(str(page["lang"]), str(page["title"])) for url, page in data.get("pages", {}).items()}
         except (KeyError, TypeError) as exc:
             raise ManifestError(f"{where}: incomplete manifest ({exc!r} missing or malformed). Fix: build the site again (make build)") from None
-        return cls(site=site, assessments=assessments, script_hashes=hashes, shells=shells, field_pages=field_pages, source=source)
+        return cls(site=site, assessments=assessments, script_hashes=hashes, shells=shells, field_pages=field_pages, pages=pages, source=source)
 
 
 def definition(record: Mapping[str, Any], locales, where: object = "the manifest") -> Assessment:
@@ -152,12 +174,17 @@ class ManifestBuilder:
         self.hashes: set[str] = set()
         self.shells: dict[str, Shell] = {}
         self.field_pages: dict[str, Shell] = {}
+        self.pages: dict[str, Page] = {}
 
     def add_assessments(self, assessments: Mapping[str, Assessment]) -> None:
         self.assessments.update(assessments)
 
     def add_page(self, html: str) -> None:
         self.hashes |= script_hashes(html)
+
+    def add_known_page(self, locale: str, dest_uri: str, title: str) -> None:
+        """A page of ``locale`` written to ``dest_uri`` (``en/artikelen/x/index.html``): its views are counted."""
+        self.pages[page_url(dest_uri)] = Page(locale, title)
 
     def add_result_page(self, locale: str, prefix: str, html: str, where: str) -> None:
         shell = cut(html, prefix, where)
@@ -178,15 +205,17 @@ class ManifestBuilder:
         hashes: set[str] = set()
         shells: dict[str, Shell] = {}
         field_pages: dict[str, Shell] = {}
+        pages: dict[str, Page] = {}
         for builder in builders:
             assessments.update(builder.assessments)
             hashes |= builder.hashes
             shells.update(builder.shells)
             field_pages.update(builder.field_pages)
+            pages.update(builder.pages)
         missing = [lang.locale for lang in site.languages if lang.locale not in shells]
         if missing:
             raise ManifestError(
                 f"the result page was not built for {', '.join(missing)}. "
                 "Fix: keep docs/uitslag.<lang>.md (or its fallback) in the site; the server answers plain form posts with it"
             )
-        return Manifest(site=site, assessments=assessments, script_hashes=tuple(sorted(hashes)), shells=shells, field_pages=field_pages)
+        return Manifest(site=site, assessments=assessments, script_hashes=tuple(sorted(hashes)), shells=shells, field_pages=field_pages, pages=pages)
