@@ -336,6 +336,11 @@ class Settings(BaseSettings):
         description="earlier submissions of the same definition needed before a reader is shown where they stand among them "
         "(and the public comparison page shows figures); fewer: only how many more are needed",
     )
+    reach: Annotated[str, _choice("on", "off")] = Field(
+        "on",
+        description="count page views per day, page and language, where readers came from (the referrer's host, campaign tags) "
+        "and the scan's steps, for the dashboard's Reach page; nothing that identifies a reader (no address, user agent or cookie): on, or off",
+    )
     _project_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @property
