@@ -2,7 +2,7 @@
 
 It hands the language's ``kennisbank.manifest.ManifestBuilder`` (in its part,
 ``kennisbank.buildrun``) every page's HTML (for the CSP hashes of its inline
-scripts), the result page (the shell of the server's replies) and the page "how
+scripts), its address and title (the pages whose views the server counts), the result page (the shell of the server's replies) and the page "how
 contracts in the field score" (the server fills in its figures). The assessment
 hook hands it the definitions; ``hooks/finish.py`` writes the manifest once every
 language is built. What the manifest holds and why is said in ``kennisbank.manifest``.
@@ -27,6 +27,8 @@ def on_post_page(output, page, config):
     part = buildrun.of(config).part(config.plugins["i18n"].current_language)
     prefix = part.site.language(part.locale).prefix
     part.manifest.add_page(output)
+    if page.file.dest_uri.endswith(".html"):  # the pages whose views the server counts
+        part.manifest.add_known_page(part.locale, page.file.dest_uri, page.title or "")
     try:
         if page.file.dest_uri == prefix + RESULT_PAGE:
             part.manifest.add_result_page(part.locale, prefix, output, f"{config.site_dir}/{page.file.dest_uri}")

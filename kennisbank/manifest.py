@@ -19,6 +19,9 @@ It holds:
   (``extra.operator.forwarding`` and whether ``extra.operator.crm`` names a CRM,
   :class:`kennisbank.operator.Statement`): the server refuses a ``NOTIFY`` or a
   ``WEBHOOK_URL`` that would pass on more.
+- ``pages``: every page the site serves (its address, language and title): the
+  pages whose views the server counts (``kennisbank.server.web.reach``); any other
+  path counts nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +47,20 @@ FORMAT = 1
 """The manifest's format; a server refuses a manifest of another format and says why."""
 
 
+@dataclass(frozen=True)
+class Page:
+    """A page of the built site: its language and its title."""
+
+    lang: str
+    title: str
+
+
+def page_url(dest_uri: str) -> str:
+    """The address a built file is served at: ``en/artikelen/x/index.html`` -> ``/en/artikelen/x/``."""
+    path = "/" + dest_uri.lstrip("/")
+    return path.removesuffix("index.html") if path.endswith("/index.html") or path == "/index.html" else path
+
+
 class ManifestError(Exception):
     """The manifest is missing, unreadable or of another format; the message names the fix."""
 
@@ -58,6 +75,8 @@ class Manifest:
     """Per language, the page "how contracts in the field score" cut where the server puts its figures."""
     statement: Statement = Statement()
     """What the built privacy statement says the server passes on."""
+    pages: Mapping[str, Page] = field(default_factory=dict)
+    """Every page by its address (``/``, ``/en/artikelen/x/``): the pages whose views are counted."""
     source: Path | None = None
 
     def to_json(self) -> str:
@@ -74,6 +93,7 @@ class Manifest:
                 for locale, shell in sorted(self.field_pages.items())
             },
             "privacy": {"forwarding": self.statement.forwarding, "crm": self.statement.crm},
+            "pages": {url: {"lang": page.lang, "title": page.title} for url, page in sorted(self.pages.items())},
         }
         return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
@@ -100,11 +120,15 @@ class Manifest:
             # a build from before the key: its statement said what the default configuration says
             privacy = data.get("privacy", {"forwarding": Statement().forwarding, "crm": Statement().crm})
             statement = Statement(forwarding=privacy["forwarding"], crm=privacy["crm"])
+            # optional: a site built before pages were listed has no page whose views are counted
+            pages = {url: Page(str(page["lang"]), str(page["title"])) for url, page in data.get("pages", {}).items()}
         except (KeyError, TypeError) as exc:
             raise ManifestError(f"{where}: incomplete manifest ({exc!r} missing or malformed). Fix: build the site again (make build)") from None
         if statement.forwarding not in FORWARDING or not isinstance(statement.crm, bool):
             raise ManifestError(f"{where}: privacy: {privacy!r} is not what a build writes. Fix: build the site again (make build)")
-        return cls(site=site, assessments=assessments, script_hashes=hashes, shells=shells, field_pages=field_pages, statement=statement, source=source)
+        return cls(
+            site=site, assessments=assessments, script_hashes=hashes, shells=shells, field_pages=field_pages, statement=statement, pages=pages, source=source
+        )
 
 
 def definition(record: Mapping[str, Any], locales, where: object = "the manifest") -> Assessment:
@@ -165,12 +189,17 @@ class ManifestBuilder:
         self.hashes: set[str] = set()
         self.shells: dict[str, Shell] = {}
         self.field_pages: dict[str, Shell] = {}
+        self.pages: dict[str, Page] = {}
 
     def add_assessments(self, assessments: Mapping[str, Assessment]) -> None:
         self.assessments.update(assessments)
 
     def add_page(self, html: str) -> None:
         self.hashes |= script_hashes(html)
+
+    def add_known_page(self, locale: str, dest_uri: str, title: str) -> None:
+        """A page of ``locale`` written to ``dest_uri`` (``en/artikelen/x/index.html``): its views are counted."""
+        self.pages[page_url(dest_uri)] = Page(locale, title)
 
     def add_result_page(self, locale: str, prefix: str, html: str, where: str) -> None:
         shell = cut(html, prefix, where)
@@ -191,11 +220,13 @@ class ManifestBuilder:
         hashes: set[str] = set()
         shells: dict[str, Shell] = {}
         field_pages: dict[str, Shell] = {}
+        pages: dict[str, Page] = {}
         for builder in builders:
             assessments.update(builder.assessments)
             hashes |= builder.hashes
             shells.update(builder.shells)
             field_pages.update(builder.field_pages)
+            pages.update(builder.pages)
         missing = [lang.locale for lang in site.languages if lang.locale not in shells]
         if missing:
             raise ManifestError(
@@ -209,4 +240,5 @@ class ManifestBuilder:
             shells=shells,
             field_pages=field_pages,
             statement=Operator(site.operator, site.locales).statement,
+            pages=pages,
         )

@@ -53,6 +53,8 @@ def fill(store) -> None:
         store.run_sql("INSERT INTO login_failures (key, at) VALUES (:key, :at)", {"key": key, "at": format_time(now)})
     store.audit("consultant@example.org", "status", leads[0].submission.public_id, "contacted")
     store.erase_email("p1@example.org")  # leaves peer_counts rows at 0: copied as they are
+    day = f"{now:%Y-%m-%d}"
+    store.add_reach({(day, "/", "nl"): 3}, {(day, "/", "nl", "www.linkedin.com", "", "", ""): 3}, {(day, "contract-check", 1, "nl", "started"): 2})
 
 
 def figures(store) -> dict:

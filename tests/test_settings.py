@@ -70,6 +70,7 @@ def test_the_table_declares_each_variable_once_with_a_default_and_a_help():
         "LOGIN_ATTEMPTS",
         "BENCHMARK_MIN",
         "BENCHMARK_STEP",
+        "REACH",
     ]
     assert all(v.help and isinstance(v.default, str) for v in table)
     assert variables("SITE_DIR", "PORT") == [table[1], table[4]]  # in the table's order

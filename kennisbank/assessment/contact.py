@@ -20,3 +20,6 @@ CONSENT_FIELD = "consent"
 HONEYPOT_FIELD = "website"
 #: Form field name of a question's answer.
 ANSWER_PREFIX = "answer-"
+#: Where the page's script tells the server that the scan was started or completed
+#: (``navigator.sendBeacon``; kennisbank.server.intake.funnel): on the page's own origin.
+BEACON_PATH = "/api/funnel"

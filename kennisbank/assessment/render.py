@@ -14,7 +14,7 @@ from typing import Any
 from markupsafe import Markup
 
 from ..templating import templates
-from .contact import ANSWER_PREFIX, CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
+from .contact import ANSWER_PREFIX, BEACON_PATH, CONSENT_FIELD, CONTACT_FIELDS, DISCUSS_FIELD, HONEYPOT_FIELD
 from .model import NOT_APPLICABLE, UNKNOWN, Assessment, Question
 from .scoring import Result, check_answers
 
@@ -68,6 +68,7 @@ def client_data(assessment: Assessment, locale: str, endpoint: str, facts: Mappi
         "definition": assessment.digest,
         "lang": locale,
         "endpoint": endpoint,
+        "beacon": BEACON_PATH,
         "storageKey": storage_key(assessment),
         "prefix": ANSWER_PREFIX,
         "values": sorted(assessment.values),

@@ -21,6 +21,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import anyio
 from starlette.applications import Starlette
@@ -37,12 +38,14 @@ from kennisbank.server.dashboard.views import Dashboard
 from kennisbank.server.db.store import StoreError, SubmissionStore, months_before, open_store, utc_now
 from kennisbank.server.intake.contact import ContactDesk
 from kennisbank.server.intake.definitions import Definitions
+from kennisbank.server.intake.funnel import BEACON_PATH, FunnelBeacon
 from kennisbank.server.intake.peers import FieldPage, backfill, field_route, known_definitions
 from kennisbank.server.intake.receiver import Receiver, endpoint_path
 from kennisbank.server.intake.replies import NO_STORE, Replies
 from kennisbank.server.outbox.worker import WorkerProcess, can_share
 from kennisbank.server.settings import Settings, SettingsError
 from kennisbank.server.web import serving
+from kennisbank.server.web.reach import CountViews, Tally
 from kennisbank.server.web.security import content_security_policy, guarded, server_error
 from kennisbank.server.web.static import StaticSite
 
@@ -74,6 +77,8 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     desk = ContactDesk(receiver)
     dashboard = Dashboard(settings, store, definitions)
     field_page = FieldPage(store, definitions, settings.benchmark_min, receiver.steps)
+    tally = reach_tally(manifest) if settings.reach == "on" else None
+    beacon = FunnelBeacon(settings, store, tally)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
@@ -85,12 +90,16 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
         worker = outbox_worker_for(settings, store) if outbox_worker else None
         if worker is not None:
             tasks.append(asyncio.create_task(worker.supervise()))
+        if tally is not None:
+            tasks.append(asyncio.create_task(tally.flush_regularly(store)))
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if tally is not None:
+                await tally.flush_now(store)  # shutdown writes what was counted since the last write
             store.close()
 
     health_check = HealthCheck(store, settings.site_dir)
@@ -110,6 +119,8 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
         Route(endpoint, _not_allowed("POST, OPTIONS"), methods=OTHER_METHODS),
         Route(site.contact_endpoint, desk.take, methods=["POST"]),
         Route(site.contact_endpoint, _not_allowed("POST"), methods=OTHER_METHODS),
+        Route(BEACON_PATH, beacon.take, methods=["POST"]),
+        Route(BEACON_PATH, _not_allowed("POST"), methods=OTHER_METHODS),
         Route(HEALTH_PATH, healthz, methods=["GET", "HEAD"]),
         # the public page "how contracts in the field score", with its figures filled in;
         # the folder's address and its index.html both: the static file there is the placeholder
@@ -120,9 +131,11 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
         ),
         Mount("/", app=static),
     ]
+    counting = [Middleware(CountViews, tally=tally)] if tally is not None else []
     routes = [
         *dashboard.mount(),  # before the site, which takes every other path
-        Mount("", routes=site_routes, middleware=guarded(content_security_policy(manifest.script_hashes))),
+        # the page views are counted inside the headers' middleware: it sees each response's status and type
+        Mount("", routes=site_routes, middleware=[*guarded(content_security_policy(manifest.script_hashes)), *counting]),
     ]
     # the 500 is sent past every middleware (Starlette's ServerErrorMiddleware): it carries the headers itself
     app = Starlette(routes=routes, exception_handlers={500: server_error}, lifespan=lifespan)
@@ -134,7 +147,17 @@ def create_app(settings: Settings | None = None, *, outbox_worker: bool = False)
     app.state.receiver = receiver
     app.state.static = static
     app.state.health = health_check
+    app.state.tally = tally
     return app
+
+
+def reach_tally(manifest: Manifest) -> Tally:
+    """The counts of the pages and assessments of ``manifest``, and of nothing else."""
+    versions: dict[str, set[int]] = {}
+    for assessment in manifest.assessments.values():
+        versions.setdefault(assessment.id, set()).add(assessment.version)
+    own = urlsplit(manifest.site.site_url).hostname
+    return Tally({url: page.lang for url, page in manifest.pages.items()}, versions, manifest.site.locales, [own] if own else [])
 
 
 def worker_app() -> Starlette:

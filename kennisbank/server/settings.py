@@ -348,6 +348,11 @@ class Settings(BaseSettings):
         "submissions of a definition have come in or been removed since they last were, so that none moves with a single "
         "submission; 1: after every one",
     )
+    reach: Annotated[str, _choice("on", "off")] = Field(
+        "on",
+        description="count page views per day, page and language, where readers came from (the referrer's host, campaign tags) "
+        "and the scan's steps, for the dashboard's Reach page; nothing that identifies a reader (no address, user agent or cookie): on, or off",
+    )
     _project_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @property

@@ -1,5 +1,5 @@
-/* Contract self-assessment: progress, live score, saving in localStorage, printing
-   and sending with fetch. The form works without this script; the script reads the
+/* Contract self-assessment: progress, live score, saving in localStorage, printing,
+   sending with fetch, and a beacon when the scan is started and completed. The form works without this script; the script reads the
    weights and bands the build embedded (one source: the definition file) and scores
    with the same whole-number arithmetic as kennisbank/assessment/scoring.py. */
 (() => {
@@ -335,10 +335,27 @@
     const restoredCount = Object.keys(restored).filter((id) => id !== contextId).length;
     if (restoredCount) status.textContent = fill(data.strings.restored, { answered: restoredCount });
 
+    /* the scan's funnel (kennisbank/server/intake/funnel.py): "started" at this page's first
+       answer, "completed" when every question is answered, each once per page; only the
+       assessment, its version, the language and the step, to this site. No identifier, and
+       nothing kept in the browser for it: a reload that restores answers counts nothing. */
+    const counted = new Set();
+    const beacon = (step) => {
+      if (counted.has(step) || !data.beacon || !navigator.sendBeacon) return;
+      counted.add(step);
+      try {
+        navigator.sendBeacon(data.beacon, new URLSearchParams({ assessment: data.id, version: String(data.version), lang: data.lang, step }));
+      } catch (error) {
+        /* not counted */
+      }
+    };
+
     form.addEventListener("change", (event) => {
       if (!event.target.name.startsWith(data.prefix)) return;
       showPeers(null); /* it compared the answers as sent */
+      beacon("started");
       update(true);
+      if (!result.hidden) beacon("completed");
       save(readAll());
     });
     form.addEventListener("reset", () => {

@@ -29,10 +29,10 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from kennisbank.assessment import render_result, score
-from kennisbank.server.dashboard import auth, charts
+from kennisbank.server.dashboard import auth, charts, reach
 from kennisbank.server.dashboard.export import band_titles, to_csv, to_json
 from kennisbank.server.dashboard.paths import COOKIE, PREFIX, SECURE_COOKIE
-from kennisbank.server.db.store import STATUSES, LeadFilter, utc_now
+from kennisbank.server.db.store import STATUSES, LeadFilter, ReachFilter, utc_now
 from kennisbank.server.intake.definitions import Changed, Definitions
 from kennisbank.server.intake.replies import article_url
 from kennisbank.server.settings import Settings
@@ -215,6 +215,8 @@ class Dashboard:
             Route("/inzendingen/{public_id}/status", self.status, methods=["POST"]),
             Route("/inzendingen/{public_id}/notitie", self.note, methods=["POST"]),
             Route("/inzicht", self.insight),
+            Route("/bereik", self.reach),
+            Route("/bereik/csv", self.reach_csv),
             Route("/gegevens", self.data),
             Route("/gegevens/export", self.export, methods=["POST"]),
             Route("/gegevens/wissen", self.erase, methods=["POST"]),
@@ -463,6 +465,51 @@ class Dashboard:
             assessment=assessment,
             band_title=self.band_title(lang),
         )
+
+    def reach_filter(self, values: Mapping[str, str]) -> ReachFilter:
+        chosen = lead_filter(values)
+        return ReachFilter(since=chosen.since, until=chosen.until, lang=chosen.lang if chosen.lang in self.site.locales else None)
+
+    async def reach_summary(self, values: Mapping[str, str]) -> reach.Summary:
+        figures = await self.run(self.store.reach, self.reach_filter(values))
+        titles = {url: page.title for url, page in self.definitions.manifest.pages.items()}
+        return reach.summary(figures, self.site, self.definitions.current.values(), titles)
+
+    async def reach(self, request: Request) -> Response:
+        """Does the article work: views, the scan's funnel, the weeks and the sources (issue 24)."""
+        hashed, session = await self.current(request)
+        if session is None:
+            return self.login_redirect(request)
+        values = request.query_params
+        summary = await self.reach_summary(values)
+        lang = session.lang
+        t = self.words(lang)
+        funnels = [
+            reach.funnel_figure(f"funnel-{index}", t("reach_funnel_of", title=article.title, lang=article.lang), article.funnel, t)
+            for index, article in enumerate(a for a in summary.articles if a.assessment)
+        ]
+        funnels.append(reach.week_figure(summary, t))
+        return self.page(
+            request,
+            "reach.html",
+            lang,
+            session,
+            values=values,
+            languages=list(self.site.locales),
+            summary=summary,
+            funnels=funnels,
+            steps=reach.STEPS,
+            counting=self.settings.reach == "on",
+            percent=charts._percent,
+        )
+
+    async def reach_csv(self, request: Request) -> Response:
+        hashed, session = await self.current(request)
+        if session is None:
+            return self.login_redirect(request)
+        summary = await self.reach_summary(request.query_params)
+        name = f"bereik-{utc_now().strftime('%Y%m%d-%H%M%S')}.csv"
+        return Response(reach.to_csv(summary), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     async def data(self, request: Request) -> Response:
         hashed, session = await self.current(request)

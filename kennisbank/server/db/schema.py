@@ -303,6 +303,63 @@ client_keys = Table(
 )
 """The keys client addresses are hashed with, one a day; an earlier day's is deleted (:mod:`.shared_state`)."""
 
+# Reach: how many read each page and where they came from, and the scan's funnel; counts per
+# day and nothing else: no address, no user agent, no identifier (kennisbank.server.web.reach).
+# Only the build manifest's pages and assessments are counted, and a source's values are
+# bounded (anything else is 'other'), so no request can add rows beyond those.
+Count = Integer
+
+
+def _day() -> Column:
+    return Column("day", Text, nullable=False)  # YYYY-MM-DD, UTC: no finer time is kept
+
+
+reach_views = Table(
+    "reach_views",
+    metadata,
+    _day(),
+    Column("page", Text, nullable=False),  # the page's address as the manifest lists it: /en/artikelen/x/
+    Column("lang", Text, nullable=False),
+    Column("n", Count, CheckConstraint("n >= 0"), nullable=False),
+    PrimaryKeyConstraint("day", "page", "lang"),
+    sqlite_with_rowid=False,
+)
+"""Page views (GET, 200, HTML, no bot) per day, page and language."""
+
+reach_sources = Table(
+    "reach_sources",
+    metadata,
+    _day(),
+    Column("page", Text, nullable=False),
+    Column("lang", Text, nullable=False),
+    Column("referrer", Text, nullable=False),  # the referring site's host only ('': none or this site), or 'other'
+    Column("source", Text, nullable=False),  # utm_source ('': none; 'other': out of bounds); likewise:
+    Column("medium", Text, nullable=False),
+    Column("campaign", Text, nullable=False),
+    Column("n", Count, CheckConstraint("n >= 0"), nullable=False),
+    PrimaryKeyConstraint("day", "page", "lang", "referrer", "source", "medium", "campaign"),
+    sqlite_with_rowid=False,
+)
+"""The same views by where they came from."""
+
+funnel_steps = Table(
+    "funnel_steps",
+    metadata,
+    _day(),
+    Column("assessment", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("lang", Text, nullable=False),
+    Column("step", Text, CheckConstraint("step IN ('started', 'completed')"), nullable=False),
+    Column("n", Count, CheckConstraint("n >= 0"), nullable=False),
+    PrimaryKeyConstraint("day", "assessment", "version", "lang", "step"),
+    sqlite_with_rowid=False,
+)
+"""The scan started (the first answer) and completed (every question answered), from the page's beacon;
+sent and with contact details are the stored submissions themselves."""
+
+REACH_TABLES = ("reach_views", "reach_sources", "funnel_steps")
+"""The tables revision 0003 added; 0001 creates every other table."""
+
 COPIED = (
     "definitions",
     "submissions",
@@ -318,6 +375,7 @@ COPIED = (
     "insight_changes",
     "submission_themes",
     "peer_counts",
+    *REACH_TABLES,
 )
 """The tables ``kennisbank db copy`` copies, each after those it refers to: every table both databases
 have. Not PostgreSQL's own: a worker's claims, the peer counters (rebuilt from use), the rate limit's state."""

@@ -18,11 +18,12 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import psycopg
@@ -30,8 +31,9 @@ from psycopg import conninfo
 
 from kennisbank.assessment.model import NO_VERDICT
 from kennisbank.server import redaction
-from kennisbank.server.db import insight, migrate
+from kennisbank.server.db import insight, migrate, reach
 from kennisbank.server.db.dialects import MEMORY, POOL_SIZE, Db, PostgreSQL, SideConnection, SQLite
+from kennisbank.server.db.reach import ReachFigures, ReachFilter
 from kennisbank.server.db.records import (
     CONTACT_KEYS,
     SESSION_IDLE,
@@ -79,6 +81,8 @@ __all__ = [
     "LeadFilter",
     "Note",
     "PeerCounts",
+    "ReachFigures",
+    "ReachFilter",
     "Session",
     "Stats",
     "StoreError",
@@ -621,6 +625,7 @@ class SubmissionStore:
             db.execute("DELETE FROM audit_log WHERE at < :cutoff", before)
             db.execute("DELETE FROM login_failures WHERE at < :cutoff", before)
             db.execute("DELETE FROM admin_sessions WHERE created_at < :oldest_session", before)
+            reach.purge(db, cutoff)  # the reach counts of those days go with them (the privacy statement says so)
 
         self._transaction(work)
         return count
@@ -762,6 +767,26 @@ class SubmissionStore:
             if chosen.search:
                 return insight.searched(db, chosen, self._dialect, caches)
             return insight.period(db, chosen, self._dialect, caches)
+
+    # Reach (kennisbank.server.web.reach): counts per day, nothing that identifies a reader
+
+    def add_reach(
+        self,
+        views: Mapping[reach.ViewKey, int],
+        sources: Mapping[reach.SourceKey, int] = MappingProxyType({}),
+        steps: Mapping[reach.StepKey, int] = MappingProxyType({}),
+    ) -> None:
+        """Add one batch of counts, in one transaction: page views ``(day, page, lang)``, their sources
+        ``(day, page, lang, referrer, source, medium, campaign)`` and the scan's steps
+        ``(day, assessment, version, lang, step)``, each ``-> n``. The upserts add to what is there,
+        so several processes add up."""
+        if views or sources or steps:
+            self._transaction(lambda db: reach.add(db, views, sources, steps))
+
+    def reach(self, chosen: ReachFilter) -> ReachFigures:
+        """The Reach page's sums for a period and language (see :mod:`.reach`)."""
+        with self._dialect.reading() as db:
+            return reach.figures(db, chosen)
 
     # Accounts, sessions, failed logins, the audit log
 

@@ -38,6 +38,19 @@ def allowed(request: Request, *, also: Collection[str] = (), strict: bool) -> bo
     return header is None or not strict
 
 
+def same_origin(request: Request) -> bool:
+    """Whether ``request`` says it comes from this site's own pages, and nowhere else: an ``Origin``
+    that is this site, or (``Origin`` null or absent) ``Sec-Fetch-Site: same-origin``. Stricter than
+    :func:`allowed`: a client that says neither is refused, and so is every other origin
+    (``CORS_ORIGINS`` too). The scan's beacon (:mod:`kennisbank.server.intake.funnel`) asks this:
+    ``navigator.sendBeacon`` always sends ``Origin``, so only a page of this site is counted."""
+    header = request.headers.get("origin")
+    if header is not None and header.strip().lower() != "null":
+        origin = normalise_origin(header)
+        return origin is not None and origin == _own_origin(request)
+    return request.headers.get("sec-fetch-site", "").strip().lower() == "same-origin"
+
+
 def _own_origin(request: Request) -> str | None:
     """This site's origin as the request reached it (scheme and ``Host``)."""
     return normalise_origin(f"{request.url.scheme}://{request.headers.get('host', '')}")

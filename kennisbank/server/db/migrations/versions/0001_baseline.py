@@ -256,9 +256,12 @@ $$""",
 def upgrade() -> None:
     bind = op.get_bind()
     dialect = bind.dialect.name
-    schema.metadata.create_all(bind, tables=[table for table in schema.metadata.sorted_tables if schema.on(dialect, table)])
+    # the tables of the schema as it stood: a later revision's own tables are that revision's to create
+    later = set(schema.REACH_TABLES)
+    baseline = [table for table in schema.metadata.sorted_tables if schema.on(dialect, table) and table.name not in later]
+    schema.metadata.create_all(bind, tables=baseline)
     if dialect == "sqlite":  # no column is SQLite's alone: drop those that are PostgreSQL's
-        for table in schema.metadata.sorted_tables:
+        for table in baseline:
             for column in table.columns:
                 if not schema.on(dialect, column):
                     op.drop_column(table.name, column.name)
