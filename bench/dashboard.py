@@ -8,7 +8,8 @@ Prints p50/p99 in milliseconds and the bytes per page, uncompressed and as sent 
 brotli. Every list filter, searches, a far page, the detail page and every insight
 filter; "after new" adds a submission (through the store, as the receiver does)
 before each request, the case a consultant meets opening the page right after a lead
-came in. The goal is p99 <= 100 ms; the script prints the figures and exits 0 either way.
+came in. The Reach page (issue 24) reads a year of counts for 50 articles in both languages
+(:func:`generate_reach`): every filter, and its CSV. The goal is p99 <= 100 ms; the script prints the figures and exits 0 either way.
 
     .venv/bin/python bench/dashboard.py [COUNT] [REQUESTS]
 """
@@ -125,6 +126,27 @@ def generate(database: Path, site_dir: Path, count: int, seed: int = 1) -> None:
     db.close()
 
 
+def generate_reach(store, articles: int = 50, days: int = 365, seed: int = 1) -> None:
+    """A year of daily counts for ``articles`` articles in nl and en: views, three sources each, the scan's steps."""
+    rng = random.Random(seed)
+    today = utc_now().date()
+    views, sources, steps = {}, {}, {}
+    for back in range(days):
+        day = (today - timedelta(days=back)).isoformat()
+        for number in range(articles):
+            for lang, prefix in (("nl", "/"), ("en", "/en/")):
+                page = f"{prefix}artikelen/bench-{number}/"
+                n = rng.randrange(1, 60)
+                views[(day, page, lang)] = n
+                sources[(day, page, lang, "", "", "", "")] = n // 2
+                sources[(day, page, lang, "www.linkedin.com", "", "", "")] = n // 4
+                sources[(day, page, lang, "", "newsletter", "email", f"week-{back // 7}")] = n - n // 2 - n // 4
+        for lang in ("nl", "en"):
+            steps[(day, "contract-check", 3, lang, "started")] = rng.randrange(0, 20)
+            steps[(day, "contract-check", 3, lang, "completed")] = rng.randrange(0, 10)
+    store.add_reach(views, sources, steps)
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
@@ -148,7 +170,13 @@ def main(count: int = 100_000, requests: int = 200) -> int:
         generate(database, site_dir, count)
         print(f"generated {count} submissions in {time.perf_counter() - started:.1f} s (the aggregates counted at once)", flush=True)
         store = app.state.store
-        sizes = {table: store.run_sql(f"SELECT count(*) FROM {table}")[0][0] for table in ("submissions", "insight_counts", "insight_answers")}
+        started = time.perf_counter()
+        generate_reach(store)
+        print(f"generated a year of reach counts for 50 articles in {time.perf_counter() - started:.1f} s", flush=True)
+        sizes = {
+            table: store.run_sql(f"SELECT count(*) FROM {table}")[0][0]
+            for table in ("submissions", "insight_counts", "insight_answers", "reach_views", "reach_sources")
+        }
         pairs = store.run_sql("SELECT count(*) FROM submissions, json_each(answers)")[0][0]
         print("rows: " + ", ".join(f"{table} {n}" for table, n in sizes.items()) + f" (answers in the rows: {pairs})", flush=True)
         template = store.leads(LeadFilter(), 1)[0].submission
@@ -189,6 +217,9 @@ def main(count: int = 100_000, requests: int = 200) -> int:
             ]
             pages += [(f"insight{label}", f"/beheer/inzicht?{query}") for label, query in filters]
             pages += [(f"insight{label}, after new", f"/beheer/inzicht?{query}") for label, query in filters]
+            reach = [("", ""), (", english", "language=en"), (", 90 days", "since=" + since_90), (", this month", "since=" + month_start)]
+            pages += [(f"reach{label}", f"/beheer/bereik?{query}") for label, query in reach]
+            pages += [("reach, after new", "/beheer/bereik"), ("reach csv", "/beheer/bereik/csv")]
             print(f"{'page':<34} {'p50 ms':>8} {'p99 ms':>8} {'bytes':>8} {'sent (br)':>10}", flush=True)
             worst = 0.0
             for label, path in pages:

@@ -14,6 +14,7 @@ import io
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from kennisbank.assessment import Assessment
 from kennisbank.server.dashboard.charts import Figure, _hbars, _percent
@@ -59,12 +60,13 @@ class Summary:
     weeks: dict[str, Funnel]
     """ISO week (``2026-W05``) -> the funnel of that week, every article together."""
     by_week: dict[tuple[str, str, str], Funnel]
-    """``(week, page, lang)`` -> that article's funnel in that week (the CSV)."""
+    """``(week, page, lang)`` -> that article's funnel in that week (the CSV: its views only with the figures' ``views_detail``)."""
     referrers: list[tuple[str, int]]
     campaigns: list[tuple[str, str, str, int]]
     total: Funnel
 
 
+@lru_cache(maxsize=4096)
 def week(day: str) -> str:
     year, number, _ = date.fromisoformat(day).isocalendar()
     return f"{year}-W{number:02d}"
@@ -88,13 +90,19 @@ def summary(figures: ReachFigures, site: SiteConfig, assessments: Iterable[Asses
         return found
 
     def add(day: str, page: str, lang: str, step: str, n: int) -> None:
-        for funnel in (row(page, lang).funnel, weeks.setdefault(week(day), Funnel()), by_week.setdefault((week(day), page, lang), Funnel())):
+        label = week(day)
+        for funnel in (row(page, lang).funnel, weeks.setdefault(label, Funnel()), by_week.setdefault((label, page, lang), Funnel())):
             setattr(funnel, step, getattr(funnel, step) + n)
 
     for (_, lang), page in article_of.items():
         row(page, lang)  # the scan's articles are shown, counted or not
-    for day, page, lang, n in figures.views:
-        add(day, page, lang, "views", n)
+    for page, lang, n in figures.views:
+        row(page, lang).funnel.views += n
+    for day, n in figures.views_by_day:
+        weeks.setdefault(week(day), Funnel()).views += n
+    for day, page, lang, n in figures.views_detail:
+        funnel = by_week.setdefault((week(day), page, lang), Funnel())
+        funnel.views += n
     for day, assessment, lang, step, n in figures.steps:
         page = article_of.get((assessment, lang))
         if page is not None:

@@ -470,8 +470,8 @@ class Dashboard:
         chosen = lead_filter(values)
         return ReachFilter(since=chosen.since, until=chosen.until, lang=chosen.lang if chosen.lang in self.site.locales else None)
 
-    async def reach_summary(self, values: Mapping[str, str]) -> reach.Summary:
-        figures = await self.run(self.store.reach, self.reach_filter(values))
+    async def reach_summary(self, values: Mapping[str, str], detail: bool = False) -> reach.Summary:
+        figures = await self.run(self.store.reach, self.reach_filter(values), detail=detail)
         titles = {url: page.title for url, page in self.definitions.manifest.pages.items()}
         return reach.summary(figures, self.site, self.definitions.current.values(), titles)
 
@@ -507,7 +507,7 @@ class Dashboard:
         hashed, session = await self.current(request)
         if session is None:
             return self.login_redirect(request)
-        summary = await self.reach_summary(request.query_params)
+        summary = await self.reach_summary(request.query_params, detail=True)
         name = f"bereik-{utc_now().strftime('%Y%m%d-%H%M%S')}.csv"
         return Response(reach.to_csv(summary), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

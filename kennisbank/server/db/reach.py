@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 VIEWS = (
@@ -49,8 +49,12 @@ class ReachFilter:
 class ReachFigures:
     """The sums of a period per day, as the Reach page adds them up (per week, article, language)."""
 
-    views: list[tuple[str, str, str, int]] = field(default_factory=list)
-    """``(day, page, lang, views)``"""
+    views: list[tuple[str, str, int]] = field(default_factory=list)
+    """``(page, lang, views)``"""
+    views_by_day: list[tuple[str, int]] = field(default_factory=list)
+    """``(day, views)``, every page together"""
+    views_detail: list[tuple[str, str, str, int]] = field(default_factory=list)
+    """``(day, page, lang, views)``: only when asked for (the CSV)"""
     steps: list[tuple[str, str, str, str, int]] = field(default_factory=list)
     """``(day, assessment, lang, step, count)``, step ``started`` or ``completed``"""
     sent: list[tuple[str, str, str, int, int]] = field(default_factory=list)
@@ -89,10 +93,26 @@ def _where(chosen: ReachFilter, column: str = "day") -> tuple[str, dict]:
     return ("WHERE " + " AND ".join(where)) if where else "", parameters
 
 
-def figures(db: Any, chosen: ReachFilter, top: int = 50) -> ReachFigures:
-    """Every sum of the Reach page for ``chosen``, in one read transaction (the caller's)."""
+def stamp(db: Any) -> tuple:
+    """What moves whenever a figure could: a submission stored or deleted (``insight_changes``, kept by
+    the triggers), a batch of counts written (they add to today's or yesterday's rows), a purge (the oldest day)."""
+    recent = {"day": (datetime.now(UTC).date() - timedelta(days=1)).isoformat()}
+    return (
+        db.execute("SELECT coalesce(sum(changes), 0) FROM insight_changes").fetchone()[0],
+        db.execute("SELECT coalesce(sum(n), 0), min(day) FROM reach_views WHERE day >= :day", recent).fetchone(),
+        db.execute("SELECT coalesce(sum(n), 0) FROM funnel_steps WHERE day >= :day", recent).fetchone()[0],
+        db.execute("SELECT min(day) FROM reach_views").fetchone()[0],
+        db.execute("SELECT min(day) FROM funnel_steps").fetchone()[0],
+    )
+
+
+def figures(db: Any, chosen: ReachFilter, top: int = 50, detail: bool = False) -> ReachFigures:
+    """Every sum of the Reach page for ``chosen``, in one read transaction (the caller's); with
+    ``detail`` the views per day and page too (the CSV's weeks per page)."""
     where, parameters = _where(chosen)
-    views = db.execute(f"SELECT day, page, lang, sum(n) FROM reach_views {where} GROUP BY day, page, lang", parameters).fetchall()
+    views = db.execute(f"SELECT page, lang, sum(n) FROM reach_views {where} GROUP BY page, lang", parameters).fetchall()
+    by_day = db.execute(f"SELECT day, sum(n) FROM reach_views {where} GROUP BY day", parameters).fetchall()
+    views_detail = db.execute(f"SELECT day, page, lang, sum(n) FROM reach_views {where} GROUP BY day, page, lang", parameters).fetchall() if detail else []
     steps = db.execute(f"SELECT day, assessment, lang, step, sum(n) FROM funnel_steps {where} GROUP BY day, assessment, lang, step", parameters).fetchall()
     referrers = db.execute(
         f"SELECT referrer, sum(n) AS views FROM reach_sources {where} GROUP BY referrer ORDER BY views DESC, referrer LIMIT :top", {**parameters, "top": top}
@@ -121,6 +141,8 @@ def figures(db: Any, chosen: ReachFilter, top: int = 50) -> ReachFigures:
     ).fetchall()
     return ReachFigures(
         views=[tuple(row) for row in views],
+        views_by_day=[tuple(row) for row in by_day],
+        views_detail=[tuple(row) for row in views_detail],
         steps=[tuple(row) for row in steps],
         sent=[(day, assessment, lang, count, int(leads)) for day, assessment, lang, count, leads in sent],
         referrers=[tuple(row) for row in referrers],

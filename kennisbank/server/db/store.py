@@ -202,6 +202,7 @@ class SubmissionStore:
         self._edges: dict[tuple, tuple[int, Insight]] = {}
         self._months: dict[tuple, tuple[int, Insight]] = {}
         self._peers: dict[str, tuple[Any, PeerCounts]] = {}
+        self._reach: dict[tuple, tuple[Any, ReachFigures]] = {}
         self._cache_lock = threading.Lock()
         self._head: int | None = None  # the newest revision (probe), read once
         self._dialect.on_reconnect = self._peers.clear
@@ -783,10 +784,22 @@ class SubmissionStore:
         if views or sources or steps:
             self._transaction(lambda db: reach.add(db, views, sources, steps))
 
-    def reach(self, chosen: ReachFilter) -> ReachFigures:
-        """The Reach page's sums for a period and language (see :mod:`.reach`)."""
+    def reach(self, chosen: ReachFilter, *, detail: bool = False) -> ReachFigures:
+        """The Reach page's sums for a period and language (see :mod:`.reach`); kept while
+        nothing they count changed (:func:`.reach.stamp`: a few indexed reads)."""
         with self._dialect.reading() as db:
-            return reach.figures(db, chosen)
+            stamp = (reach.stamp(db), self._dialect.identity if isinstance(self._dialect, SQLite) else None)
+            key = (chosen, detail)
+            with self._cache_lock:
+                cached = self._reach.get(key)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            figures = reach.figures(db, chosen, detail=detail)
+        with self._cache_lock:
+            if len(self._reach) >= 64:
+                self._reach.clear()
+            self._reach[key] = (stamp, figures)
+        return figures
 
     # Accounts, sessions, failed logins, the audit log
 
