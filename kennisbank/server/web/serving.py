@@ -91,13 +91,13 @@ def trusted(host: str | None, proxies: tuple[str, ...]) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
-    for proxy in proxies:
-        try:
-            if address in ipaddress.ip_network(proxy, strict=False):
-                return True
-        except ValueError:
-            continue  # "unix"
-    return False
+    return any(address in network for network in _networks(proxies))
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``proxies`` as networks, parsed once rather than at every connection; "unix" is none."""
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies if proxy != "unix")
 
 
 class ConnectionShares:
